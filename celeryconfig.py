@@ -1,0 +1,78 @@
+"""Every Celery setting MUTT uses, from the environment with safe defaults.
+
+Queue names are constants here and nowhere else; tests check that every queue is consumed by
+the embedded run and by docker-compose.yml.
+"""
+
+from kombu import Queue
+
+from mutt_app import config
+
+ALERTS_QUEUE = "alerts"            # mutt.process_events: rule matching, audit, roll-up
+MOOG_QUEUE = "moog"                # mutt.forward_alerts / mutt.forward_alert: delivery to Moogsoft
+JANITOR_QUEUE = "janitor"          # mutt.janitor: recover stuck work, partitions, retention
+REMEDIATION_QUEUE = "remediation"  # mutt.remediate: replay dead letters whose cause cleared
+QUEUES = (ALERTS_QUEUE, MOOG_QUEUE, JANITOR_QUEUE, REMEDIATION_QUEUE)
+
+_settings = config.get()
+_visibility_timeout = int(config.env("CELERY_VISIBILITY_TIMEOUT"))
+
+broker_url = _settings.broker_url
+broker_connection_retry_on_startup = True
+broker_transport_options = {
+    "visibility_timeout": _visibility_timeout,
+    "socket_timeout": 10,
+    "socket_connect_timeout": 5,
+    "health_check_interval": 30,
+}
+
+task_serializer = "json"
+accept_content = ["json"]
+result_serializer = "json"
+task_ignore_result = True
+result_backend = None
+
+task_queues = [Queue(name) for name in QUEUES]
+task_default_queue = ALERTS_QUEUE
+task_create_missing_queues = False
+task_routes = {
+    "mutt.process_events": {"queue": ALERTS_QUEUE},
+    "mutt.forward_alerts": {"queue": MOOG_QUEUE},
+    "mutt.forward_alert": {"queue": MOOG_QUEUE},
+    "mutt.janitor": {"queue": JANITOR_QUEUE},
+    "mutt.remediate": {"queue": REMEDIATION_QUEUE},
+}
+
+# Delivery is at least once: a task is acknowledged after it ran, every task is idempotent, and
+# the janitor re-enqueues work whose worker died (Celery alone would wait for the visibility
+# timeout, or, with reject_on_worker_lost, loop forever on a message that kills workers).
+task_acks_late = True
+task_reject_on_worker_lost = False
+task_acks_on_failure = True
+task_acks_on_timeout = True
+worker_prefetch_multiplier = 1
+worker_cancel_long_running_tasks_on_connection_loss = True
+task_time_limit = int(config.env("CELERY_TASK_TIME_LIMIT"))
+task_soft_time_limit = max(task_time_limit - 30, 10)
+worker_max_memory_per_child = 240_000  # KiB: a leaking pool process is replaced before 250 MB
+worker_send_task_events = config.env("CELERY_TASK_EVENTS").lower() == "true"
+task_send_sent_event = worker_send_task_events
+worker_hijack_root_logger = False
+worker_redirect_stdouts = False
+
+# Forwarding retries (see tasks/forwarder.py); every countdown stays far below the visibility timeout.
+moog_max_retries = int(config.env("MOOG_MAX_RETRIES"))
+moog_retry_backoff = int(config.env("MOOG_RETRY_BACKOFF"))
+moog_retry_backoff_max = int(config.env("MOOG_RETRY_BACKOFF_MAX"))
+moog_retry_jitter = config.env("MOOG_RETRY_JITTER").lower() == "true"
+assert moog_retry_backoff_max * 4 < _visibility_timeout, "retry countdowns must stay far below the visibility timeout"
+assert task_time_limit * 4 < _visibility_timeout, "task time limits must stay far below the visibility timeout"
+
+timezone = "UTC"
+enable_utc = True
+_janitor_interval = float(config.env("JANITOR_INTERVAL"))
+beat_schedule = {
+    "janitor": {"task": "mutt.janitor", "schedule": _janitor_interval, "options": {"expires": _janitor_interval}},
+    # runs often and returns at once until remediation_interval (a runtime setting) has passed
+    "remediation": {"task": "mutt.remediate", "schedule": 5.0, "options": {"expires": 5.0}},
+}

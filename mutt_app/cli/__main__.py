@@ -1,0 +1,3 @@
+from mutt_app.cli import main
+
+main()

@@ -1,0 +1,3 @@
+"""mutt dlq commands (to be filled in by their issue)."""
+
+COMMANDS: list = []

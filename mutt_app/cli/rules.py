@@ -1,0 +1,3 @@
+"""mutt rules commands (to be filled in by their issue)."""
+
+COMMANDS: list = []

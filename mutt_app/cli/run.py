@@ -1,0 +1,230 @@
+"""mutt up | web | worker | beat: run MUTT, all in one or as separate processes."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from celeryconfig import QUEUES
+from mutt_app import apikeys, config, migrate, redis_client, seed, users
+from mutt_app.db import session_scope
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def require_port(host: str, port: int) -> None:
+    if not port_free(host, port):
+        raise click.ClickException(f"port {port} on {host} is already in use; choose another with --port")
+
+
+def prometheus_dir(settings: config.Settings) -> str:
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or str(settings.home / "prometheus")
+    Path(path).mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _die_with_parent() -> None:
+    """Child processes of `mutt up` get SIGTERM if `mutt up` itself dies (Linux)."""
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+@click.command("web")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for all).")
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--workers", default=lambda: int(config.env("WEB_CONCURRENCY")), type=int, help="gunicorn processes.")
+@click.option("--threads", default=lambda: int(config.env("WEB_THREADS")), type=int, help="Threads per process.")
+def web(host: str, port: int, workers: int, threads: int) -> None:
+    """Serve ingest, the REST API and the UI under gunicorn."""
+    settings = config.get()
+    require_port(host, port)
+    redis_client.get().ping()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = prometheus_dir(settings)
+    args = [sys.executable, "-m", "gunicorn", "--config", "python:web.gunicorn_conf", "--bind", f"{host}:{port}",
+            "--workers", str(workers), "--threads", str(threads), "web.wsgi:app"]
+    os.execv(sys.executable, args)
+
+
+@click.command("worker")
+@click.option("-Q", "--queues", default=",".join(QUEUES), show_default=True, help="Comma-separated queues to consume.")
+@click.option("-c", "--concurrency", default=lambda: int(config.env("WORKER_CONCURRENCY")), type=int, help="Pool processes.")
+@click.option("-n", "--name", default="mutt@%h", show_default=True, help="Worker node name (unique per host).")
+def worker(queues: str, concurrency: int, name: str) -> None:
+    """Run a Celery worker on the given queues."""
+    unknown = sorted(set(q.strip() for q in queues.split(",")) - set(QUEUES))
+    if unknown:
+        raise click.UsageError(f"unknown queue(s) {', '.join(unknown)}; MUTT's queues: {', '.join(QUEUES)}")
+    settings = config.get()
+    redis_client.get().ping()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = prometheus_dir(settings)
+    args = [sys.executable, "-m", "celery", "-A", "mutt_app.celery_app", "worker", "-Q", queues,
+            "-c", str(concurrency), "-n", name, "--loglevel", settings.log_level]
+    os.execv(sys.executable, args)
+
+
+@click.command("beat")
+def beat() -> None:
+    """Run celery beat (exactly one per MUTT installation): janitor and remediation schedules."""
+    settings = config.get()
+    redis_client.get().ping()
+    settings.home.mkdir(parents=True, exist_ok=True)
+    args = [sys.executable, "-m", "celery", "-A", "mutt_app.celery_app", "beat",
+            "-s", str(settings.home / "celerybeat-schedule"), "--loglevel", settings.log_level]
+    os.execv(sys.executable, args)
+
+
+def first_start(settings: config.Settings) -> list[str]:
+    """Migrate, and on a new installation seed v2.5's data, an admin and an ingest key."""
+    lines = []
+    migrate.upgrade()
+    with session_scope() as session:
+        if seed.load_if_empty(session):
+            lines.append("loaded the v2.5 seed rules, development hosts and device teams")
+        if users.count(session) == 0:
+            password = os.environ.get("MUTT_ADMIN_PASSWORD") or users.generate_password()
+            users.create(session, "admin", password, "admin", actor="mutt up")
+            shown = "from MUTT_ADMIN_PASSWORD" if os.environ.get("MUTT_ADMIN_PASSWORD") else password
+            lines.append(f"created user admin, password: {shown}  (shown once; change it in the UI)")
+    key_file = settings.home / "ingest_api_key"
+    if not key_file.exists():
+        with session_scope() as session:
+            _, secret = apikeys.create(session, "embedded ingest", ["ingest"], actor="mutt up")
+        key_file.write_text(secret + "\n")
+        key_file.chmod(0o600)
+    return lines
+
+
+class Children:
+    """The processes `mutt up` started, stopped together."""
+
+    def __init__(self) -> None:
+        self.processes: list[tuple[str, subprocess.Popen]] = []
+
+    def start(self, name: str, args: list[str], env: dict[str, str], log: Path) -> None:
+        handle = open(log, "ab")
+        process = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT,
+                                   start_new_session=True, preexec_fn=_die_with_parent)
+        self.processes.append((name, process))
+
+    def exited(self) -> tuple[str, int] | None:
+        for name, process in self.processes:
+            if process.poll() is not None:
+                return name, process.returncode
+        return None
+
+    def stop(self, timeout: float = 30) -> None:
+        for _, process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        for _, process in self.processes:
+            try:
+                process.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+@click.command("up")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address for the web server (0.0.0.0 for all).")
+@click.option("--port", default=8080, show_default=True, type=int, help="Port for ingest, API and UI.")
+def up(host: str, port: int) -> None:
+    """Run everything on this machine: web, a worker on every queue, and beat.
+
+    With no REDIS_URL it starts an embedded Redis (data in MUTT_HOME, append-only file on);
+    with no DATABASE_URL it uses SQLite in MUTT_HOME. Ctrl-C stops it all.
+    """
+    settings = config.get()
+    require_port(host, port)
+    settings.home.mkdir(parents=True, exist_ok=True)
+    logs = settings.home / "logs"
+    logs.mkdir(exist_ok=True)
+    started = time.monotonic()
+    redis_process = redis_client.start_embedded(settings.home) if settings.embedded_redis else None
+    stopping = False
+
+    def request_stop(_signum, _frame) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    children = Children()
+    code = 0
+    try:
+        notes = first_start(settings)
+        env = dict(os.environ, MUTT_HOME=str(settings.home), REDIS_URL=settings.redis_url,
+                   DATABASE_URL=settings.database_url)
+        env.setdefault("SESSION_COOKIE_SECURE", "false" if host in ("127.0.0.1", "localhost") else "true")
+        prom = Path(prometheus_dir(settings))
+        shutil.rmtree(prom, ignore_errors=True)
+        prom.mkdir(parents=True)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(prom)
+        me = [sys.executable, "-m", "mutt_app.cli"]
+        children.start("web", me + ["web", "--host", host, "--port", str(port)], env, logs / "web.log")
+        children.start("worker", me + ["worker", "-n", "mutt-embedded@%h"], env, logs / "worker.log")
+        children.start("beat", me + ["beat"], env, logs / "beat.log")
+        url = f"http://{host}:{port}"
+        for note in notes:
+            click.echo(note)
+        click.echo(f"MUTT is up ({time.monotonic() - started:.1f} s). Ctrl-C stops it.")
+        click.echo(f"  web UI         {url}/")
+        click.echo(f"  ingest         POST {url}/api/v2/ingest  (header X-API-KEY)")
+        click.echo(f"  ingest API key {(settings.home / 'ingest_api_key').read_text().strip()}")
+        click.echo(f"  health         {url}/health    metrics {url}/metrics")
+        click.echo(f"  data and logs  {settings.home}")
+        while not stopping:
+            exited = children.exited()
+            if exited:
+                click.echo(f"{exited[0]} exited with {exited[1]}; see {logs / (exited[0] + '.log')}. Stopping.", err=True)
+                code = 1
+                break
+            time.sleep(0.2)
+    finally:
+        click.echo("stopping ...")
+        children.stop()
+        if redis_process is not None:
+            redis_process.terminate()
+            redis_process.wait(30)
+    click.echo("stopped")
+    sys.exit(code)
+
+
+COMMANDS = [up, web, worker, beat]
+
+
+@click.command("flower")
+@click.option("--port", default=5555, show_default=True, type=int)
+@click.option("--address", default="127.0.0.1", show_default=True)
+def flower(port: int, address: str) -> None:
+    """Run Flower against MUTT's broker, behind the FLOWER_BASIC_AUTH user:password."""
+    credentials = config.env("FLOWER_BASIC_AUTH")
+    if not credentials or ":" not in credentials:
+        raise click.ClickException("set FLOWER_BASIC_AUTH=user:password; Flower never runs without authentication")
+    require_port(address, port)
+    redis_client.get().ping()
+    # Flower reads FLOWER_BASIC_AUTH from the environment itself; on a command line `ps` would show it.
+    args = [sys.executable, "-m", "celery", "-A", "mutt_app.celery_app", "flower", f"--port={port}", f"--address={address}"]
+    os.execv(sys.executable, args)
+
+
+COMMANDS.append(flower)

@@ -1,0 +1,173 @@
+"""Static settings, read once from the environment.
+
+Every environment variable MUTT reads is declared here, in ``ENV_VARS``, with its default and
+meaning; ``docs/configuration.md`` is generated from this table. Settings that operators change
+while MUTT runs are not here: they live in :mod:`mutt_app.dynconfig`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class EnvVar:
+    name: str
+    default: str | None
+    help: str
+
+
+ENV_VARS: tuple[EnvVar, ...] = (
+    EnvVar("MUTT_HOME", "./var", "Directory for the embedded run's data: SQLite file, Redis socket and append-only file, secret key, logs."),
+    EnvVar("MUTT_ENV", "production", "`production`, `development` or `test`. Production refuses to start without SECRET_KEY when REDIS_URL/DATABASE_URL are set."),
+    EnvVar("DATABASE_URL", None, "SQLAlchemy URL. Default: SQLite in MUTT_HOME. Production: postgresql+psycopg://user@host/db."),
+    EnvVar("REDIS_URL", None, "Redis for MUTT's own state (limits, breaker, counters, runtime settings). Default: the embedded Redis on a unix socket in MUTT_HOME."),
+    EnvVar("CELERY_BROKER_URL", None, "Celery broker. Default: the same Redis as REDIS_URL. amqp://guest:guest@localhost:5672// for RabbitMQ."),
+    EnvVar("SECRET_KEY", None, "Flask session signing key. Default (embedded only): generated once into MUTT_HOME/secret_key."),
+    EnvVar("MOOG_WEBHOOK_URL", "", "Moogsoft REST LAM endpoint alerts are POSTed to. Empty: alerts wait (not lost) until it is set."),
+    EnvVar("MOOG_API_KEY", "", "Bearer token for Moogsoft. Never stored in queued messages, dead letters or logs."),
+    EnvVar("MOOG_TIMEOUT", "10", "Seconds to wait for Moogsoft to answer one alert."),
+    EnvVar("MOOG_VERIFY_TLS", "true", "Verify Moogsoft's TLS certificate."),
+    EnvVar("MAX_CONTENT_LENGTH", str(5 * 1024 * 1024), "Largest ingest request body in bytes (413 above it)."),
+    EnvVar("LOG_LEVEL", "INFO", "Initial log level; the runtime setting `log_level` overrides it while running."),
+    EnvVar("LOG_FORMAT", "json", "`json` (one JSON object per line) or `text`."),
+    EnvVar("PROMETHEUS_MULTIPROC_DIR", None, "Directory for multi-process Prometheus metrics (set for gunicorn and prefork workers)."),
+    EnvVar("FLOWER_URL", "", "Where the UI links to Flower."),
+    EnvVar("FLOWER_BASIC_AUTH", "", "user:password for `mutt flower` (required; Flower never runs open)."),
+    EnvVar("MUTT_ADMIN_PASSWORD", None, "Password for the first admin user created by `mutt up`; generated and printed once when unset."),
+    EnvVar("SESSION_COOKIE_SECURE", "true", "Send the login cookie over HTTPS only. `mutt up` sets false for http://localhost."),
+    EnvVar("WEB_CONCURRENCY", "2", "gunicorn worker processes for `mutt web`."),
+    EnvVar("WEB_THREADS", "8", "Threads per gunicorn worker for `mutt web`."),
+    EnvVar("WORKER_CONCURRENCY", "2", "Celery worker pool size for `mutt worker`."),
+    # Celery knobs (read by celeryconfig.py)
+    EnvVar("CELERY_VISIBILITY_TIMEOUT", "7200", "Seconds before the Redis broker redelivers an unacknowledged task; far above every countdown and time limit."),
+    EnvVar("CELERY_TASK_TIME_LIMIT", "300", "Hard time limit of one task, in seconds."),
+    EnvVar("CELERY_TASK_EVENTS", "false", "Send task events (Flower's task views). Costs about 30% of task throughput."),
+    EnvVar("MOOG_MAX_RETRIES", "12", "Retries of one alert after retryable failures (5xx, 429, timeouts) before it becomes a dead letter."),
+    EnvVar("MOOG_RETRY_BACKOFF", "2", "Backoff factor in seconds: retry n waits up to factor * 2^n (full jitter)."),
+    EnvVar("MOOG_RETRY_BACKOFF_MAX", "300", "Longest wait between two retries of one alert, in seconds."),
+    EnvVar("MOOG_RETRY_JITTER", "true", "Randomise retry delays (full jitter) so retries of many alerts spread out."),
+    EnvVar("JANITOR_INTERVAL", "10", "Seconds between janitor runs (beat)."),
+)
+
+_DEFAULTS = {v.name: v.default for v in ENV_VARS}
+
+
+def env(name: str) -> str | None:
+    """The value of a declared environment variable, or its default."""
+    if name not in _DEFAULTS:
+        raise KeyError(f"{name} is not declared in mutt_app.config.ENV_VARS")
+    value = os.environ.get(name)
+    return value if value not in (None, "") else _DEFAULTS[name]
+
+
+def _bool(value: str | None) -> bool:
+    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    environment: str
+    database_url: str
+    redis_url: str
+    broker_url: str
+    embedded_redis: bool
+    secret_key: str
+    moog_webhook_url: str
+    moog_api_key: str = field(repr=False)
+    moog_timeout: float
+    moog_verify_tls: bool
+    max_content_length: int
+    log_level: str
+    log_format: str
+    flower_url: str
+    session_cookie_secure: bool
+
+    @property
+    def redis_socket(self) -> Path:
+        return self.home / "redis.sock"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+def broker_url_for(redis_url: str) -> str:
+    """kombu spells a unix-socket Redis differently from redis-py."""
+    if redis_url.startswith("unix://"):
+        path, _, query = redis_url[len("unix://"):].partition("?")
+        db = "0"
+        for part in query.split("&"):
+            if part.startswith("db="):
+                db = part[3:]
+        return f"redis+socket://{path}?virtual_host={db}"
+    return redis_url
+
+
+def _secret_key(home: Path, environment: str, embedded: bool) -> str:
+    key = os.environ.get("SECRET_KEY")
+    if key:
+        return key
+    if environment == "test":
+        return "test-only-" + secrets.token_hex(16)
+    if not embedded and environment == "production":
+        raise RuntimeError(
+            "SECRET_KEY must be set when MUTT runs against external Redis/PostgreSQL in production"
+        )
+    path = home / "secret_key"
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load() -> Settings:
+    """Build the settings from the environment (call again after changing os.environ)."""
+    home = Path(env("MUTT_HOME")).resolve()
+    environment = env("MUTT_ENV")
+    embedded_url = f"unix://{home / 'redis.sock'}?db=0"
+    redis_url = env("REDIS_URL") or embedded_url
+    embedded = redis_url == embedded_url  # `mutt up` hands its children this same URL
+    database_url = env("DATABASE_URL") or f"sqlite:///{home / 'mutt.db'}"
+    if database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+    return Settings(
+        home=home,
+        environment=environment,
+        database_url=database_url,
+        redis_url=redis_url,
+        broker_url=env("CELERY_BROKER_URL") or broker_url_for(redis_url),
+        embedded_redis=embedded,
+        secret_key=_secret_key(home, environment, embedded),
+        moog_webhook_url=env("MOOG_WEBHOOK_URL"),
+        moog_api_key=env("MOOG_API_KEY"),
+        moog_timeout=float(env("MOOG_TIMEOUT")),
+        moog_verify_tls=_bool(env("MOOG_VERIFY_TLS")),
+        max_content_length=int(env("MAX_CONTENT_LENGTH")),
+        log_level=env("LOG_LEVEL").upper(),
+        log_format=env("LOG_FORMAT"),
+        flower_url=env("FLOWER_URL"),
+        session_cookie_secure=_bool(env("SESSION_COOKIE_SECURE")),
+    )
+
+
+_settings: Settings | None = None
+
+
+def get() -> Settings:
+    """The process-wide settings, loaded on first use."""
+    global _settings
+    if _settings is None:
+        _settings = load()
+    return _settings
+
+
+def reset() -> None:
+    """Forget the cached settings (tests, and `mutt up` after it sets REDIS_URL for children)."""
+    global _settings
+    _settings = None

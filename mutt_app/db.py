@@ -1,0 +1,98 @@
+"""SQLAlchemy engine and sessions, one engine per process and database URL."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from mutt_app import config
+
+_engines: dict[str, tuple[int, Engine, sessionmaker[Session]]] = {}
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def engine(url: str | None = None) -> Engine:
+    """The engine for ``url`` (default: the configured database), rebuilt after a fork."""
+    return _entry(url)[1]
+
+
+def _entry(url: str | None) -> tuple[int, Engine, sessionmaker[Session]]:
+    url = url or config.get().database_url
+    entry = _engines.get(url)
+    if entry is None or entry[0] != os.getpid():
+        if entry is not None:
+            entry[1].dispose(close=False)  # the parent's connections belong to the parent
+        if url.startswith("sqlite"):
+            path = url.split("///", 1)[-1]
+            if path and path != ":memory:":
+                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            eng = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+            event.listen(eng, "connect", _sqlite_pragmas)
+        else:
+            eng = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        entry = (os.getpid(), eng, sessionmaker(eng, expire_on_commit=False))
+        _engines[url] = entry
+    return entry
+
+
+@contextmanager
+def session_scope(url: str | None = None) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error."""
+    session = _entry(url)[2]()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def insert_ignoring_duplicates(session: Session, table, rows: list[dict]) -> int:
+    """INSERT rows, skipping any whose unique key already exists; returns rows inserted.
+
+    This is what makes redelivered work idempotent (at-least-once delivery in, exactly one row out).
+    """
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(table).on_conflict_do_nothing()
+    result = session.execute(statement, rows)
+    return max(result.rowcount or 0, 0)
+
+
+def dispose_all() -> None:
+    for _, eng, _ in _engines.values():
+        eng.dispose()
+    _engines.clear()
+
+
+def on_commit(session: Session, action) -> None:
+    """Run ``action()`` once ``session`` commits (e.g. tell other processes to reload)."""
+    session.info.setdefault("on_commit", []).append(action)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_on_commit(session: Session) -> None:
+    for action in session.info.pop("on_commit", []):
+        action()
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_on_commit(session: Session) -> None:
+    session.info.pop("on_commit", None)

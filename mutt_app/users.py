@@ -1,0 +1,76 @@
+"""People who log in to the UI: argon2id password hashes, roles viewer < operator < admin."""
+
+from __future__ import annotations
+
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mutt_app import audit
+from mutt_app.models import ROLES, User
+
+_hasher = PasswordHasher()  # argon2id, argon2-cffi's defaults (RFC 9106 low-memory profile)
+MIN_PASSWORD_LENGTH = 12
+RANK = {role: rank for rank, role in enumerate(ROLES)}
+
+
+class UserError(ValueError):
+    pass
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password(user: User, password: str) -> bool:
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+    return True
+
+
+def validate_password(password: str) -> None:
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        raise UserError(f"a password needs at least {MIN_PASSWORD_LENGTH} characters")
+
+
+def has_role(user: User, role: str) -> bool:
+    return RANK[user.role] >= RANK[role]
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(15)
+
+
+def create(session: Session, username: str, password: str, role: str, *, actor: str, reason: str = "", correlation_id: str = "") -> User:
+    username = (username or "").strip()
+    if not username or len(username) > 80:
+        raise UserError("a username needs 1 to 80 characters")
+    if role not in ROLES:
+        raise UserError(f"role must be one of {', '.join(ROLES)}")
+    validate_password(password)
+    if session.scalar(select(User).where(func.lower(User.username) == username.lower())):
+        raise UserError(f"user {username!r} already exists")
+    user = User(username=username, password_hash=hash_password(password), role=role, session_token=secrets.token_hex(32))
+    session.add(user)
+    session.flush()
+    audit.record(session, actor=actor, operation="CREATE", table="users", record_id=user.id,
+                 new={"username": username, "role": role}, reason=reason, correlation_id=correlation_id)
+    return user
+
+
+def set_password(session: Session, user: User, password: str, *, actor: str, correlation_id: str = "") -> None:
+    """Change a password; rotating the session token logs the user out everywhere else."""
+    validate_password(password)
+    user.password_hash = hash_password(password)
+    user.session_token = secrets.token_hex(32)
+    audit.record(session, actor=actor, operation="UPDATE", table="users", record_id=user.id,
+                 new={"password": "changed"}, correlation_id=correlation_id)
+
+
+def count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(User)) or 0

@@ -1,0 +1,109 @@
+"""Shared fixtures: real Redis, real SQLite/PostgreSQL, the Flask app, a Celery worker.
+
+The environment is set before any MUTT module is imported, because celeryconfig reads it once.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.support import services
+
+_TMP = Path(tempfile.mkdtemp(prefix="mutt-tests-"))
+REDIS_URL = services.redis_url()
+os.environ.update(
+    MUTT_ENV="test",
+    MUTT_HOME=str(_TMP / "home"),
+    REDIS_URL=REDIS_URL,
+    DATABASE_URL=f"sqlite:///{_TMP / 'session.db'}",
+    LOG_FORMAT="text",
+    SESSION_COOKIE_SECURE="false",
+)
+os.environ.pop("CELERY_BROKER_URL", None)
+
+from sqlalchemy import text  # noqa: E402
+
+from mutt_app import config, db, dynconfig, migrate  # noqa: E402
+from mutt_app import redis_client as rc  # noqa: E402
+from mutt_app.models import Base  # noqa: E402
+
+_TEMPLATE_DB = _TMP / "template.db"
+migrate.upgrade(f"sqlite:///{_TEMPLATE_DB}")
+db.engine(f"sqlite:///{_TEMPLATE_DB}").dispose()  # checkpoints the WAL into the file we copy
+_PG_URL = services.postgres_url()
+_pg_migrated = False
+
+
+def use_database(url: str) -> None:
+    """Point MUTT (this process) at ``url``."""
+    os.environ["DATABASE_URL"] = url
+    config.reset()
+
+
+@pytest.fixture
+def redis():
+    """The test Redis, emptied before the test."""
+    client = rc.get(REDIS_URL)
+    client.flushdb()
+    dynconfig._instances.clear()
+    yield client
+    dynconfig._instances.clear()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    """A migrated, empty SQLite database for this test."""
+    path = tmp_path / "mutt.db"
+    shutil.copy(_TEMPLATE_DB, path)
+    url = f"sqlite:///{path}"
+    use_database(url)
+    yield url
+    db.engine(url).dispose()
+
+
+@pytest.fixture
+def pg_url():
+    """The migrated PostgreSQL test database, emptied before the test."""
+    global _pg_migrated
+    if _PG_URL is None:
+        if services.require_postgres():
+            pytest.fail("PostgreSQL is required (MUTT_REQUIRE_POSTGRES=1) but not reachable")
+        pytest.skip("no PostgreSQL server reachable (set MUTT_TEST_DATABASE_URL)")
+    if not _pg_migrated:
+        migrate.upgrade(_PG_URL)
+        _pg_migrated = True
+    with db.engine(_PG_URL).begin() as connection:
+        tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+        connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    use_database(_PG_URL)
+    yield _PG_URL
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request):
+    """Run the test once on SQLite and once on PostgreSQL."""
+    return request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "pg_url")
+
+
+@pytest.fixture
+def app(redis, sqlite_url):
+    from web import create_app
+
+    config.reset()
+    application = create_app()
+    application.config.update(TESTING=True)
+    return application
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_TMP, ignore_errors=True)

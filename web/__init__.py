@@ -1,0 +1,56 @@
+"""The Flask app: ingest, REST API, login and UI on one port."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from flask import Flask, g, request
+
+from mutt_app import config
+
+CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+def create_app(settings: config.Settings | None = None) -> Flask:
+    settings = settings or config.get()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_content_length,
+        SESSION_COOKIE_SECURE=settings.session_cookie_secure,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=settings.session_cookie_secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_DURATION=14 * 86400,
+        PERMANENT_SESSION_LIFETIME=12 * 3600,
+        WTF_CSRF_TIME_LIMIT=3600,
+        JSON_SORT_KEYS=False,
+        MUTT_SETTINGS=settings,
+    )
+
+    from web import extensions
+
+    extensions.init_app(app)
+
+    @app.before_request
+    def _correlation_id() -> None:
+        presented = request.headers.get("X-Correlation-ID", "")
+        g.correlation_id = presented if CORRELATION_ID.match(presented) else str(uuid.uuid4())
+
+    @app.after_request
+    def _echo_correlation_id(response):
+        response.headers.setdefault("X-Correlation-ID", getattr(g, "correlation_id", ""))
+        return response
+
+    from web import api, auth, errors, health, ingest, ui
+
+    errors.init_app(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(ingest.bp)
+    api.register(app)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(ui.bp)
+    return app

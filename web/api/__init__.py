@@ -1,0 +1,41 @@
+"""The REST API under /api/v2, with /api/v1 as a deprecated alias of the same views.
+
+One module per resource; each adds its routes to ``bp``.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Flask, request
+
+from web.extensions import csrf
+
+API_VERSION = "2.0"
+bp = Blueprint("api", __name__)
+
+from web.api import (  # noqa: E402,F401 - the modules register their routes on bp
+    apikeys,
+    audit,
+    config,
+    dead_letters,
+    hosts,
+    metrics,
+    rules,
+    slo,
+    teams,
+    users,
+)
+
+
+@bp.after_request
+def _version_headers(response):
+    response.headers["X-API-Version"] = API_VERSION
+    if request.path.startswith("/api/v1/"):
+        response.headers["X-API-Deprecated"] = "true"
+    return response
+
+
+def register(app: Flask) -> None:
+    # CSRF for session-authenticated API calls is checked in web.security.api_auth.
+    csrf.exempt(bp)
+    app.register_blueprint(bp, url_prefix="/api/v2")
+    app.register_blueprint(bp, url_prefix="/api/v1", name="api_v1")

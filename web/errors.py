@@ -1,0 +1,41 @@
+"""Error answers: JSON for machines, never an exception text, never a bare 500 page."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import g, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+MACHINE_PREFIXES = ("/api/", "/ingest", "/health", "/metrics")
+
+
+def api_error(status: int, message: str, **extra):
+    """The REST API's error shape: {"error": ..., "correlation_id": ...}."""
+    body = {"error": message, "correlation_id": getattr(g, "correlation_id", ""), **extra}
+    return jsonify(body), status
+
+
+def wants_json() -> bool:
+    return request.path.startswith(MACHINE_PREFIXES) or request.accept_mimetypes.best == "application/json"
+
+
+def init_app(app) -> None:
+    @app.errorhandler(HTTPException)
+    def _http_error(error: HTTPException):
+        if wants_json():
+            response, status = api_error(error.code or 500, error.description or error.name)
+            for header in ("Retry-After", "Allow"):
+                if error.get_response().headers.get(header):
+                    response.headers[header] = error.get_response().headers[header]
+            return response, status
+        return render_template("error.html", status=error.code, message=error.description), error.code
+
+    @app.errorhandler(Exception)
+    def _unexpected(error: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if wants_json():
+            return api_error(500, "internal error; the correlation id finds it in the logs")
+        return render_template("error.html", status=500, message="Something went wrong; it has been logged."), 500
