@@ -228,3 +228,18 @@ def flower(port: int, address: str) -> None:
 
 
 COMMANDS.append(flower)
+
+
+@click.command("moog-standin")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=18080, show_default=True, type=int)
+def moog_standin(host: str, port: int) -> None:
+    """Run an HTTP stand-in for Moogsoft that records what MUTT sends (trials, tests, benchmarks)."""
+    from mutt_app.moog_standin import serve
+
+    require_port(host, port)
+    click.echo(f"Moogsoft stand-in on http://{host}:{port}/events (GET /_received, POST /_control)")
+    serve(host, port)
+
+
+COMMANDS.append(moog_standin)

@@ -1,0 +1,22 @@
+import requests
+
+from mutt_app.moog_standin import MoogStandin
+
+
+def test_the_standin_records_events_and_answers_as_told():
+    standin = MoogStandin().start()
+    try:
+        assert requests.post(standin.url, json={"n": 1}, timeout=5).status_code == 200
+        standin.behave(429, retry_after=2, times=1)
+        refused = requests.post(standin.url, json={"n": 2}, timeout=5)
+        assert (refused.status_code, refused.headers["Retry-After"]) == (429, "2")
+        assert requests.post(standin.url, json={"n": 3}, timeout=5).status_code == 200
+        assert [r.status for r in standin.received] == [200, 429, 200]
+        assert standin.delivered() == [{"n": 1}, {"n": 3}]
+        control = standin.url.replace("/events", "/_control")
+        requests.post(control, json={"status": 503}, timeout=5)
+        assert requests.post(standin.url, json={}, timeout=5).status_code == 503
+        summary = requests.get(standin.url.replace("/events", "/_received"), timeout=5).json()
+        assert summary["count"] == 4
+    finally:
+        standin.stop()
