@@ -27,7 +27,8 @@ def run_step(name: str, paths: list[str], extra: list[str]) -> int:
         "--cov", "--cov-append", "--cov-report=", "-p", "no:cacheprovider", *extra,
     ]
     code = subprocess.call(command, cwd=ROOT)
-    if code == NO_TESTS_COLLECTED and not any((ROOT / p).rglob("test_*.py") for p in paths if (ROOT / p).is_dir()):
+    has_test_files = any(True for path in paths for _ in (ROOT / path).rglob("test_*.py"))
+    if code == NO_TESTS_COLLECTED and not has_test_files:
         print(f"(no {name} tests yet)")
         return 0
     return code
