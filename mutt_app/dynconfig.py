@@ -139,6 +139,11 @@ class RuntimeConfig:
         value = self._values.get(key)
         return REGISTRY[key].default if value is None else value
 
+    def explicit(self, key: str) -> Any:
+        """The value set for ``key``, or None when it is at its default."""
+        self._refresh()
+        return self._values.get(key)
+
     def overrides(self) -> dict[str, Any]:
         """The keys set away from their defaults."""
         self._refresh(force=True)
@@ -190,6 +195,27 @@ def runtime(redis_client=None) -> RuntimeConfig:
     if instance is None:
         instance = _instances[id(redis_client)] = RuntimeConfig(redis_client)
     return instance
+
+
+def describe(key: str | None = None) -> list[dict[str, Any]]:
+    """Every setting (or one) as the CLI, API and UI show it: value, default, bounds, readers."""
+    overrides = runtime().overrides()
+    chosen = [setting(key)] if key is not None else list(REGISTRY.values())
+    return [
+        {
+            "key": s.key,
+            "value": overrides.get(s.key, s.default),
+            "default": s.default,
+            "overridden": s.key in overrides,
+            "type": s.type.__name__,
+            "minimum": s.minimum,
+            "maximum": s.maximum,
+            "choices": list(s.choices) if s.choices else None,
+            "readers": list(s.readers),
+            "description": s.description,
+        }
+        for s in chosen
+    ]
 
 
 def get(key: str) -> Any:

@@ -1,0 +1,90 @@
+"""The runtime-settings API on PostgreSQL: read scope looks, admin changes, every change audited."""
+
+import pytest
+from sqlalchemy import select
+
+from mutt_app import apikeys, config, dynconfig
+from mutt_app.db import session_scope
+from mutt_app.models import ConfigAudit
+
+
+@pytest.fixture
+def api(redis, pg_url):
+    from web import create_app, security
+
+    config.reset()
+    security._cache = None  # the key cache outlives a test; its version counter restarts with Redis
+    application = create_app()
+    application.config.update(TESTING=True)
+    with session_scope() as session:
+        _, admin = apikeys.create(session, "ops script", ["admin"], actor="test")
+        _, reader = apikeys.create(session, "dashboard", ["read"], actor="test")
+    return application.test_client(), {"X-API-KEY": admin}, {"X-API-KEY": reader}
+
+
+def audit_rows():
+    with session_scope() as session:
+        return [(r.changed_by, r.operation, r.record_id, r.old_values, r.new_values, r.reason)
+                for r in session.scalars(select(ConfigAudit).where(ConfigAudit.table_name == "runtime_settings"))]
+
+
+def test_admin_changes_a_setting_every_process_sees_it_and_delete_restores_the_default(api, redis):
+    client, admin, reader = api
+    other_process = dynconfig.RuntimeConfig(redis)
+    response = client.put("/api/v2/config/alerter_queue_shed_threshold", json={"value": 500, "reason": "drill"}, headers=admin)
+    assert response.status_code == 200, response.json
+    assert response.json["value"] == 500 and response.json["old"] == 100_000 and response.json["overridden"]
+    other_process._checked_at = 0
+    assert other_process.get("alerter_queue_shed_threshold") == 500
+
+    listed = client.get("/api/v2/config", headers=reader).json["settings"]
+    assert {s["key"]: s["value"] for s in listed}["alerter_queue_shed_threshold"] == 500
+    assert client.get("/api/v1/config/alerter_queue_shed_threshold", headers=reader).json["value"] == 500
+
+    response = client.delete("/api/v2/config/alerter_queue_shed_threshold", json={"reason": "drill over"}, headers=admin)
+    assert response.status_code == 200 and response.json["value"] == 100_000 and not response.json["overridden"]
+    rows = audit_rows()
+    assert [row[1:] for row in rows] == [
+        ("UPDATE", "alerter_queue_shed_threshold", {"value": 100_000}, {"value": 500}, "drill"),
+        ("DELETE", "alerter_queue_shed_threshold", {"value": 500}, {"value": 100_000}, "drill over"),
+    ]
+    assert all(row[0].startswith("key:ops script (") for row in rows)
+
+
+@pytest.mark.parametrize(
+    "method, path, body, status, message",
+    [
+        ("put", "/api/v2/config/moog_rate", {"value": 5}, 404, "unknown setting"),
+        ("delete", "/api/v2/config/moog_rate", None, 404, "unknown setting"),
+        ("get", "/api/v2/config/moog_rate", None, 404, "unknown setting"),
+        ("put", "/api/v2/config/moog_rate_limit", {"reason": "no value"}, 400, '"value"'),
+        ("put", "/api/v2/config/moog_rate_limit", [1], 400, '"value"'),
+        ("put", "/api/v2/config/moog_rate_limit", {"value": 5, "reason": 7}, 400, "reason must be a string"),
+        ("put", "/api/v2/config/moog_rate_limit", {"value": "fast"}, 422, "must be a int"),
+        ("put", "/api/v2/config/moog_rate_limit", {"value": 0}, 422, "at least 1"),
+        ("put", "/api/v2/config/moog_rate_limit", {"value": None}, 422, "DELETE"),
+        ("put", "/api/v2/config/alerter_shed_mode", {"value": "drop"}, 422, "one of defer, dlq"),
+    ],
+)
+def test_bad_requests_are_refused_with_a_reason_and_change_nothing(api, redis, method, path, body, status, message):
+    client, admin, _ = api
+    response = getattr(client, method)(path, json=body, headers=admin)
+    assert response.status_code == status
+    assert message in response.json["error"]
+    assert redis.hgetall("mutt:config") == {}
+    assert audit_rows() == []
+
+
+def test_a_body_that_is_not_json_is_a_400(api):
+    client, admin, _ = api
+    response = client.put("/api/v2/config/moog_rate_limit", data="value=5", headers={**admin, "Content-Type": "text/plain"})
+    assert response.status_code == 400
+
+
+def test_read_scope_may_look_but_not_change(api, redis):
+    client, _, reader = api
+    assert client.get("/api/v2/config/moog_rate_limit", headers=reader).status_code == 200
+    assert client.put("/api/v2/config/moog_rate_limit", json={"value": 5}, headers=reader).status_code == 403
+    assert client.delete("/api/v2/config/moog_rate_limit", headers=reader).status_code == 403
+    assert client.get("/api/v2/config").status_code == 401
+    assert redis.hgetall("mutt:config") == {}
