@@ -1,7 +1,7 @@
 """The Celery app: `celery -A mutt_app.celery_app worker|beat|inspect|flower` uses this."""
 
 from celery import Celery
-from celery.signals import setup_logging, worker_process_init
+from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun, worker_process_init
 
 from mutt_app import db, logs, redis_client
 
@@ -19,3 +19,21 @@ def _after_fork(**_kwargs) -> None:
     # Connections opened by the parent must not be shared with pool processes.
     db.dispose_all()
     redis_client.reset()
+
+
+@before_task_publish.connect
+def _carry_correlation_id(headers=None, **_kwargs) -> None:
+    # A task enqueued inside `logs.correlated(cid)` carries cid to the worker that runs it.
+    cid = logs.correlation_id.get()
+    if cid and headers is not None:
+        headers.setdefault(logs.TASK_HEADER, cid)
+
+
+@task_prerun.connect
+def _enter_correlation(task=None, **_kwargs) -> None:
+    logs.correlation_id.set(getattr(task.request, logs.TASK_HEADER, None) or "")
+
+
+@task_postrun.connect
+def _leave_correlation(**_kwargs) -> None:
+    logs.correlation_id.set("")

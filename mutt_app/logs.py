@@ -5,13 +5,17 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import os
 import sys
+import threading
+import time
 from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from mutt_app import config
 
 correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="")
+TASK_HEADER = "mutt_correlation_id"  # Celery message header; AMQP's own correlation_id is the task id
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
@@ -41,11 +45,14 @@ class TextFormatter(logging.Formatter):
 
 
 _configured = False
+LEVEL_CHECK_SECONDS = 0.5
+_follower_pid: int | None = None
+_applied: str | None = None  # the level the runtime setting last asked for
 
 
 def configure(level: str | None = None) -> None:
-    """Install the handler on the root logger once per process."""
-    global _configured
+    """Install the handler on the root logger once per process, and follow the runtime log_level."""
+    global _configured, _applied
     settings = config.get()
     root = logging.getLogger()
     if not _configured:
@@ -53,7 +60,58 @@ def configure(level: str | None = None) -> None:
         handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
         root.handlers[:] = [handler]
         _configured = True
-    root.setLevel(level or settings.log_level)
+    _applied = level or settings.log_level
+    root.setLevel(_applied)
+    follow_runtime_level()
+
+
+def apply_runtime_level() -> str:
+    """Set the root level when the runtime setting `log_level` (LOG_LEVEL while unset) moves.
+
+    Only a change of the setting touches the root logger, so a level set in code (a test's
+    caplog) stands until an operator changes the setting.
+    """
+    global _applied
+    from mutt_app import dynconfig
+
+    level = dynconfig.runtime().explicit("log_level") or config.get().log_level
+    if level != _applied:
+        root = logging.getLogger()
+        root.setLevel(level)
+        _applied = level
+        root.log(max(logging.INFO, root.level), "log level is now %s", level)
+    return level
+
+
+def _follow() -> None:
+    while _follower_pid == os.getpid():
+        try:
+            apply_runtime_level()
+        except Exception:  # noqa: BLE001 - Redis away: keep the level we have and try again
+            pass
+        time.sleep(LEVEL_CHECK_SECONDS)
+
+
+def stop_following() -> None:
+    global _follower_pid
+    _follower_pid = None
+
+
+def follow_runtime_level() -> None:
+    """Start (once per process, again after a fork) the thread that applies `log_level` changes."""
+    global _follower_pid
+    if _follower_pid == os.getpid():
+        return
+    _follower_pid = os.getpid()
+    threading.Thread(target=_follow, name="mutt-log-level", daemon=True).start()
+
+
+def _after_fork_in_child() -> None:
+    if _follower_pid is not None:  # the parent followed; the thread did not survive the fork
+        follow_runtime_level()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @contextmanager

@@ -7,7 +7,7 @@ import uuid
 
 from flask import Flask, g, request
 
-from mutt_app import config
+from mutt_app import config, logs
 
 CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
@@ -39,6 +39,7 @@ def create_app(settings: config.Settings | None = None) -> Flask:
     def _correlation_id() -> None:
         presented = request.headers.get("X-Correlation-ID", "")
         g.correlation_id = presented if CORRELATION_ID.match(presented) else str(uuid.uuid4())
+        logs.correlation_id.set(g.correlation_id)  # every log line of this request carries it
 
     @app.after_request
     def _echo_correlation_id(response):

@@ -1,0 +1,36 @@
+"""Celery signal hooks: the correlation id travels with a task and tags the worker's log lines."""
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+
+from celeryconfig import JANITOR_QUEUE
+from mutt_app import logs
+from mutt_app.celery_app import app
+
+SEEN = "mutt:test:correlation_seen"
+
+
+@app.task(name="tests.record_correlation_id")
+def record_correlation_id() -> None:
+    from mutt_app import redis_client
+
+    redis_client.get().rpush(SEEN, logs.correlation_id.get() or "-")
+
+
+@pytest.fixture
+def worker(redis):
+    with start_worker(app, pool="solo", queues=[JANITOR_QUEUE], perform_ping_check=False, loglevel="WARNING"):
+        yield
+
+
+def test_a_task_enqueued_in_a_correlated_block_runs_with_that_correlation_id(redis, worker):
+    with logs.correlated("evt-42"):
+        record_correlation_id.apply_async(queue=JANITOR_QUEUE)
+    record_correlation_id.apply_async(queue=JANITOR_QUEUE)  # outside any block: no id, none left over
+    record_correlation_id.apply_async(queue=JANITOR_QUEUE, headers={logs.TASK_HEADER: "given"})
+    seen = []
+    for _ in range(3):
+        item = redis.blpop(SEEN, timeout=10)
+        assert item is not None, f"worker ran only {seen}"
+        seen.append(item[1])
+    assert seen == ["evt-42", "-", "given"]
