@@ -65,3 +65,107 @@ def test_compose_sets_only_environment_variables_the_code_reads():
         if service.get("image") == "mutt:3" or "build" in service:
             for variable in service.get("environment", {}):
                 assert variable in declared, f"{name} sets {variable}, which MUTT does not read"
+
+
+def test_compose_redis_keeps_what_it_accepted():
+    command = compose()["services"]["redis"]["command"]
+    options = dict(zip(command[1::2], command[2::2]))
+    assert options["--appendonly"] == "yes"
+    assert options["--maxmemory-policy"] == "noeviction"
+
+
+def test_compose_runs_flower_with_authentication_and_a_moog_standin_for_trials():
+    services = compose()["services"]
+    assert services["flower"]["command"][:2] == ["mutt", "flower"]
+    assert "FLOWER_BASIC_AUTH" in services["flower"]["environment"]
+    standin = services["moog-standin"]
+    assert standin["profiles"] == ["trial"]
+    port = standin["command"][standin["command"].index("--port") + 1]
+    default_webhook = compose()["x-mutt"]["environment"]["MOOG_WEBHOOK_URL"]
+    assert f"moog-standin:{port}/events" in default_webhook
+
+
+def _health_urls(service: dict) -> list[str]:
+    test = service.get("healthcheck", {}).get("test") or []
+    return re.findall(r"https?://[^'\"\s)]+", " ".join(test))
+
+
+def _option(command: list[str], name: str) -> str:
+    return command[command.index(name) + 1]
+
+
+def test_compose_web_health_check_hits_a_real_endpoint_on_the_port_web_listens_on(app):
+    web = compose()["services"]["web"]
+    port = _option(web["command"], "--port")
+    assert _option(web["command"], "--host") == "0.0.0.0"
+    assert any(mapping.endswith(f":{port}") for mapping in web["ports"])
+    [url] = _health_urls(web)
+    host_port, _, path = url.split("://", 1)[1].partition("/")
+    assert host_port == f"127.0.0.1:{port}"
+    assert app.test_client().get("/" + path).status_code == 200
+
+
+def test_compose_workers_are_health_checked_by_pinging_their_own_node():
+    for name, service in compose()["services"].items():
+        command = service.get("command") or []
+        if command[:2] == ["mutt", "worker"]:
+            node = _option(command, "-n").replace("%h", "$$HOSTNAME")
+            check = " ".join(service["healthcheck"]["test"])
+            assert f"inspect ping" in check and f"-d {node}" in check, name
+
+
+def test_compose_flower_listens_where_its_port_is_published():
+    flower = compose()["services"]["flower"]
+    port = _option(flower["command"], "--port")
+    assert _option(flower["command"], "--address") == "0.0.0.0"
+    assert flower["ports"] == [f"127.0.0.1:{port}:{port}"]
+    assert _health_urls(flower) == [f"http://127.0.0.1:{port}/healthcheck"]
+
+
+def test_compose_commands_parse_with_their_options():
+    """Every `mutt ...` command line in compose is accepted by the CLI's own parser."""
+    from mutt_app.cli import cli
+
+    for name, service in compose()["services"].items():
+        command = service.get("command") or []
+        if command[:1] == ["mutt"]:
+            cli.commands[command[1]].make_context(command[1], list(command[2:]))  # raises on a bad option
+
+
+def test_generated_files_are_current():
+    """docs/configuration.md, docs/api.md and codecov.yml are generated: `python scripts/gen_docs.py`."""
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "gen_docs.py"), "--check"],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _run_tests_module():
+    import importlib.util
+    import sys
+
+    if "run_tests" not in sys.modules:
+        spec = importlib.util.spec_from_file_location("run_tests", ROOT / "scripts" / "run_tests.py")
+        sys.modules["run_tests"] = module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    return sys.modules["run_tests"]
+
+
+def test_codecov_components_partition_the_code_as_the_test_command_does():
+    run_tests = _run_tests_module()
+    components = yaml.safe_load((ROOT / "codecov.yml").read_text())["component_management"]["individual_components"]
+    floors = {c.name: c.floor for c in run_tests.COMPONENTS}
+    assert {c["name"]: float(c["statuses"][0]["target"].rstrip("%")) for c in components} == floors
+    sources = [p.relative_to(ROOT).as_posix() for top in ("mutt_app", "tasks", "web") for p in (ROOT / top).rglob("*.py")]
+    for source in sources:
+        matching = [c["name"] for c in components if any(re.match(rx, source) for rx in c["paths"])]
+        assert matching == [run_tests.component_of(source)], source
+
+
+def test_every_component_but_core_owns_code():
+    run_tests = _run_tests_module()
+    sources = [p.relative_to(ROOT).as_posix() for top in ("mutt_app", "tasks", "web") for p in (ROOT / top).rglob("*.py")]
+    owned = {run_tests.component_of(source) for source in sources}
+    assert owned == {c.name for c in run_tests.COMPONENTS}
