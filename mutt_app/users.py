@@ -74,3 +74,62 @@ def set_password(session: Session, user: User, password: str, *, actor: str, cor
 
 def count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(User)) or 0
+
+
+_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+def authenticate(session: Session, username: str, password: str) -> User | None:
+    """The active user with this name and password, or None. An unknown name costs the same
+    hash check as a wrong password, so timing does not tell which names exist."""
+    user = session.scalar(select(User).where(func.lower(User.username) == (username or "").strip().lower()))
+    if user is None:
+        try:
+            _hasher.verify(_DUMMY_HASH, password or "")
+        except VerificationError:
+            pass
+        return None
+    if not check_password(user, password or "") or not user.is_active:
+        return None
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    return user
+
+
+def list_all(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
+def get(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise UserError(f"no user with id {user_id}")
+    return user
+
+
+def update(session: Session, user: User, *, role: str | None = None, is_active: bool | None = None,
+           actor: str, reason: str = "", correlation_id: str = "") -> User:
+    """Change a user's role or enable/disable them; disabling ends their sessions."""
+    old, new = {}, {}
+    if role is not None and role != user.role:
+        if role not in ROLES:
+            raise UserError(f"role must be one of {', '.join(ROLES)}")
+        old["role"], new["role"] = user.role, role
+        user.role = role
+    if is_active is not None and is_active != user.is_active:
+        old["is_active"], new["is_active"] = user.is_active, is_active
+        user.is_active = is_active
+        if not is_active:
+            user.session_token = secrets.token_hex(32)
+    if new:
+        audit.record(session, actor=actor, operation="UPDATE", table="users", record_id=user.id,
+                     old=old, new=new, reason=reason, correlation_id=correlation_id)
+    return user
+
+
+def to_dict(user: User) -> dict:
+    return {
+        "id": user.id, "username": user.username, "role": user.role, "is_active": user.is_active,
+        "created_at": user.created_at.isoformat() if user.created_at else None,
+        "last_login_at": user.last_login_at.isoformat() if user.last_login_at else None,
+    }

@@ -26,11 +26,12 @@ from web.api import (  # noqa: E402,F401 - the modules register their routes on 
 )
 
 
-@bp.after_request
 def _version_headers(response):
-    response.headers["X-API-Version"] = API_VERSION
-    if request.path.startswith("/api/v1/"):
-        response.headers["X-API-Deprecated"] = "true"
+    # On the app, not the blueprint: 404s and 405s under /api/ never reach the blueprint.
+    if request.path.startswith("/api/"):
+        response.headers["X-API-Version"] = API_VERSION
+        if request.path.startswith("/api/v1/"):
+            response.headers["X-API-Deprecated"] = "true"
     return response
 
 
@@ -39,3 +40,4 @@ def register(app: Flask) -> None:
     csrf.exempt(bp)
     app.register_blueprint(bp, url_prefix="/api/v2")
     app.register_blueprint(bp, url_prefix="/api/v1", name="api_v1")
+    app.after_request(_version_headers)

@@ -1,3 +1,57 @@
-"""/api/v2 routes: apikeys."""
+"""/api/v2/api-keys (admin): list, create (the secret is in that one answer only), revoke."""
 
-from web.api import bp  # noqa: F401
+from flask import jsonify
+from sqlalchemy import select
+
+from mutt_app import apikeys
+from mutt_app.db import session_scope
+from mutt_app.models import ApiKey
+from web.api import bp
+from web.api.users import audit_kwargs, body
+from web.errors import api_error
+from web.security import api_auth
+
+
+def key_to_dict(row: ApiKey) -> dict:
+    def stamp(value):
+        return value.isoformat() if value else None
+
+    return {"id": row.id, "name": row.name, "prefix": row.prefix, "scopes": row.scopes.split(","),
+            "created_at": stamp(row.created_at), "created_by": row.created_by, "expires_at": stamp(row.expires_at),
+            "revoked_at": stamp(row.revoked_at), "last_used_at": stamp(row.last_used_at)}
+
+
+@bp.get("/api-keys")
+@api_auth("admin")
+def list_api_keys():
+    with session_scope() as session:
+        rows = session.scalars(select(ApiKey).order_by(ApiKey.id)).all()
+        return jsonify({"api_keys": [key_to_dict(row) for row in rows]})
+
+
+@bp.post("/api-keys")
+@api_auth("admin")
+def create_api_key():
+    data = body()
+    if data is None:
+        return api_error(400, "send a JSON object: {name, scopes}")
+    try:
+        with session_scope() as session:
+            row, secret = apikeys.create(session, str(data.get("name") or ""), data.get("scopes") or [], **audit_kwargs(data))
+            result = key_to_dict(row)
+    except (apikeys.ApiKeyError, TypeError, AttributeError) as error:
+        return api_error(422, str(error) if isinstance(error, apikeys.ApiKeyError) else "scopes must be a list of names")
+    return jsonify({**result, "key": secret}), 201
+
+
+@bp.delete("/api-keys/<int:key_id>")
+@api_auth("admin")
+def revoke_api_key(key_id: int):
+    data = body() or {}
+    try:
+        with session_scope() as session:
+            row = apikeys.revoke(session, key_id, **audit_kwargs(data))
+            result = key_to_dict(row)
+    except apikeys.ApiKeyError as error:
+        return api_error(404, str(error))
+    return jsonify(result)

@@ -1,3 +1,30 @@
-"""/api/v2 routes: audit."""
+"""GET /api/v2/audit-logs (event audit) and GET /api/v2/config-audit (who changed what)."""
 
-from web.api import bp  # noqa: F401
+from flask import jsonify, request
+
+from mutt_app import audit_query
+from mutt_app.db import session_scope
+from web.api import bp
+from web.errors import api_error
+from web.security import api_auth
+
+
+def _search(search, name: str):
+    try:
+        with session_scope() as session:
+            rows, page = search(session, request.args)
+    except audit_query.QueryError as error:
+        return api_error(400, str(error))
+    return jsonify({name: rows, "pagination": page.to_dict()})
+
+
+@bp.get("/audit-logs")
+@api_auth("read")
+def audit_logs():
+    return _search(audit_query.search_events, "logs")
+
+
+@bp.get("/config-audit")
+@api_auth("read")
+def config_audit():
+    return _search(audit_query.search_changes, "changes")

@@ -1,3 +1,16 @@
-"""/api/v2 routes: slo."""
+"""GET /api/v2/slo: each SLO with target, actual, burn rate, error budget left and status."""
 
-from web.api import bp  # noqa: F401
+from datetime import datetime, timezone
+
+from flask import jsonify
+
+from mutt_app import redis_client, slo
+from web.api import bp
+from web.security import api_auth
+
+
+@bp.get("/slo")
+@api_auth("read")
+def slos():
+    items = slo.report(redis_client.get())
+    return jsonify({"timestamp": datetime.now(timezone.utc).isoformat(), "status": slo.overall(items), "slos": items})

@@ -1,0 +1,85 @@
+"""What the dashboard and ``GET /api/v2/metrics`` show, computed from Redis and the database.
+
+Ingest rates come from the per-minute and per-hour counters that ingest increments
+(``keys.ingest_rate``). A minute without a counter had no events and counts as zero. The
+current minute is still filling: it is shown as "now" but kept out of the 15-minute and
+1-hour averages, which are over the last 15 and 60 complete minutes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mutt_app import keys
+from mutt_app.batches import RATE_BUCKETS
+from mutt_app.models import DeadLetter
+
+_FORMATS = {bucket: fmt for bucket, fmt, _ in RATE_BUCKETS}
+
+
+def _counts(redis_client, bucket: str, stamps: list[datetime]) -> list[int]:
+    names = [keys.ingest_rate(bucket, stamp.strftime(_FORMATS[bucket])) for stamp in stamps]
+    return [int(value or 0) for value in redis_client.mget(names)]
+
+
+def ingest_rates(redis_client, now: datetime | None = None) -> dict:
+    """``{"summary": {...}, "chart_24h": {"labels": [24], "data": [24]}}`` in events per minute."""
+    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc)
+    minute = now.replace(second=0, microsecond=0)
+    # index 0 is the current (partial) minute, 1..60 the complete minutes before it
+    minutes = _counts(redis_client, "1m", [minute - timedelta(minutes=i) for i in range(61)])
+    hour = minute.replace(minute=0)
+    hours = [hour - timedelta(hours=i) for i in range(23, -1, -1)]
+    per_hour = _counts(redis_client, "1h", hours)
+    elapsed = max(1.0, (now - hour).total_seconds() / 60)  # minutes of the current hour so far
+    data = [round(count / 60, 2) for count in per_hour[:-1]] + [round(per_hour[-1] / elapsed, 2)]
+    return {
+        "summary": {
+            "current_rate_1m": minutes[0],
+            "avg_rate_15m": round(sum(minutes[1:16]) / 15, 2),
+            "avg_rate_1h": round(sum(minutes[1:61]) / 60, 2),
+        },
+        "chart_24h": {"labels": [h.strftime("%H:00") for h in hours], "data": data},
+    }
+
+
+def dead_letter_counts(session: Session) -> dict[str, int]:
+    counts = {"waiting": 0, "replayed": 0, "poison": 0}
+    for state, count in session.execute(select(DeadLetter.state, func.count()).group_by(DeadLetter.state)):
+        counts[state] = count
+    return counts
+
+
+def queue_depths(celery_app, queues) -> dict[str, int | None]:
+    """Messages waiting in each Celery queue (None when the broker cannot be asked)."""
+    depths: dict[str, int | None] = {}
+    try:
+        with celery_app.connection_for_read() as connection:
+            channel = connection.default_channel
+            for queue in queues:
+                try:
+                    depths[queue] = channel.queue_declare(queue=queue, passive=True).message_count
+                except Exception:  # noqa: BLE001 - a queue not declared yet holds nothing we can see
+                    depths[queue] = None
+    except Exception:  # noqa: BLE001 - broker down: the dashboard says unknown, not 500
+        depths = {queue: None for queue in queues}
+    return depths
+
+
+def workers(celery_app, timeout: float = 0.5) -> list[str]:
+    """Names of the Celery workers that answered a ping within ``timeout`` seconds."""
+    try:
+        replies = celery_app.control.ping(timeout=timeout) or []
+    except Exception:  # noqa: BLE001
+        return []
+    return sorted(name for reply in replies for name in reply)
+
+
+def chart_svg_points(data: list[float], width: int = 720, height: int = 160) -> list[tuple[float, float, float]]:
+    """(x, y, value) for a bar per hour, scaled into a ``width`` x ``height`` SVG box."""
+    top = max(data, default=0) or 1
+    step = width / max(1, len(data))
+    return [(round(i * step, 1), round(height - value / top * height, 1), value) for i, value in enumerate(data)]
