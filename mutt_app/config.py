@@ -35,6 +35,7 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("LOG_LEVEL", "INFO", "Initial log level; the runtime setting `log_level` overrides it while running."),
     EnvVar("LOG_FORMAT", "json", "`json` (one JSON object per line) or `text`."),
     EnvVar("PROMETHEUS_MULTIPROC_DIR", None, "Directory for multi-process Prometheus metrics (set for gunicorn and prefork workers)."),
+    EnvVar("MUTT_API_KEY", "", "API key `mutt send` posts test events with (rather than --key, which `ps` would show)."),
     EnvVar("FLOWER_URL", "", "Where the UI links to Flower."),
     EnvVar("FLOWER_BASIC_AUTH", "", "user:password for `mutt flower` (required; Flower never runs open)."),
     EnvVar("MUTT_ADMIN_PASSWORD", None, "Password for the first admin user created by `mutt up`; generated and printed once when unset."),

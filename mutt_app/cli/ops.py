@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import sys
+from pathlib import Path
 
 import click
 
@@ -69,3 +71,65 @@ def status_command(as_json: bool, timeout: float) -> None:
 
 
 COMMANDS = [status_command]
+
+
+def _show_sent(report: dict, final: bool = True) -> None:
+    rate = f" ({report['events_per_second']} events/s)" if report["events_per_second"] else ""
+    click.echo(f"{'sent' if final else '...'} {report['events']} events in {report['requests']} requests "
+               f"over {report['seconds']} s{rate}", err=not final)
+    if not final:
+        return
+    click.echo(f"  accepted {report['accepted']}  rejected {report['rejected']}  "
+               f"refused {report['refused']} (429/503: send again later)  failed {report['failed']} (no answer)")
+    click.echo("  statuses " + ("  ".join(f"{k}x{v}" for k, v in report["statuses"].items()) or "-"))
+    latency = report["latency_ms"]
+    if latency["p50"] is not None:
+        click.echo(f"  latency ms  p50 {latency['p50']}  p90 {latency['p90']}  p99 {latency['p99']}  max {latency['p100']}")
+    for error, count in report["errors"].items():
+        click.echo(f"  {count} x {error}")
+
+
+@click.command("send")
+@click.option("--url", default="http://127.0.0.1:8080/api/v2/ingest", show_default=True, help="Ingest URL.")
+@click.option("--key", help="API key with the ingest scope. Better: the MUTT_API_KEY environment variable.")
+@click.option("--file", "path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Events to send: a JSON array or object, or NDJSON (v2.5's sample files work).")
+@click.option("--count", type=click.IntRange(min=1), help="Events to send [default: 1, or every event of --file]. "
+              "With --file, the file is sent again from the top until COUNT events went out.")
+@click.option("--rate", default=0.0, type=click.FloatRange(min=0), help="Events per second; 0 = as fast as possible.")
+@click.option("--concurrency", default=4, show_default=True, type=click.IntRange(1, 256), help="Requests in flight.")
+@click.option("--batch", default=1, show_default=True, type=click.IntRange(1, 10_000),
+              help="Events per request (more than 1 posts a JSON array).")
+@click.option("--message", default="mutt send test event {n}", show_default=True,
+              help="Message of made-up events; {n} is their number.")
+@click.option("--hostname", help="Hostname of made-up events [default: this machine's].")
+@click.option("--severity", default=6, show_default=True, type=click.IntRange(0, 7), help="syslog_severity of made-up events.")
+@click.option("--timeout", default=10.0, show_default=True, type=float, help="Seconds to wait for one answer.")
+@click.option("--json", "as_json", is_flag=True, help="The counts as JSON, for scripts.")
+def send_command(url, key, path, count, rate, concurrency, batch, message, hostname, severity, timeout, as_json) -> None:
+    """Post a test event, or a file of events, to an ingest URL; print accepted, rejected and
+    refused counts and latency percentiles. Exits 1 unless every event was accepted."""
+    from mutt_app import config, sender
+
+    key = key or config.env("MUTT_API_KEY")
+    if not key:
+        raise click.UsageError("give an API key with the ingest scope: MUTT_API_KEY=... or --key")
+    if path is not None:
+        try:
+            source = sender.load_events(path)
+        except (OSError, ValueError) as error:
+            raise click.ClickException(str(error)) from None
+        events = list(itertools.islice(itertools.cycle(source), count or len(source)))
+    else:
+        events = list(itertools.islice(sender.made_up_events(message, hostname, severity), count or 1))
+    progress = None if as_json else (lambda r: _show_sent(r.as_dict(), final=False))
+    report = sender.send(url, key, events, batch=batch, rate=rate, concurrency=concurrency, timeout=timeout,
+                         progress=progress).as_dict()
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+    else:
+        _show_sent(report)
+    sys.exit(0 if report["accepted"] == report["events"] else 1)
+
+
+COMMANDS.append(send_command)
