@@ -1,7 +1,81 @@
-"""mutt.forward_alerts / mutt.forward_alert: alerts to Moogsoft (issue: Moog forwarding)."""
+"""mutt.forward_alerts / mutt.forward_alert: alerts to Moogsoft (the work is in mutt_app.forwarding).
 
+``forward_alerts(ids)`` takes one alerter batch: it sends as many as the breaker and the shared
+rate limit allow over one HTTP session and re-enqueues the rest with a countdown to the next free
+slot. The first alert that fails in a retryable way goes to ``forward_alert``, whose retries,
+backoff and limits are Celery task options. Putting an alert off (rate limit, breaker open) never
+spends its retries; a countdown replaces every wait, so no worker ever sleeps.
+"""
+
+from __future__ import annotations
+
+import celeryconfig
 from celeryconfig import MOOG_QUEUE
+from mutt_app import config, forwarding, moog, redis_client
 from mutt_app.celery_app import app
+
+POLICY = forwarding.RetryPolicy(
+    max_retries=celeryconfig.moog_max_retries,
+    backoff=celeryconfig.moog_retry_backoff,
+    backoff_max=celeryconfig.moog_retry_backoff_max,
+    jitter=celeryconfig.moog_retry_jitter,
+)
+# A countdown is an ETA message held unacknowledged by a worker: it must stay far below the
+# visibility timeout, or the broker hands the message out a second time.
+MAX_COUNTDOWN = celeryconfig.broker_transport_options["visibility_timeout"] / 4
+
+_timeout = config.get().moog_timeout
+ONE_SOFT_LIMIT = int(_timeout) + 20
+ONE_HARD_LIMIT = ONE_SOFT_LIMIT + 10
+BATCH_SOFT_LIMIT = celeryconfig.task_soft_time_limit
+BATCH_HARD_LIMIT = celeryconfig.task_time_limit
+
+
+class RetryableDelivery(Exception):
+    """Moogsoft failed a send in a way worth trying again (5xx, 408/425/429, timeout, no connection)."""
+
+
+def _forwarder() -> forwarding.Forwarder:
+    return forwarding.Forwarder(redis_client.get(), moog.client(), max_countdown=MAX_COUNTDOWN)
+
+
+@app.task(name="mutt.forward_alerts", bind=True, soft_time_limit=BATCH_SOFT_LIMIT, time_limit=BATCH_HARD_LIMIT)
+def forward_alerts(self, alert_ids: list[str]) -> None:
+    report = _forwarder().forward(
+        alert_ids, policy=POLICY, lease_seconds=BATCH_HARD_LIMIT + 10, budget_seconds=BATCH_SOFT_LIMIT - 5
+    )
+    for deferral in report.deferred:
+        forward_alerts.apply_async((list(deferral.alert_ids),), countdown=deferral.countdown, queue=MOOG_QUEUE)
+    if report.retry:
+        forward_alert.apply_async((report.retry.alert_id,), countdown=report.retry.countdown, retries=1,
+                                  queue=MOOG_QUEUE)
+
+
+@app.task(
+    name="mutt.forward_alert",
+    bind=True,
+    autoretry_for=(RetryableDelivery,),
+    retry_backoff=celeryconfig.moog_retry_backoff,
+    retry_backoff_max=celeryconfig.moog_retry_backoff_max,
+    retry_jitter=celeryconfig.moog_retry_jitter,
+    max_retries=celeryconfig.moog_max_retries,
+    soft_time_limit=ONE_SOFT_LIMIT,
+    time_limit=ONE_HARD_LIMIT,
+)
+def forward_alert(self, alert_id: str) -> None:
+    # Exhausted retries are decided in forward(): the alert becomes a dead letter instead of a retry.
+    report = _forwarder().forward(
+        [alert_id], policy=POLICY, retries=self.request.retries, lease_seconds=ONE_HARD_LIMIT + 10,
+        budget_seconds=ONE_SOFT_LIMIT,
+    )
+    for deferral in report.deferred:
+        # A copy with the same retry count: waiting for a slot is not a failure.
+        self.signature_from_request(retries=self.request.retries, countdown=deferral.countdown).apply_async()
+    if report.retry:
+        error = RetryableDelivery(report.retry.error)
+        if report.retry.retry_after is not None:
+            raise self.retry(exc=error, countdown=report.retry.countdown)
+        raise error
 
 
 def enqueue_alerts(alert_ids: list[str]) -> None:

@@ -1,0 +1,304 @@
+"""Delivering alerts to Moogsoft: claim, gate (circuit breaker, shared rate limit), send, record.
+
+Domain only, no Celery: ``Forwarder.forward`` does the work and returns a :class:`Report`
+saying what became of each alert and what must be tried again later (``deferred``, with a
+countdown, never spending the alert's retries; ``retry``, one alert that failed and must go
+through the retry path). tasks/forwarder.py turns the report into messages.
+
+Alert states (the contract with the alerter and the janitor): an alert is claimed with one
+``UPDATE ... WHERE state = 'pending'`` (so a duplicate task finds nothing to do), sent, then
+marked ``delivered``, put back to ``pending`` for a retry, or made ``dead`` with a dead letter.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from mutt_app import db, dlq, dynconfig, keys, logs, metrics, moog
+from mutt_app.breaker import CircuitBreaker
+from mutt_app.models import Alert
+from mutt_app.ratelimit import SlidingLog
+
+log = logging.getLogger("mutt.forwarder")
+
+# Why alerts were put off (Deferral.reason)
+NO_ENDPOINT = "no_endpoint"      # MOOG_WEBHOOK_URL is empty: alerts wait until it is set
+BREAKER_OPEN = "breaker_open"    # the circuit breaker is open, or a probe is out
+RATE_LIMITED = "rate_limited"    # the shared Moogsoft rate limit is used up
+MOOG_FAILING = "moog_failing"    # an earlier alert of the batch just failed: the rest wait as long
+TIME_BUDGET = "time_budget"      # the task's time is nearly up: the rest go to a new task
+
+NO_ENDPOINT_WAIT = 60.0
+# The sliding log's window is this much longer than moog_rate_period: the slot is taken just
+# before the request leaves, and a request can take a little longer to arrive than the next one.
+# The margin keeps Moogsoft's own view (arrival times) within the limit too.
+RATE_MARGIN = 0.1
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Celery's exponential backoff with full jitter, for the alert handed from a batch to the retry path."""
+
+    max_retries: int
+    backoff: float
+    backoff_max: float
+    jitter: bool = True
+
+    def bound(self, retries: int) -> float:
+        """The longest wait before retry number ``retries + 1`` (what Celery's autoretry uses)."""
+        return float(min(self.backoff_max, max(1, int(self.backoff)) * 2 ** retries))
+
+    def countdown(self, retries: int) -> float:
+        bound = self.bound(retries)
+        return float(random.randint(0, int(bound))) if self.jitter else bound
+
+
+@dataclass(frozen=True)
+class Deferral:
+    alert_ids: tuple[str, ...]
+    countdown: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class Retry:
+    alert_id: str
+    countdown: float              # wait before the retry (the lease allows for it)
+    retry_after: float | None     # Moogsoft asked for this wait: it overrides the backoff
+    error: str
+
+
+@dataclass
+class Report:
+    delivered: list[str] = field(default_factory=list)
+    dead: list[str] = field(default_factory=list)
+    deferred: list[Deferral] = field(default_factory=list)
+    retry: Retry | None = None
+    skipped: list[str] = field(default_factory=list)  # not pending: finished, or another task has it
+
+
+class Forwarder:
+    """Sends alerts through one client, gated by the shared breaker and rate limit."""
+
+    def __init__(self, redis_client, client: moog.MoogClient | None, *, breaker: CircuitBreaker | None = None,
+                 max_countdown: float = 1800.0) -> None:
+        self._client = client
+        self._settings = dynconfig.runtime(redis_client)
+        self._limiter = SlidingLog(redis_client, keys.MOOG_RATE_LIMIT)
+        self.breaker = breaker or CircuitBreaker(redis_client)
+        self._max_countdown = max_countdown
+
+    def forward(self, alert_ids: list[str], *, policy: RetryPolicy, retries: int = 0, lease_seconds: float,
+                budget_seconds: float) -> Report:
+        """Send the pending alerts among ``alert_ids`` as far as the breaker and rate limit allow.
+
+        ``retries``: retries already spent by these alerts (the retry path sends one alert).
+        ``lease_seconds``: how long a claim holds before the janitor may assume the worker died.
+        ``budget_seconds``: no send starts after this much time (the task's soft time limit).
+        """
+        started = time.monotonic()
+        report = Report()
+        wanted = list(dict.fromkeys(alert_ids))
+        with db.session_scope() as session:
+            pending = _pending(session, wanted)
+        report.skipped = [alert_id for alert_id in wanted if alert_id not in set(pending)]
+        if not pending:
+            return report
+        if self._client is None:
+            log.warning("MOOG_WEBHOOK_URL is not set: %d alert(s) wait", len(pending))
+            self._postpone(pending, NO_ENDPOINT_WAIT, NO_ENDPOINT, report)
+            return report
+        wait, reason = self._gate()
+        if reason:  # decided before claiming, so a put-off alert's claim count does not grow
+            self._postpone(pending, wait, reason, report)
+            return report
+        with db.session_scope() as session:
+            alerts = _claim(session, pending, lease_seconds)
+        claimed = {alert.id for alert in alerts}
+        report.skipped += [alert_id for alert_id in pending if alert_id not in claimed]
+        self._send(alerts, policy, retries, report, deadline=started + budget_seconds - self._client.timeout)
+        return report
+
+    def _send(self, alerts: list[Alert], policy: RetryPolicy, retries: int, report: Report, deadline: float) -> None:
+        index = 0
+        try:
+            for index, alert in enumerate(alerts):
+                if index:
+                    if time.monotonic() > deadline:
+                        self._release(alerts[index:], 0.0, TIME_BUDGET, report)
+                        return
+                    wait, reason = self._gate()
+                    if reason:
+                        self._release(alerts[index:], wait, reason, report)
+                        return
+                with logs.correlated(alert.correlation_id):
+                    outcome = self._client.send(moog.payload(alert))
+                    if outcome.moog_answered:
+                        self.breaker.record_success()
+                    else:
+                        self.breaker.record_failure()
+                    if not self._record(alert, outcome, policy, retries, report):
+                        self._release(alerts[index + 1:], report.retry.countdown, MOOG_FAILING, report)
+                        return
+            index = len(alerts)
+        except BaseException:
+            # Killed by the soft time limit, or the database went away: whatever was not
+            # recorded goes back to pending (the in-flight alert keeps its claim count).
+            _set_pending(alerts[index:], 0.0, self._grace(), uncount=False)
+            raise
+
+    def _record(self, alert: Alert, outcome: moog.Outcome, policy: RetryPolicy, retries: int, report: Report) -> bool:
+        """Store the outcome of one send; False when the alert goes to the retry path."""
+        if outcome.kind == moog.DELIVERED:
+            with db.session_scope() as session:
+                _finish(session, alert.id, "delivered", outcome, delivered_at=utcnow())
+            metrics.MOOG_ALERTS.labels("success").inc()
+            report.delivered.append(alert.id)
+            return True
+        if outcome.kind == moog.PERMANENT or retries >= policy.max_retries:
+            reason = dlq.MOOG_REJECTED if outcome.kind == moog.PERMANENT else dlq.RETRIES_EXHAUSTED
+            with db.session_scope() as session:
+                _finish(session, alert.id, "dead", outcome)
+                dlq.record(session, dlq.ALERT, alert.id, reason, error=outcome.error, payload=moog.payload(alert),
+                           attempts=alert.attempts, last_status=outcome.status)
+            metrics.MOOG_ALERTS.labels("dlq").inc()
+            log.warning("alert %s is a dead letter (%s): %s", alert.id, reason, outcome.error,
+                        extra={"alert_id": alert.id, "reason": reason, "status": outcome.status})
+            report.dead.append(alert.id)
+            return True
+        if outcome.retry_after is not None:
+            countdown = outcome.retry_after
+        elif retries == 0:
+            countdown = policy.countdown(0)  # from a batch: the task hands it on with this countdown
+        else:
+            countdown = policy.bound(retries)  # Celery's autoretry picks the jittered wait below this
+        countdown = min(countdown, self._max_countdown)
+        with db.session_scope() as session:
+            _finish(session, alert.id, "pending", outcome, lease_until=self._lease(countdown))
+        metrics.MOOG_ALERTS.labels("retry").inc()
+        log.info("alert %s will be retried in %.1f s: %s", alert.id, countdown, outcome.error,
+                 extra={"alert_id": alert.id, "status": outcome.status, "retries": retries})
+        report.retry = Retry(alert.id, countdown, outcome.retry_after, outcome.error)
+        return False
+
+    def _gate(self) -> tuple[float, str]:
+        """(0, "") when a send may go now; else (seconds to wait, why)."""
+        allowed, wait = self.breaker.allow()
+        if not allowed:
+            return wait, BREAKER_OPEN
+        limit, period = self._rate()
+        grant = self._limiter.acquire(limit, period * (1 + RATE_MARGIN), 1)
+        if grant.granted:
+            return 0.0, ""
+        metrics.MOOG_RATE_LIMIT_HITS.inc()
+        return max(grant.wait_seconds, 0.001), RATE_LIMITED
+
+    def _rate(self) -> tuple[int, float]:
+        return self._settings.get("moog_rate_limit"), self._settings.get("moog_rate_period")
+
+    def _grace(self) -> float:
+        return float(self._settings.get("janitor_stuck_after_seconds"))
+
+    def _lease(self, countdown: float) -> datetime:
+        """When a task should have picked an alert up, if it is to wait ``countdown`` seconds."""
+        return utcnow() + timedelta(seconds=countdown + self._grace())
+
+    def _plan(self, alert_ids: list[str], wait: float, reason: str) -> list[Deferral]:
+        """Rate-limited alerts are spread over the coming windows, one window's worth each."""
+        if reason != RATE_LIMITED:
+            return [Deferral(tuple(alert_ids), min(wait, self._max_countdown), reason)]
+        limit, period = self._rate()
+        window = period * (1 + RATE_MARGIN)
+        return [
+            Deferral(tuple(alert_ids[start:start + limit]), min(wait + n * window, self._max_countdown), reason)
+            for n, start in enumerate(range(0, len(alert_ids), limit))
+        ]
+
+    def _postpone(self, alert_ids: list[str], wait: float, reason: str, report: Report) -> None:
+        """Put off alerts that were never claimed (their lease moves, nothing else)."""
+        for deferral in self._plan(alert_ids, wait, reason):
+            with db.session_scope() as session:
+                session.execute(
+                    update(Alert)
+                    .where(Alert.id.in_(deferral.alert_ids), Alert.state == "pending")
+                    .values(lease_until=self._lease(deferral.countdown), updated_at=utcnow())
+                )
+            report.deferred.append(deferral)
+
+    def _release(self, alerts: list[Alert], wait: float, reason: str, report: Report) -> None:
+        """Give back claimed alerts that were not sent: pending again, the claim not counted."""
+        if not alerts:
+            return
+        for deferral in self._plan([alert.id for alert in alerts], wait, reason):
+            _set_pending(deferral.alert_ids, deferral.countdown, self._grace(), uncount=True)
+            report.deferred.append(deferral)
+
+
+def _pending(session: Session, alert_ids: list[str]) -> list[str]:
+    found = set(session.scalars(select(Alert.id).where(Alert.id.in_(alert_ids), Alert.state == "pending")))
+    return [alert_id for alert_id in alert_ids if alert_id in found]
+
+
+def _claim(session: Session, alert_ids: list[str], lease_seconds: float) -> list[Alert]:
+    """Take the pending alerts among ``alert_ids`` for this worker, in the given order."""
+    now = utcnow()
+    statement = (
+        update(Alert)
+        .where(Alert.id.in_(alert_ids), Alert.state == "pending")
+        .values(state="sending", attempts=Alert.attempts + 1, lease_until=now + timedelta(seconds=lease_seconds),
+                updated_at=now)
+        .returning(Alert)
+    )
+    claimed = {alert.id: alert for alert in session.scalars(statement, execution_options={"synchronize_session": False})}
+    return [claimed[alert_id] for alert_id in alert_ids if alert_id in claimed]
+
+
+def _set_pending(alerts, countdown: float, grace: float, *, uncount: bool) -> None:
+    ids = [alert if isinstance(alert, str) else alert.id for alert in alerts]
+    if not ids:
+        return
+    values = {"state": "pending", "lease_until": utcnow() + timedelta(seconds=countdown + grace), "updated_at": utcnow()}
+    if uncount:
+        values["attempts"] = Alert.attempts - 1
+    with db.session_scope() as session:
+        session.execute(update(Alert).where(Alert.id.in_(ids), Alert.state == "sending").values(**values))
+
+
+def _finish(session: Session, alert_id: str, state: str, outcome: moog.Outcome, **values) -> None:
+    # Also from pending: a janitor that took the claim for dead must not undo a finished send.
+    values.setdefault("lease_until", None)
+    session.execute(
+        update(Alert)
+        .where(Alert.id == alert_id, Alert.state.in_(("sending", "pending")))
+        .values(state=state, last_status=outcome.status, last_error=outcome.error, updated_at=utcnow(), **values)
+    )
+
+
+def reopen(session: Session, alert_ids: list[str]) -> list[str]:
+    """Make dead alerts pending again (operator replay); returns those reopened.
+
+    The caller commits, then hands the ids to ``tasks.forwarder.enqueue_alerts``.
+    The claim count starts again, so the janitor's crash cap applies afresh.
+    """
+    if not alert_ids:
+        return []
+    grace = float(dynconfig.get("janitor_stuck_after_seconds"))
+    statement = (
+        update(Alert)
+        .where(Alert.id.in_(alert_ids), Alert.state == "dead")
+        .values(state="pending", attempts=0, last_error="", lease_until=utcnow() + timedelta(seconds=grace),
+                updated_at=utcnow())
+        .returning(Alert.id)
+    )
+    return list(session.scalars(statement))

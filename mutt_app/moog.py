@@ -1,0 +1,164 @@
+"""Moogsoft: the event payload MUTT sends for an alert, the HTTP client, and what an answer means.
+
+Outcomes of one send:
+
+* ``delivered`` — any 2xx.
+* ``retry`` — 408, 425, 429, any 5xx, a timeout, no connection. A 429's or 503's ``Retry-After``
+  (seconds or an HTTP date) says how long to wait.
+* ``permanent`` — anything else (other 4xx, 3xx): Moogsoft will never take this request as it
+  is; the alert becomes a dead letter at once with the status and the start of the body.
+
+The API key travels only in the ``Authorization`` header of the live request; it is never part
+of the payload, an outcome, a log line or a dead letter.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+
+import requests
+
+from mutt_app import __version__, config, metrics
+from mutt_app.models import Alert
+
+DELIVERED, RETRY, PERMANENT = "delivered", "retry", "permanent"
+RETRYABLE_STATUSES = frozenset({408, 425, 429})
+RETRY_AFTER_STATUSES = frozenset({429, 503})
+BODY_START = 500  # characters of a refusal's body kept in the dead letter
+
+MANAGER = "MUTT"
+SOURCE = "MUTT Alerter"
+AGENT = f"MUTT v{__version__}"
+AGENT_LOCATION = "Alerter Service"
+TYPES = {"rule": "Alert", "meta": "Unhandled Events"}
+
+
+def payload(alert: Alert) -> dict:
+    """The Moogsoft event for ``alert``: the same on every re-send of the same alert."""
+    event_time = alert.event_time or alert.created_at
+    return {
+        "signature": alert.signature,
+        "source_id": alert.hostname,
+        "external_id": alert.id,
+        "manager": MANAGER,
+        "source": SOURCE,
+        "agent": AGENT,
+        "agent_location": AGENT_LOCATION,
+        "type": TYPES.get(alert.kind, "Alert"),
+        "class": alert.team,
+        "severity": min(max(int(alert.severity), 0), 5),
+        "description": alert.description,
+        "agent_time": int(_utc(event_time).timestamp()) if event_time else int(time.time()),
+        "custom_info": {
+            "decision": alert.decision,
+            "environment": alert.environment,
+            "rule_id": alert.rule_id,
+            "rule_name": alert.rule_name,
+            "correlation_id": alert.correlation_id,
+            "alert_kind": alert.kind,
+            "event": alert.event,
+        },
+    }
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str                        # delivered | retry | permanent
+    status: int | None = None        # HTTP status, None when no answer came
+    error: str = ""                  # what went wrong, for the alert row and dead letter
+    retry_after: float | None = None  # seconds Moogsoft asked us to wait (429/503)
+
+    @property
+    def moog_answered(self) -> bool:
+        """Moogsoft is up (for the circuit breaker): it delivered or refused this one alert."""
+        return self.kind != RETRY
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP date), or None."""
+    if value is None or not value.strip():
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if moment is None:
+            return None
+        seconds = _utc(moment).timestamp() - (time.time() if now is None else now)
+    if seconds != seconds or seconds in (float("inf"), float("-inf")):  # NaN, inf
+        return None
+    return max(seconds, 0.0)
+
+
+def classify(status: int, headers: dict | None = None, body: str = "") -> Outcome:
+    """What an HTTP answer means for the alert that was sent."""
+    if 200 <= status < 300:
+        return Outcome(DELIVERED, status)
+    error = f"HTTP {status}: {body[:BODY_START]}".rstrip(": ")
+    if status in RETRYABLE_STATUSES or 500 <= status < 600:
+        retry_after = None
+        if status in RETRY_AFTER_STATUSES:
+            retry_after = parse_retry_after((headers or {}).get("Retry-After"))
+        return Outcome(RETRY, status, error, retry_after)
+    return Outcome(PERMANENT, status, error)
+
+
+class MoogClient:
+    """Sends alerts to one Moogsoft endpoint over one reused HTTP session."""
+
+    def __init__(self, url: str, api_key: str, timeout: float, verify: bool = True) -> None:
+        self.url = url
+        self.timeout = timeout
+        self._session = requests.Session()
+        self._session.verify = verify
+        self._session.headers.update({"Content-Type": "application/json", "User-Agent": AGENT})
+        if api_key:
+            self._session.headers["Authorization"] = f"Bearer {api_key}"
+
+    def send(self, event: dict) -> Outcome:
+        started = time.monotonic()
+        try:
+            response = self._session.post(self.url, json=event, timeout=self.timeout, allow_redirects=False)
+        except requests.Timeout as error:
+            outcome = Outcome(RETRY, None, f"timeout after {self.timeout:g} s ({type(error).__name__})")
+            metrics.MOOG_REQUESTS.labels("timeout", "error").inc()
+            return outcome
+        except requests.RequestException as error:
+            # Only the exception's class: its text can carry the URL, which may hold credentials.
+            metrics.MOOG_REQUESTS.labels("connection", "error").inc()
+            return Outcome(RETRY, None, f"no answer from Moogsoft ({type(error).__name__})")
+        finally:
+            metrics.MOOG_LATENCY.observe(time.monotonic() - started)
+        outcome = classify(response.status_code, response.headers, response.text)
+        metrics.MOOG_REQUESTS.labels(str(response.status_code), outcome.kind).inc()
+        return outcome
+
+    def close(self) -> None:
+        self._session.close()
+
+
+_client: tuple[int, tuple, MoogClient] | None = None
+
+
+def client() -> MoogClient | None:
+    """This process's client for the configured endpoint; None while MOOG_WEBHOOK_URL is empty."""
+    global _client
+    settings = config.get()
+    if not settings.moog_webhook_url:
+        return None
+    identity = (settings.moog_webhook_url, settings.moog_api_key, settings.moog_timeout, settings.moog_verify_tls)
+    if _client is None or _client[0] != os.getpid() or _client[1] != identity:
+        _client = (os.getpid(), identity, MoogClient(*identity))
+    return _client[2]

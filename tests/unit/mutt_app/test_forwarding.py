@@ -1,0 +1,143 @@
+import json
+from datetime import datetime, timezone
+
+import pytest
+
+from mutt_app import db, dynconfig, forwarding, moog
+from mutt_app.breaker import OPEN, CircuitBreaker
+from mutt_app.moog_standin import MoogStandin
+from tests.support.alerts import alerts, dead_letters, insert_alerts, states
+
+POLICY = forwarding.RetryPolicy(max_retries=3, backoff=2, backoff_max=8, jitter=False)
+SECRET = "moog-secret-key"
+
+
+@pytest.fixture
+def standin():
+    server = MoogStandin().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def forwarder(redis, database_url, standin):
+    settings = dynconfig.runtime(redis)
+    settings.store("moog_rate_limit", 1000)
+    settings.store("circuit_breaker_threshold", 3)
+    settings.store("circuit_breaker_timeout", 60)
+    return forwarding.Forwarder(redis, moog.MoogClient(standin.url, SECRET, timeout=2))
+
+
+def forward(forwarder, ids, retries=0):
+    return forwarder.forward(ids, policy=POLICY, retries=retries, lease_seconds=60, budget_seconds=60)
+
+
+def external_ids(standin):
+    return [r.body["external_id"] for r in standin.received]
+
+
+def test_pending_alerts_are_delivered_once_even_when_asked_twice(forwarder, standin):
+    ids = insert_alerts(5)
+    report = forward(forwarder, ids)
+    assert report.delivered == ids and not report.deferred and report.retry is None
+    again = forward(forwarder, ids)
+    assert again.skipped == ids and not again.delivered
+    assert external_ids(standin) == ids
+    rows = alerts(ids)
+    assert {a.state for a in rows.values()} == {"delivered"}
+    assert all(a.delivered_at and a.attempts == 1 and a.last_status == 200 and a.lease_until is None for a in rows.values())
+
+
+def test_a_permanent_refusal_is_a_dead_letter_with_status_body_and_payload_without_secrets(forwarder, standin):
+    [alert_id] = insert_alerts(1)
+    standin.behave(400, body="severity must be an integer", times=1)
+    report = forward(forwarder, [alert_id])
+    assert report.dead == [alert_id]
+    assert alerts([alert_id])[alert_id].state == "dead"
+    letter = dead_letters()[alert_id]
+    assert (letter.kind, letter.reason, letter.last_status, letter.attempts) == ("alert", "moog_rejected", 400, 1)
+    assert letter.error.startswith("HTTP 400: ") and "severity must be an integer" in letter.error
+    assert letter.payload["external_id"] == alert_id
+    assert SECRET not in json.dumps(letter.payload) + letter.error
+    assert CircuitBreaker(forwarder.breaker._redis).snapshot()["failures"] == 0  # Moog is up
+
+
+def test_a_retryable_failure_hands_that_alert_to_the_retry_path_and_puts_the_rest_off(forwarder, standin):
+    ids = insert_alerts(4)
+    standin.behave(503, times=1)
+    report = forward(forwarder, ids)
+    assert report.retry == forwarding.Retry(ids[0], 2.0, None, 'HTTP 503: {"message": "stand-in error"}')
+    assert report.deferred == [forwarding.Deferral(tuple(ids[1:]), 2.0, forwarding.MOOG_FAILING)]
+    rows = alerts(ids)
+    assert {a.state for a in rows.values()} == {"pending"}
+    assert rows[ids[0]].attempts == 1 and rows[ids[0]].last_status == 503
+    assert [rows[i].attempts for i in ids[1:]] == [0, 0, 0]  # never sent: the claim is given back
+    lease = (rows[ids[0]].lease_until - datetime.now(timezone.utc)).total_seconds()
+    assert 2 + 45 - 2 < lease <= 2 + 45  # countdown + janitor grace
+
+
+def test_retry_after_sets_the_countdown(forwarder, standin):
+    [alert_id] = insert_alerts(1)
+    standin.behave(429, retry_after=5, times=1)
+    report = forward(forwarder, [alert_id], retries=2)
+    assert report.retry.countdown == 5.0 and report.retry.retry_after == 5.0
+
+
+def test_the_last_retry_failing_makes_a_retries_exhausted_dead_letter(forwarder, standin):
+    [alert_id] = insert_alerts(1)
+    standin.behave(500, times=1)
+    report = forward(forwarder, [alert_id], retries=POLICY.max_retries)
+    assert report.dead == [alert_id] and report.retry is None
+    letter = dead_letters()[alert_id]
+    assert (letter.reason, letter.last_status) == ("retries_exhausted", 500)
+
+
+def test_the_rate_limit_sends_what_it_allows_and_spreads_the_rest_over_the_next_windows(redis, forwarder, standin):
+    dynconfig.runtime(redis).store("moog_rate_limit", 3)
+    dynconfig.runtime(redis).store("moog_rate_period", 2.0)
+    ids = insert_alerts(10)
+    report = forward(forwarder, ids)
+    assert report.delivered == ids[:3]
+    assert [d.alert_ids for d in report.deferred] == [tuple(ids[3:6]), tuple(ids[6:9]), tuple(ids[9:])]
+    assert {d.reason for d in report.deferred} == {forwarding.RATE_LIMITED}
+    countdowns = [d.countdown for d in report.deferred]
+    assert 2.0 < countdowns[0] <= 2.2 and countdowns[1] == pytest.approx(countdowns[0] + 2.2)
+    assert states(ids) == {"delivered": 3, "pending": 7}
+    assert {alerts(ids)[i].attempts for i in ids[3:]} == {0}
+    # a task that finds the limit used up does not even claim
+    later = forward(forwarder, ids[3:6])
+    assert later.deferred[0].alert_ids == tuple(ids[3:6]) and {alerts(ids)[i].attempts for i in ids[3:]} == {0}
+
+
+def test_an_open_breaker_puts_alerts_off_without_sending_or_claiming(forwarder, standin):
+    ids = insert_alerts(3)
+    for _ in range(3):
+        forwarder.breaker.record_failure()
+    assert forwarder.breaker.state() == OPEN
+    report = forward(forwarder, ids)
+    assert report.deferred == [forwarding.Deferral(tuple(ids), pytest.approx(60, abs=1), forwarding.BREAKER_OPEN)]
+    assert standin.received == [] and states(ids) == {"pending": 3}
+    assert {a.attempts for a in alerts(ids).values()} == {0}
+
+
+def test_consecutive_failures_open_the_breaker(forwarder, standin):
+    standin.behave(500)
+    for alert_id in insert_alerts(3):
+        forward(forwarder, [alert_id])
+    assert forwarder.breaker.state() == OPEN
+
+
+def test_without_an_endpoint_alerts_wait(redis, database_url):
+    ids = insert_alerts(2)
+    report = forwarding.Forwarder(redis, None).forward(ids, policy=POLICY, lease_seconds=60, budget_seconds=60)
+    assert report.deferred == [forwarding.Deferral(tuple(ids), 60.0, forwarding.NO_ENDPOINT)]
+    assert states(ids) == {"pending": 2} and dead_letters() == {}
+
+
+def test_a_dead_alert_can_be_reopened_for_replay(forwarder, standin):
+    [alert_id] = insert_alerts(1)
+    standin.behave(400, times=1)
+    forward(forwarder, [alert_id])
+    with db.session_scope() as session:
+        assert forwarding.reopen(session, [alert_id, "unknown"]) == [alert_id]
+    assert forward(forwarder, [alert_id]).delivered == [alert_id]
