@@ -48,6 +48,9 @@ def unhandled_window(hostname: str, fingerprint: str) -> str:
     return f"{PREFIX}unhandled:{{{hostname}:{fingerprint}}}"
 
 
+UNHANDLED_RECENT = PREFIX + "unhandled:recent"      # list: latest unhandled events (JSON), for the rule dry run
+
+
 def unhandled_suppressed(hostname: str, fingerprint: str) -> str:
     """Present while a meta-alert for (host, fingerprint) has fired and its window is running."""
     return f"{PREFIX}unhandled:{{{hostname}:{fingerprint}}}:triggered"

@@ -1,0 +1,127 @@
+"""The unhandled roll-up: events no rule handles, counted per (hostname, message fingerprint).
+
+The fingerprint masks what varies between repeats of one problem (numbers, IP and MAC
+addresses, hex ids), so "port 1 down" and "port 2 down" count together. Counting is a Redis
+sorted set of event ids per key, scored by time: a sliding window of
+``unhandled_window_seconds``. When the count reaches ``unhandled_threshold`` one meta-alert
+fires, and none other for that key until the window has passed. All of it happens in one Lua
+call per key (atomic across workers), and adding an event id that is already counted changes
+nothing, so a redelivered batch neither counts twice nor loses the meta-alert it raised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from mutt_app import keys
+from mutt_app.ratelimit import LUA_NOW_MS
+
+_MASKS = (
+    (re.compile(r"\b(?:[0-9a-f]{2}[:-]){5}[0-9a-f]{2}\b", re.I), "<mac>"),
+    (re.compile(r"\b(?:[0-9a-f]{4}\.){2}[0-9a-f]{4}\b", re.I), "<mac>"),
+    (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?:/\d{1,2})?\b"), "<ip>"),
+    (re.compile(r"\b(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}\b", re.I), "<ip>"),
+    (re.compile(r"\b0x[0-9a-f]+\b", re.I), "<hex>"),
+    (re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{6,}\b", re.I), "<hex>"),
+    (re.compile(r"\d+"), "<n>"),
+    (re.compile(r"\s+"), " "),
+)
+
+RECENT_LIMIT = 1000  # unhandled events kept for the rule dry run (`POST /rules/test?last=N`)
+
+
+def masked(message: str) -> str:
+    """The message with its varying parts replaced by placeholders."""
+    text = message
+    for pattern, placeholder in _MASKS:
+        text = pattern.sub(placeholder, text)
+    return text.strip().lower()
+
+
+def fingerprint(message: str) -> str:
+    return hashlib.sha1(masked(message).encode("utf-8", "replace")).hexdigest()[:16]
+
+
+# KEYS: window zset, suppression key
+# ARGV: window_ms, threshold, event ids...
+# Returns {count, triggering event id or ""}.
+_COUNT = LUA_NOW_MS + """
+local now = now_ms()
+local window = tonumber(ARGV[1])
+local threshold = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local fired = redis.call('GET', KEYS[2])
+local trigger = ''
+for i = 3, #ARGV do
+  if fired then
+    -- suppressed: nothing is counted, but a redelivered batch gets its own meta-alert back
+    if fired == ARGV[i] then trigger = fired end
+  else
+    redis.call('ZADD', KEYS[1], 'NX', now, ARGV[i])  -- an id already counted is not counted again
+    if redis.call('ZCARD', KEYS[1]) >= threshold then
+      redis.call('SET', KEYS[2], ARGV[i], 'PX', window)
+      fired = ARGV[i]
+      trigger = fired
+    end
+  end
+end
+redis.call('PEXPIRE', KEYS[1], window)
+return {redis.call('ZCARD', KEYS[1]), trigger}
+"""
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """A (hostname, fingerprint) that reached the threshold with ``event``."""
+
+    hostname: str
+    fingerprint: str
+    count: int
+    event: dict
+
+
+class Rollup:
+    def __init__(self, redis_client) -> None:
+        self.redis = redis_client
+        self._count = redis_client.register_script(_COUNT)
+
+    def count(self, events: Iterable[dict], *, threshold: int, window_seconds: int) -> list[Trigger]:
+        """Count unhandled events (each needs ``_id``, ``hostname``, ``message``); the keys that
+        reached the threshold, each with the event that took it there. One round trip."""
+        groups: dict[tuple[str, str], list[dict]] = {}
+        for event in events:
+            key = (str(event.get("hostname", "")).lower(), fingerprint(str(event.get("message", ""))))
+            groups.setdefault(key, []).append(event)
+        if not groups:
+            return []
+        pipe = self.redis.pipeline(transaction=False)
+        for (hostname, print_), members in groups.items():
+            self._count(
+                keys=[keys.unhandled_window(hostname, print_), keys.unhandled_suppressed(hostname, print_)],
+                args=[window_seconds * 1000, threshold, *(str(event["_id"]) for event in members)],
+                client=pipe,
+            )
+        triggers = []
+        for ((hostname, print_), members), (count, trigger) in zip(groups.items(), pipe.execute()):
+            if trigger:
+                event = next(event for event in members if str(event["_id"]) == trigger)
+                triggers.append(Trigger(hostname, print_, int(count), event))
+        return triggers
+
+    def remember(self, events: list[dict]) -> None:
+        """Keep the latest unhandled events (bounded) for the rule dry run."""
+        if not events:
+            return
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.lpush(keys.UNHANDLED_RECENT, *(json.dumps(event) for event in events))
+        pipe.ltrim(keys.UNHANDLED_RECENT, 0, RECENT_LIMIT - 1)
+        pipe.execute()
+
+
+def recent_unhandled(redis_client, last: int) -> list[dict]:
+    """The ``last`` most recent unhandled events, newest first."""
+    return [json.loads(item) for item in redis_client.lrange(keys.UNHANDLED_RECENT, 0, last - 1)]
