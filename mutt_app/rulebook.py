@@ -376,7 +376,7 @@ def load_knowledge(session: Session, version: str | None = None):
         rules.append(row)
     hosts = session.scalars(select(DevelopmentHost.hostname))
     teams = session.execute(select(DeviceTeam.hostname, DeviceTeam.team_assignment))
-    return Knowledge.build(rules, list(hosts), dict(teams.tuples().all()), version=version)
+    return Knowledge.build(rules, list(hosts), {host: team for host, team in teams}, version=version)
 
 
 def dry_run(session: Session, event: Any, rule_fields: dict | None = None) -> dict[str, Any]:
@@ -418,6 +418,8 @@ def _knowledge_with(session: Session, rule_fields: dict | None):
 
 
 def _candidate_rule(session: Session, fields: dict) -> MatcherRule:
+    if isinstance(fields, dict):
+        fields = {name: value for name, value in fields.items() if name != "reason"}  # the editor's form may carry it
     rule_id = fields.get("id") if isinstance(fields, dict) else None
     if rule_id is not None:
         stored = get_rule(session, rule_id)

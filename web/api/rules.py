@@ -65,7 +65,7 @@ def create_rule():
     body = json_object()
     if body is None:
         return api_error(400, "send the rule as a JSON object")
-    return change(lambda session, fields, **who: rulebook.create_rule(session, fields, **who), body, body=body,
+    return change(rulebook.create_rule, body, body=body,
                   status=201, answer=lambda _s, rule: {"id": rule.id, "message": f"rule {rule.id} created",
                                                        "rule": rulebook.rule_to_dict(rule)})
 

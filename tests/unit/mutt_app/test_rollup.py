@@ -1,0 +1,109 @@
+"""The unhandled roll-up on real Redis: fingerprint, threshold, sliding window, suppression,
+concurrent workers, redelivered batches."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import pytest
+
+from mutt_app import keys
+from mutt_app.rollup import Rollup, fingerprint, masked, recent_unhandled
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [
+        ("port 1 down", "port 2 down"),
+        ("login failed from 10.0.0.1", "login failed from 192.168.17.254"),
+        ("mac 00:1a:2b:3c:4d:5e moved", "mac 00:1A:2B:3C:4D:FF moved"),
+        ("mac 001a.2b3c.4d5e moved", "mac 0011.2233.4455 moved"),
+        ("session 0x7f3a22 closed", "session 0x1 closed"),
+        ("txn 9f86d081884c7d65 aborted", "txn 2c26b46b68ffc68f aborted"),
+        ("neighbor fe80::1 down", "neighbor 2001:db8::7 down"),
+        ("Port 1   DOWN", "port 1 down"),
+    ],
+)
+def test_the_fingerprint_masks_what_varies(a, b):
+    assert fingerprint(a) == fingerprint(b)
+
+
+def test_the_fingerprint_keeps_what_matters():
+    assert fingerprint("port 1 down") != fingerprint("port 1 up")
+    assert fingerprint("deadbeef error") != fingerprint("cafe error")  # words that happen to be hex stay
+    assert masked("fan 2 failed at 10.1.1.1") == "fan <n> failed at <ip>"
+
+
+def events(n, host="sw1", message="port {} down"):
+    return [{"_id": uuid.uuid4().hex, "hostname": host, "message": message.format(i)} for i in range(n)]
+
+
+def test_threshold_fires_once_then_suppresses(redis):
+    rollup = Rollup(redis)
+    batch = events(5)
+    assert rollup.count(batch[:2], threshold=3, window_seconds=60) == []
+    triggers = rollup.count(batch[2:], threshold=3, window_seconds=60)
+    assert [(t.hostname, t.count, t.event["_id"]) for t in triggers] == [("sw1", 3, batch[2]["_id"])]
+    assert rollup.count(events(10), threshold=3, window_seconds=60) == []
+    other_host = rollup.count(events(3, host="SW2"), threshold=3, window_seconds=60)
+    assert [t.hostname for t in other_host] == ["sw2"]
+    assert rollup.count(events(3, message="fan {} failed"), threshold=3, window_seconds=60)
+
+
+def test_a_redelivered_batch_counts_nothing_and_gets_its_meta_alert_back(redis):
+    rollup = Rollup(redis)
+    batch = events(3)
+    assert rollup.count(batch[:2], threshold=3, window_seconds=60) == []
+    assert rollup.count(batch[:2], threshold=3, window_seconds=60) == []  # same ids: still 2
+    first = rollup.count(batch, threshold=3, window_seconds=60)
+    again = rollup.count(batch, threshold=3, window_seconds=60)
+    assert [t.event["_id"] for t in first] == [t.event["_id"] for t in again] == [batch[2]["_id"]]
+    assert redis.zcard(keys.unhandled_window("sw1", fingerprint("port 1 down"))) == 3
+
+
+def test_the_window_slides(redis):
+    rollup = Rollup(redis)
+    assert rollup.count(events(2), threshold=3, window_seconds=1) == []
+    time.sleep(1.1)
+    assert rollup.count(events(2), threshold=3, window_seconds=1) == []  # the first two slid out
+    assert len(rollup.count(events(1), threshold=3, window_seconds=1)) == 1
+
+
+def test_suppression_ends_with_the_window(redis):
+    rollup = Rollup(redis)
+    assert len(rollup.count(events(2), threshold=2, window_seconds=1)) == 1
+    assert rollup.count(events(5), threshold=2, window_seconds=1) == []
+    time.sleep(1.1)
+    assert len(rollup.count(events(2), threshold=2, window_seconds=1)) == 1
+
+
+def test_lowering_the_threshold_below_a_live_count_fires_at_the_next_event(redis):
+    rollup = Rollup(redis)
+    assert rollup.count(events(5), threshold=10, window_seconds=60) == []
+    assert len(rollup.count(events(1), threshold=3, window_seconds=60)) == 1
+
+
+def test_concurrent_workers_raise_exactly_one_meta_alert(redis):
+    rollup_per_thread = [Rollup(redis) for _ in range(8)]
+    fired, start = [], threading.Barrier(8)
+
+    def worker(rollup):
+        start.wait()
+        for _ in range(25):
+            fired.extend(rollup.count(events(4), threshold=100, window_seconds=60))
+
+    threads = [threading.Thread(target=worker, args=(r,)) for r in rollup_per_thread]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(fired) == 1 and fired[0].count == 100
+    assert redis.zcard(keys.unhandled_window("sw1", fingerprint("port 1 down"))) == 100
+
+
+def test_recent_unhandled_events_are_kept_bounded(redis):
+    rollup = Rollup(redis)
+    rollup.remember(events(3))
+    assert [e["message"] for e in recent_unhandled(redis, 2)] == ["port 2 down", "port 1 down"]

@@ -1,0 +1,120 @@
+"""/api/v2/rules, /dev-hosts, /teams and the dry run, on PostgreSQL: v2.5 shapes, scopes, 4xx."""
+
+from __future__ import annotations
+
+import pytest
+
+from mutt_app import config, keys, seed
+from mutt_app.db import session_scope
+from tests.support.web import admin_key, forget_keys
+
+RULE = {"match_string": "BGP-5-ADJCHANGE", "prod_handling": "Page_only", "dev_handling": "Ignore",
+        "team_assignment": "NetOps", "priority": 7, "moog_severity": "Major", "reason": "peering"}
+
+
+@pytest.fixture
+def api(redis, pg_url):
+    from web import create_app
+
+    config.reset()
+    forget_keys()
+    with session_scope() as session:
+        seed.load_if_empty(session)
+    app = create_app()
+    app.config.update(TESTING=True)
+    return app.test_client()
+
+
+@pytest.fixture
+def operator():
+    return {"X-API-KEY": admin_key(("operator", "read"), name="op")}
+
+
+@pytest.fixture
+def reader():
+    return {"X-API-KEY": admin_key(("read",), name="reader")}
+
+
+def test_rules_crud_in_v25_shapes(api, operator, reader, redis):
+    listed = api.get("/api/v2/rules", headers=reader)
+    assert listed.status_code == 200
+    assert [r["priority"] for r in listed.json["rules"]] == [5, 10, 15, 20, 50]
+    created = api.post("/api/v2/rules", json=RULE, headers=operator)
+    assert created.status_code == 201, created.json
+    rule_id = created.json["id"]
+    assert created.json["rule"]["moog_severity"] == 4 and created.json["rule"]["moog_severity_name"] == "Major"
+    assert api.get(f"/api/v1/rules/{rule_id}", headers=reader).json["match_string"] == "BGP-5-ADJCHANGE"
+    updated = api.put(f"/api/v2/rules/{rule_id}", json={"priority": 3, "reason": "first"}, headers=operator)
+    assert updated.status_code == 200 and updated.json["rule"]["priority"] == 3
+    assert api.get("/api/v2/rules", headers=reader).json["rules"][0]["id"] == rule_id
+    assert api.delete(f"/api/v2/rules/{rule_id}", json={"reason": "done"}, headers=operator).status_code == 200
+    assert api.get(f"/api/v2/rules/{rule_id}", headers=reader).status_code == 404
+    assert rule_id in [r["id"] for r in api.get("/api/v2/rules?include_deleted=true", headers=reader).json["rules"]]
+    assert redis.get(keys.RULES_VERSION) == "3"
+
+
+@pytest.mark.parametrize(
+    "method, path, body, status, words",
+    [
+        ("post", "/api/v2/rules", {**RULE, "match_type": "regex", "match_string": "(bad"}, 422, "regular expression"),
+        ("post", "/api/v2/rules", {k: v for k, v in RULE.items() if k != "match_string"}, 422, "match_string or a trap_oid"),
+        ("post", "/api/v2/rules", {**RULE, "syslog_severity": 12}, 422, "0-7"),
+        ("post", "/api/v2/rules", {**RULE, "reason": 5}, 400, "reason"),
+        ("post", "/api/v2/rules", "not an object", 400, "JSON object"),
+        ("put", "/api/v2/rules/1", {"moog_severity": 9}, 422, "0-5"),
+        ("put", "/api/v2/rules/999", {"priority": 1}, 404, "not found"),
+        ("delete", "/api/v2/rules/999", None, 404, "not found"),
+        ("post", "/api/v2/dev-hosts", {"hostname": "dev-router1"}, 409, "already"),
+        ("post", "/api/v2/dev-hosts", {"name": "x"}, 400, "hostname"),
+        ("delete", "/api/v2/dev-hosts/nope", None, 404, "not a development host"),
+        ("post", "/api/v2/teams", {"hostname": "edge-fw-02.edge.example.com", "team_assignment": "X"}, 409, "already"),
+        ("put", "/api/v2/teams/nope", {"team_assignment": "X"}, 404, "no device team"),
+        ("put", "/api/v2/teams/edge-fw-02.edge.example.com", {"team_assignment": ""}, 422, "team_assignment"),
+        ("post", "/api/v2/rules/test", {"rule": RULE}, 400, "event"),
+        ("post", "/api/v2/rules/test", {"event": [1]}, 422, "JSON object"),
+        ("post", "/api/v2/rules/test?last=x", {}, 400, "whole number"),
+        ("post", "/api/v2/rules/test?last=5000", {}, 422, "between 1 and 1000"),
+    ],
+)
+def test_bad_requests_get_a_clear_4xx(api, operator, method, path, body, status, words):
+    response = getattr(api, method)(path, json=body, headers=operator)
+    assert response.status_code == status, response.json
+    assert words in response.json["error"] and response.json["correlation_id"]
+
+
+def test_scopes(api, reader):
+    assert api.get("/api/v2/rules").status_code == 401
+    assert api.post("/api/v2/rules", json=RULE, headers=reader).status_code == 403
+    assert api.post("/api/v2/dev-hosts", json={"hostname": "h"}, headers=reader).status_code == 403
+    assert api.delete("/api/v2/teams/edge-fw-02.edge.example.com", headers=reader).status_code == 403
+    assert api.post("/api/v2/rules/test", json={"event": {"message": "x"}}, headers=reader).status_code == 200
+
+
+def test_hosts_and_teams(api, operator, reader):
+    hosts = api.get("/api/v2/dev-hosts", headers=reader).json["hosts"]
+    assert [(h["hostname"], h["created_by"]) for h in hosts] == [
+        ("dev-router1", "seed"), ("qa-firewall1", "seed"), ("test-switch1", "seed")]
+    added = api.post("/api/v2/dev-hosts", json={"hostname": "lab-sw9", "reason": "lab"}, headers=operator)
+    assert added.status_code == 201 and "lab-sw9" in [h["hostname"] for h in added.json["hosts"]]
+    removed = api.delete("/api/v2/dev-hosts/LAB-SW9", headers=operator)
+    assert removed.status_code == 200 and "lab-sw9" not in [h["hostname"] for h in removed.json["hosts"]]
+    teams = api.post("/api/v2/teams", json={"hostname": "r9.example.com", "team_assignment": "Voice"}, headers=operator)
+    assert teams.status_code == 201 and {"r9.example.com": "Voice"}.items() <= {t["hostname"]: t["team_assignment"] for t in teams.json["teams"]}.items()
+    changed = api.put("/api/v2/teams/r9.example.com", json={"team_assignment": "Data"}, headers=operator)
+    assert changed.status_code == 200 and {t["hostname"]: t["team_assignment"] for t in changed.json["teams"]}["r9.example.com"] == "Data"
+    assert api.delete("/api/v1/teams/r9.example.com", headers=operator).status_code == 200
+    assert "r9.example.com" not in [t["hostname"] for t in api.get("/api/v2/teams", headers=reader).json["teams"]]
+
+
+def test_dry_run(api, reader, redis):
+    event = {"hostname": "qa-firewall1", "message": "%BGP-5-ADJCHANGE neighbor down"}
+    plain = api.post("/api/v2/rules/test", json={"event": event}, headers=reader).json
+    assert plain["matched"] is False and plain["environment"] == "dev"
+    with_rule = api.post("/api/v2/rules/test", json={"event": event, "rule": RULE}, headers=reader).json
+    assert with_rule["rule"]["match_string"] == "BGP-5-ADJCHANGE" and with_rule["candidate"]["wins"]
+    assert (with_rule["decision"], with_rule["forwarded"]) == ("Ignore", False)
+    assert with_rule["why"] == [{"field": "message", "pattern": "BGP-5-ADJCHANGE", "how": "contains (case-insensitive)",
+                                 "found": "BGP-5-ADJCHANGE"}]
+    assert redis.get(keys.RULES_VERSION) is None  # nothing changed
+    recent = api.post("/api/v2/rules/test?last=10", json={"rule": RULE}, headers=reader)
+    assert recent.status_code == 200 and recent.json == {"results": [], "count": 0}
