@@ -69,3 +69,13 @@ def login_failures(kind: str, value: str) -> str:
 # Beat-driven jobs take this lock so two overlapping runs never work on the same rows.
 def job_lock(name: str) -> str:
     return f"{PREFIX}lock:{name}"
+
+
+# Beat jobs: when each last ran (epoch seconds), for scheduling and /health.
+def job_last_run(name: str) -> str:
+    return f"{PREFIX}job:{name}:last_run"
+
+
+def alert_losses(alert_id: str) -> str:
+    """Times the janitor found this alert held by a worker that died (expires after a day)."""
+    return f"{PREFIX}janitor:alert_losses:{alert_id}"

@@ -1,3 +1,40 @@
-"""mutt.janitor: re-enqueue stuck work, keep partitions ahead, apply retention (issue: Moog forwarding)."""
+"""mutt.janitor: recover stuck work, keep partitions ahead, apply retention (domain: mutt_app/janitor.py)."""
 
-from mutt_app.celery_app import app  # noqa: F401
+from __future__ import annotations
+
+from celeryconfig import ALERTS_QUEUE, MOOG_QUEUE
+from mutt_app import janitor as domain
+from mutt_app import jobs, redis_client
+from mutt_app.celery_app import app
+
+LOCK_SECONDS = 30  # short: a janitor killed mid-run must not hold up the next for long
+
+
+def queue_depth(name: str) -> int:
+    """Messages waiting in a Celery queue (Redis or RabbitMQ broker)."""
+    with app.connection_for_read() as connection:
+        try:
+            return connection.default_channel.queue_declare(queue=name, passive=True).message_count
+        except connection.channel_errors:
+            return 0  # the broker has not seen the queue yet (the Redis transport: no list, no messages)
+
+
+def queues() -> domain.Queues:
+    from tasks.alerter import enqueue_batch
+    from tasks.forwarder import enqueue_alerts
+
+    return domain.Queues(enqueue_batch, enqueue_alerts, lambda: queue_depth(ALERTS_QUEUE), lambda: queue_depth(MOOG_QUEUE))
+
+
+@app.task(name="mutt.janitor", ignore_result=True)
+def janitor() -> dict | None:
+    client = redis_client.get()
+    with jobs.exclusive(client, jobs.JANITOR, timeout=LOCK_SECONDS) as held:
+        if held is None:
+            return None
+        maintenance = jobs.due(client, jobs.JANITOR_MAINTENANCE, domain.MAINTENANCE_EVERY)
+        if maintenance:
+            jobs.mark_ran(client, jobs.JANITOR_MAINTENANCE)
+        report = domain.run(client, queues(), maintenance=maintenance, keep_alive=held.keep_alive)
+        jobs.mark_ran(client, jobs.JANITOR)
+        return {"recovered": report.recovered(), "errors": report.errors}

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
+from functools import wraps
+
 from flask import Blueprint, jsonify
 from sqlalchemy import text
 
-from mutt_app import __version__, redis_client
+from celeryconfig import ALERTS_QUEUE, MOOG_QUEUE, REMEDIATION_QUEUE
+from mutt_app import __version__, config, dynconfig, jobs, redis_client
 from mutt_app.db import engine
 
 bp = Blueprint("health", __name__)
@@ -34,3 +39,118 @@ def health():
     healthy = all(value == "ok" for value in checks.values())
     body = {"status": "healthy" if healthy else "unhealthy", "service": "mutt-web", "version": __version__, **checks}
     return jsonify(body), 200 if healthy else 503
+
+
+# --- component health: is each part of the pipeline running? ---------------------------------
+
+CONSUMERS_TTL = 5.0       # seconds a broadcast answer is reused (health checks come often)
+INSPECT_TIMEOUT = 1.0     # seconds to wait for workers to answer the broadcast
+_consumers_lock = threading.Lock()
+_consumers: tuple[float, dict[str, list[str]] | str] = (-CONSUMERS_TTL, {})
+
+
+def queue_consumers() -> dict[str, list[str]] | str:
+    """Queue name -> workers consuming it (asked by broadcast, cached), or why that failed."""
+    global _consumers
+    with _consumers_lock:
+        at, value = _consumers
+        if time.monotonic() - at < CONSUMERS_TTL:
+            return value
+        from mutt_app.celery_app import app
+
+        try:
+            replies = app.control.inspect(timeout=INSPECT_TIMEOUT).active_queues() or {}
+            value = {}
+            for worker, queues in replies.items():
+                for queue in queues or []:
+                    value.setdefault(queue["name"], []).append(worker)
+        except Exception as error:  # noqa: BLE001 - the broker is unreachable, say so
+            value = f"cannot ask the workers: {type(error).__name__}"
+        _consumers = (time.monotonic(), value)
+        return value
+
+
+def breaker_state() -> str:
+    from tasks.remediation import breaker_state as state
+
+    return state()
+
+
+def _consumed(queue: str, reasons: list[str]) -> list[str]:
+    consumers = queue_consumers()
+    if isinstance(consumers, str):
+        reasons.append(consumers)
+        return []
+    workers = sorted(consumers.get(queue, []))
+    if not workers:
+        reasons.append(f"no worker consumes the {queue} queue")
+    return workers
+
+
+def _ran_recently(job: str, every: float, reasons: list[str], what: str) -> float | None:
+    last = jobs.last_run(redis_client.get(), job)
+    if last is None:
+        reasons.append(f"{what} has not run yet")
+        return None
+    age = time.time() - last
+    if age > 3 * every:
+        reasons.append(f"{what} last ran {age:.0f} s ago (expected every {every:g} s)")
+    return round(age, 1)
+
+
+def _answer(service: str, reasons: list[str], **details):
+    body = {"status": "unhealthy" if reasons else "healthy", "service": service, **details}
+    if reasons:
+        body["reasons"] = reasons
+    return jsonify(body), 503 if reasons else 200
+
+
+def _guarded(view):
+    """A component check that cannot reach Redis answers 503, never 500."""
+
+    @wraps(view)
+    def wrapper():
+        try:
+            return view()
+        except Exception as error:  # noqa: BLE001
+            return _answer(view.__name__, [f"cannot check: {type(error).__name__}"])
+
+    return wrapper
+
+
+@bp.get("/health/forwarder")
+@_guarded
+def forwarder():
+    reasons: list[str] = []
+    workers = _consumed(MOOG_QUEUE, reasons)
+    state = breaker_state()
+    if state != "closed":
+        reasons.append(f"the circuit breaker is {state}: Moogsoft is failing")
+    return _answer("forwarder", reasons, queue=MOOG_QUEUE, workers=workers, circuit_breaker=state)
+
+
+@bp.get("/health/alerter")
+@_guarded
+def alerter():
+    reasons: list[str] = []
+    workers = _consumed(ALERTS_QUEUE, reasons)
+    return _answer("alerter", reasons, queue=ALERTS_QUEUE, workers=workers)
+
+
+@bp.get("/health/remediation")
+@_guarded
+def remediation():
+    reasons: list[str] = []
+    workers = _consumed(REMEDIATION_QUEUE, reasons)
+    every = dynconfig.get("remediation_interval")
+    age = _ran_recently(jobs.REMEDIATION, every, reasons, "remediation")
+    return _answer("remediation", reasons, queue=REMEDIATION_QUEUE, workers=workers, last_run_seconds_ago=age)
+
+
+@bp.get("/health/beat")
+@_guarded
+def beat():
+    reasons: list[str] = []
+    every = float(config.env("JANITOR_INTERVAL"))
+    age = _ran_recently(jobs.JANITOR, every, reasons, "the janitor (sent by beat)")
+    return _answer("beat", reasons, janitor_interval=every, janitor_last_run_seconds_ago=age)

@@ -1,3 +1,106 @@
-"""/api/v2 routes: dead_letters."""
+"""/api/v2/dead-letters: list, inspect, replay and purge dead letters (domain: mutt_app/dlq.py)."""
 
-from web.api import bp  # noqa: F401
+from __future__ import annotations
+
+from flask import g, jsonify, request
+
+from mutt_app import dlq
+from mutt_app.db import session_scope
+from web.api import bp
+from web.errors import api_error
+from web.security import actor, api_auth
+
+MAX_IDS = 10_000  # letters one replay or purge request may touch
+
+
+def _int_arg(name: str, default: int) -> int:
+    raw = request.args.get(name, default)
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise dlq.DeadLetterError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+@bp.get("/dead-letters")
+@api_auth("read")
+def list_dead_letters():
+    try:
+        with session_scope() as session:
+            page = dlq.list_dead_letters(
+                session, kind=request.args.get("kind") or None, reason=request.args.get("reason") or None,
+                state=request.args.get("state") or None, page=_int_arg("page", 1), limit=_int_arg("limit", 50),
+            )
+            items = [dlq.as_dict(letter, with_payload=False) for letter in page.items]
+    except dlq.DeadLetterError as error:
+        return api_error(400, str(error))
+    return jsonify({"dead_letters": items,
+                    "pagination": {"page": page.page, "limit": page.limit, "total": page.total, "pages": page.pages}})
+
+
+@bp.get("/dead-letters/<int:letter_id>")
+@api_auth("read")
+def show_dead_letter(letter_id: int):
+    with session_scope() as session:
+        letter = dlq.get(session, letter_id)
+        if letter is None:
+            return api_error(404, f"no dead letter with id {letter_id}")
+        return jsonify(dlq.as_dict(letter))
+
+
+def _selection(session, body: dict) -> list[int]:
+    """The ids a replay/purge request names: ``ids``, or a ``filter`` of kind/reason/state."""
+    if "ids" in body:
+        ids = body["ids"]
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+            raise dlq.DeadLetterError("ids must be a non-empty list of dead-letter ids (integers)")
+    elif isinstance(body.get("filter"), dict):
+        unknown = set(body["filter"]) - {"kind", "reason", "state"}
+        if unknown:
+            raise dlq.DeadLetterError(f"unknown filter field(s) {', '.join(sorted(unknown))}; use kind, reason, state")
+        where = dlq.Filter(**body["filter"])
+        if where.is_empty():
+            raise dlq.DeadLetterError("the filter needs at least one of kind, reason, state")
+        ids = dlq.matching_ids(session, where, limit=MAX_IDS + 1)
+    else:
+        raise dlq.DeadLetterError('name the dead letters: {"ids": [...]} or {"filter": {"reason": ...}}')
+    if len(ids) > MAX_IDS:
+        raise dlq.DeadLetterError(f"at most {MAX_IDS} dead letters per request; narrow the filter")
+    return ids
+
+
+def _body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise dlq.DeadLetterError("send a JSON object")
+    if not isinstance(body.get("reason", ""), str):
+        raise dlq.DeadLetterError("reason must be a string")
+    return body
+
+
+@bp.post("/dead-letters/replay")
+@api_auth("operator")
+def replay_dead_letters():
+    from tasks.remediation import pipeline
+
+    try:
+        body = _body()
+        with session_scope() as session:
+            outcome = dlq.replay(session, _selection(session, body), actor=actor(), reason=body.get("reason", ""),
+                                 force=body.get("force") is True, pipeline=pipeline(), correlation_id=g.correlation_id)
+    except dlq.DeadLetterError as error:
+        return api_error(400, str(error))
+    return jsonify({"replayed": outcome.replayed,
+                    "skipped": [{"id": letter_id, "why": why} for letter_id, why in outcome.skipped.items()]})
+
+
+@bp.post("/dead-letters/purge")
+@api_auth("operator")
+def purge_dead_letters():
+    try:
+        body = _body()
+        with session_scope() as session:
+            purged = dlq.purge(session, _selection(session, body), actor=actor(), reason=body.get("reason", ""),
+                               correlation_id=g.correlation_id)
+    except dlq.DeadLetterError as error:
+        return api_error(400, str(error))
+    return jsonify({"purged": purged})
