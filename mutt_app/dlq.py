@@ -175,11 +175,6 @@ def matching_ids(session: Session, where: Filter, limit: int | None = None) -> l
     return list(session.scalars(query.limit(limit) if limit else query))
 
 
-def counts_by_state(session: Session) -> dict[str, int]:
-    rows = session.execute(select(DeadLetter.state, func.count()).group_by(DeadLetter.state))
-    return {state: 0 for state in DEAD_LETTER_STATES} | {state: count for state, count in rows}
-
-
 def as_dict(letter: DeadLetter, with_payload: bool = True) -> dict:
     """The JSON shape of a dead letter (API and CLI)."""
     body = {

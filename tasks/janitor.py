@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celeryconfig import ALERTS_QUEUE, MOOG_QUEUE
 from mutt_app import janitor as domain
-from mutt_app import jobs, redis_client
+from mutt_app import jobs, redis_client, status
 from mutt_app.celery_app import app
 
 LOCK_SECONDS = 30  # short: a janitor killed mid-run must not hold up the next for long
@@ -12,11 +12,7 @@ LOCK_SECONDS = 30  # short: a janitor killed mid-run must not hold up the next f
 
 def queue_depth(name: str) -> int:
     """Messages waiting in a Celery queue (Redis or RabbitMQ broker)."""
-    with app.connection_for_read() as connection:
-        try:
-            return connection.default_channel.queue_declare(queue=name, passive=True).message_count
-        except connection.channel_errors:
-            return 0  # the broker has not seen the queue yet (the Redis transport: no list, no messages)
+    return status.queue_depths(app, [name])["waiting"][name] or 0
 
 
 def queues() -> domain.Queues:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from mutt_app import dlq, dynconfig, jobs, redis_client, remediation
 from mutt_app.batches import EventBatches
+from mutt_app.breaker import CircuitBreaker
 from mutt_app.celery_app import app
 from mutt_app.db import session_scope
 
@@ -21,10 +22,6 @@ def pipeline() -> dlq.Pipeline:
 
 
 def breaker_state() -> str:
-    try:
-        from mutt_app.breaker import CircuitBreaker
-    except ImportError:  # the forwarding issue adds the breaker
-        return "closed"
     return CircuitBreaker(redis_client.get()).state()
 
 

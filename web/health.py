@@ -10,7 +10,8 @@ from flask import Blueprint, jsonify
 from sqlalchemy import text
 
 from celeryconfig import ALERTS_QUEUE, MOOG_QUEUE, REMEDIATION_QUEUE
-from mutt_app import __version__, config, dynconfig, jobs, redis_client
+from mutt_app import __version__, config, dynconfig, jobs, redis_client, status
+from mutt_app.breaker import CircuitBreaker
 from mutt_app.db import engine
 
 bp = Blueprint("health", __name__)
@@ -59,11 +60,10 @@ def queue_consumers() -> dict[str, list[str]] | str:
         from mutt_app.celery_app import app
 
         try:
-            replies = app.control.inspect(timeout=INSPECT_TIMEOUT).active_queues() or {}
             value = {}
-            for worker, queues in replies.items():
-                for queue in queues or []:
-                    value.setdefault(queue["name"], []).append(worker)
+            for worker, queues in status.workers(app, timeout=INSPECT_TIMEOUT).items():
+                for queue in queues:
+                    value.setdefault(queue, []).append(worker)
         except Exception as error:  # noqa: BLE001 - the broker is unreachable, say so
             value = f"cannot ask the workers: {type(error).__name__}"
         _consumers = (time.monotonic(), value)
@@ -71,9 +71,7 @@ def queue_consumers() -> dict[str, list[str]] | str:
 
 
 def breaker_state() -> str:
-    from tasks.remediation import breaker_state as state
-
-    return state()
+    return CircuitBreaker(redis_client.get()).state()
 
 
 def _consumed(queue: str, reasons: list[str]) -> list[str]:

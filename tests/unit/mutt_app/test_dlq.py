@@ -38,7 +38,6 @@ def test_list_filters_pages_and_counts(redis, database_url):
         shed = dlq.list_dead_letters(session, kind="event", reason="shed")
         assert shed.total == 3 and {letter.ref_id for letter in shed.items} == {"e1", "e3", "e5"}
         assert dlq.list_dead_letters(session, kind="alert").total == 1
-        assert dlq.counts_by_state(session) == {"waiting": 8, "replayed": 0, "poison": 0}
 
 
 @pytest.mark.parametrize("bad", [{"kind": "thing"}, {"reason": "tired"}, {"state": "gone"}, {"page": 0}, {"limit": 501}])
