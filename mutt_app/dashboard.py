@@ -1,4 +1,5 @@
-"""What the dashboard and ``GET /api/v2/metrics`` show, computed from Redis and the database.
+"""Ingest rates for the dashboard and ``GET /api/v2/metrics`` (queues, workers and dead letters
+come from :mod:`mutt_app.status`, shared with `mutt status`).
 
 Ingest rates come from the per-minute and per-hour counters that ingest increments
 (``keys.ingest_rate``). A minute without a counter had no events and counts as zero. The
@@ -10,12 +11,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
-
 from mutt_app import keys
 from mutt_app.batches import RATE_BUCKETS
-from mutt_app.models import DeadLetter
 
 _FORMATS = {bucket: fmt for bucket, fmt, _ in RATE_BUCKETS}
 
@@ -44,38 +41,6 @@ def ingest_rates(redis_client, now: datetime | None = None) -> dict:
         },
         "chart_24h": {"labels": [h.strftime("%H:00") for h in hours], "data": data},
     }
-
-
-def dead_letter_counts(session: Session) -> dict[str, int]:
-    counts = {"waiting": 0, "replayed": 0, "poison": 0}
-    for state, count in session.execute(select(DeadLetter.state, func.count()).group_by(DeadLetter.state)):
-        counts[state] = count
-    return counts
-
-
-def queue_depths(celery_app, queues) -> dict[str, int | None]:
-    """Messages waiting in each Celery queue (None when the broker cannot be asked)."""
-    depths: dict[str, int | None] = {}
-    try:
-        with celery_app.connection_for_read() as connection:
-            channel = connection.default_channel
-            for queue in queues:
-                try:
-                    depths[queue] = channel.queue_declare(queue=queue, passive=True).message_count
-                except Exception:  # noqa: BLE001 - a queue not declared yet holds nothing we can see
-                    depths[queue] = None
-    except Exception:  # noqa: BLE001 - broker down: the dashboard says unknown, not 500
-        depths = {queue: None for queue in queues}
-    return depths
-
-
-def workers(celery_app, timeout: float = 0.5) -> list[str]:
-    """Names of the Celery workers that answered a ping within ``timeout`` seconds."""
-    try:
-        replies = celery_app.control.ping(timeout=timeout) or []
-    except Exception:  # noqa: BLE001
-        return []
-    return sorted(name for reply in replies for name in reply)
 
 
 def chart_svg_points(data: list[float], width: int = 720, height: int = 160) -> list[tuple[float, float, float]]:

@@ -22,7 +22,7 @@ DEAD_LETTER_STATES = ("waiting", "replayed", "poison")
 _MINUTE_FORMAT = next(fmt for bucket, fmt, _ in RATE_BUCKETS if bucket == "1m")
 
 
-def _guarded(gather, *args, **kwargs) -> Any:
+def guarded(gather, *args, **kwargs) -> Any:
     try:
         return gather(*args, **kwargs)
     except Exception as error:  # noqa: BLE001 - one unreadable part must not hide the others
@@ -135,12 +135,12 @@ def gather(celery_app, redis_client, queues, worker_timeout: float = 1.0) -> dic
     """The whole picture, one dict (what `mutt status --json` prints)."""
     report: dict[str, Any] = {
         "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "queues": _guarded(queue_depths, celery_app, queues),
-        "workers": _guarded(workers, celery_app, worker_timeout),
-        "ingest": _guarded(ingest, redis_client),
-        "alerts": _guarded(_in_session, alerts),
-        "dead_letters": _guarded(_in_session, dead_letters),
-        "breaker": _guarded(breaker, redis_client),
+        "queues": guarded(queue_depths, celery_app, queues),
+        "workers": guarded(workers, celery_app, worker_timeout),
+        "ingest": guarded(ingest, redis_client),
+        "alerts": guarded(_in_session, alerts),
+        "dead_letters": guarded(_in_session, dead_letters),
+        "breaker": guarded(breaker, redis_client),
     }
     report["problems"] = problems(report)
     return report

@@ -11,7 +11,7 @@ import json
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from celeryconfig import QUEUES
-from mutt_app import apikeys, audit_query, dashboard as dash, dynconfig, redis_client, slo, users
+from mutt_app import apikeys, audit_query, dashboard as dash, dynconfig, redis_client, slo, status, users
 from mutt_app.batches import EventBatches
 from mutt_app.db import session_scope
 from mutt_app.models import MATCH_TYPES, ROLES, SCOPES, ApiKey
@@ -44,13 +44,16 @@ def dashboard():
     redis = redis_client.get()
     rates = dash.ingest_rates(redis)
     with session_scope() as session:
-        dead = dash.dead_letter_counts(session)
+        dead = status.dead_letters(session)
+    depths = status.guarded(status.queue_depths, celery_app, QUEUES)
+    workers = status.guarded(status.workers, celery_app, 0.5)
     slos = slo.report(redis)
     batches = EventBatches(redis)
     return render_template(
         "ui/dashboard.html", rates=rates, bars=dash.chart_svg_points(rates["chart_24h"]["data"]),
-        queues=dash.queue_depths(celery_app, QUEUES), backlog=batches.backlog(), dead=dead,
-        breaker=breaker_state(), slos=slos, slo_status=slo.overall(slos), workers=dash.workers(celery_app),
+        queues=depths.get("waiting") or dict.fromkeys(QUEUES), backlog=batches.backlog(), dead=dead,
+        breaker=breaker_state(), slos=slos, slo_status=slo.overall(slos),
+        workers=[] if "error" in workers else list(workers),
     )
 
 
