@@ -193,3 +193,20 @@ def test_the_breaker_opens_probes_once_closes(start, standin, settings, breaker)
     assert [r.status for r in while_open] == [500, 200]  # one probe per half-open, nothing else
     assert while_open[1].at - while_open[0].at >= 3.0  # the breaker stayed open its full timeout
 
+
+
+def test_waiting_for_the_breaker_does_not_spend_retries(start, standin, settings, breaker):
+    # Two retries allowed. Send 1 fails and opens the breaker (threshold 1); the alert then waits
+    # out the open breaker (deferred, not retried); the probe (send 2) fails: retry 1 of 2; the
+    # next probe (send 3) is answered. Had the waiting counted as retries, send 2 would have
+    # exhausted the budget and made a dead letter.
+    settings.store("circuit_breaker_threshold", 1)
+    settings.store("circuit_breaker_timeout", 2)
+    start(concurrency=1, MOOG_MAX_RETRIES="2")
+    [alert_id] = insert_alerts(1)
+    standin.behave(500, times=2)
+    enqueue_alerts([alert_id])
+    wait_until(finished([alert_id]), timeout=40, message="the alert finished")
+    assert_all_delivered([alert_id], standin)
+    assert [r.status for r in standin.received] == [500, 500, 200]
+    assert breaker.transitions()["half_open>open"] == 1
