@@ -139,3 +139,26 @@ class KeyCache:
                 }
                 self._version = version
             self._checked_at = now
+
+
+def sync_last_used(session: Session, redis_client) -> int:
+    """Copy when each key was last used (kept in Redis by ingest) into ApiKey.last_used_at.
+
+    Returns how many keys moved forward. Entries for keys that no longer exist are dropped.
+    """
+    seen = redis_client.hgetall(keys.APIKEY_LAST_USED)
+    if not seen:
+        return 0
+    rows = {str(row.id): row for row in session.scalars(select(ApiKey).where(ApiKey.id.in_(
+        [int(key_id) for key_id in seen if key_id.isdigit()])))}
+    moved = 0
+    for key_id, epoch in seen.items():
+        row = rows.get(key_id)
+        if row is None:
+            redis_client.hdel(keys.APIKEY_LAST_USED, key_id)
+            continue
+        used_at = datetime.fromtimestamp(int(epoch), timezone.utc)
+        if row.last_used_at is None or row.last_used_at < used_at:
+            row.last_used_at = used_at
+            moved += 1
+    return moved

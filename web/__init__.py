@@ -12,6 +12,11 @@ from mutt_app import config, logs
 CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
+def correlation_id(presented: str | None) -> str:
+    """The sender's X-Correlation-ID when it is a sane token, else a new UUID4."""
+    return presented if presented and CORRELATION_ID.match(presented) else str(uuid.uuid4())
+
+
 def create_app(settings: config.Settings | None = None) -> Flask:
     settings = settings or config.get()
     app = Flask(__name__)
@@ -37,8 +42,7 @@ def create_app(settings: config.Settings | None = None) -> Flask:
 
     @app.before_request
     def _correlation_id() -> None:
-        presented = request.headers.get("X-Correlation-ID", "")
-        g.correlation_id = presented if CORRELATION_ID.match(presented) else str(uuid.uuid4())
+        g.correlation_id = correlation_id(request.headers.get("X-Correlation-ID"))
         logs.correlation_id.set(g.correlation_id)  # every log line of this request carries it
 
     @app.after_request
@@ -50,7 +54,7 @@ def create_app(settings: config.Settings | None = None) -> Flask:
 
     errors.init_app(app)
     app.register_blueprint(health.bp)
-    app.register_blueprint(ingest.bp)
+    ingest.init_app(app)
     api.register(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(ui.bp)

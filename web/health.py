@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+import os
 import threading
 import time
 from functools import wraps
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, Response, jsonify
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from sqlalchemy import text
 
-from celeryconfig import ALERTS_QUEUE, MOOG_QUEUE, REMEDIATION_QUEUE
-from mutt_app import __version__, config, dynconfig, jobs, redis_client, status
+from celeryconfig import ALERTS_QUEUE, MOOG_QUEUE, QUEUES, REMEDIATION_QUEUE
+from mutt_app import __version__, config, dynconfig, jobs, metrics, redis_client, status
 from mutt_app.breaker import CircuitBreaker
-from mutt_app.db import engine
+from mutt_app.db import engine, session_scope
 
+log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
 
 
@@ -152,3 +156,47 @@ def beat():
     every = float(config.env("JANITOR_INTERVAL"))
     age = _ran_recently(jobs.JANITOR, every, reasons, "the janitor (sent by beat)")
     return _answer("beat", reasons, janitor_interval=every, janitor_last_run_seconds_ago=age)
+
+
+# --- Prometheus -----------------------------------------------------------------------------
+
+def _sample_queues() -> None:
+    from mutt_app.celery_app import app as celery_app
+
+    for queue, depth in status.queue_depths(celery_app, QUEUES)["waiting"].items():
+        if depth is not None:
+            metrics.QUEUE_DEPTH.labels(queue=queue).set(depth)
+
+
+def _sample_dead_letters() -> None:
+    with session_scope() as session:
+        for state, count in status.dead_letters(session).items():
+            metrics.DEAD_LETTERS.labels(state=state).set(count)
+
+
+def sample_gauges() -> None:
+    """Set the gauges that describe state rather than events, just before a scrape. A part that
+    cannot be read keeps its last value (and is logged); the others are still sampled."""
+    client = redis_client.get()
+    samplers = {
+        "ingest backlog": lambda: metrics.INGEST_BACKLOG.set(status.ingest(client)["backlog"]),
+        "queue depths": _sample_queues,
+        "dead letters": _sample_dead_letters,
+        "circuit breaker": lambda: CircuitBreaker(client).sample_metrics(),
+    }
+    for name, sample in samplers.items():
+        try:
+            sample()
+        except Exception as error:  # noqa: BLE001 - one unreadable part must not fail the scrape
+            log.warning("metrics: could not sample %s (%s)", name, type(error).__name__)
+
+
+@bp.get("/metrics")
+def prometheus_metrics():
+    sample_gauges()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

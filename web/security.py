@@ -28,18 +28,20 @@ def key_cache() -> apikeys.KeyCache:
     return _cache
 
 
-def presented_key() -> str | None:
-    key = request.headers.get("X-API-KEY")
+def presented_key(headers=None) -> str | None:
+    """The key in ``headers`` (default: the current request's), or None."""
+    headers = request.headers if headers is None else headers
+    key = headers.get("X-API-KEY")
     if key:
         return key.strip()
-    authorization = request.headers.get("Authorization", "")
+    authorization = headers.get("Authorization", "")
     if authorization[:7].lower() == "bearer ":
         return authorization[7:].strip()
     return None
 
 
-def authenticate_key() -> apikeys.KeyInfo | None:
-    return key_cache().verify(presented_key())
+def authenticate_key(headers=None) -> apikeys.KeyInfo | None:
+    return key_cache().verify(presented_key(headers))
 
 
 def actor() -> str:

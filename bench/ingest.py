@@ -1,0 +1,184 @@
+"""Ingest throughput and latency: single-event requests from concurrent clients, and batches.
+
+    python bench/ingest.py                      # starts `mutt web` (gunicorn) on a scratch Redis DB
+    python bench/ingest.py --url http://host:8080 --key mutt_...   # drives a running MUTT
+
+Without --url it starts gunicorn (``--workers`` processes, default 2) against ``--redis-url``
+(default redis://127.0.0.1:6379/14, flushed before and after) and a scratch SQLite database,
+creates an ingest API key, and turns the per-key rate limit off. The load comes from a separate
+process (asyncio, HTTP/1.1 keep-alive connections), so the client does not share the server's GIL.
+No alerter runs: the numbers are for ingest alone. See docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def event(i: int) -> dict:
+    return {
+        "hostname": f"bench-host-{i % 50:02d}.example.com",
+        "timestamp": "2025-11-11T16:34:39.7110083Z",
+        "message": f"%LINEPROTO-5-UPDOWN: Line protocol on Interface Gi0/{i % 48}, changed state to down",
+        "syslog_severity": "notice",
+        "source_type": "cisco-ios",
+    }
+
+
+def request_bytes(host: str, path: str, key: str, body: bytes) -> bytes:
+    head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nX-API-KEY: {key}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+    return head.encode() + body
+
+
+async def _client(host: str, port: int, requests: list[bytes], until: float, warmup_until: float,
+                  latencies: list[float], statuses: dict[int, int]) -> None:
+    reader, writer = await asyncio.open_connection(host, port)
+    i = 0
+    while True:
+        now = time.perf_counter()
+        if now >= until:
+            break
+        writer.write(requests[i % len(requests)])
+        i += 1
+        status_line = await reader.readline()
+        length = 0
+        while True:
+            line = await reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        await reader.readexactly(length)
+        if now >= warmup_until:
+            latencies.append(time.perf_counter() - now)
+            status = int(status_line.split()[1])
+            statuses[status] = statuses.get(status, 0) + 1
+    writer.close()
+
+
+def drive(url: str, path: str, key: str, bodies: list[bytes], clients: int, seconds: float, warmup: float,
+          out: multiprocessing.Queue) -> None:
+    """Runs in its own process: ``clients`` connections posting ``bodies`` round-robin."""
+    parts = urlsplit(url)
+    requests = [request_bytes(parts.netloc, path, key, body) for body in bodies]
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+
+    async def main() -> None:
+        start = time.perf_counter()
+        await asyncio.gather(*(
+            _client(parts.hostname, parts.port or 80, requests, start + warmup + seconds, start + warmup,
+                    latencies, statuses)
+            for _ in range(clients)
+        ))
+
+    asyncio.run(main())
+    out.put((latencies, statuses))
+
+
+def run_scenario(name: str, url: str, key: str, events_per_request: int, clients: int, seconds: float,
+                 warmup: float) -> dict:
+    if events_per_request == 1:
+        bodies = [json.dumps(event(i)).encode() for i in range(200)]
+    else:
+        bodies = [json.dumps([event(j) for j in range(i, i + events_per_request)]).encode() for i in range(20)]
+    out: multiprocessing.Queue = multiprocessing.Queue()
+    process = multiprocessing.Process(target=drive, args=(url, "/api/v2/ingest", key, bodies, clients, seconds,
+                                                          warmup, out))
+    process.start()
+    latencies, statuses = out.get()
+    process.join()
+    latencies.sort()
+    ok = statuses.get(200, 0)
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(len(latencies) * p))] * 1000 if latencies else float("nan")
+
+    return {
+        "scenario": name, "clients": clients, "requests": len(latencies),
+        "events_per_s": ok * events_per_request / seconds, "p50_ms": pct(0.50), "p95_ms": pct(0.95),
+        "p99_ms": pct(0.99), "non_200": sum(v for k, v in statuses.items() if k != 200),
+    }
+
+
+def print_table(rows: list[dict]) -> None:
+    print(f"{'scenario':28} {'clients':>7} {'requests':>9} {'events/s':>10} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'non-200':>8}")
+    for row in rows:
+        print(f"{row['scenario']:28} {row['clients']:>7} {row['requests']:>9} {row['events_per_s']:>10.0f} "
+              f"{row['p50_ms']:>7.2f} {row['p95_ms']:>7.2f} {row['p99_ms']:>7.2f} {row['non_200']:>8}")
+
+
+def start_mutt(redis_url: str, workers: int, home: Path):
+    """gunicorn `mutt web` on a flushed Redis DB and a fresh SQLite file; returns (process, url, key)."""
+    import redis
+
+    from tests.support.processes import mutt_env, start_web
+
+    redis.Redis.from_url(redis_url).flushdb()
+    env = mutt_env(redis_url, f"sqlite:///{home / 'bench.db'}", home, LOG_LEVEL="WARNING")
+    os.environ.update(env)
+    from mutt_app import apikeys, config, dynconfig, migrate
+    from mutt_app.db import session_scope
+
+    config.reset()
+    migrate.upgrade()
+    with session_scope() as session:
+        _, key = apikeys.create(session, "bench", ["ingest"], actor="bench")
+        dynconfig.change(session, "ingest_rate_limit", 0, actor="bench", reason="measure ingest, not the limiter")
+        dynconfig.change(session, "max_ingest_queue_size", 100_000_000, actor="bench", reason="no alerter runs")
+    process, url = start_web(env, home, workers=workers)
+    return process, url, key
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", help="a running MUTT to drive (else one is started)")
+    parser.add_argument("--key", help="ingest API key for --url")
+    parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14", help="scratch Redis DB (flushed)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn processes when starting MUTT")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent single-event clients")
+    parser.add_argument("--batch-clients", type=int, default=4, help="concurrent batch clients")
+    parser.add_argument("--batch-size", type=int, default=100, help="events per batch request")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per scenario")
+    parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each scenario")
+    args = parser.parse_args()
+
+    process = None
+    home = Path(tempfile.mkdtemp(prefix="mutt-bench-"))
+    try:
+        if args.url:
+            if not args.key:
+                parser.error("--url needs --key")
+            url, key = args.url.rstrip("/"), args.key
+        else:
+            process, url, key = start_mutt(args.redis_url, args.workers, home)
+        rows = [
+            run_scenario("single event", url, key, 1, args.clients, args.seconds, args.warmup),
+            run_scenario(f"batch of {args.batch_size}", url, key, args.batch_size, args.batch_clients,
+                         args.seconds, args.warmup),
+        ]
+        print(f"MUTT ingest at {url}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+        print_table(rows)
+    finally:
+        if process is not None:
+            process.stop()
+            import redis
+
+            redis.Redis.from_url(args.redis_url).flushdb()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,164 @@
+"""Accepting events: queue the valid ones, dead-letter the invalid ones, cut batches.
+
+``Ingest.submit`` is the domain function behind the ingest endpoints. Its promise: when it
+returns QUEUED, the events are in Redis (one Lua call checks the key's rate limit and the
+backlog limit, appends and counts), so answering 200 is a promise MUTT keeps. Batches are cut
+from the buffer by the request that fills one (``ingest_batch_size``), and by a flusher thread in
+every web process that cuts whatever waited ``ingest_flush_interval_ms``; each batch is handed to
+``dispatch`` (the web layer passes ``tasks.alerter.enqueue_batch``). A batch whose dispatch fails
+is still leased in Redis, so the janitor enqueues it when the lease runs out: nothing is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import uuid4
+
+from mutt_app import dlq, dynconfig
+from mutt_app.batches import QUEUED, EventBatches
+from mutt_app.db import session_scope
+
+log = logging.getLogger(__name__)
+
+UNAVAILABLE = "unavailable"   # Redis did not answer
+BACKLOG_RETRY_AFTER = 5       # seconds a sender waits when the backlog is full or Redis is away
+
+
+@dataclass(frozen=True)
+class Rejected:
+    index: int
+    error: str
+    payload: Any = field(repr=False, default=None)
+
+
+@dataclass(frozen=True)
+class Result:
+    status: str                        # batches.QUEUED / RATE_LIMITED / BACKLOG_FULL
+    accepted: int = 0
+    rejected: tuple[Rejected, ...] = ()
+    backlog: int = 0
+    queue_limit: int = 0
+    retry_after: float = 0.0
+
+
+class Ingest:
+    """One per process: the event buffer, the batch cutter and the flusher thread."""
+
+    def __init__(self, redis_client, dispatch: Callable[[str], None], database_url: str | None = None) -> None:
+        self.batches = EventBatches(redis_client)
+        self.dispatch = dispatch
+        self.database_url = database_url
+        self._flusher_pid: int | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+
+    def submit(self, events: list[dict], rejected: list[Rejected], *, key_id: str, key_name: str,
+               correlation_id: str) -> Result:
+        """Queue ``events`` (canonical) all or none; keep ``rejected`` items as dead letters.
+
+        Nothing is dead-lettered unless the valid events were queued (a 429/503 is retried by the
+        sender as a whole). Redis errors propagate: the caller answers 503.
+        """
+        limit = dynconfig.get("max_ingest_queue_size")
+        backlog = 0
+        if events:
+            result = self.batches.accept(
+                [json.dumps(event) for event in events],
+                key_id=key_id,
+                rate_limit=dynconfig.get("ingest_rate_limit"),
+                rate_window=dynconfig.get("ingest_rate_window"),
+                max_backlog=limit,
+            )
+            if result.status != QUEUED:
+                return Result(result.status, backlog=result.backlog, queue_limit=limit,
+                              retry_after=result.retry_after or BACKLOG_RETRY_AFTER)
+            backlog = result.backlog
+            self._cut_filled(result.buffered, len(events))
+        if rejected:
+            self.dead_letter(rejected, key_name=key_name, correlation_id=correlation_id)
+        return Result(QUEUED, accepted=len(events), rejected=tuple(rejected), backlog=backlog, queue_limit=limit)
+
+    def dead_letter(self, rejected: list[Rejected], *, key_name: str, correlation_id: str) -> bool:
+        """Store rejected items as dead letters (reason invalid_event); False if the database failed.
+
+        The sender has already been told which items were rejected and why; a database failure
+        here is logged with the correlation id rather than turning a queued batch into an error
+        that would make the sender send the valid events twice.
+        """
+        context = f" (key {key_name}, correlation id {correlation_id})"
+        items = [(uuid4().hex, item.payload, f"item {item.index}: {item.error}{context}") for item in rejected]
+        try:
+            with session_scope(self.database_url) as session:
+                dlq.record_many(session, dlq.EVENT, dlq.INVALID_EVENT, items)
+            return True
+        except Exception:  # noqa: BLE001 - any database failure is reported the same way
+            log.exception("could not store %d rejected event(s) as dead letters", len(items),
+                          extra={"correlation_id": correlation_id})
+            return False
+
+    def _cut_filled(self, buffered: int, added: int) -> None:
+        """Cut one batch for every ``ingest_batch_size`` boundary this request's events crossed."""
+        size = dynconfig.get("ingest_batch_size")
+        for _ in range(buffered // size - (buffered - added) // size):
+            if not self._cut_and_dispatch(size):
+                break
+
+    def _cut_and_dispatch(self, size: int) -> int:
+        cut = self.batches.cut(size, lease_seconds=dynconfig.get("janitor_stuck_after_seconds"))
+        if cut is None:
+            return 0
+        batch_id, count = cut
+        try:
+            self.dispatch(batch_id)
+        except Exception:  # noqa: BLE001 - the lease brings it back; say so and go on
+            log.warning("could not enqueue batch %s (%d events); the janitor will enqueue it when its lease ends",
+                        batch_id, count, exc_info=True)
+        return count
+
+    def flush(self) -> int:
+        """Cut and dispatch everything waiting in the buffer; returns the number of events."""
+        size = dynconfig.get("ingest_batch_size")
+        total = 0
+        while True:
+            count = self._cut_and_dispatch(size)
+            total += count
+            if count < size:
+                return total
+
+    def ensure_flusher(self) -> None:
+        """Start this process's flusher thread once (after a fork too: threads do not survive one)."""
+        if self._flusher_pid == os.getpid():
+            return
+        with self._lock:
+            if self._flusher_pid == os.getpid():
+                return
+            self._stop = threading.Event()
+            threading.Thread(target=self._flush_forever, args=(self._stop,), name="mutt-ingest-flusher",
+                             daemon=True).start()
+            self._flusher_pid = os.getpid()
+
+    def stop_flusher(self) -> None:
+        with self._lock:
+            self._stop.set()
+            self._flusher_pid = None
+
+    def _flush_forever(self, stop: threading.Event) -> None:
+        failing = False
+        while not stop.is_set():
+            try:
+                if stop.wait(dynconfig.get("ingest_flush_interval_ms") / 1000.0):
+                    return
+                self.flush()
+                failing = False
+            except Exception:  # noqa: BLE001 - keep flushing; Redis comes back
+                if not failing:
+                    log.warning("ingest flusher: cutting batches failed; retrying every second", exc_info=True)
+                failing = True
+                stop.wait(1.0)

@@ -1,0 +1,115 @@
+import logging
+import time
+
+from sqlalchemy import select
+
+from mutt_app import apikeys, dlq, dynconfig, events, keys
+from mutt_app.batches import QUEUED, EventBatches
+from mutt_app.db import session_scope
+from mutt_app.ingest import Ingest, Rejected
+from mutt_app.models import DeadLetter
+
+STAMP = events.Stamp("cid-1", "2026-01-01T00:00:00+00:00", "ingest", "sender")
+
+
+def canonical(n):
+    return [events.normalise({"hostname": f"h{i}", "message": "m", "timestamp": 1}, STAMP) for i in range(n)]
+
+
+def submit(ingest, valid, rejected=()):
+    return ingest.submit(valid, list(rejected), key_id="7", key_name="sender", correlation_id="cid-1")
+
+
+def test_each_full_batch_size_is_cut_and_dispatched_and_flush_sends_the_rest(redis, sqlite_url):
+    dispatched = []
+    ingest = Ingest(redis, dispatched.append)
+    result = submit(ingest, canonical(250))
+    assert (result.status, result.accepted, result.backlog) == (QUEUED, 250, 250)
+    batches = EventBatches(redis)
+    assert len(dispatched) == 2 and batches.buffered() == 50
+    assert ingest.flush() == 50
+    assert len(dispatched) == 3 and batches.buffered() == 0 and batches.pending() == 3
+    sizes = sorted(len(batches.claim(batch_id, 60).events) for batch_id in dispatched)
+    assert sizes == [50, 100, 100]
+
+
+def test_a_request_that_does_not_cross_a_batch_boundary_leaves_its_events_to_the_flusher(redis, sqlite_url):
+    dispatched = []
+    ingest = Ingest(redis, dispatched.append)
+    for _ in range(99):
+        submit(ingest, canonical(1))
+    assert dispatched == []
+    submit(ingest, canonical(1))
+    assert len(dispatched) == 1 and EventBatches(redis).buffered() == 0
+
+
+def test_a_failed_dispatch_leaves_the_batch_leased_for_the_janitor(redis, sqlite_url, caplog):
+    def broker_down(batch_id):
+        raise ConnectionError("broker unreachable")
+
+    with session_scope() as session:
+        dynconfig.change(session, "ingest_batch_size", 5, actor="test")
+    result = submit(Ingest(redis, broker_down), canonical(5))
+    assert result.status == QUEUED
+    batches = EventBatches(redis)
+    [(batch_id, deadline)] = redis.zrange(keys.BATCHES_PENDING, 0, -1, withscores=True)
+    assert batches.buffered() == 0 and 30 < deadline - time.time() <= 45  # janitor_stuck_after_seconds
+    assert "janitor will enqueue it" in caplog.text
+
+
+def test_rejected_items_become_dead_letters_only_when_the_valid_ones_were_queued(redis, sqlite_url):
+    with session_scope() as session:
+        dynconfig.change(session, "max_ingest_queue_size", 1000, actor="test")
+    ingest = Ingest(redis, lambda batch_id: None)
+    refused = submit(ingest, canonical(1001), [Rejected(3, "hostname: required", {"message": "x"})])
+    assert refused.status == "backlog_full" and refused.retry_after == 5
+    with session_scope() as session:
+        assert session.scalars(select(DeadLetter)).all() == []
+    result = submit(ingest, canonical(1), [Rejected(3, "hostname: required", {"message": "x"})])
+    assert result.status == QUEUED and result.rejected[0].index == 3
+    with session_scope() as session:
+        [letter] = session.scalars(select(DeadLetter)).all()
+        assert (letter.kind, letter.reason, letter.payload) == (dlq.EVENT, dlq.INVALID_EVENT, {"message": "x"})
+        assert letter.error == "item 3: hostname: required (key sender, correlation id cid-1)"
+
+
+def test_an_all_invalid_batch_is_dead_lettered_without_touching_the_buffer(redis, sqlite_url):
+    result = submit(Ingest(redis, lambda b: None), [], [Rejected(0, "event: a JSON int, not an object", 5)])
+    assert result.status == QUEUED and result.accepted == 0
+    assert EventBatches(redis).buffered() == 0
+    with session_scope() as session:
+        assert [d.payload for d in session.scalars(select(DeadLetter))] == [5]
+
+
+def test_a_database_failure_while_dead_lettering_is_logged_with_the_correlation_id(redis, tmp_path, caplog):
+    ingest = Ingest(redis, lambda b: None, database_url=f"sqlite:///{tmp_path}/missing/dir/none.db")
+    with caplog.at_level(logging.ERROR):
+        assert ingest.dead_letter([Rejected(0, "bad", {})], key_name="k", correlation_id="cid-9") is False
+    assert "could not store 1 rejected event(s)" in caplog.text
+    assert caplog.records[-1].correlation_id == "cid-9"
+
+
+def test_the_flusher_thread_cuts_what_waits_and_stops(redis, sqlite_url):
+    dispatched = []
+    ingest = Ingest(redis, dispatched.append)
+    submit(ingest, canonical(3))
+    ingest.ensure_flusher()
+    ingest.ensure_flusher()  # idempotent in one process
+    deadline = time.monotonic() + 10
+    while not dispatched and time.monotonic() < deadline:
+        time.sleep(0.02)
+    ingest.stop_flusher()
+    assert len(dispatched) == 1 and EventBatches(redis).buffered() == 0
+
+
+def test_sync_last_used_moves_forward_and_forgets_unknown_keys(redis, sqlite_url):
+    with session_scope() as session:
+        row, _ = apikeys.create(session, "sender", ["ingest"], actor="test")
+        key_id = row.id
+    redis.hset(keys.APIKEY_LAST_USED, mapping={str(key_id): 1_700_000_000, "999": 1_700_000_000})
+    with session_scope() as session:
+        assert apikeys.sync_last_used(session, redis) == 1
+    with session_scope() as session:
+        assert session.get(apikeys.ApiKey, key_id).last_used_at.timestamp() == 1_700_000_000
+        assert apikeys.sync_last_used(session, redis) == 0  # nothing newer
+    assert redis.hkeys(keys.APIKEY_LAST_USED) == [str(key_id)]

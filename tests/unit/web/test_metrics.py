@@ -1,0 +1,38 @@
+"""GET /metrics: Prometheus text with the ingest counters and the gauges sampled at scrape time."""
+
+import re
+
+from mutt_app import apikeys
+from mutt_app.db import session_scope
+from tests.support.web import forget_keys
+
+EVENT = {"hostname": "h", "timestamp": "2025-01-15T14:30:22Z", "message": "m"}
+
+
+def sample(text: str, name: str, labels: str = "") -> float | None:
+    match = re.search(rf"^{re.escape(name)}{re.escape(labels)} (\S+)$", text, re.M)
+    return float(match.group(1)) if match else None
+
+
+def test_metrics_count_ingest_outcomes_and_sample_the_backlog_at_scrape_time(client, redis):
+    with session_scope() as session:
+        _, key = apikeys.create(session, "sender", ["ingest"], actor="test")
+    forget_keys()
+    before = client.get("/metrics").get_data(as_text=True)
+    client.post("/api/v2/ingest", json=[EVENT, EVENT, {"message": "no host"}], headers={"X-API-KEY": key})
+    client.post("/api/v2/ingest", json=EVENT, headers={"X-API-KEY": "mutt_00000000_wrong"})
+    response = client.get("/metrics")
+    assert response.status_code == 200 and response.mimetype == "text/plain"
+    after = response.get_data(as_text=True)
+
+    def grew(name, labels=""):
+        return sample(after, name, labels) - (sample(before, name, labels) or 0)
+
+    assert grew("mutt_ingest_requests_total", '{reason="",status="success"}') == 1
+    assert grew("mutt_ingest_requests_total", '{reason="auth",status="fail"}') == 1
+    assert grew("mutt_ingest_events_total", '{outcome="accepted"}') == 2
+    assert grew("mutt_ingest_events_total", '{outcome="rejected"}') == 1
+    assert grew("mutt_ingest_latency_seconds_count") == 2
+    assert sample(after, "mutt_ingest_queue_depth") == 2
+    assert sample(after, "mutt_dead_letters", '{state="waiting"}') == 1
+    assert sample(after, "mutt_circuit_breaker_state", '{name="moogsoft"}') == 0
