@@ -22,7 +22,7 @@ from mutt_app.models import DeadLetter
 from tests.support.web import forget_keys
 from web.ingest import endpoint
 
-DATA = Path("/work/shared/data") if Path("/work/shared/data").exists() else Path(__file__).parents[4] / "shared" / "data"
+DATA = Path(__file__).parents[2] / "data"  # v2.5 sample data
 EVENT = {"hostname": "core-router-01", "timestamp": "2025-01-15T14:30:22Z", "message": "link down",
          "syslog_severity": "Notice"}
 ANSWERS = {200, 400, 401, 413, 415, 429, 503}
@@ -108,10 +108,7 @@ def test_client_internal_fields_are_stripped(post, redis):
 
 
 def test_each_v25_sample_event_posted_alone_is_queued(post, redis):
-    path = DATA / "test_data_syslog_events.json"
-    if not path.exists():
-        pytest.skip("v2.5 sample data not present")
-    samples = json.loads(path.read_text(encoding="utf-8-sig"))
+    samples = json.loads((DATA / "test_data_syslog_events.json").read_text(encoding="utf-8-sig"))
     for sample in samples:
         response = post(sample, path="/ingest")
         assert response.status_code == 200, response.text
@@ -182,10 +179,7 @@ def test_a_gzipped_batch(post, redis):
 
 
 def test_v25_demo_snmp_traps_as_one_batch(post, redis):
-    path = DATA / "demo_snmp_traps.json"
-    if not path.exists():
-        pytest.skip("v2.5 sample data not present")
-    traps = json.loads(path.read_text(encoding="utf-8-sig"))
+    traps = json.loads((DATA / "demo_snmp_traps.json").read_text(encoding="utf-8-sig"))
     response = post(traps)
     assert response.status_code == 200 and response.json()["accepted"] == 100 and response.json()["rejected"] == []
     queued = buffered(redis)
