@@ -285,7 +285,7 @@ def replay_letters(session: Session, letters: list[DeadLetter], pipeline: Pipeli
     if events:
         outcome.add(_replay_events(events, pipeline))
     if alerts:
-        outcome.add(_replay_alerts(session, alerts, pipeline, now))
+        outcome.add(_replay_alerts(session, alerts, pipeline))
     for letter in letters:
         if letter.id not in outcome.skipped:
             letter.state = REPLAYED
@@ -336,22 +336,24 @@ def dispatch_buffer(pipeline: Pipeline, max_batches: int = 10_000) -> int:
     return made
 
 
-def _replay_alerts(session: Session, letters: list[DeadLetter], pipeline: Pipeline, now: datetime) -> Outcome:
+def _replay_alerts(session: Session, letters: list[DeadLetter], pipeline: Pipeline) -> Outcome:
+    from mutt_app.forwarding import reopen  # forwarding imports this module
+
     outcome = Outcome()
-    alerts = {alert.id: alert for alert in session.scalars(select(Alert).where(Alert.id.in_([l.ref_id for l in letters])))}
-    lease = now + timedelta(seconds=dynconfig.get("janitor_stuck_after_seconds"))
+    refs = [letter.ref_id for letter in letters]
+    reopened = set(reopen(session, refs))
+    states = {alert_id: state for alert_id, state in
+              session.execute(select(Alert.id, Alert.state).where(Alert.id.in_(set(refs) - reopened)))}
     queued = []
     for letter in letters:
-        alert = alerts.get(letter.ref_id)
-        if alert is None:
+        state = "dead" if letter.ref_id in reopened else states.get(letter.ref_id)
+        if state is None:
             outcome.skipped[letter.id] = NO_ALERT
-            continue
-        if alert.state == "delivered":
+        elif state == "delivered":
             outcome.skipped[letter.id] = ALREADY_DELIVERED
-            continue
-        alert.state, alert.attempts, alert.lease_until = "pending", 0, lease
-        queued.append(alert.id)
-        outcome.replayed.append(letter.id)
+        else:  # reopened, or already pending/sending again: another enqueue is harmless
+            queued.append(letter.ref_id)
+            outcome.replayed.append(letter.id)
     if queued:
         # After the commit, or the forwarder may find the alert not yet pending. Should the
         # enqueue fail, the janitor re-enqueues the alert when its lease runs out.

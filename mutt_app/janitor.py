@@ -11,8 +11,9 @@ Steps, each in its own transaction so one failing step does not stop the others:
 a. event batches past their lease: a claimed batch (its worker died) is re-enqueued at once;
    a batch never claimed is most likely still queued behind others, so it is re-enqueued only
    when the ``alerts`` queue is empty or it is long overdue (a lost message) — re-enqueueing a
-   whole backlog would double it. A batch claimed ``janitor_max_attempts`` times is split into
-   one batch per event; a single event that keeps dying becomes a dead letter ``worker_lost``.
+   whole backlog would double it. A batch that lost its worker more than
+   ``mutt_app.alerter.MAX_BATCH_CLAIMS`` times is split into one batch per event; a single
+   event that keeps killing workers becomes a dead letter ``worker_lost`` (the alerter's rule).
 b. events still in the ingest buffer (a web process died before cutting them into a batch).
 c. alerts in ``pending``/``sending`` past their lease: back to ``pending`` and re-enqueued; an
    alert whose worker died ``janitor_max_attempts`` times becomes a dead letter ``worker_lost``.
@@ -32,6 +33,7 @@ from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
 from mutt_app import apikeys, dlq, dynconfig, keys, metrics, partitions
+from mutt_app.alerter import DEAD_LETTER, SPLIT
 from mutt_app.batches import EventBatches
 from mutt_app.db import session_scope
 from mutt_app.models import Alert, ConfigAudit, DeadLetter, EventAudit
@@ -67,6 +69,7 @@ class Queues:
     """What the janitor needs from the task layer: enqueue functions and queue depths."""
 
     enqueue_batch: Callable[[str], None]
+    recover_batch: Callable[[str, int], str]  # (batch id, claims) -> PROCESS, SPLIT or DEAD_LETTER
     enqueue_alerts: Callable[[list[str]], None]
     alerts_waiting: Callable[[], int]  # messages in the alerter's queue
     moog_waiting: Callable[[], int]    # messages in the forwarder's queue
@@ -113,47 +116,33 @@ def _in_session(action: Callable[[Session], object]) -> None:
 # --- a. event batches -----------------------------------------------------------------------
 
 def recover_batches(batches: EventBatches, queues: Queues, report: Report) -> None:
+    """Send expired batches round again; ``queues.recover_batch`` (the alerter's rule) re-enqueues
+    a batch, splits one that keeps losing its worker, or dead-letters its single event."""
     stuck_after = dynconfig.get("janitor_stuck_after_seconds")
-    max_attempts = dynconfig.get("janitor_max_attempts")
     expired = batches.expired(limit=LIMIT)
     if not expired:
         return
     long_overdue = _long_overdue(batches.redis, stuck_after)
     queue_empty = None
-    for batch_id, attempts in expired:
-        if attempts == 0 and batch_id not in long_overdue:
+    for batch_id, claims in expired:
+        if claims == 0 and batch_id not in long_overdue:
             if queue_empty is None:
                 queue_empty = queues.alerts_waiting() == 0
             if not queue_empty:
                 continue  # most likely still queued behind others
-        if attempts >= max_attempts:
-            _split_or_dead_letter(batches, queues, batch_id, attempts, stuck_after, report)
-            continue
-        batches.extend(batch_id, stuck_after)
-        queues.enqueue_batch(batch_id)
-        report.batches_requeued += 1
+        batches.extend(batch_id, stuck_after)  # not again next run, unless it is lost again
+        action = queues.recover_batch(batch_id, claims)
+        if action == SPLIT:
+            report.batches_split += 1
+        elif action == DEAD_LETTER:
+            report.events_dead_lettered += 1
+        else:
+            report.batches_requeued += 1
 
 
 def _long_overdue(redis_client, stuck_after: float) -> set[str]:
     cutoff = time.time() - OVERDUE_FACTOR * stuck_after
     return set(redis_client.zrangebyscore(keys.BATCHES_PENDING, "-inf", cutoff, start=0, num=LIMIT))
-
-
-def _split_or_dead_letter(batches: EventBatches, queues: Queues, batch_id: str, attempts: int,
-                          stuck_after: float, report: Report) -> None:
-    """A batch that keeps dying: split it to find the event at fault, or dead-letter that event."""
-    events = [json.loads(item) for item in batches.redis.lrange(keys.batch(batch_id), 0, -1)]
-    if len(events) > 1:
-        for new_id in batches.split(batch_id, stuck_after):
-            queues.enqueue_batch(new_id)
-        report.batches_split += 1
-        return
-    error = f"the worker processing this event died {attempts} times"
-    with session_scope() as session:
-        dlq.record_many(session, dlq.EVENT, dlq.WORKER_LOST,
-                        [(str(event.get("_id") or batch_id), event, error) for event in events], attempts=attempts)
-    batches.complete(batch_id, {"dead_lettered": len(events)} if events else {})
-    report.events_dead_lettered += len(events)
 
 
 # --- c. alerts ------------------------------------------------------------------------------

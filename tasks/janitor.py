@@ -16,10 +16,10 @@ def queue_depth(name: str) -> int:
 
 
 def queues() -> domain.Queues:
-    from tasks.alerter import enqueue_batch
+    from tasks.alerter import enqueue_batch, recover_batch
     from tasks.forwarder import enqueue_alerts
 
-    return domain.Queues(enqueue_batch, enqueue_alerts, lambda: queue_depth(ALERTS_QUEUE), lambda: queue_depth(MOOG_QUEUE))
+    return domain.Queues(enqueue_batch, recover_batch, enqueue_alerts, lambda: queue_depth(ALERTS_QUEUE), lambda: queue_depth(MOOG_QUEUE))
 
 
 @app.task(name="mutt.janitor", ignore_result=True)

@@ -5,6 +5,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import func, select, text
 
 from mutt_app import dlq, dynconfig, janitor, keys, partitions
+from mutt_app.alerter import MAX_BATCH_CLAIMS
 from mutt_app.batches import EventBatches
 from mutt_app.db import session_scope
 from mutt_app.models import Alert, ConfigAudit, DeadLetter, EventAudit
@@ -56,7 +57,7 @@ def test_an_unclaimed_batch_is_enqueued_when_the_alerts_queue_is_empty(redis, sq
 
 def test_a_batch_that_keeps_killing_workers_is_split_and_its_single_event_dead_lettered(redis, database_url):
     batches = EventBatches(redis)
-    max_attempts = dynconfig.get("janitor_max_attempts")
+    max_attempts = MAX_BATCH_CLAIMS + 1
     batch_id = stuck_batch(batches, n=3, claims=max_attempts)
     report = run(redis_client=redis)
     assert report.batches_split == 1
