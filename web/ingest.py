@@ -78,7 +78,9 @@ class IngestEndpoint:
 
     def __init__(self, app, config) -> None:
         self.app = app
-        self.config = config  # the Flask app's: MAX_CONTENT_LENGTH, MUTT_INGEST_FLUSHER (default on)
+        # The Flask app's: MAX_CONTENT_LENGTH; MUTT_INGEST_FLUSHER (default: on, off under TESTING, so
+        # that no background thread cuts the buffer under another test's feet).
+        self.config = config
         self._ingest: Ingest | None = None
         self._lock = threading.Lock()
         self._requests: dict[tuple[int, str], object] = {}
@@ -150,7 +152,7 @@ class IngestEndpoint:
         if not key.allows("ingest"):
             return _error(cid, 403, "this API key lacks the ingest scope")
         pipeline = self.pipeline()
-        if self.config.get("MUTT_INGEST_FLUSHER", True):
+        if self.config.get("MUTT_INGEST_FLUSHER", not self.config.get("TESTING")):
             pipeline.ensure_flusher()
 
         limit = self.config["MAX_CONTENT_LENGTH"]
