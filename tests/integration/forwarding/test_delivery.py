@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from mutt_app import db, dynconfig, forwarding
+from mutt_app import db, dlq, dynconfig
 from mutt_app.breaker import CircuitBreaker
 from mutt_app.moog_standin import MoogStandin
 from tasks.forwarder import enqueue_alerts
@@ -144,10 +144,13 @@ def test_a_400_is_a_dead_letter_at_once_and_can_be_replayed(start, standin):
     assert letter.error.startswith("HTTP 400: ") and "field severity: expected integer" in letter.error
     assert letter.payload["external_id"] == rejected and SECRET not in json.dumps(letter.payload)
 
-    # the hook operator replay uses: reopen the alert, then enqueue it
+    # an operator fixes the cause and replays it (a permanent refusal is replayed only when forced)
+    from tasks.remediation import pipeline
+
     with db.session_scope() as session:
-        reopened = forwarding.reopen(session, [rejected])
-    enqueue_alerts(reopened)
+        outcome = dlq.replay(session, [letter.id], actor="ops", reason="severity fixed", force=True,
+                             pipeline=pipeline())
+    assert outcome.replayed == [letter.id]
     wait_until(lambda: states([rejected]) == {"delivered": 1}, timeout=30, message="the replayed alert delivered")
     assert seen(standin)[rejected] == 2
 

@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from mutt_app import db, dynconfig, forwarding, moog
+from mutt_app import dynconfig, forwarding, moog
 from mutt_app.breaker import OPEN, CircuitBreaker
 from mutt_app.moog_standin import MoogStandin
 from tests.support.alerts import alerts, dead_letters, insert_alerts, states
@@ -133,11 +133,3 @@ def test_without_an_endpoint_alerts_wait(redis, database_url):
     assert report.deferred == [forwarding.Deferral(tuple(ids), 60.0, forwarding.NO_ENDPOINT)]
     assert states(ids) == {"pending": 2} and dead_letters() == {}
 
-
-def test_a_dead_alert_can_be_reopened_for_replay(forwarder, standin):
-    [alert_id] = insert_alerts(1)
-    standin.behave(400, times=1)
-    forward(forwarder, [alert_id])
-    with db.session_scope() as session:
-        assert forwarding.reopen(session, [alert_id, "unknown"]) == [alert_id]
-    assert forward(forwarder, [alert_id]).delivered == [alert_id]
