@@ -1,0 +1,321 @@
+"""End-to-end benchmark: a real stack on this machine, load from a separate process, one table.
+
+Starts PostgreSQL-backed MUTT (gunicorn web, Celery worker processes), a Moogsoft stand-in
+process, loads 500 rules (contains, regex, oid_prefix; about 10% of events are forwarded), drives
+load from a separate process, waits until every accepted event is accounted for, and prints:
+events/s end to end (accepted -> audited/unhandled/dead-lettered -> alerts delivered to the
+stand-in, counted at the end points), ingest latency p50/p95/p99, ingest-to-Moog latency
+p50/p99, peak RSS of each process, and whether anything was lost.
+
+Modes (run side by side by default):
+  batch     100-event batch requests (4 clients)
+  single    single-event requests, 16 concurrent clients (coalesced into batches by ingest)
+  baseline  single-event requests, but one Celery task per event (ingest_batch_size = 1)
+
+    .venv/bin/python bench/e2e.py                     # all three modes, ~2 minutes
+    .venv/bin/python bench/e2e.py --modes single --seconds 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import multiprocessing
+import os
+import random
+import sys
+import tempfile
+import threading
+import time
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import psutil
+import redis as redis_lib
+import requests
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.support.processes import Process, free_port, mutt, mutt_env, wait_http, wait_log  # noqa: E402
+
+RULES = 500
+FORWARD_SHARE, MATCHED_SHARE = 0.10, 0.40  # the rest is unhandled
+
+
+# ---------------------------------------------------------------- workload
+def make_rules() -> list[dict]:
+    """500 rules: 200 contains, 150 regex, 150 oid_prefix; every 10th forwards."""
+    rules = []
+    for i in range(RULES):
+        forward = i % 10 == 0
+        base = dict(name=f"bench {i}", priority=10 + i, team_assignment=f"team{i % 7}", moog_severity=i % 6,
+                    prod_handling="Page_and_ticket" if forward else "Ignore",
+                    dev_handling="Ticket_only" if forward else "Ignore")
+        if i < 200:
+            rules.append(dict(base, match_type="contains", match_string=f"BENCHC{i:03d}-FAIL"))
+        elif i < 350:
+            rules.append(dict(base, match_type="regex", match_string=rf"BENCHR{i:03d}: port \d+ (up|down)"))
+        else:
+            rules.append(dict(base, match_type="oid_prefix", trap_oid=f"1.3.6.1.4.1.50000.{i}"))
+    return rules
+
+
+def make_event(rng: random.Random, n: int) -> dict:
+    host = f"bench-host-{rng.randrange(200)}.example.net"
+    roll = rng.random()
+    event = {"hostname": host, "timestamp": datetime.utcnow().isoformat() + "Z", "syslog_severity": rng.randrange(8)}
+    if roll < FORWARD_SHARE + MATCHED_SHARE:
+        forward = roll < FORWARD_SHARE
+        i = 10 * rng.randrange(RULES // 10) if forward else rng.choice([k for k in range(1, 10)]) + 10 * rng.randrange(RULES // 10)
+        if i < 200:
+            event["message"] = f"%SYS-3-BENCHC{i:03d}-FAIL: unit {n} reports trouble"
+        elif i < 350:
+            event["message"] = f"BENCHR{i:03d}: port {n % 48} down"
+        else:
+            event["message"] = f"trap {n}"
+            event["trap_oid"] = f"1.3.6.1.4.1.50000.{i}.{n % 9}"
+    else:
+        event["message"] = f"%LINK-5-NOISE: interface Gi0/{n % 48} flapped {n} times"
+    return event
+
+
+# ---------------------------------------------------------------- load generator (own process)
+def _client(url: str, key: str, batch: int, stop_at: float, seed: int, out: list) -> None:
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    rng = random.Random(seed)
+    headers = {"Content-Type": "application/json", "X-API-KEY": key}
+    accepted = requests_sent = 0
+    latencies = []
+    n = seed * 10_000_000
+    while time.time() < stop_at:
+        events = [make_event(rng, n + i) for i in range(batch)]
+        n += batch
+        body = json.dumps(events[0] if batch == 1 else events)
+        started = time.perf_counter()
+        try:
+            connection.request("POST", "/api/v2/ingest", body=body, headers=headers)
+            response = connection.getresponse()
+            payload = response.read()
+        except (OSError, http.client.HTTPException):
+            connection.close()
+            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+            continue
+        latencies.append(time.perf_counter() - started)
+        requests_sent += 1
+        if response.status == 200:
+            accepted += batch if batch == 1 else json.loads(payload)["accepted"]
+    out.append((accepted, requests_sent, latencies))
+
+
+def _generate(url: str, key: str, clients: int, batch: int, seconds: float, result_queue) -> None:
+    stop_at = time.time() + seconds
+    out: list = []
+    threads = [threading.Thread(target=_client, args=(url, key, batch, stop_at, seed + 1, out)) for seed in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    latencies = sorted(lat for _, _, lats in out for lat in lats)
+    result_queue.put({
+        "accepted": sum(a for a, _, _ in out),
+        "requests": sum(r for _, r, _ in out),
+        "latencies": latencies,
+    })
+
+
+# ---------------------------------------------------------------- the stack
+class Stack:
+    def __init__(self, args, mode: str) -> None:
+        self.args, self.mode = args, mode
+        self.home = Path(tempfile.mkdtemp(prefix=f"mutt-bench-{mode}-"))
+        self.processes: list[Process] = []
+        self.redis = redis_lib.Redis.from_url(args.redis_url, decode_responses=True)
+
+    def prepare_database(self) -> None:
+        url = make_url(self.args.database_url)
+        admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{url.database}" WITH (FORCE)'))
+            connection.execute(text(f'CREATE DATABASE "{url.database}"'))
+        admin.dispose()
+        self.redis.flushdb()
+        env = self.env()
+        os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "MUTT_HOME", "SECRET_KEY", "MUTT_ENV")})
+        from mutt_app import apikeys, config, dynconfig, keys, migrate
+        from mutt_app.db import session_scope
+        from mutt_app.models import Rule
+
+        config.reset()
+        migrate.upgrade()
+        with session_scope() as session:
+            session.add_all(Rule(**rule) for rule in make_rules())
+            _, self.key = apikeys.create(session, "bench", ["ingest"], actor="bench")
+            changes = {"moog_rate_limit": 100_000, "ingest_rate_limit": 0, "max_ingest_queue_size": 10_000_000,
+                       "alerter_queue_shed_threshold": 10_000_000, "unhandled_threshold": 500}
+            if self.mode == "baseline":
+                changes["ingest_batch_size"] = 1
+            for setting, value in changes.items():
+                dynconfig.change(session, setting, value, actor="bench")
+        self.redis.incr(keys.RULES_VERSION)
+
+    def env(self) -> dict[str, str]:
+        return mutt_env(self.args.redis_url, self.args.database_url, self.home, MUTT_ENV="production",
+                        MOOG_WEBHOOK_URL=f"http://127.0.0.1:{self.standin_port}/events", LOG_LEVEL="WARNING",
+                        MOOG_API_KEY="bench-moog-key")
+
+    def start(self) -> None:
+        self.standin_port = free_port()
+        self.prepare_database()
+        env = self.env()
+        standin = Process("standin", mutt("moog-standin", "--port", str(self.standin_port)), env, self.home)
+        self.processes.append(standin)
+        wait_http(f"http://127.0.0.1:{self.standin_port}/health", standin)
+        for name, queues, concurrency in self.args.worker_layout:
+            worker = Process(name, mutt("worker", "-Q", queues, "-c", str(concurrency), "-n", f"{name}@%h"), env, self.home)
+            self.processes.append(worker)
+            wait_log(worker, " ready.", timeout=60)
+        port = free_port()
+        web = Process("web", mutt("web", "--port", str(port), "--workers", str(self.args.web_workers)), env, self.home)
+        self.processes.append(web)
+        self.url = f"http://127.0.0.1:{port}"
+        wait_http(self.url + "/health", web)
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop(timeout=20)
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, processes: list[Process]) -> None:
+        super().__init__(daemon=True)
+        self.processes, self.peak, self.running = processes, {}, True
+
+    def run(self) -> None:
+        while self.running:
+            for process in self.processes:
+                try:
+                    root = psutil.Process(process.pid)
+                    tree = [root, *root.children(recursive=True)]
+                    biggest = max(p.memory_info().rss for p in tree)
+                except psutil.Error:
+                    continue
+                self.peak[process.name] = max(self.peak.get(process.name, 0), biggest)
+            time.sleep(0.5)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def run_mode(args, mode: str) -> dict:
+    stack = Stack(args, mode)
+    stack.start()
+    sampler = RssSampler(stack.processes)
+    sampler.start()
+    clients, batch = (4, 100) if mode == "batch" else (args.clients, 1)
+    seconds = args.seconds if mode != "baseline" else max(args.seconds / 2, 5)
+    queue = multiprocessing.Queue()
+    started = time.time()
+    generator = multiprocessing.Process(target=_generate, args=(stack.url, stack.key, clients, batch, seconds, queue))
+    generator.start()
+    load = queue.get()
+    generator.join()
+    load_done = time.time()
+    engine = create_engine(args.database_url)
+
+    def accounted() -> tuple[int, int, int, int]:
+        stats = {k: int(v) for k, v in stack.redis.hgetall("mutt:stats").items()}
+        finished = stats.get("audited", 0) + stats.get("unhandled", 0) + stats.get("dead_lettered", 0)
+        with engine.connect() as connection:
+            rows = dict(connection.execute(text("SELECT state, count(*) FROM alerts GROUP BY state")).all())
+        return stats.get("accepted", 0), finished, sum(rows.values()), rows.get("delivered", 0)
+
+    deadline = time.time() + args.drain_timeout
+    while time.time() < deadline:
+        accepted, finished, alerts, delivered = accounted()
+        if accepted == load["accepted"] and finished == accepted and delivered == alerts:
+            break
+        time.sleep(0.2)
+    done = time.time()
+    accepted, finished, alerts, delivered = accounted()
+    with engine.connect() as connection:
+        dead = connection.scalar(text("SELECT count(*) FROM dead_letters"))
+        audited_rows = connection.scalar(text("SELECT count(*) FROM event_audit"))
+    received = requests.get(f"http://127.0.0.1:{stack.standin_port}/_received", timeout=60).json()["received"]
+    to_moog = []
+    for item in received:
+        event = ((item.get("body") or {}).get("custom_info") or {}).get("event") or {}
+        if event.get("_received_at"):
+            to_moog.append(item["at"] - datetime.fromisoformat(event["_received_at"].replace("Z", "+00:00")).timestamp())
+    to_moog.sort()
+    sampler.running = False
+    stack.stop()
+    engine.dispose()
+    latencies = load["latencies"]
+    return {
+        "mode": mode, "clients": clients, "batch": batch, "load_seconds": round(load_done - started, 1),
+        "accepted": accepted, "accounted": finished, "audited_rows": audited_rows, "alerts": alerts,
+        "delivered": delivered, "received_at_moog": len(received), "dead_letters": dead,
+        "e2e_events_per_s": round(accepted / (done - started)) if done > started else 0,
+        "ingest_events_per_s": round(load["accepted"] / (load_done - started)),
+        "ingest_p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
+        "ingest_p95_ms": round(percentile(latencies, 0.95) * 1000, 1),
+        "ingest_p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
+        "moog_p50_ms": round(percentile(to_moog, 0.50) * 1000), "moog_p99_ms": round(percentile(to_moog, 0.99) * 1000),
+        "drained": finished == accepted == load["accepted"] and delivered == alerts,
+        "lost": load["accepted"] - finished + (alerts - delivered),
+        "peak_rss_mb": {name: round(rss / 2**20) for name, rss in sampler.peak.items()},
+    }
+
+
+def print_table(results: list[dict]) -> None:
+    rows = [
+        ("requests", lambda r: f"{r['clients']} clients x {r['batch']} event(s)"),
+        ("events accepted", lambda r: r["accepted"]),
+        ("ingest events/s", lambda r: r["ingest_events_per_s"]),
+        ("end-to-end events/s", lambda r: r["e2e_events_per_s"]),
+        ("ingest p50 / p95 / p99 ms", lambda r: f"{r['ingest_p50_ms']} / {r['ingest_p95_ms']} / {r['ingest_p99_ms']}"),
+        ("ingest->Moog p50 / p99 ms", lambda r: f"{r['moog_p50_ms']} / {r['moog_p99_ms']}"),
+        ("audit rows / alerts delivered", lambda r: f"{r['audited_rows']} / {r['delivered']} of {r['alerts']}"),
+        ("dead letters", lambda r: r["dead_letters"]),
+        ("lost", lambda r: r["lost"] if r["drained"] else f"{r['lost']} (not drained)"),
+    ]
+    names = sorted({name for r in results for name in r["peak_rss_mb"]})
+    rows += [(f"peak RSS {name} MB", (lambda n: lambda r: r["peak_rss_mb"].get(n, "-"))(name)) for name in names]
+    width = max(len(label) for label, _ in rows)
+    print("\n" + " " * width + "".join(f" | {r['mode']:>24}" for r in results))
+    print("-" * (width + 27 * len(results)))
+    for label, value in rows:
+        print(f"{label:<{width}}" + "".join(f" | {str(value(r)):>24}" for r in results))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--modes", default="batch,single,baseline")
+    parser.add_argument("--seconds", type=float, default=20, help="load duration per mode")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent single-event clients")
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--drain-timeout", type=float, default=120)
+    parser.add_argument("--redis-url", default=os.environ.get("MUTT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/9"))
+    parser.add_argument("--database-url", default=os.environ.get(
+        "MUTT_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/mutt_bench"))
+    parser.add_argument("--json", help="also write the results to this file")
+    args = parser.parse_args()
+    args.worker_layout = [("worker-alerts", "alerts", 2), ("worker-moog", "moog", 2)]
+    results = [run_mode(args, mode.strip()) for mode in args.modes.split(",")]
+    print_table(results)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0 if all(r["drained"] and r["lost"] == 0 for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
