@@ -284,3 +284,21 @@ def _finish(session: Session, alert_id: str, state: str, outcome: moog.Outcome, 
         .values(state=state, last_status=outcome.status, last_error=outcome.error, updated_at=utcnow(), **values)
     )
 
+
+def reopen(session: Session, alert_ids: list[str]) -> list[str]:
+    """Make dead alerts pending again (operator replay); returns those reopened.
+
+    The caller commits, then hands the ids to ``tasks.forwarder.enqueue_alerts``.
+    The claim count starts again, so the janitor's crash cap applies afresh.
+    """
+    if not alert_ids:
+        return []
+    grace = float(dynconfig.get("janitor_stuck_after_seconds"))
+    statement = (
+        update(Alert)
+        .where(Alert.id.in_(alert_ids), Alert.state == "dead")
+        .values(state="pending", attempts=0, last_error="", lease_until=utcnow() + timedelta(seconds=grace),
+                updated_at=utcnow())
+        .returning(Alert.id)
+    )
+    return list(session.scalars(statement))
