@@ -140,7 +140,7 @@ class Match:
 class _Compiled:
     """A rule and its criteria in the form the checks need."""
 
-    __slots__ = ("rule", "position", "literal", "regex", "oid", "severity", "only_literal")
+    __slots__ = ("rule", "position", "literal", "regex", "oid", "severity", "only_literal", "prefilter")
 
     def __init__(self, rule: Rule, position: int) -> None:
         self.rule = rule
@@ -149,6 +149,7 @@ class _Compiled:
         self.regex: re.Pattern[str] | None = None
         self.oid: tuple[str, ...] | None = None
         self.severity = rule.syslog_severity
+        self.prefilter: tuple[str, ...] = ()  # for unindexed regexes: text one of which must occur
         problem = rule_problem(rule)
         if problem:
             raise RuleCompileError(f"rule {rule.id} ({rule.name}): {problem}")
@@ -169,7 +170,9 @@ class _Compiled:
         if self.literal is not None:
             return folded is not None and self.literal in folded
         if self.regex is not None:
-            return message is not None and self.regex.search(message) is not None
+            if message is None or (self.prefilter and not any(text in folded for text in self.prefilter)):
+                return False
+            return self.regex.search(message) is not None
         return True
 
     def reasons(self, message: str | None, arcs: tuple[str, ...], severity: int | None) -> tuple[Reason, ...]:
@@ -216,7 +219,7 @@ def rule_problem(rule: Rule) -> str | None:
     return None
 
 
-def required_literals(pattern: str) -> list[str]:
+def required_literals(pattern: str, min_alnum: int = 1) -> list[str]:
     """Literals of which at least one occurs (case-insensitively) in every text ``pattern`` matches.
 
     Empty when no such literal could be found (the rule is then checked against every event).
@@ -227,10 +230,10 @@ def required_literals(pattern: str) -> list[str]:
         parsed = sre_parse.parse(pattern, re.IGNORECASE)
     except re.error:
         return []
-    return _best(_sequence(list(parsed)))
+    return _best(_sequence(list(parsed), min_alnum), min_alnum)
 
 
-def _sequence(items: list) -> list[list[str]]:
+def _sequence(items: list, min_alnum: int) -> list[list[str]]:
     """Options: each option is a list of literals, one of which must occur."""
     options: list[list[str]] = []
     run: list[str] = []
@@ -248,20 +251,20 @@ def _sequence(items: list) -> list[list[str]]:
         close()
         if name == "SUBPATTERN":
             sub = value[-1]
-            options.extend(_sequence(list(sub)))
+            options.extend(_sequence(list(sub), min_alnum))
         elif name == "BRANCH":
-            branches = [_best(_sequence(list(branch))) for branch in value[1]]
+            branches = [_best(_sequence(list(branch), min_alnum), min_alnum) for branch in value[1]]
             if branches and all(branches):
                 options.append([literal for branch in branches for literal in branch])
         elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") and value[0] >= 1:
-            options.extend(_sequence(list(value[2])))
+            options.extend(_sequence(list(value[2]), min_alnum))
         elif name == "ATOMIC_GROUP":
-            options.extend(_sequence(list(value)))
+            options.extend(_sequence(list(value), min_alnum))
     close()
     return options
 
 
-def _best(options: list[list[str]]) -> list[str]:
+def _best(options: list[list[str]], min_alnum: int) -> list[str]:
     """The most selective option: the one whose weakest literal has the most letters and digits."""
     # Only ASCII literals: re's IGNORECASE equates some non-ASCII letters with ASCII ones
     # (dotless i, long s) in ways casefold() does not, and the index must never miss a match.
@@ -270,7 +273,7 @@ def _best(options: list[list[str]]) -> list[str]:
         for option in options
         if option and all(literal and literal.isascii() for literal in option)
     ]
-    scored = [entry for entry in scored if entry[0] > 0]
+    scored = [entry for entry in scored if entry[0] >= min_alnum]
     if not scored:
         return []
     return [literal.casefold() for literal in max(scored, key=lambda entry: entry[:2])[2]]
@@ -299,6 +302,10 @@ class RuleSet:
                 literals = required_literals(compiled.rule.match_string or "")
                 if not literals:
                     self._always.append(position)
+                    # punctuation the pattern needs (e.g. the dots of a MAC address): a cheap test first
+                    needed = required_literals(compiled.rule.match_string or "", min_alnum=0)
+                    if not any(char.isalpha() for text in needed for char in text):  # no case to fold
+                        compiled.prefilter = tuple(needed)
                 for literal in literals:
                     literal_to_positions.setdefault(literal, []).append(position)
             elif compiled.oid is not None:  # oid_prefix rules: indexed by their OID only
@@ -324,12 +331,13 @@ class RuleSet:
         return len(self.rules)
 
     def _candidates(self, message: str | None, folded: str | None, arcs: tuple[str, ...]) -> list[int]:
-        found: set[int] = set(self._always)
+        found: set[int] = set(self._always) if self._always else set()
         if message is not None and self._regexes and not message.isascii():
             found.update(self._regexes)
         if folded and self._automaton is not None:
+            update = found.update
             for _, positions in self._automaton.iter(folded):
-                found.update(positions)
+                update(positions)
         if arcs:
             node = self._oid_trie
             for arc in arcs:
@@ -338,24 +346,20 @@ class RuleSet:
                     break
                 found.update(entry[0])
                 node = entry[1]
-        return sorted(found)
-
-    @staticmethod
-    def _fields(event: Mapping[str, Any]) -> tuple[str | None, str | None, tuple[str, ...], int | None]:
-        message = event.get("message")
-        if not isinstance(message, str) or not message:
-            message = None
-        return (
-            message,
-            message.casefold() if message is not None else None,
-            oid_arcs(event.get("trap_oid")),
-            syslog_severity(event.get("syslog_severity")),
-        )
+        return sorted(found) if len(found) > 1 else list(found)
 
     def _first(self, event: Mapping[str, Any]):
-        message, folded, arcs, severity = self._fields(event)
+        message = event.get("message")
+        if not isinstance(message, str) or not message:
+            message = folded = None
+        else:
+            folded = message.casefold()
+        oid = event.get("trap_oid")
+        arcs = oid_arcs(oid) if oid else ()
+        candidates = self._candidates(message, folded, arcs)
+        severity = syslog_severity(event.get("syslog_severity")) if candidates else None
         compiled = self._compiled
-        for position in self._candidates(message, folded, arcs):
+        for position in candidates:
             rule = compiled[position]
             if rule.only_literal or rule.holds(message, folded, arcs, severity):
                 return rule, (message, arcs, severity)
@@ -375,7 +379,10 @@ class RuleSet:
 
     def match_linear(self, event: Mapping[str, Any]) -> Rule | None:
         """The same answer as ``match`` by checking every rule in order (for tests and the bench)."""
-        message, folded, arcs, severity = self._fields(event)
+        message = event.get("message")
+        message = message if isinstance(message, str) and message else None
+        folded = message.casefold() if message is not None else None
+        arcs, severity = oid_arcs(event.get("trap_oid")), syslog_severity(event.get("syslog_severity"))
         for compiled in self._compiled:
             if compiled.holds(message, folded, arcs, severity):
                 return compiled.rule

@@ -1,0 +1,208 @@
+"""mutt.process_events with a real Celery worker (thread), real Redis and PostgreSQL.
+
+Every test counts: events in = audited + unhandled + dead letters, in Redis's stats and in
+the database.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+from celery.contrib.testing.worker import start_worker
+from sqlalchemy import func, select
+
+from celeryconfig import ALERTS_QUEUE
+from mutt_app import config, dlq, dynconfig, keys, rulebook, seed
+from mutt_app.batches import EventBatches
+from mutt_app.celery_app import app
+from mutt_app.db import session_scope
+from mutt_app.models import Alert, DeadLetter, EventAudit
+from tasks import alerter as alerter_task
+from tests.support.processes import wait_until
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def worker(redis, pg_url):
+    with session_scope() as session:
+        seed.load_if_empty(session)
+    alerter_task._knowledge._knowledge = None
+    alerter_task._backlog = (0.0, 0)
+    with start_worker(app, pool="solo", perform_ping_check=False, queues=[ALERTS_QUEUE], shutdown_timeout=30):
+        yield EventBatches(redis)
+
+
+def make_event(hostname, message, **extra) -> dict:
+    now = datetime.now(timezone.utc).isoformat()
+    return {"_id": uuid.uuid4().hex, "_correlation_id": uuid.uuid4().hex, "_received_at": now, "_source": "test",
+            "_key": "test", "timestamp": now, "hostname": hostname, "message": message, **extra}
+
+
+def send(batches: EventBatches, events: list[dict], batch_size: int = 50, enqueue: bool = True) -> list[str]:
+    result = batches.accept([json.dumps(e) for e in events], key_id="test", rate_limit=0, rate_window=60,
+                            max_backlog=10_000_000)
+    assert result.status == "queued"
+    ids = []
+    while (cut := batches.cut(batch_size, 300)) is not None:
+        ids.append(cut[0])
+        if enqueue:
+            alerter_task.enqueue_batch(cut[0])
+    return ids
+
+
+def settled(batches: EventBatches, expected: int) -> dict:
+    def done():
+        stats = batches.stats()
+        total = sum(stats.get(k, 0) for k in ("audited", "unhandled", "dead_lettered"))
+        return stats if total >= expected and batches.backlog() == 0 else None
+
+    return wait_until(done, timeout=60, message=f"{expected} events processed")
+
+
+def db_counts() -> tuple[int, int, int, int]:
+    with session_scope() as session:
+        return (
+            session.scalar(select(func.count()).select_from(EventAudit)),
+            session.scalar(select(func.count()).select_from(Alert).where(Alert.kind == "rule")),
+            session.scalar(select(func.count()).select_from(Alert).where(Alert.kind == "meta")),
+            session.scalar(select(func.count()).select_from(DeadLetter)),
+        )
+
+
+def test_every_event_ends_audited_unhandled_or_dead_lettered(worker):
+    events = (
+        [make_event("core-router-01.dc1.example.com", f"LINK-DOWN Gi0/{i}") for i in range(150)]   # alert each
+        + [make_event("test-switch1", f"ERROR {i}") for i in range(50)]                           # dev: Ignore
+        + [make_event("edge-fw-02.edge.example.com", f"port {i} flapping") for i in range(100)]  # roll-up: 1 meta
+        + [{**make_event("x", "no host"), "hostname": None} for _ in range(5)]                  # dead letters
+    )
+    send(worker, events)
+    stats = settled(worker, len(events))
+    assert (stats["accepted"], stats["audited"], stats["unhandled"], stats["dead_lettered"]) == (305, 200, 100, 5)
+    assert db_counts() == (200, 150, 1, 5)
+    with session_scope() as session:
+        meta = session.scalars(select(Alert).where(Alert.kind == "meta")).one()
+        assert (meta.team, meta.state, meta.hostname) == ("Security", "pending", "edge-fw-02.edge.example.com")
+        letters = session.scalars(select(DeadLetter)).all()
+        assert {(d.reason, d.attempts) for d in letters} == {(dlq.PROCESSING_FAILED, 1)}
+        assert all("no hostname" in d.error for d in letters)
+        dev = session.scalars(select(EventAudit).where(EventAudit.hostname == "test-switch1")).first()
+        assert (dev.environment, dev.decision, dev.forwarded, dev.rule_name) == ("dev", "Ignore", False, "Error")
+
+
+def test_a_batch_redelivered_after_its_commit_adds_nothing(worker, monkeypatch):
+    real_complete, crashed = EventBatches.complete, []
+
+    def crash_once(self, batch_id, counts):
+        if not crashed:
+            crashed.append(batch_id)
+            raise ConnectionError("worker lost between commit and complete")
+        return real_complete(self, batch_id, counts)
+
+    monkeypatch.setattr(EventBatches, "complete", crash_once)
+    events = [make_event("core-router-01.dc1.example.com", f"LINK-DOWN {i}") for i in range(20)]
+    (batch_id,) = send(worker, events)
+    wait_until(lambda: crashed, message="the first run to crash")
+    wait_until(lambda: db_counts()[0] == 20, message="the first run's commit")
+    alerter_task.enqueue_batch(batch_id)  # what the janitor does when the lease runs out
+    stats = settled(worker, 20)
+    assert (stats["audited"], db_counts()) == (20, (20, 20, 0, 0))
+
+
+def test_a_rule_change_is_used_within_a_second(worker):
+    stop, sent = threading.Event(), []
+
+    def stream():
+        while not stop.is_set():
+            batch = [make_event(f"host{i}", "%FOO-3-BAR thing happened") for i in range(5)]
+            send(worker, batch, batch_size=5)
+            sent.extend((e["_id"], time.monotonic()) for e in batch)
+            time.sleep(0.02)
+
+    feeder = threading.Thread(target=stream)
+    feeder.start()
+    try:
+        wait_until(lambda: worker.stats().get("unhandled", 0) >= 50, message="unhandled events before the change")
+        with session_scope() as session:
+            rule = rulebook.create_rule(session, {"match_string": "foo-3-bar", "prod_handling": "Ignore",
+                                                  "dev_handling": "Ignore", "team_assignment": "T"}, actor="test")
+        changed_at = time.monotonic()
+        time.sleep(2.0)
+    finally:
+        stop.set()
+        feeder.join()
+    settled(worker, len(sent))
+    with session_scope() as session:
+        audited = set(session.scalars(select(EventAudit.event_id).where(EventAudit.rule_id == rule.id)))
+    first_matched = min(at for event_id, at in sent if event_id in audited)
+    after = [(event_id in audited) for event_id, at in sent if at > changed_at + 1.0]
+    before = [(event_id in audited) for event_id, at in sent if at < changed_at - 0.5]
+    assert after and all(after), "events sent more than 1 s after the change must all match the new rule"
+    assert before and not any(before), "events processed before the change must not match it"
+    assert first_matched - changed_at < 1.0
+
+
+def test_database_down_retries_and_loses_nothing(worker, pg_url):
+    good = pg_url
+    from tests.conftest import use_database
+
+    use_database("postgresql+psycopg://postgres@127.0.0.1:1/unreachable")
+    try:
+        (batch_id,) = send(worker, [make_event("core-router-01.dc1.example.com", "LINK-DOWN x")])
+        time.sleep(3.5)  # the task meets the unreachable database: tries at about 0, 1 and 3 s
+        assert worker.redis.exists(keys.batch(batch_id)), "the batch must stay in Redis"
+        # handled failures are not counted as lost workers (three would get the batch split)
+        assert int(worker.redis.hget(keys.BATCH_ATTEMPTS, batch_id) or 0) <= 1
+    finally:
+        use_database(good)
+    stats = settled(worker, 1)
+    assert stats["audited"] == 1 and db_counts()[0] == 1
+
+
+def test_a_batch_that_keeps_killing_workers_is_split_then_its_poison_dead_lettered(worker):
+    events = [make_event("core-router-01.dc1.example.com", f"LINK-DOWN {i}") for i in range(4)]
+    (batch_id,) = send(worker, events, enqueue=False)
+    worker.redis.hset(keys.BATCH_ATTEMPTS, batch_id, 3)  # three workers died with it
+    alerter_task.enqueue_batch(batch_id)
+    stats = settled(worker, 4)
+    assert stats["audited"] == 4 and db_counts()[:2] == (4, 4)
+    (single,) = send(worker, [make_event("core-router-01.dc1.example.com", "LINK-DOWN poison")], enqueue=False)
+    assert alerter_task.recover_batch(single, 4) == "dead_letter"  # the janitor's view of a 4th loss
+    stats = settled(worker, 5)
+    assert stats["dead_lettered"] == 1
+    with session_scope() as session:
+        letter = session.scalars(select(DeadLetter)).one()
+        assert (letter.reason, letter.attempts, letter.payload["message"]) == (dlq.WORKER_LOST, 4, "LINK-DOWN poison")
+
+
+def change_setting(key, value):
+    with session_scope() as session:
+        dynconfig.change(session, key, value, actor="test")
+
+
+def test_backpressure_sheds_to_dead_letters_or_defers(worker):
+    send(worker, [make_event("core-router-01.dc1.example.com", f"LINK-DOWN {i}") for i in range(3)])
+    settled(worker, 3)  # three alerts now wait for Moogsoft (no forwarder runs here)
+    change_setting("alerter_queue_shed_threshold", 2)
+    change_setting("alerter_shed_mode", "dlq")
+    alerter_task._backlog = (0.0, 0)
+    send(worker, [make_event("h", "LINK-DOWN shed me") for _ in range(2)])
+    stats = settled(worker, 5)
+    assert stats["dead_lettered"] == 2
+    with session_scope() as session:
+        assert {d.reason for d in session.scalars(select(DeadLetter))} == {dlq.SHED}
+    change_setting("alerter_shed_mode", "defer")
+    change_setting("alerter_defer_seconds", 1)
+    (deferred,) = send(worker, [make_event("h", "LINK-DOWN later")])
+    time.sleep(3.5)
+    assert worker.redis.exists(keys.batch(deferred)), "a deferred batch waits in Redis"
+    assert int(worker.redis.hget(keys.BATCH_ATTEMPTS, deferred) or 0) <= 1  # deferring is not crashing
+    change_setting("alerter_queue_shed_threshold", 100_000)
+    stats = settled(worker, 6)
+    assert stats["audited"] == 4
