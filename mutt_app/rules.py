@@ -32,41 +32,20 @@ from typing import Any
 
 import ahocorasick
 
+from mutt_app import events
+from mutt_app.models import MATCH_TYPES
+
 try:  # Python 3.11+ names the parser re._parser; older releases sre_parse
     from re import _parser as sre_parse  # type: ignore[attr-defined]
 except ImportError:  # pragma: no cover
     import sre_parse  # type: ignore[no-redef]
 
-MATCH_TYPES = ("contains", "regex", "oid_prefix")
-
-# RFC 5424 severities and the names senders use for them (v2.5's sample data uses the long ones).
-SYSLOG_SEVERITIES: dict[str, int] = {
-    "emergency": 0, "emerg": 0, "panic": 0,
-    "alert": 1,
-    "critical": 2, "crit": 2,
-    "error": 3, "err": 3,
-    "warning": 4, "warn": 4,
-    "notice": 5,
-    "informational": 6, "info": 6,
-    "debug": 7,
-}
-
-
 def syslog_severity(value: Any) -> int | None:
     """The numeric syslog severity (0-7) of ``value`` (int, numeric string or name), else None."""
-    if isinstance(value, bool) or value is None:
+    try:
+        return events.syslog_severity(value)
+    except (KeyError, ValueError):
         return None
-    if isinstance(value, int):
-        return value if 0 <= value <= 7 else None
-    if isinstance(value, float):
-        return int(value) if value.is_integer() and 0 <= value <= 7 else None
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text.isdigit():
-            number = int(text)
-            return number if number <= 7 else None
-        return SYSLOG_SEVERITIES.get(text)
-    return None
 
 
 def oid_arcs(oid: Any) -> tuple[str, ...]:

@@ -74,5 +74,5 @@ def test_forwarding_decisions_in_any_case():
 
 
 def test_crash_action():
-    assert [alerter.crash_action(claims, 10) for claims in (1, 3, 4)] == ["process", "process", "split"]
-    assert alerter.crash_action(4, 1) == "dead_letter"
+    assert [alerter.crash_action(claims, 10, 3) for claims in (1, 3, 4)] == ["process", "process", "split"]
+    assert alerter.crash_action(4, 1, 3) == "dead_letter"
