@@ -206,3 +206,16 @@ def test_backpressure_sheds_to_dead_letters_or_defers(worker):
     change_setting("alerter_queue_shed_threshold", 100_000)
     stats = settled(worker, 6)
     assert stats["audited"] == 4
+
+
+def test_an_event_the_database_refuses_does_not_sink_its_batch(worker):
+    events = [make_event("core-router-01.dc1.example.com", f"LINK-DOWN {i}") for i in range(10)]
+    events[4]["message"] = "LINK-DOWN with a NUL \x00 PostgreSQL's JSONB refuses"
+    send(worker, events)
+    stats = settled(worker, 10)
+    assert (stats["audited"], stats["dead_lettered"]) == (9, 1)
+    assert db_counts() == (9, 9, 0, 1)
+    with session_scope() as session:
+        letter = session.scalars(select(DeadLetter)).one()
+        assert (letter.ref_id, letter.reason) == (events[4]["_id"], dlq.PROCESSING_FAILED)
+        assert "unstorable_event" in letter.payload and "DataError" in letter.error
