@@ -37,6 +37,7 @@ DEV, PROD = "dev", "prod"
 UNHANDLED = "unhandled"
 META_DECISION = "ticket_only"   # a meta-alert asks for a ticket, not a page
 META_SEVERITY = 2               # Moogsoft Warning, as v2.5
+MAX_BATCH_CLAIMS = 3            # claims after which a batch is split, or its single event dead-lettered
 RELOAD_AT_LEAST_EVERY = 60.0    # seconds: also reload without a version bump (e.g. Redis lost it)
 
 
@@ -265,11 +266,10 @@ def alerts_waiting(session: Session) -> int:
 PROCESS, SPLIT, DEAD_LETTER = "process", "split", "dead_letter"
 
 
-def crash_action(claims: int, size: int, max_claims: int) -> str:
+def crash_action(claims: int, size: int, max_claims: int = MAX_BATCH_CLAIMS) -> str:
     """What to do with a batch claimed ``claims`` times so far (each claim that did not finish
-    means a worker died with it; ``max_claims`` is the runtime setting janitor_max_attempts):
-    process it, split it into single events to isolate the one that kills workers, or, for a
-    single event, give up on it as a dead letter ``worker_lost``."""
+    means a worker died with it): process it, split it into single events to isolate the one
+    that kills workers, or, for a single event, give up on it as a dead letter ``worker_lost``."""
     if claims <= max_claims:
         return PROCESS
     return SPLIT if size > 1 else DEAD_LETTER
@@ -287,14 +287,14 @@ def dead_letter_batch(session: Session, events: list[Any], reason: str, *, error
     return len(events)
 
 
-def recover_batch(batches: EventBatches, batch_id: str, claims: int, *, max_claims: int, session_scope: Callable,
+def recover_batch(batches: EventBatches, batch_id: str, claims: int, *, session_scope: Callable,
                   enqueue: Callable[[str], None], lease_seconds: float) -> str:
     """For the janitor (and the alerter task): a batch whose lease ran out after ``claims``
     claims is enqueued again, split, or, a single event, dead-lettered ``worker_lost``."""
     size = int(batches.redis.llen(keys.batch(batch_id)))
     if size == 0:
         return PROCESS  # already completed
-    action = crash_action(claims, size, max_claims)
+    action = crash_action(claims, size)
     if action == PROCESS:
         enqueue(batch_id)
     elif action == SPLIT:

@@ -57,8 +57,7 @@ def process_events(self, batch_id: str) -> str:
     if claim is None:
         return "already done"
     with logs.correlated(_correlation_id(claim)):
-        max_claims = dynconfig.runtime(redis).get("janitor_max_attempts")
-        if alerter.crash_action(claim.attempts, len(claim.events), max_claims) != alerter.PROCESS:
+        if alerter.crash_action(claim.attempts, len(claim.events)) != alerter.PROCESS:
             return recover_batch(batch_id, claim.attempts)
         try:
             return _process(batches, claim, lease)
@@ -164,7 +163,5 @@ def enqueue_batch(batch_id: str) -> None:
 def recover_batch(batch_id: str, claims: int) -> str:
     """For the janitor: a batch whose lease ran out after ``claims`` claims is enqueued again,
     split into single events, or (a single event) dead-lettered ``worker_lost``."""
-    redis = redis_client.get()
-    return alerter.recover_batch(EventBatches(redis), batch_id, claims, session_scope=db.session_scope,
-                                 max_claims=dynconfig.runtime(redis).get("janitor_max_attempts"),
+    return alerter.recover_batch(EventBatches(redis_client.get()), batch_id, claims, session_scope=db.session_scope,
                                  enqueue=enqueue_batch, lease_seconds=float(app.conf.task_time_limit))
