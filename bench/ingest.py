@@ -89,8 +89,25 @@ def drive(url: str, path: str, key: str, bodies: list[bytes], clients: int, seco
     out.put((latencies, statuses))
 
 
+def server_cpu_seconds(pid: int | None) -> float | None:
+    """User+system CPU of a process and its children (gunicorn's master and workers), Linux only."""
+    if pid is None:
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    pids = [pid] + ([int(p) for p in children.read_text().split()] if children.exists() else [])
+    for one in pids:
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def run_scenario(name: str, url: str, key: str, events_per_request: int, clients: int, seconds: float,
-                 warmup: float) -> dict:
+                 warmup: float, server_pid: int | None = None) -> dict:
     if events_per_request == 1:
         bodies = [json.dumps(event(i)).encode() for i in range(200)]
     else:
@@ -99,7 +116,10 @@ def run_scenario(name: str, url: str, key: str, events_per_request: int, clients
     process = multiprocessing.Process(target=drive, args=(url, "/api/v2/ingest", key, bodies, clients, seconds,
                                                           warmup, out))
     process.start()
+    time.sleep(warmup)
+    cpu_before = server_cpu_seconds(server_pid)
     latencies, statuses = out.get()
+    cpu_after = server_cpu_seconds(server_pid)
     process.join()
     latencies.sort()
     ok = statuses.get(200, 0)
@@ -111,14 +131,18 @@ def run_scenario(name: str, url: str, key: str, events_per_request: int, clients
         "scenario": name, "clients": clients, "requests": len(latencies),
         "events_per_s": ok * events_per_request / seconds, "p50_ms": pct(0.50), "p95_ms": pct(0.95),
         "p99_ms": pct(0.99), "non_200": sum(v for k, v in statuses.items() if k != 200),
+        "server_cpu_us_per_event": (cpu_after - cpu_before) * 1e6 / max(1, ok * events_per_request)
+        if cpu_before is not None else float("nan"),
     }
 
 
 def print_table(rows: list[dict]) -> None:
-    print(f"{'scenario':28} {'clients':>7} {'requests':>9} {'events/s':>10} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'non-200':>8}")
+    print(f"{'scenario':16} {'clients':>7} {'requests':>9} {'events/s':>9} {'p50 ms':>7} {'p95 ms':>7} "
+          f"{'p99 ms':>7} {'non-200':>7} {'server CPU µs/event':>20}")
     for row in rows:
-        print(f"{row['scenario']:28} {row['clients']:>7} {row['requests']:>9} {row['events_per_s']:>10.0f} "
-              f"{row['p50_ms']:>7.2f} {row['p95_ms']:>7.2f} {row['p99_ms']:>7.2f} {row['non_200']:>8}")
+        print(f"{row['scenario']:16} {row['clients']:>7} {row['requests']:>9} {row['events_per_s']:>9.0f} "
+              f"{row['p50_ms']:>7.2f} {row['p95_ms']:>7.2f} {row['p99_ms']:>7.2f} {row['non_200']:>7} "
+              f"{row['server_cpu_us_per_event']:>20.0f}")
 
 
 def start_mutt(redis_url: str, workers: int, home: Path):
@@ -157,6 +181,7 @@ def main() -> None:
     args = parser.parse_args()
 
     process = None
+    load_before = os.getloadavg()[0]
     home = Path(tempfile.mkdtemp(prefix="mutt-bench-"))
     try:
         if args.url:
@@ -165,12 +190,14 @@ def main() -> None:
             url, key = args.url.rstrip("/"), args.key
         else:
             process, url, key = start_mutt(args.redis_url, args.workers, home)
+        pid = process.pid if process is not None else None
         rows = [
-            run_scenario("single event", url, key, 1, args.clients, args.seconds, args.warmup),
+            run_scenario("single event", url, key, 1, args.clients, args.seconds, args.warmup, pid),
             run_scenario(f"batch of {args.batch_size}", url, key, args.batch_size, args.batch_clients,
-                         args.seconds, args.warmup),
+                         args.seconds, args.warmup, pid),
         ]
-        print(f"MUTT ingest at {url}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}")
+        print(f"MUTT ingest at {url}, {os.cpu_count()} CPUs, load average before {load_before:.1f}, "
+              f"after {os.getloadavg()[0]:.1f}")
         print_table(rows)
     finally:
         if process is not None:
