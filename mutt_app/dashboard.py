@@ -1,5 +1,5 @@
-"""Ingest rates for the dashboard and ``GET /api/v2/metrics`` (queues, workers and dead letters
-come from :mod:`mutt_app.status`, shared with `mutt status`).
+"""Ingest rates for the dashboard and ``GET /api/v2/metrics`` (the rest of the dashboard's
+picture comes from :func:`mutt_app.status.gather`).
 
 Ingest rates come from the per-minute and per-hour counters that ingest increments
 (``keys.ingest_rate``). A minute without a counter had no events and counts as zero. The

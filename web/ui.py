@@ -11,8 +11,8 @@ import json
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from celeryconfig import QUEUES
-from mutt_app import apikeys, audit_query, dashboard as dash, dynconfig, redis_client, slo, status, users
-from mutt_app.batches import EventBatches
+from mutt_app import apikeys, audit_query, dynconfig, redis_client, slo, status, users
+from mutt_app import dashboard as dash
 from mutt_app.db import session_scope
 from mutt_app.models import MATCH_TYPES, ROLES, SCOPES, ApiKey
 from web.auth import role_required
@@ -25,17 +25,6 @@ def _audit_kwargs() -> dict:
     return {"actor": actor(), "reason": request.form.get("reason", "").strip(), "correlation_id": g.correlation_id}
 
 
-def breaker_state() -> str:
-    try:
-        from mutt_app.breaker import CircuitBreaker
-    except ImportError:
-        return "unknown"
-    try:
-        return str(CircuitBreaker(redis_client.get()).state())
-    except Exception:  # noqa: BLE001 - the dashboard shows "unknown" rather than failing
-        return "unknown"
-
-
 @bp.get("/")
 @role_required("viewer")
 def dashboard():
@@ -43,17 +32,10 @@ def dashboard():
 
     redis = redis_client.get()
     rates = dash.ingest_rates(redis)
-    with session_scope() as session:
-        dead = status.dead_letters(session)
-    depths = status.guarded(status.queue_depths, celery_app, QUEUES)
-    workers = status.guarded(status.workers, celery_app, 0.5)
     slos = slo.report(redis)
-    batches = EventBatches(redis)
     return render_template(
         "ui/dashboard.html", rates=rates, bars=dash.chart_svg_points(rates["chart_24h"]["data"]),
-        queues=depths.get("waiting") or dict.fromkeys(QUEUES), backlog=batches.backlog(), dead=dead,
-        breaker=breaker_state(), slos=slos, slo_status=slo.overall(slos),
-        workers=[] if "error" in workers else list(workers),
+        status=status.gather(celery_app, redis, QUEUES, worker_timeout=0.5), slos=slos, slo_status=slo.overall(slos),
     )
 
 
