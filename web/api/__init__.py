@@ -19,6 +19,7 @@ from web.api import (  # noqa: E402,F401 - the modules register their routes on 
     dead_letters,
     hosts,
     metrics,
+    openapi,
     rules,
     slo,
     teams,

@@ -1,0 +1,201 @@
+"""GET /api/v2/openapi.json: the machine API described in OpenAPI 3.1 (a test checks that
+every machine route of the app is in it and that real answers validate against it)."""
+
+from __future__ import annotations
+
+from flask import jsonify
+
+from mutt_app import __version__
+from mutt_app.models import MATCH_TYPES, ROLES, SCOPES
+from web.api import API_VERSION, bp
+
+
+def ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def obj(required: tuple[str, ...] = (), **properties) -> dict:
+    return {"type": "object", "required": list(required), "properties": properties}
+
+
+def nullable(schema: dict) -> dict:
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+STR, INT, NUM, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"}
+TIME = {"type": "string", "format": "date-time"}
+ANY_OBJECT = {"type": "object"}
+
+
+def page_of(name: str, item: str) -> dict:
+    return obj((name, "pagination"), **{name: {"type": "array", "items": ref(item)}, "pagination": ref("Pagination")})
+
+
+SCHEMAS = {
+    "Error": obj(("error", "correlation_id"), error=STR, correlation_id=STR),
+    "Pagination": obj(("page", "limit", "total", "pages"), page=INT, limit=INT, total=INT, pages=INT),
+    "Metrics": obj(
+        ("summary", "chart_24h"),
+        summary=obj(("current_rate_1m", "avg_rate_15m", "avg_rate_1h"), current_rate_1m=NUM, avg_rate_15m=NUM, avg_rate_1h=NUM),
+        chart_24h=obj(("labels", "data"), labels={"type": "array", "items": STR, "minItems": 24, "maxItems": 24},
+                      data={"type": "array", "items": NUM, "minItems": 24, "maxItems": 24}),
+    ),
+    "Slo": obj(("slo_name", "description", "actual_value", "burn_rate", "error_budget_remaining", "status", "message"),
+               slo_name=STR, description=STR, target=NUM, target_seconds=NUM, actual_value=nullable(NUM),
+               burn_rate=nullable(NUM), error_budget_remaining=nullable(NUM), message=STR,
+               status={"enum": ["ok", "breaching", "warning", "critical", "unknown"]}),
+    "SloReport": obj(("timestamp", "status", "slos"), timestamp=STR, status=STR, slos={"type": "array", "items": ref("Slo")}),
+    "EventAudit": obj(("event_id", "received_at", "hostname", "rule_id", "decision", "correlation_id"),
+                      event_id=STR, received_at=STR, event_time=nullable(STR), hostname=STR, rule_id=nullable(INT),
+                      rule_name=STR, environment=STR, decision=STR, forwarded=BOOL, team=STR, correlation_id=STR,
+                      message=STR, event=ANY_OBJECT),
+    "ConfigChange": obj(("id", "changed_at", "changed_by", "operation", "table_name", "record_id"),
+                        id=INT, changed_at=STR, changed_by=STR, operation={"enum": ["CREATE", "UPDATE", "DELETE"]},
+                        table_name=STR, record_id=STR, old_values=nullable(ANY_OBJECT), new_values=nullable(ANY_OBJECT),
+                        reason=STR, correlation_id=STR),
+    "User": obj(("id", "username", "role", "is_active"), id=INT, username=STR, role={"enum": list(ROLES)},
+                is_active=BOOL, created_at=nullable(STR), last_login_at=nullable(STR)),
+    "NewUser": obj(("username", "password"), username=STR, password={"type": "string", "minLength": 12},
+                   role={"enum": list(ROLES)}, reason=STR),
+    "ApiKey": obj(("id", "name", "prefix", "scopes"), id=INT, name=STR, prefix=STR,
+                  scopes={"type": "array", "items": {"enum": list(SCOPES)}}, created_at=nullable(STR),
+                  created_by=STR, expires_at=nullable(STR), revoked_at=nullable(STR), last_used_at=nullable(STR)),
+    "Rule": obj(("id", "match_type", "priority", "prod_handling", "dev_handling", "team_assignment"),
+                id=INT, name=STR, description=STR, match_string=nullable(STR), trap_oid=nullable(STR),
+                syslog_severity=nullable(INT), match_type={"enum": list(MATCH_TYPES)}, priority=INT,
+                prod_handling=STR, dev_handling=STR, team_assignment=STR, moog_severity=INT, is_active=BOOL),
+    "RuleFields": {"type": "object", "description": "Any of the rule's fields (create: prod_handling, dev_handling, "
+                   "team_assignment and one of match_string/trap_oid are required), and an optional reason."},
+    "Setting": obj(("key", "value"), key=STR, value={}, default={}, description=STR),
+    "DeadLetter": obj(("id", "kind", "ref_id", "reason", "state"), id=INT, kind={"enum": ["event", "alert"]},
+                      ref_id=STR, reason=STR, error=STR, attempts=INT, state={"enum": ["waiting", "replayed", "poison"]},
+                      payload={}),
+    "Selection": {"type": "object", "description": '{"ids": [..]} or {"filter": {"kind", "reason", "state"}}, '
+                  'plus optional "reason" (and "force" for replay).'},
+}
+
+
+def op(summary: str, scope: str | None, ok: tuple[int, dict] | None = None, *, params=(), body: dict | None = None,
+       errors=(400, 401, 403)) -> dict:
+    status, schema = ok or (200, ANY_OBJECT)
+    responses = {str(status): {"description": "OK", "content": {"application/json": {"schema": schema}}}}
+    for code in (errors if scope else ()):
+        responses[str(code)] = {"description": "error", "content": {"application/json": {"schema": ref("Error")}}}
+    operation = {"summary": summary, "responses": responses,
+                 "parameters": [{"name": n, "in": where, "required": where == "path", "schema": s} for n, where, s in params]}
+    if scope:
+        operation["security"] = [{"ApiKey": []}, {"Bearer": []}, {"Session": []}]
+        operation["description"] = f"Needs the `{scope}` scope (API key) or role (logged-in user)."
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    return operation
+
+
+def path(name: str, schema=STR) -> tuple:
+    return (name, "path", schema)
+
+
+def query(*names: str) -> list[tuple]:
+    return [(n, "query", INT if n in ("page", "limit", "rule_id") else STR) for n in names]
+
+
+W = (400, 401, 403, 404, 409, 422)  # errors a change may answer
+
+PATHS = {
+    "/health": {"get": op("Redis and database reachability (no authentication).", None,
+                          (200, obj(("status",), status=STR, redis=STR, database=STR)))},
+    "/metrics": {"get": op("Prometheus metrics, text format (no authentication).", None,
+                           (200, {"type": "string"}))},
+    "/api/v2/ingest": {"post": op(
+        "Accept one event, a JSON array of events, or NDJSON. 200 means every accepted event will be "
+        "processed or dead-lettered.", "ingest", body=ANY_OBJECT, errors=(400, 401, 403, 413, 415, 429, 503))},
+    "/api/v2/metrics": {"get": op("Ingest rates (events/min): now, 15 min, 1 h averages, 24 h chart.", "read", (200, ref("Metrics")))},
+    "/api/v2/slo": {"get": op("Service-level objectives from MUTT's own counters.", "read", (200, ref("SloReport")))},
+    "/api/v2/audit-logs": {"get": op("Event audit search, newest first.", "read", (200, page_of("logs", "EventAudit")),
+                                     params=query("host", "hostname", "rule_id", "decision", "correlation_id", "start", "end",
+                                                  "start_date", "end_date", "page", "limit"))},
+    "/api/v2/config-audit": {"get": op("Config audit search, newest first.", "read", (200, page_of("changes", "ConfigChange")),
+                                       params=query("changed_by", "table_name", "record_id", "operation", "start_date",
+                                                     "end_date", "page", "limit"))},
+    "/api/v2/users": {
+        "get": op("List users.", "admin", (200, obj(("users",), users={"type": "array", "items": ref("User")}))),
+        "post": op("Create a user.", "admin", (201, ref("User")), body=ref("NewUser"), errors=W),
+    },
+    "/api/v2/users/{user_id}": {"put": op("Change a user's role or enable/disable them.", "admin", (200, ref("User")),
+                                          params=[path("user_id", INT)], errors=W,
+                                          body=obj((), role={"enum": list(ROLES)}, is_active=BOOL, reason=STR))},
+    "/api/v2/api-keys": {
+        "get": op("List API keys (never the secrets).", "admin", (200, obj(("api_keys",), api_keys={"type": "array", "items": ref("ApiKey")}))),
+        "post": op("Create an API key; the answer's `key` is the only time the secret is shown.", "admin",
+                   (201, {"allOf": [ref("ApiKey"), obj(("key",), key=STR)]}), errors=W,
+                   body=obj(("name", "scopes"), name=STR, scopes={"type": "array", "items": {"enum": list(SCOPES)}}, reason=STR)),
+    },
+    "/api/v2/api-keys/{key_id}": {"delete": op("Revoke an API key.", "admin", (200, ref("ApiKey")), params=[path("key_id", INT)], errors=W)},
+    "/api/v2/rules": {
+        "get": op("List rules (priority, id).", "read", (200, obj(("rules",), rules={"type": "array", "items": ref("Rule")}))),
+        "post": op("Create a rule.", "operator", (201, ANY_OBJECT), body=ref("RuleFields"), errors=W),
+    },
+    "/api/v2/rules/{rule_id}": {
+        "get": op("One rule.", "read", (200, ref("Rule")), params=[path("rule_id", INT)], errors=(401, 403, 404)),
+        "put": op("Change a rule's fields.", "operator", params=[path("rule_id", INT)], body=ref("RuleFields"), errors=W),
+        "delete": op("Delete a rule (soft: history stays readable).", "operator", params=[path("rule_id", INT)], errors=W),
+    },
+    "/api/v2/rules/dry-run": {"post": op("Which rule an event would match, and the decision, without saving.", "read",
+                                         body=obj(("event",), event=ANY_OBJECT, rule=ref("RuleFields")), errors=W)},
+    "/api/v2/dev-hosts": {
+        "get": op("Development hosts.", "read", (200, obj(("hosts",), hosts={"type": "array", "items": obj(("hostname",), hostname=STR)}))),
+        "post": op("Add a development host.", "operator", (201, ANY_OBJECT), body=obj(("hostname",), hostname=STR, reason=STR), errors=W),
+    },
+    "/api/v2/dev-hosts/{hostname}": {"delete": op("Remove a development host.", "operator", params=[path("hostname")], errors=W)},
+    "/api/v2/teams": {
+        "get": op("Device teams.", "read", (200, obj(("teams",), teams={"type": "array", "items": obj(("hostname", "team_assignment"), hostname=STR, team_assignment=STR)}))),
+        "post": op("Assign a host to a team.", "operator", (201, ANY_OBJECT),
+                   body=obj(("hostname", "team_assignment"), hostname=STR, team_assignment=STR, reason=STR), errors=W),
+    },
+    "/api/v2/teams/{hostname}": {
+        "put": op("Change a host's team.", "operator", params=[path("hostname")], body=obj(("team_assignment",), team_assignment=STR, reason=STR), errors=W),
+        "delete": op("Remove a host's team assignment.", "operator", params=[path("hostname")], errors=W),
+    },
+    "/api/v2/dead-letters": {"get": op("Dead letters (without payloads).", "read", (200, page_of("dead_letters", "DeadLetter")),
+                                       params=query("kind", "reason", "state", "page", "limit"))},
+    "/api/v2/dead-letters/{letter_id}": {"get": op("One dead letter with its payload.", "read", (200, ref("DeadLetter")),
+                                                   params=[path("letter_id", INT)], errors=(401, 403, 404))},
+    "/api/v2/dead-letters/replay": {"post": op("Replay dead letters by ids or filter.", "operator", body=ref("Selection"), errors=W)},
+    "/api/v2/dead-letters/purge": {"post": op("Delete dead letters by ids or filter (audited).", "operator", body=ref("Selection"), errors=W)},
+    "/api/v2/config": {"get": op("Every runtime setting with its value, default and meaning.", "read",
+                                 (200, obj(("settings",), settings={"type": "array", "items": ref("Setting")})))},
+    "/api/v2/config/{key}": {
+        "get": op("One runtime setting.", "read", (200, ref("Setting")), params=[path("key")], errors=(401, 403, 404)),
+        "put": op("Change a runtime setting (applies everywhere within a second).", "admin", (200, ref("Setting")),
+                  params=[path("key")], body=obj(("value",), value={}, reason=STR), errors=W),
+        "delete": op("Reset a runtime setting to its default.", "admin", (200, ref("Setting")), params=[path("key")], errors=W),
+    },
+    "/api/v2/openapi.json": {"get": op("This document (no authentication).", None)},
+}
+
+
+def document() -> dict:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "MUTT REST API", "version": API_VERSION,
+            "description": f"MUTT {__version__}. Every path under /api/v2 is also served under /api/v1 "
+                           "(deprecated: answers carry X-API-Deprecated: true). Every answer under /api carries "
+                           "X-API-Version. Errors are {\"error\", \"correlation_id\"}; API keys only in a header.",
+        },
+        "paths": PATHS,
+        "components": {
+            "schemas": SCHEMAS,
+            "securitySchemes": {
+                "ApiKey": {"type": "apiKey", "in": "header", "name": "X-API-KEY"},
+                "Bearer": {"type": "http", "scheme": "bearer"},
+                "Session": {"type": "apiKey", "in": "cookie", "name": "session",
+                            "description": "A logged-in user's session; writes need the X-CSRFToken header."},
+            },
+        },
+    }
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(document())
