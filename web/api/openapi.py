@@ -75,17 +75,23 @@ SCHEMAS = {
 }
 
 
+MEANING = {200: "OK", 201: "created", 400: "malformed request or filter", 401: "no, unknown or revoked API key",
+           403: "the key's scope or the user's role is not enough", 404: "no such thing", 409: "already exists",
+           413: "body too large", 415: "not JSON", 422: "a value is invalid", 429: "rate limited (Retry-After)",
+           503: "backlog full or dependency down (Retry-After)"}
+
+
 def op(summary: str, scope: str | None, ok: tuple[int, dict] | None = None, *, params=(), body: dict | None = None,
        errors=(400, 401, 403)) -> dict:
     status, schema = ok or (200, ANY_OBJECT)
-    responses = {str(status): {"description": "OK", "content": {"application/json": {"schema": schema}}}}
+    responses = {str(status): {"description": MEANING[status], "content": {"application/json": {"schema": schema}}}}
     for code in (errors if scope else ()):
-        responses[str(code)] = {"description": "error", "content": {"application/json": {"schema": ref("Error")}}}
+        responses[str(code)] = {"description": MEANING[code], "content": {"application/json": {"schema": ref("Error")}}}
     operation = {"summary": summary, "responses": responses,
                  "parameters": [{"name": n, "in": where, "required": where == "path", "schema": s} for n, where, s in params]}
     if scope:
         operation["security"] = [{"ApiKey": []}, {"Bearer": []}, {"Session": []}]
-        operation["description"] = f"Needs the `{scope}` scope (API key) or role (logged-in user)."
+        operation["summary"] = f"{summary} Needs the `{scope}` scope (API key) or role (logged-in user)."
     if body is not None:
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     return operation
@@ -174,6 +180,16 @@ PATHS = {
 }
 
 
+def _tagged(paths: dict) -> dict:
+    """Each operation tagged with its resource (the path's first segment after /api/v2)."""
+    out = {}
+    for name, operations in paths.items():
+        parts = name.removeprefix("/api/v2/").strip("/").split("/")
+        tag = parts[0] if name.startswith("/api/v2/") else "health"
+        out[name] = {method: {**operation, "tags": [tag]} for method, operation in operations.items()}
+    return out
+
+
 def document() -> dict:
     return {
         "openapi": "3.1.0",
@@ -183,7 +199,7 @@ def document() -> dict:
                            "(deprecated: answers carry X-API-Deprecated: true). Every answer under /api carries "
                            "X-API-Version. Errors are {\"error\", \"correlation_id\"}; API keys only in a header.",
         },
-        "paths": PATHS,
+        "paths": _tagged(PATHS),
         "components": {
             "schemas": SCHEMAS,
             "securitySchemes": {
