@@ -11,7 +11,7 @@ import json
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from celeryconfig import QUEUES
-from mutt_app import apikeys, audit_query, dynconfig, redis_client, slo, status, users
+from mutt_app import apikeys, audit_query, dlq, dynconfig, redis_client, rulebook, slo, status, users
 from mutt_app import dashboard as dash
 from mutt_app.db import session_scope
 from mutt_app.models import MATCH_TYPES, ROLES, SCOPES, ApiKey
@@ -165,30 +165,219 @@ def update_user(user_id: int):
     return redirect(url_for("ui.users"))
 
 
-# --- pages built on the other areas' domain functions ----------------------------------
+# --- rules ------------------------------------------------------------------------------
+
+SAMPLE_EVENT = {"hostname": "router1.example.net", "message": "%LINK-3-UPDOWN: Interface Gi0/1, changed state to down",
+                "syslog_severity": 3}
+
+
+def rule_fields(form) -> dict:
+    """The rule editor's form as rule fields (the domain validates them)."""
+    fields: dict = {name: form.get(name, "") for name in rulebook.EDITABLE if name not in ("is_active",)}
+    for name in ("priority", "moog_severity", "syslog_severity"):
+        value = fields[name].strip()
+        fields[name] = int(value) if value.lstrip("-").isdigit() else (value or None)
+    if fields["priority"] is None:
+        del fields["priority"]
+    if fields["moog_severity"] is None:
+        del fields["moog_severity"]
+    fields["is_active"] = form.get("is_active") == "on"
+    return fields
+
+
+def _editor(rule: dict, *, rule_id: int | None = None, sample: str | None = None, result=None, error=None, status=200):
+    return render_template("ui/rule_edit.html", rule=rule, rule_id=rule_id, result=result, error=error,
+                           sample=sample or json.dumps(SAMPLE_EVENT, indent=2)), status
+
 
 @bp.get("/rules")
 @role_required("viewer")
 def rules():
-    return render_template("ui/pending.html", title="Rules")
+    with session_scope() as session:
+        rows = [rulebook.rule_to_dict(rule) for rule in rulebook.list_rules(session)]
+    return render_template("ui/rules.html", rows=rows)
+
+
+@bp.get("/rules/new")
+@role_required("operator")
+def new_rule():
+    return _editor({"match_type": "contains", "priority": 100, "moog_severity": 3, "is_active": True})
+
+
+@bp.get("/rules/<int:rule_id>")
+@role_required("operator")
+def edit_rule(rule_id: int):
+    with session_scope() as session:
+        try:
+            rule = rulebook.rule_to_dict(rulebook.get_rule(session, rule_id))
+        except LookupError:
+            abort(404, f"No rule {rule_id}.")
+    return _editor(rule, rule_id=rule_id)
+
+
+@bp.post("/rules/new", endpoint="save_new_rule")
+@bp.post("/rules/<int:rule_id>")
+@role_required("operator")
+def save_rule(rule_id: int | None = None):
+    """One form, two buttons: "dry run" shows what the edited rule set would do with the sample
+    event; "save" stores the rule."""
+    fields = rule_fields(request.form)
+    sample = request.form.get("sample", "")
+    shown = {**fields, "id": rule_id}
+    try:
+        with session_scope() as session:
+            if request.form.get("action") == "dry-run":
+                try:
+                    event = json.loads(sample)
+                except ValueError:
+                    return _editor(shown, rule_id=rule_id, sample=sample, error="The sample event is not valid JSON.", status=400)
+                candidate = {**fields, "id": rule_id} if rule_id else fields
+                result = rulebook.dry_run(session, event, candidate)
+                return _editor(shown, rule_id=rule_id, sample=sample, result=result)
+            if rule_id is None:
+                rule = rulebook.create_rule(session, fields, **_audit_kwargs())
+            else:
+                rule = rulebook.update_rule(session, rule_id, fields, **_audit_kwargs())
+            session.flush()
+            flash(f"Rule {rule.id} ({rule.name}) saved.")
+            return redirect(url_for("ui.rules"))
+    except rulebook.RuleError as error:
+        return _editor(shown, rule_id=rule_id, sample=sample, error=str(error), status=422)
+    except LookupError as error:
+        abort(404, str(error).strip("'\""))
+
+
+@bp.post("/rules/<int:rule_id>/toggle")
+@role_required("operator")
+def toggle_rule(rule_id: int):
+    try:
+        with session_scope() as session:
+            rule = rulebook.get_rule(session, rule_id)
+            rulebook.update_rule(session, rule_id, {"is_active": not rule.is_active}, **_audit_kwargs())
+            flash(f"Rule {rule_id} {'enabled' if rule.is_active else 'disabled'}.")
+    except LookupError as error:
+        abort(404, str(error).strip("'\""))
+    return redirect(url_for("ui.rules"))
+
+
+@bp.post("/rules/<int:rule_id>/delete")
+@role_required("operator")
+def delete_rule(rule_id: int):
+    try:
+        with session_scope() as session:
+            rulebook.delete_rule(session, rule_id, **_audit_kwargs())
+            flash(f"Rule {rule_id} deleted (its history stays in the audit).")
+    except LookupError as error:
+        abort(404, str(error).strip("'\""))
+    return redirect(url_for("ui.rules"))
+
+
+# --- development hosts and device teams -------------------------------------------------
+
+def _host_change(change, *args, endpoint: str):
+    try:
+        with session_scope() as session:
+            change(session, *args, **_audit_kwargs())
+        flash("Saved.")
+    except (rulebook.RuleError, LookupError) as error:
+        flash(str(error).strip("'\""), "error")
+    return redirect(url_for(endpoint))
 
 
 @bp.get("/dev-hosts")
 @role_required("viewer")
 def dev_hosts():
-    return render_template("ui/pending.html", title="Development hosts")
+    with session_scope() as session:
+        rows = rulebook.list_dev_hosts(session)
+    return render_template("ui/dev_hosts.html", rows=rows)
+
+
+@bp.post("/dev-hosts")
+@role_required("operator")
+def add_dev_host():
+    return _host_change(rulebook.add_dev_host, request.form.get("hostname", ""), endpoint="ui.dev_hosts")
+
+
+@bp.post("/dev-hosts/<path:hostname>/delete")
+@role_required("operator")
+def remove_dev_host(hostname: str):
+    return _host_change(rulebook.remove_dev_host, hostname, endpoint="ui.dev_hosts")
 
 
 @bp.get("/teams")
 @role_required("viewer")
 def teams():
-    return render_template("ui/pending.html", title="Device teams")
+    with session_scope() as session:
+        rows = rulebook.list_teams(session)
+    return render_template("ui/teams.html", rows=rows)
 
+
+@bp.post("/teams")
+@role_required("operator")
+def set_team():
+    return _host_change(rulebook.set_team, request.form.get("hostname", ""), request.form.get("team_assignment", ""),
+                        endpoint="ui.teams")
+
+
+@bp.post("/teams/<path:hostname>/delete")
+@role_required("operator")
+def remove_team(hostname: str):
+    return _host_change(rulebook.remove_team, hostname, endpoint="ui.teams")
+
+
+# --- dead letters -----------------------------------------------------------------------
 
 @bp.get("/dead-letters")
 @role_required("viewer")
 def dead_letters():
-    return render_template("ui/pending.html", title="Dead letters")
+    args = {k: v for k, v in request.args.items() if v}
+    try:
+        page_number = int(args.get("page", 1))
+        with session_scope() as session:
+            page = dlq.list_dead_letters(session, kind=args.get("kind"), reason=args.get("reason"),
+                                         state=args.get("state"), page=page_number, limit=50)
+            rows = [dlq.as_dict(letter, with_payload=False) for letter in page.items]
+    except (ValueError, dlq.DeadLetterError) as error:
+        flash(str(error), "error")
+        rows, page = [], dlq.Page([], 1, 50, 0)
+    args.pop("page", None)
+    return render_template("ui/dead_letters.html", rows=rows, page=audit_query.Page(page.page, page.limit, page.total),
+                           args=args, reasons=dlq.REASONS)
+
+
+@bp.get("/dead-letters/<int:letter_id>")
+@role_required("viewer")
+def dead_letter(letter_id: int):
+    with session_scope() as session:
+        letter = dlq.get(session, letter_id)
+        if letter is None:
+            abort(404, f"No dead letter {letter_id}.")
+        row = dlq.as_dict(letter)
+    return render_template("ui/dead_letter.html", row=row)
+
+
+@bp.post("/dead-letters/<int:letter_id>/replay")
+@role_required("operator")
+def replay_dead_letter(letter_id: int):
+    from tasks.remediation import pipeline
+
+    with session_scope() as session:
+        outcome = dlq.replay(session, [letter_id], force=request.form.get("force") == "on", pipeline=pipeline(),
+                             **_audit_kwargs())
+    if outcome.replayed:
+        flash(f"Dead letter {letter_id} replayed.")
+    else:
+        flash(f"Dead letter {letter_id} not replayed: {outcome.skipped.get(letter_id, 'unknown')}", "error")
+    return redirect(url_for("ui.dead_letter", letter_id=letter_id) if not outcome.replayed else url_for("ui.dead_letters"))
+
+
+@bp.post("/dead-letters/<int:letter_id>/purge")
+@role_required("operator")
+def purge_dead_letter(letter_id: int):
+    with session_scope() as session:
+        purged = dlq.purge(session, [letter_id], **_audit_kwargs())
+    flash(f"Dead letter {letter_id} purged." if purged else f"No dead letter {letter_id}.", "" if purged else "error")
+    return redirect(url_for("ui.dead_letters"))
 
 
 def pretty(value) -> str:

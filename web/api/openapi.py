@@ -146,8 +146,10 @@ PATHS = {
         "put": op("Change a rule's fields.", "operator", params=[path("rule_id", INT)], body=ref("RuleFields"), errors=W),
         "delete": op("Delete a rule (soft: history stays readable).", "operator", params=[path("rule_id", INT)], errors=W),
     },
-    "/api/v2/rules/dry-run": {"post": op("Which rule an event would match, and the decision, without saving.", "read",
-                                         body=obj(("event",), event=ANY_OBJECT, rule=ref("RuleFields")), errors=W)},
+    "/api/v2/rules/test": {"post": op("Dry run: which rule an event would match, and the decision, without saving "
+                                      "(with `rule`: as if that rule were saved; with ?last=N: over the N most recent events).",
+                                      "read", params=[("last", "query", INT)],
+                                      body=obj((), event=ANY_OBJECT, rule=ref("RuleFields")), errors=W)},
     "/api/v2/dev-hosts": {
         "get": op("Development hosts.", "read", (200, obj(("hosts",), hosts={"type": "array", "items": obj(("hostname",), hostname=STR)}))),
         "post": op("Add a development host.", "operator", (201, ANY_OBJECT), body=obj(("hostname",), hostname=STR, reason=STR), errors=W),

@@ -1,0 +1,117 @@
+"""Operators' pages: rules with the dry run, dev hosts, teams, dead letters."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from sqlalchemy import select
+
+from mutt_app import dlq
+from mutt_app.db import session_scope
+from mutt_app.models import ConfigAudit, DeadLetter, DeviceTeam, Rule
+from tests.support.web import login, make_user, page_token
+
+RULE = {"name": "link down", "match_type": "contains", "match_string": "LINK-3-UPDOWN", "trap_oid": "",
+        "syslog_severity": "", "priority": "50", "prod_handling": "Page_and_ticket", "dev_handling": "Ignore",
+        "team_assignment": "NETO", "moog_severity": "4", "description": "", "is_active": "on"}
+EVENT = {"hostname": "r1", "message": "%LINK-3-UPDOWN: Interface Gi0/1, changed state to down", "syslog_severity": 3}
+
+
+@pytest.fixture
+def operator(client):
+    make_user("oscar", "operator")
+    login(client, "oscar")
+    return client
+
+
+def post(client, url: str, data: dict, page: str = "/rules"):
+    return client.post(url, data={**data, "csrf_token": page_token(client, page)})
+
+
+def test_new_rule_dry_run_then_save(operator):
+    dry = post(operator, "/rules/new", {**RULE, "sample": json.dumps(EVENT), "action": "dry-run"})
+    html = dry.get_data(as_text=True)
+    assert dry.status_code == 200 and 'id="dry-run-result"' in html
+    assert "decision <strong>Page_and_ticket</strong>" in html and "forwarded to Moogsoft" in html
+    with session_scope() as session:
+        assert session.scalar(select(Rule)) is None  # a dry run saves nothing
+    saved = post(operator, "/rules/new", {**RULE, "sample": "", "action": "save", "reason": "CHG-1"})
+    assert saved.status_code == 302
+    with session_scope() as session:
+        rule = session.scalar(select(Rule))
+        change = session.scalar(select(ConfigAudit).where(ConfigAudit.table_name == "rules"))
+    assert (rule.priority, rule.moog_severity, rule.syslog_severity, rule.is_active) == (50, 4, None, True)
+    assert (change.changed_by, change.reason) == ("user:oscar", "CHG-1")
+    assert "link down" in operator.get("/rules").get_data(as_text=True)
+
+
+def test_invalid_rule_and_bad_sample_are_explained(operator):
+    bad = post(operator, "/rules/new", {**RULE, "match_string": "", "action": "save"})
+    assert bad.status_code == 422 and b"match_string or a trap_oid" in bad.data
+    sample = post(operator, "/rules/new", {**RULE, "sample": "{not json", "action": "dry-run"})
+    assert sample.status_code == 400 and b"not valid JSON" in sample.data
+
+
+def test_edit_disable_and_delete_a_rule(operator):
+    post(operator, "/rules/new", {**RULE, "action": "save"})
+    with session_scope() as session:
+        rule_id = session.scalar(select(Rule.id))
+    form = operator.get(f"/rules/{rule_id}").get_data(as_text=True)
+    assert 'value="LINK-3-UPDOWN"' in form
+    post(operator, f"/rules/{rule_id}", {**RULE, "priority": "7", "action": "save"})
+    post(operator, f"/rules/{rule_id}/toggle", {})
+    with session_scope() as session:
+        rule = session.get(Rule, rule_id)
+        assert (rule.priority, rule.is_active) == (7, False)
+    post(operator, f"/rules/{rule_id}/delete", {})
+    assert "LINK-3-UPDOWN" not in operator.get("/rules").get_data(as_text=True)
+    assert operator.get("/rules/999").status_code == 404
+
+
+def test_viewer_sees_rules_but_cannot_change_them(client):
+    make_user("vic", "viewer")
+    login(client, "vic")
+    assert client.get("/rules").status_code == 200
+    assert client.get("/rules/new").status_code == 403
+    assert post(client, "/rules/new", {**RULE, "action": "save"}).status_code == 403
+
+
+def test_dev_hosts_and_teams(operator):
+    post(operator, "/dev-hosts", {"hostname": "lab-sw1"}, "/dev-hosts")
+    assert "lab-sw1" in operator.get("/dev-hosts").get_data(as_text=True)
+    again = operator.post("/dev-hosts", data={"hostname": "lab-sw1", "csrf_token": page_token(operator, "/dev-hosts")},
+                          follow_redirects=True)
+    assert b"already a development host" in again.data
+    post(operator, "/dev-hosts/lab-sw1/delete", {}, "/dev-hosts")
+    assert "lab-sw1" not in operator.get("/dev-hosts").get_data(as_text=True)
+    post(operator, "/teams", {"hostname": "core1", "team_assignment": "CORE"}, "/teams")
+    with session_scope() as session:
+        assert session.get(DeviceTeam, "core1").team_assignment == "CORE"
+    post(operator, "/teams/core1/delete", {}, "/teams")
+    with session_scope() as session:
+        assert session.get(DeviceTeam, "core1") is None
+
+
+def test_dead_letter_inspect_replay_and_purge(operator, redis):
+    with session_scope() as session:
+        dlq.record(session, dlq.EVENT, "e" * 32, dlq.PROCESSING_FAILED, error="boom", payload={**EVENT, "_id": "e" * 32})
+        dlq.record(session, dlq.EVENT, "f" * 32, dlq.PROCESSING_FAILED, error="boom", payload={**EVENT, "_id": "f" * 32})
+        first, second = session.scalars(select(DeadLetter.id).order_by(DeadLetter.id)).all()
+    listing = operator.get("/dead-letters?reason=processing_failed").get_data(as_text=True)
+    assert listing.count("processing_failed</td>") == 2
+    detail = operator.get(f"/dead-letters/{first}").get_data(as_text=True)
+    assert "LINK-3-UPDOWN" in detail and 'id="replay"' in detail
+    replayed = post(operator, f"/dead-letters/{first}/replay", {"reason": "fixed"}, "/dead-letters")
+    assert replayed.status_code == 302
+    with session_scope() as session:
+        assert session.get(DeadLetter, first).state == "replayed"
+    assert redis.llen("mutt:ingest:buffer") + redis.zcard("mutt:batches:pending") >= 1
+    post(operator, f"/dead-letters/{second}/purge", {"reason": "noise"}, "/dead-letters")
+    with session_scope() as session:
+        assert session.get(DeadLetter, second) is None
+        purge = session.scalar(select(ConfigAudit).where(ConfigAudit.table_name == "dead_letters", ConfigAudit.operation == "DELETE"))
+    assert purge.reason == "noise" and purge.changed_by == "user:oscar"
+    assert operator.get("/dead-letters/99999").status_code == 404
+    assert re.search(r"Page 1 of 1", operator.get("/dead-letters?kind=alert").get_data(as_text=True))
