@@ -1,0 +1,95 @@
+"""Three worker processes on one broker: the global limits stay exact.
+
+The Moogsoft rate limit, the unhandled roll-up threshold and the runtime settings live in Redis,
+so adding workers must not add sends per second or extra meta-alerts. Events go in through the
+real ingest endpoint (gunicorn) in small batches, so every worker gets a share.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from mutt_app import apikeys, db, dynconfig, rulebook
+from mutt_app.batches import EventBatches
+from mutt_app.models import Alert
+from mutt_app.moog_standin import MoogStandin
+from tests.support.processes import mutt_env, start_web, start_worker, wait_until
+
+pytestmark = pytest.mark.integration
+
+LIMIT, PERIOD, THRESHOLD = 10, 1.0, 40
+
+
+@pytest.fixture
+def stack(redis, pg_url, tmp_path):
+    from tests.conftest import REDIS_URL
+
+    standin = MoogStandin().start()
+    runtime = dynconfig.runtime(redis)
+    for key, value in {"moog_rate_limit": LIMIT, "moog_rate_period": PERIOD, "unhandled_threshold": THRESHOLD,
+                       "unhandled_window_seconds": 3600, "ingest_batch_size": 5}.items():
+        runtime.store(key, value)
+    with db.session_scope() as session:
+        rulebook.create_rule(session, {"name": "scale", "match_string": "SCALE-FWD", "match_type": "contains",
+                                       "priority": 1, "prod_handling": "Page_only", "dev_handling": "Ignore",
+                                       "team_assignment": "NetOps", "moog_severity": 4}, actor="test")
+        _, key = apikeys.create(session, "scale test", ["ingest"], actor="test")
+    env = mutt_env(REDIS_URL, pg_url, tmp_path / "home", MOOG_WEBHOOK_URL=standin.url, MOOG_API_KEY="k")
+    workers = [start_worker(env, tmp_path, queues="alerts,moog", concurrency=2, name=f"worker-{n}") for n in range(3)]
+    web, url = start_web(env, tmp_path)
+    yield url, key, standin
+    for process in [web, *workers]:
+        process.stop()
+    standin.stop()
+
+
+def test_rate_limit_and_rollup_threshold_hold_exactly_across_three_workers(stack, redis):
+    url, key, standin = stack
+    events = [{"hostname": "edge-1", "timestamp": "2026-11-25T10:00:00Z", "message": f"SCALE-FWD link {n} down"}
+              for n in range(10 * LIMIT)]
+    below = [("quiet-host", THRESHOLD - 1)]
+    at_or_above = [("chatty-host", THRESHOLD), ("noisy-host", 2 * THRESHOLD + 20)]
+    for host, count in below + at_or_above:
+        events += [{"hostname": host, "timestamp": "2026-11-25T10:00:00Z",
+                    "message": f"%FAN-4-SPEED: fan {n} at {1000 + n} rpm"} for n in range(count)]
+    random.Random(7).shuffle(events)
+    chunks = [events[n:n + 7] for n in range(0, len(events), 7)]
+    started = time.time()
+
+    def post(chunk):
+        return requests.post(url + "/api/v2/ingest", json=chunk, headers={"X-API-KEY": key}, timeout=30).json()
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(post, chunks))
+    assert sum(answer["accepted"] for answer in answers) == len(events)
+
+    batches = EventBatches(redis)
+    unhandled = len(events) - 10 * LIMIT
+    wait_until(lambda: batches.stats().get("unhandled", 0) == unhandled and batches.stats().get("audited") == 10 * LIMIT,
+               timeout=60, message="every event processed")
+    expected_alerts = 10 * LIMIT + len(at_or_above)
+
+    def delivered_in_db() -> bool:
+        with db.session_scope() as session:
+            return set(session.scalars(select(Alert.state))) == {"delivered"}
+
+    wait_until(lambda: len({b["external_id"] for b in standin.delivered()}) == expected_alerts and delivered_in_db(),
+               timeout=90, message="every alert delivered")
+
+    with db.session_scope() as session:
+        rows = session.scalars(select(Alert)).all()
+        metas = sorted(row.hostname for row in rows if row.kind == "meta")
+        assert len(rows) == expected_alerts and {row.state for row in rows} == {"delivered"}
+    assert metas == sorted(host for host, _ in at_or_above)  # one each, none for the quiet host
+    assert batches.stats().get("dead_lettered", 0) == 0
+
+    arrivals = sorted(r.at for r in standin.received)
+    closest = min(later - earlier for earlier, later in zip(arrivals, arrivals[LIMIT:]))
+    assert closest >= PERIOD, "more than moog_rate_limit sends reached Moogsoft within one period"
+    assert arrivals[-1] - started >= (expected_alerts / LIMIT - 1) * PERIOD
