@@ -89,8 +89,9 @@ class CircuitBreaker:
     def __init__(self, redis_client, *, probe_lease: float | None = None) -> None:
         self._redis = redis_client
         self._script = redis_client.register_script(_SCRIPT)
-        # A probe is one send: it reports within the Moog timeout unless its worker died.
-        self._probe_lease = probe_lease if probe_lease is not None else config.get().moog_timeout + 10
+        # A probe is one send (connect + answer, each up to MOOG_TIMEOUT): it reports by then
+        # unless its worker died.
+        self._probe_lease = probe_lease if probe_lease is not None else 2 * config.get().moog_timeout + 10
 
     def _run(self, op: str) -> tuple[int, int, int]:
         runtime = dynconfig.runtime(self._redis)

@@ -127,7 +127,7 @@ class Forwarder:
             alerts = _claim(session, pending, lease_seconds)
         claimed = {alert.id for alert in alerts}
         report.skipped += [alert_id for alert_id in pending if alert_id not in claimed]
-        self._send(alerts, policy, retries, report, deadline=started + budget_seconds - self._client.timeout)
+        self._send(alerts, policy, retries, report, deadline=started + budget_seconds - 2 * self._client.timeout)
         return report
 
     def _send(self, alerts: list[Alert], policy: RetryPolicy, retries: int, report: Report, deadline: float) -> None:

@@ -24,8 +24,8 @@ POLICY = forwarding.RetryPolicy(
 # visibility timeout, or the broker hands the message out a second time.
 MAX_COUNTDOWN = celeryconfig.broker_transport_options["visibility_timeout"] / 4
 
-_timeout = config.get().moog_timeout
-ONE_SOFT_LIMIT = int(_timeout) + 20
+# One send takes at most twice MOOG_TIMEOUT (connecting, then waiting for the answer).
+ONE_SOFT_LIMIT = int(2 * config.get().moog_timeout) + 20
 ONE_HARD_LIMIT = ONE_SOFT_LIMIT + 10
 BATCH_SOFT_LIMIT = celeryconfig.task_soft_time_limit
 BATCH_HARD_LIMIT = celeryconfig.task_time_limit
