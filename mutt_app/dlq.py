@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from mutt_app import audit, dynconfig, keys
+from mutt_app import audit, dynconfig
 from mutt_app.batches import QUEUED, EventBatches
 from mutt_app.db import insert_ignoring_duplicates, on_commit
 from mutt_app.models import DEAD_LETTER_STATES, Alert, DeadLetter
@@ -197,12 +197,12 @@ def _iso(value: datetime | None) -> str | None:
 
 @dataclass
 class Pipeline:
-    """Where replayed work goes: the event batches in Redis and the two enqueue functions
-    (``tasks.alerter.enqueue_batch``, ``tasks.forwarder.enqueue_alerts``), given by the caller so
-    this module stays free of Celery."""
+    """Where replayed work goes, given by the caller so this module stays free of Celery: the
+    event batches in Redis, ``flush_buffer`` (cut the ingest buffer into batches and enqueue
+    them: ``mutt_app.ingest.Ingest.flush``) and ``tasks.forwarder.enqueue_alerts``."""
 
     batches: EventBatches
-    enqueue_batch: Callable[[str], None]
+    flush_buffer: Callable[[], int]
     enqueue_alerts: Callable[[list[str]], None]
 
 
@@ -313,27 +313,12 @@ def _replay_events(letters: list[DeadLetter], pipeline: Pipeline) -> Outcome:
     # the letter still says waiting, and a second replay is harmless (audit keyed on the event id).
     accepted = pipeline.batches.accept(documents, key_id=REPLAY_SOURCE, rate_limit=0, rate_window=60,
                                        max_backlog=dynconfig.get("max_ingest_queue_size"))
-    pipeline.batches.redis.hdel(keys.APIKEY_LAST_USED, REPLAY_SOURCE)  # not an API key
     if accepted.status != QUEUED:
         outcome.skipped.update({letter_id: "the ingest backlog is full; try again later" for letter_id in sent})
         return outcome
-    dispatch_buffer(pipeline)
+    pipeline.flush_buffer()
     outcome.replayed += sent
     return outcome
-
-
-def dispatch_buffer(pipeline: Pipeline, max_batches: int = 10_000) -> int:
-    """Cut whatever waits in the ingest buffer into batches and enqueue them; returns the count."""
-    size = dynconfig.get("ingest_batch_size")
-    lease = dynconfig.get("janitor_stuck_after_seconds")
-    made = 0
-    while made < max_batches:
-        cut = pipeline.batches.cut(size, lease)
-        if cut is None:
-            break
-        pipeline.enqueue_batch(cut[0])
-        made += 1
-    return made
 
 
 def _replay_alerts(session: Session, letters: list[DeadLetter], pipeline: Pipeline) -> Outcome:

@@ -52,7 +52,7 @@ class Report:
     batches_requeued: int = 0
     batches_split: int = 0
     events_dead_lettered: int = 0
-    buffer_batches: int = 0
+    buffered_events: int = 0
     alerts_requeued: int = 0
     alerts_dead_lettered: int = 0
     partitions_made: list[str] = field(default_factory=list)
@@ -61,15 +61,15 @@ class Report:
     errors: list[str] = field(default_factory=list)
 
     def recovered(self) -> int:
-        return self.batches_requeued + self.batches_split + self.buffer_batches + self.alerts_requeued
+        return self.batches_requeued + self.batches_split + self.buffered_events + self.alerts_requeued
 
 
 @dataclass
 class Queues:
     """What the janitor needs from the task layer: enqueue functions and queue depths."""
 
-    enqueue_batch: Callable[[str], None]
     recover_batch: Callable[[str, int], str]  # (batch id, claims) -> PROCESS, SPLIT or DEAD_LETTER
+    flush_buffer: Callable[[], int]           # cut the ingest buffer into batches, enqueue them
     enqueue_alerts: Callable[[list[str]], None]
     alerts_waiting: Callable[[], int]  # messages in the alerter's queue
     moog_waiting: Callable[[], int]    # messages in the forwarder's queue
@@ -83,12 +83,10 @@ def run(redis_client, queues: Queues, *, maintenance: bool, keep_alive: Callable
     batches = EventBatches(redis_client)
     steps = [
         ("batches", lambda: recover_batches(batches, queues, report)),
-        ("ingest buffer", lambda: setattr(report, "buffer_batches", dlq.dispatch_buffer(
-            dlq.Pipeline(batches, queues.enqueue_batch, queues.enqueue_alerts), max_batches=LIMIT))),
+        ("ingest buffer", lambda: setattr(report, "buffered_events", queues.flush_buffer())),
         ("alerts", lambda: recover_alerts(redis_client, queues, report, now)),
+        ("api key last use", lambda: _in_session(lambda s: apikeys.sync_last_used(s, redis_client))),
     ]
-    if hasattr(apikeys, "sync_last_used"):
-        steps.append(("api key last use", lambda: _in_session(lambda s: apikeys.sync_last_used(s, redis_client))))
     if maintenance:
         steps.append(("partitions", lambda: _in_session(lambda s: keep_partitions(s, report, now))))
         steps.append(("retention", lambda: _in_session(lambda s: apply_retention(s, report, now))))
@@ -99,7 +97,7 @@ def run(redis_client, queues: Queues, *, maintenance: bool, keep_alive: Callable
             log.exception("janitor step %s failed", name)
             report.errors.append(f"{name}: {type(error).__name__}: {error}"[:300])
         keep_alive()
-    for kind, count in (("batch", report.batches_requeued + report.batches_split), ("buffer", report.buffer_batches),
+    for kind, count in (("batch", report.batches_requeued + report.batches_split), ("buffered event", report.buffered_events),
                         ("alert", report.alerts_requeued)):
         if count:
             metrics.JANITOR_RECOVERED.labels(kind=kind).inc(count)

@@ -16,10 +16,11 @@ def queue_depth(name: str) -> int:
 
 
 def queues() -> domain.Queues:
-    from tasks.alerter import enqueue_batch, recover_batch
+    from tasks.alerter import recover_batch
     from tasks.forwarder import enqueue_alerts
+    from tasks.remediation import flush_buffer
 
-    return domain.Queues(enqueue_batch, recover_batch, enqueue_alerts, lambda: queue_depth(ALERTS_QUEUE), lambda: queue_depth(MOOG_QUEUE))
+    return domain.Queues(recover_batch, flush_buffer, enqueue_alerts, lambda: queue_depth(ALERTS_QUEUE), lambda: queue_depth(MOOG_QUEUE))
 
 
 @app.task(name="mutt.janitor", ignore_result=True)

@@ -11,14 +11,21 @@ from mutt_app.batches import EventBatches
 from mutt_app.breaker import CircuitBreaker
 from mutt_app.celery_app import app
 from mutt_app.db import session_scope
+from mutt_app.ingest import Ingest
+
+
+def flush_buffer() -> int:
+    """Cut whatever waits in the ingest buffer into batches and enqueue them."""
+    from tasks.alerter import enqueue_batch
+
+    return Ingest(redis_client.get(), enqueue_batch).flush()
 
 
 def pipeline() -> dlq.Pipeline:
     """Where replayed dead letters go (also used by the API and the CLI)."""
-    from tasks.alerter import enqueue_batch
     from tasks.forwarder import enqueue_alerts
 
-    return dlq.Pipeline(EventBatches(redis_client.get()), enqueue_batch, enqueue_alerts)
+    return dlq.Pipeline(EventBatches(redis_client.get()), flush_buffer, enqueue_alerts)
 
 
 def breaker_state() -> str:

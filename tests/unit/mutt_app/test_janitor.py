@@ -82,7 +82,7 @@ def test_events_left_in_the_ingest_buffer_are_cut_and_dispatched(redis, sqlite_u
     batches.accept([json.dumps({"_id": f"e{i}"}) for i in range(250)], key_id="k", rate_limit=0,
                    rate_window=60, max_backlog=10_000)
     report = run(redis_client=redis)
-    assert report.buffer_batches == 3 and batches.buffered() == 0
+    assert report.buffered_events == 250 and batches.buffered() == 0
     assert len(queued_batch_ids(redis)) == 3
 
 
