@@ -421,6 +421,8 @@ def _candidate_rule(session: Session, fields: dict) -> MatcherRule:
     if isinstance(fields, dict):
         fields = {name: value for name, value in fields.items() if name != "reason"}  # the editor's form may carry it
     rule_id = fields.get("id") if isinstance(fields, dict) else None
+    if rule_id is not None and (isinstance(rule_id, bool) or not isinstance(rule_id, int)):
+        raise RuleError("rule id must be an integer (or absent for a new rule)")
     if rule_id is not None:
         stored = get_rule(session, rule_id)
         values = {name: getattr(stored, name) for name in EDITABLE} | validate_rule_fields(fields, partial=True)

@@ -73,6 +73,10 @@ def test_rules_crud_in_v25_shapes(api, operator, reader, redis):
         ("post", "/api/v2/rules/test", {"rule": RULE}, 400, "event"),
         ("post", "/api/v2/rules/test", {"event": [1]}, 422, "JSON object"),
         ("post", "/api/v2/rules/test?last=x", {}, 400, "whole number"),
+        ("post", "/api/v2/rules/test", {"event": {}, "rule": {"id": "abc"}}, 422, "integer"),
+        ("post", "/api/v2/rules/test", {"event": {}, "rule": {"id": 999}}, 404, "not found"),
+        ("post", "/api/v2/rules", {**RULE, "priority": 10**20}, 422, "priority"),
+        ("post", "/api/v2/teams", {"hostname": "a b", "team_assignment": "X"}, 422, "hostname"),
         ("post", "/api/v2/rules/test?last=5000", {}, 422, "between 1 and 1000"),
     ],
 )
