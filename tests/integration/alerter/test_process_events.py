@@ -219,3 +219,32 @@ def test_an_event_the_database_refuses_does_not_sink_its_batch(worker):
         letter = session.scalars(select(DeadLetter)).one()
         assert (letter.ref_id, letter.reason) == (events[4]["_id"], dlq.PROCESSING_FAILED)
         assert "unstorable_event" in letter.payload and "DataError" in letter.error
+
+
+def test_v25_samples_posted_through_ingest_are_all_accounted_for(worker):
+    """Through the real ingest endpoint: every accepted event is audited, unhandled or a dead letter."""
+    from pathlib import Path
+
+    from tests.support.web import admin_key
+    from web import create_app
+    from web.ingest import endpoint
+
+    config.reset()
+    application = create_app()
+    application.config.update(TESTING=True)
+    key = admin_key(("ingest",), name="sender")
+    data = Path(__file__).resolve().parents[2] / "data"
+    posted = 0
+    with application.test_client() as client:
+        for name in ("test_data_syslog_events.json", "demo_syslog_events.json", "demo_snmp_traps.json"):
+            events = json.loads((data / name).read_text(encoding="utf-8-sig"))
+            response = client.post("/api/v2/ingest", json=events, headers={"X-API-KEY": key})
+            assert response.status_code == 200, response.get_data(as_text=True)
+            posted += len(events)
+        endpoint(application).pipeline().flush()  # the partly filled last batch (no flusher thread in tests)
+    assert posted == 496
+    stats = settled(worker, worker.stats()["accepted"])
+    outcomes = [stats.get(k, 0) for k in ("audited", "unhandled", "dead_lettered")]
+    assert stats["accepted"] == posted == sum(outcomes)
+    audited, _rule_alerts, _meta, letters = db_counts()
+    assert audited == outcomes[0] > 0 and outcomes[1] > 0 and letters == outcomes[2]
