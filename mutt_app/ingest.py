@@ -27,7 +27,6 @@ from mutt_app.db import session_scope
 
 log = logging.getLogger(__name__)
 
-UNAVAILABLE = "unavailable"   # Redis did not answer
 BACKLOG_RETRY_AFTER = 5       # seconds a sender waits when the backlog is full or Redis is away
 
 

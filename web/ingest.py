@@ -17,6 +17,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass
+from http import HTTPStatus
 from urllib.parse import parse_qsl
 
 from flask import Flask
@@ -45,9 +46,7 @@ URL_KEY_PARAMETERS = {"api_key", "apikey", "api-key", "x-api-key", "key", "token
 
 REASONS = {200: "", 400: "json", 401: "auth", 403: "auth", 405: "method", 413: "too_large", 415: "content_type",
            429: "rate_limit", 503: "unavailable"}
-STATUS_LINES = {200: "200 OK", 400: "400 BAD REQUEST", 401: "401 UNAUTHORIZED", 403: "403 FORBIDDEN",
-                405: "405 METHOD NOT ALLOWED", 413: "413 REQUEST ENTITY TOO LARGE",
-                415: "415 UNSUPPORTED MEDIA TYPE", 429: "429 TOO MANY REQUESTS", 503: "503 SERVICE UNAVAILABLE"}
+STATUS_LINES = {status: f"{status} {HTTPStatus(status).phrase}" for status in REASONS}
 
 
 def _enqueue_batch(batch_id: str) -> None:
