@@ -21,6 +21,10 @@ from web.security import actor
 bp = Blueprint("ui", __name__)
 
 
+def not_found(error: LookupError):
+    abort(404, str(error).strip("'\""))  # KeyError-style quotes off the message
+
+
 def _audit_kwargs() -> dict:
     return {"actor": actor(), "reason": request.form.get("reason", "").strip(), "correlation_id": g.correlation_id}
 
@@ -244,7 +248,7 @@ def save_rule(rule_id: int | None = None):
     except rulebook.RuleError as error:
         return _editor(shown, rule_id=rule_id, sample=sample, error=str(error), status=422)
     except LookupError as error:
-        abort(404, str(error).strip("'\""))
+        not_found(error)
 
 
 @bp.post("/rules/<int:rule_id>/toggle")
@@ -256,7 +260,7 @@ def toggle_rule(rule_id: int):
             rulebook.update_rule(session, rule_id, {"is_active": not rule.is_active}, **_audit_kwargs())
             flash(f"Rule {rule_id} {'enabled' if rule.is_active else 'disabled'}.")
     except LookupError as error:
-        abort(404, str(error).strip("'\""))
+        not_found(error)
     return redirect(url_for("ui.rules"))
 
 
@@ -268,7 +272,7 @@ def delete_rule(rule_id: int):
             rulebook.delete_rule(session, rule_id, **_audit_kwargs())
             flash(f"Rule {rule_id} deleted (its history stays in the audit).")
     except LookupError as error:
-        abort(404, str(error).strip("'\""))
+        not_found(error)
     return redirect(url_for("ui.rules"))
 
 

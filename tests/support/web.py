@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-from mutt_app import users
+import pytest
+
+from mutt_app import config, users
 from mutt_app.db import session_scope
 
 PASSWORD = "correct horse battery"
@@ -48,3 +50,15 @@ def forget_keys() -> None:
     import web.security
 
     web.security._cache = None
+
+
+@pytest.fixture
+def pg_app(redis, pg_url):
+    """The app on the PostgreSQL test database (import this fixture into a test module)."""
+    from web import create_app
+
+    config.reset()
+    forget_keys()
+    app = create_app()
+    app.config.update(TESTING=True)
+    return app

@@ -28,3 +28,10 @@ def audit_logs():
 @api_auth("read")
 def config_audit():
     return _search(audit_query.search_changes, "changes")
+
+
+@bp.get("/audit")
+@api_auth("read")
+def config_audit_v25():
+    """v2.5's name for the config audit (its answer called the rows "logs")."""
+    return _search(audit_query.search_changes, "logs")

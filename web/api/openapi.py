@@ -123,6 +123,10 @@ PATHS = {
     "/api/v2/config-audit": {"get": op("Config audit search, newest first.", "read", (200, page_of("changes", "ConfigChange")),
                                        params=query("changed_by", "table_name", "record_id", "operation", "start_date",
                                                      "end_date", "page", "limit"))},
+    "/api/v2/audit": {"get": op("The config audit under v2.5's name and shape (rows in `logs`).", "read",
+                                (200, page_of("logs", "ConfigChange")),
+                                params=query("changed_by", "table_name", "record_id", "operation", "start_date",
+                                             "end_date", "page", "limit"))},
     "/api/v2/users": {
         "get": op("List users.", "admin", (200, obj(("users",), users={"type": "array", "items": ref("User")}))),
         "post": op("Create a user.", "admin", (201, ref("User")), body=ref("NewUser"), errors=W),

@@ -9,22 +9,16 @@ import time
 import pytest
 from sqlalchemy import select
 
-from mutt_app import config, keys
+from mutt_app import keys
 from mutt_app.batches import RATE_BUCKETS
 from mutt_app.db import session_scope
 from mutt_app.models import ConfigAudit, EventAudit
-from tests.support.web import admin_key, forget_keys
+from tests.support.web import admin_key, pg_app  # noqa: F401 - pg_app is a fixture
 
 
 @pytest.fixture
-def api(redis, pg_url):
-    from web import create_app
-
-    config.reset()
-    forget_keys()
-    app = create_app()
-    app.config.update(TESTING=True)
-    return app.test_client()
+def api(pg_app):
+    return pg_app.test_client()
 
 
 def headers(key: str) -> dict:
@@ -172,3 +166,11 @@ def test_slo_reports_every_objective(api, redis):
     alerter = body["slos"][-1]
     assert alerter["actual_value"] == 0.999 and alerter["status"] == "ok"
     assert alerter["burn_rate"] == pytest.approx(1.0) and alerter["error_budget_remaining"] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_v25_config_audit_path_answers_in_v25_shape(api):
+    key = admin_key()
+    api.post("/api/v2/users", json={"username": "u2", "password": "long enough pass"}, headers=headers(key))
+    body = api.get("/api/v1/audit?table_name=users", headers=headers(key)).json
+    assert [row["new_values"]["username"] for row in body["logs"]] == ["u2"]
+    assert body["pagination"]["total"] == 1

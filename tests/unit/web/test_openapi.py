@@ -8,21 +8,14 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate
 
-from mutt_app import config
-from tests.support.web import admin_key, forget_keys
+from tests.support.web import admin_key, pg_app  # noqa: F401 - pg_app is a fixture
 
 MACHINE = re.compile(r"^/(api/v2/|health$|metrics$)")
 
 
 @pytest.fixture
-def api(redis, pg_url):
-    from web import create_app
-
-    config.reset()
-    forget_keys()
-    app = create_app()
-    app.config.update(TESTING=True)
-    return app
+def api(pg_app):
+    return pg_app
 
 
 def openapi_path(rule: str) -> str:
