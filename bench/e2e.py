@@ -166,7 +166,7 @@ class Stack:
 
     def env(self) -> dict[str, str]:
         return mutt_env(self.args.redis_url, self.args.database_url, self.home, MUTT_ENV="production",
-                        MOOG_WEBHOOK_URL=f"http://127.0.0.1:{self.standin_port}/events", LOG_LEVEL="WARNING",
+                        MOOG_WEBHOOK_URL=f"http://127.0.0.1:{self.standin_port}/events", LOG_LEVEL="INFO",
                         MOOG_API_KEY="bench-moog-key")
 
     def start(self) -> None:
@@ -185,6 +185,11 @@ class Stack:
         self.processes.append(web)
         self.url = f"http://127.0.0.1:{port}"
         wait_http(self.url + "/health", web)
+        # Quiet from here on, as an operator would run a loaded system (applied within a second).
+        from mutt_app import dynconfig
+
+        dynconfig.runtime(self.redis).store("log_level", "WARNING")
+        time.sleep(1.5)
 
     def stop(self) -> None:
         for process in reversed(self.processes):
