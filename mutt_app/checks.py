@@ -171,7 +171,9 @@ def check_event_processed(stack: Stack) -> str:
 
 def check_moog_delivery(stack: Stack) -> str:
     """Only against a stand-in: an event a seed rule forwards must reach it."""
-    standin = stack.need("moog_url")
+    standin = stack.moog_url
+    if not standin:
+        raise Skipped("needs --moog-standin")
     base = standin.rsplit("/", 1)[0]
     tag = marker()
     stack.ingest({**probe_event(tag), "message": f"CRITICAL MUTT smoke test {tag}"}, tag)
@@ -316,7 +318,7 @@ def run(stack: Stack, checks, report: Callable[[Result], None] = lambda result: 
     return results
 
 
-def markdown(stack: Stack, results: list[Result], title: str) -> str:
+def markdown(stack: Stack, results: list[Result], title: str, note: str = "") -> str:
     health = {}
     try:
         health = stack.health()
@@ -326,6 +328,7 @@ def markdown(stack: Stack, results: list[Result], title: str) -> str:
     lines = [f"# {title}", "",
              f"- when: {datetime.now(timezone.utc).isoformat(timespec='seconds')}",
              f"- target: {stack.url} (MUTT {health.get('version', '?')}), logs {'read from ' + str(stack.logs) if stack.logs else 'not read'}",
+             *([f"- stack: {note}"] if note else []),
              f"- runner: {platform.node()} ({platform.system()} {platform.release()}, Python {platform.python_version()})",
              f"- result: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped",
              "", "| Check | Result | Seconds | What was seen |", "|---|---|---|---|"]

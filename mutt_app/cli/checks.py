@@ -44,8 +44,9 @@ def smoke(url: str, key: str, moog_url: str | None, timeout: float) -> None:
 @click.option("--logs", type=click.Path(file_okay=False, path_type=Path),
               help="Folder of the processes' logs (`mutt up`: MUTT_HOME/logs); without it the log checks are skipped.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the results as Markdown here.")
+@click.option("--note", default="", help="How the stack under test runs, recorded with the results.")
 @click.option("--timeout", default=60.0, show_default=True)
-def validate(url: str, ingest_key: str, admin_key: str, logs: Path | None, out: Path | None, timeout: float) -> None:
+def validate(url: str, ingest_key: str, admin_key: str, logs: Path | None, out: Path | None, note: str, timeout: float) -> None:
     """Run the operator validation (docs/operator-validation.md) against the MUTT at URL.
 
     Changes runtime settings while it runs and puts each back as it was.
@@ -53,7 +54,7 @@ def validate(url: str, ingest_key: str, admin_key: str, logs: Path | None, out: 
     stack = checks.Stack(url, ingest_key=ingest_key, admin_key=admin_key, logs=logs, timeout=timeout)
     results = checks.run(stack, checks.VALIDATE, _print)
     if out:
-        out.write_text(checks.markdown(stack, results, "Operator validation results"))
+        out.write_text(checks.markdown(stack, results, "Operator validation results", note))
         click.echo(f"results written to {out}")
     _finish(results)
 
