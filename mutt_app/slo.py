@@ -9,7 +9,8 @@ the metrics directory's creation).
 Availability: burn rate = (1 - actual) / (1 - target); error budget left =
 (actual - target) / (1 - target). Status ``critical`` at a burn rate >= 10, ``warning`` >= 5,
 ``breaching`` below target, else ``ok``; ``unknown`` without traffic. Client errors (4xx,
-including 429) are the caller's fault and do not count against ingest availability.
+including 429) are the caller's fault and do not count against ingest availability; alerts
+waiting for a retry count neither way until they are delivered or dead-lettered.
 Latency: the p99 is the upper bound of the histogram bucket holding the 99th percentile.
 """
 
@@ -21,6 +22,10 @@ from dataclasses import dataclass
 from mutt_app import keys
 
 WARN_BURN, CRIT_BURN = 5.0, 10.0
+
+# Reasons (label of mutt_ingest_requests) of the requests ingest failed through its own fault,
+# all answered 503; every other failure (400, 401, 403, 405, 413, 415, 429) is the caller's.
+INGEST_SERVER_FAILURES = frozenset({"redis", "unknown", "queue_full", "unavailable"})
 
 
 @dataclass(frozen=True)
@@ -105,19 +110,22 @@ def report(redis_client, samples=None) -> list[dict]:
     """Every SLO's current state."""
     samples = _samples() if samples is None else samples
 
-    def server_side(labels):
-        return not str(labels.get("status", "")).startswith("4")
+    def succeeded(labels):
+        return labels.get("status") == "success"
 
-    ingest_total = _sum(samples, "mutt_ingest_requests_total", server_side)
-    ingest_failed = _sum(samples, "mutt_ingest_requests_total", lambda labels: str(labels.get("status", "")).startswith("5"))
-    delivered = _sum(samples, "mutt_moog_alerts_processed_total", lambda labels: labels.get("status") == "success")
-    finished = _sum(samples, "mutt_moog_alerts_processed_total")
+    def server_failed(labels):
+        return labels.get("status") != "success" and labels.get("reason") in INGEST_SERVER_FAILURES
+
+    ingest_good = _sum(samples, "mutt_ingest_requests_total", succeeded)
+    ingest_failed = _sum(samples, "mutt_ingest_requests_total", server_failed)
+    delivered = _sum(samples, "mutt_moog_alerts_processed_total", succeeded)
+    dead = _sum(samples, "mutt_moog_alerts_processed_total", lambda labels: labels.get("status") == "dlq")
     stats = {field: int(value) for field, value in redis_client.hgetall(keys.STATS).items()}
     processed = stats.get("audited", 0) + stats.get("unhandled", 0)
     return [
-        availability(INGEST_AVAILABILITY, ingest_total - ingest_failed, ingest_total),
+        availability(INGEST_AVAILABILITY, ingest_good, ingest_good + ingest_failed),
         latency(INGEST_LATENCY, _buckets(samples, "mutt_ingest_latency_seconds")),
-        availability(FORWARDER_AVAILABILITY, delivered, finished),
+        availability(FORWARDER_AVAILABILITY, delivered, delivered + dead),
         latency(FORWARDER_LATENCY, _buckets(samples, "mutt_moog_request_latency_seconds")),
         availability(ALERTER_SUCCESS, processed, processed + stats.get("dead_lettered", 0)),
     ]
