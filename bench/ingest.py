@@ -7,7 +7,9 @@ Without --url it starts gunicorn (``--workers`` processes, default 2) against ``
 (default redis://127.0.0.1:6379/14, flushed before and after) and a scratch SQLite database,
 creates an ingest API key, and turns the per-key rate limit off. The load comes from a separate
 process (asyncio, HTTP/1.1 keep-alive connections), so the client does not share the server's GIL.
-No alerter runs: the numbers are for ingest alone. See docs/performance.md.
+No alerter runs: the numbers are for ingest alone. A third row ("server ceiling") serves a
+handler that does nothing under the same gunicorn settings: what the server and the client alone
+reach on this machine at this moment. See docs/performance.md.
 """
 
 from __future__ import annotations
@@ -25,6 +27,39 @@ from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+
+def baseline_app(environ, start_response):
+    """The cheapest possible answer under the same gunicorn settings: the server's own ceiling."""
+    environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    body = b'{"status": "queued"}'
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def start_baseline(workers: int, threads: int):
+    """gunicorn serving ``baseline_app`` with MUTT's gunicorn settings; returns (Popen, url)."""
+    import subprocess
+
+    from tests.support.processes import free_port, wait_until
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--config", "python:web.gunicorn_conf", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--threads", str(threads), "--chdir", str(ROOT / "bench"), "ingest:baseline_app"],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def answers() -> bool:
+        try:
+            import socket
+
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return True
+        except OSError:
+            return False
+
+    wait_until(answers, timeout=30, message="baseline gunicorn listening")
+    return process, f"http://127.0.0.1:{port}"
 
 
 def event(i: int) -> dict:
@@ -196,6 +231,16 @@ def main() -> None:
             run_scenario(f"batch of {args.batch_size}", url, key, args.batch_size, args.batch_clients,
                          args.seconds, args.warmup, pid),
         ]
+        if process is not None:
+            from mutt_app import config
+
+            baseline, baseline_url = start_baseline(args.workers, int(config.env("WEB_THREADS")))
+            try:
+                rows.append(run_scenario("server ceiling", baseline_url, key, 1, args.clients, args.seconds,
+                                         args.warmup, baseline.pid))
+            finally:
+                baseline.terminate()
+                baseline.wait(10)
         print(f"MUTT ingest at {url}, {os.cpu_count()} CPUs, load average before {load_before:.1f}, "
               f"after {os.getloadavg()[0]:.1f}")
         print_table(rows)
