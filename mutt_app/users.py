@@ -21,6 +21,10 @@ class UserError(ValueError):
     pass
 
 
+class LastAdmin(UserError):
+    """The change would leave no active admin (nobody could manage users and keys any more)."""
+
+
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
@@ -111,6 +115,11 @@ def update(session: Session, user: User, *, role: str | None = None, is_active: 
            actor: str, reason: str = "", correlation_id: str = "") -> User:
     """Change a user's role or enable/disable them; disabling ends their sessions."""
     old, new = {}, {}
+    demoted = (role is not None and role != "admin") or is_active is False
+    if demoted and user.role == "admin" and user.is_active:
+        admins = session.scalar(select(func.count()).select_from(User).where(User.role == "admin", User.is_active.is_(True)))
+        if admins <= 1:
+            raise LastAdmin(f"{user.username} is the last active admin; make another admin first")
     if role is not None and role != user.role:
         if role not in ROLES:
             raise UserError(f"role must be one of {', '.join(ROLES)}")

@@ -76,7 +76,7 @@ SCHEMAS = {
 
 
 MEANING = {200: "OK", 201: "created", 400: "malformed request or filter", 401: "no, unknown or revoked API key",
-           403: "the key's scope or the user's role is not enough", 404: "no such thing", 409: "already exists",
+           403: "the key's scope or the user's role is not enough", 404: "no such thing", 409: "already exists, or conflicts with the current state",
            413: "body too large", 415: "not JSON", 422: "a value is invalid", 429: "rate limited (Retry-After)",
            503: "backlog full or dependency down (Retry-After)"}
 

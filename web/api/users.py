@@ -59,5 +59,5 @@ def update_user(user_id: int):
             users.update(session, user, role=data.get("role"), is_active=data.get("is_active"), **audit_kwargs(data))
             result = users.to_dict(user)
     except users.UserError as error:
-        return api_error(422, str(error))
+        return api_error(409 if isinstance(error, users.LastAdmin) else 422, str(error))
     return jsonify(result)

@@ -174,3 +174,13 @@ def test_v25_config_audit_path_answers_in_v25_shape(api):
     body = api.get("/api/v1/audit?table_name=users", headers=headers(key)).json
     assert [row["new_values"]["username"] for row in body["logs"]] == ["u2"]
     assert body["pagination"]["total"] == 1
+
+
+def test_the_last_active_admin_cannot_be_demoted_or_disabled(api):
+    key = admin_key()
+    boss = api.post("/api/v2/users", json={"username": "boss", "password": "long enough pass", "role": "admin"}, headers=headers(key)).json
+    refused = api.put(f"/api/v2/users/{boss['id']}", json={"is_active": False}, headers=headers(key))
+    assert refused.status_code == 409 and "last active admin" in refused.json["error"]
+    assert api.put(f"/api/v2/users/{boss['id']}", json={"role": "viewer"}, headers=headers(key)).status_code == 409
+    api.post("/api/v2/users", json={"username": "deputy", "password": "long enough pass", "role": "admin"}, headers=headers(key))
+    assert api.put(f"/api/v2/users/{boss['id']}", json={"role": "viewer"}, headers=headers(key)).status_code == 200
