@@ -154,6 +154,8 @@ class RuntimeConfig:
         if not force and now - self._checked_at < REFRESH_SECONDS:
             return
         with self._lock:
+            if not force and now - self._checked_at < REFRESH_SECONDS:
+                return  # another thread refreshed while this one waited for the lock
             version = self._redis.get(keys.CONFIG_VERSION)
             if force or version != self._version:
                 raw = self._redis.hgetall(keys.CONFIG)
