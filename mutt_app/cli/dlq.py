@@ -85,7 +85,10 @@ class _Bar:
             self.bar.__enter__()
         self.bar.update(done - self.bar.pos)
 
-    def close(self) -> None:
+    def __enter__(self) -> _Bar:
+        return self
+
+    def __exit__(self, *_exc) -> None:
         if self.bar is not None:
             self.bar.__exit__(None, None, None)
 
@@ -99,13 +102,9 @@ def replay(ids, kind, cause, state, reason, force) -> None:
     """Put dead letters back into the pipeline: by IDS, or every letter the filters match."""
     from tasks.remediation import pipeline
 
-    bar = _Bar("replaying")
-    try:
-        with session_scope() as session:
-            outcome = store.replay(session, _selected_ids(session, ids, store.Filter(kind, cause, state)), actor=CLI_ACTOR,
-                                   reason=reason, force=force, pipeline=pipeline(), progress=bar)
-    finally:
-        bar.close()
+    with _Bar("replaying") as bar, session_scope() as session:
+        outcome = store.replay(session, _selected_ids(session, ids, store.Filter(kind, cause, state)), actor=CLI_ACTOR,
+                               reason=reason, force=force, pipeline=pipeline(), progress=bar)
     click.echo(f"replayed {len(outcome.replayed)}, skipped {len(outcome.skipped)}")
     for letter_id, why in list(outcome.skipped.items())[:20]:
         click.echo(f"  {letter_id}: {why}")
@@ -120,15 +119,11 @@ def replay(ids, kind, cause, state, reason, force) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def purge(ids, kind, cause, state, reason, yes) -> None:
     """Delete dead letters for good: by IDS, or every letter the filters match."""
-    bar = _Bar("purging")
-    try:
-        with session_scope() as session:
-            selected = _selected_ids(session, ids, store.Filter(kind, cause, state))
-            if not yes:
-                click.confirm(f"delete {len(selected)} dead letter(s) for good?", abort=True)
-            purged = store.purge(session, selected, actor=CLI_ACTOR, reason=reason, progress=bar)
-    finally:
-        bar.close()
+    with _Bar("purging") as bar, session_scope() as session:
+        selected = _selected_ids(session, ids, store.Filter(kind, cause, state))
+        if not yes:
+            click.confirm(f"delete {len(selected)} dead letter(s) for good?", abort=True)
+        purged = store.purge(session, selected, actor=CLI_ACTOR, reason=reason, progress=bar)
     click.echo(f"purged {purged}")
 
 

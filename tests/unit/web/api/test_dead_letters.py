@@ -3,23 +3,22 @@
 import pytest
 from sqlalchemy import select
 
-from mutt_app import apikeys, config, dlq
+from mutt_app import config, dlq
 from mutt_app.db import session_scope
 from mutt_app.models import Alert, ConfigAudit, DeadLetter
 from tests.support.recovery import make_alert, queued_alert_ids, queued_batch_ids
+from tests.support.web import admin_key, forget_keys
 
 
 @pytest.fixture
 def api(redis, database_url):
-    from web import create_app, security
+    from web import create_app
 
     config.reset()
-    security._cache = None
+    forget_keys()
     application = create_app()
     application.config.update(TESTING=True)
-    with session_scope() as session:
-        _, operator = apikeys.create(session, "ops script", ["operator"], actor="test")
-        _, reader = apikeys.create(session, "dashboard", ["read"], actor="test")
+    operator, reader = admin_key(("operator",), "ops script"), admin_key(("read",), "dashboard")
     return application.test_client(), {"X-API-KEY": operator}, {"X-API-KEY": reader}
 
 
