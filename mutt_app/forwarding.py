@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from mutt_app import db, dlq, dynconfig, keys, logs, metrics, moog
 from mutt_app.breaker import CircuitBreaker
 from mutt_app.models import Alert
-from mutt_app.ratelimit import SlidingLog
+from mutt_app.ratelimit import LUA_NOW_MS
 
 log = logging.getLogger("mutt.forwarder")
 
@@ -36,10 +36,58 @@ MOOG_FAILING = "moog_failing"    # an earlier alert of the batch just failed: th
 TIME_BUDGET = "time_budget"      # the task's time is nearly up: the rest go to a new task
 
 NO_ENDPOINT_WAIT = 60.0
-# The sliding log's window is this much longer than moog_rate_period: the slot is taken just
-# before the request leaves, and a request can take a little longer to arrive than the next one.
-# The margin keeps Moogsoft's own view (arrival times) within the limit too.
-RATE_MARGIN = 0.1
+
+_SEND_SLOTS = LUA_NOW_MS + """
+local key, seq_key, op = KEYS[1], KEYS[2], ARGV[1]
+local now = now_ms()
+if op == 'done' then
+  redis.call('ZADD', key, 'XX', now, ARGV[2])
+  return {1, 0}
+elseif op == 'cancel' then
+  redis.call('ZREM', key, ARGV[2])
+  return {1, 0}
+end
+local limit, period_ms, lease_ms = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - period_ms)
+if redis.call('ZCARD', key) >= limit then
+  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  return {0, math.min(math.max(tonumber(oldest[2]) + period_ms - now, 1), period_ms)}
+end
+local slot = tostring(redis.call('INCR', seq_key))
+redis.call('ZADD', key, now + lease_ms, slot)
+redis.call('PEXPIRE', key, period_ms + lease_ms + 1000)
+return {1, slot}
+"""
+
+
+class SendSlots:
+    """The shared Moogsoft rate limit, kept as Moogsoft sees it: by when requests arrive.
+
+    A sliding log in Redis (one Lua step per call, Redis's clock). ``take`` adds a slot that
+    counts while the request is in flight (until its lease, should the worker die); ``done``
+    re-dates it to when the answer came, which is no earlier than Moogsoft received the request.
+    So any ``period`` in which Moogsoft receives ``limit + 1`` requests would have had all of them
+    in the log when the last was granted: impossible. A limit counted at grant time only would be
+    broken by a request that is slow to leave (a busy machine) followed by one that is quick.
+    """
+
+    def __init__(self, redis_client, key: str = keys.MOOG_RATE_LIMIT) -> None:
+        self._keys = [key, key + ":seq"]
+        self._script = redis_client.register_script(_SEND_SLOTS)
+
+    def take(self, limit: int, period: float, lease: float) -> tuple[str | None, float]:
+        """(slot, 0) when a request may go now, else (None, seconds until one might)."""
+        granted, value = self._script(keys=self._keys, args=["take", limit, int(period * 1000), int(lease * 1000)])
+        if int(granted):
+            return (value.decode() if isinstance(value, bytes) else str(value)), 0.0
+        return None, int(value) / 1000.0
+
+    def done(self, slot: str) -> None:
+        self._script(keys=self._keys, args=["done", slot])
+
+    def cancel(self, slot: str) -> None:
+        """The slot was not used (nothing left to send)."""
+        self._script(keys=self._keys, args=["cancel", slot])
 
 
 def utcnow() -> datetime:
@@ -95,7 +143,7 @@ class Forwarder:
                  max_countdown: float = 1800.0) -> None:
         self._client = client
         self._settings = dynconfig.runtime(redis_client)
-        self._limiter = SlidingLog(redis_client, keys.MOOG_RATE_LIMIT)
+        self._slots = SendSlots(redis_client)
         self.breaker = breaker or CircuitBreaker(redis_client)
         self._max_countdown = max_countdown
 
@@ -119,18 +167,25 @@ class Forwarder:
             log.warning("MOOG_WEBHOOK_URL is not set: %d alert(s) wait", len(pending))
             self._postpone(pending, NO_ENDPOINT_WAIT, NO_ENDPOINT, report)
             return report
-        wait, reason = self._gate()
+        slot, wait, reason = self._gate()
         if reason:  # decided before claiming, so a put-off alert's claim count does not grow
             self._postpone(pending, wait, reason, report)
             return report
-        with db.session_scope() as session:
-            alerts = _claim(session, pending, lease_seconds)
+        alerts: list[Alert] = []
+        try:
+            with db.session_scope() as session:
+                alerts = _claim(session, pending, lease_seconds)
+        finally:
+            if not alerts:
+                self._slots.cancel(slot)
         claimed = {alert.id for alert in alerts}
         report.skipped += [alert_id for alert_id in pending if alert_id not in claimed]
-        self._send(alerts, policy, retries, report, deadline=started + budget_seconds - 2 * self._client.timeout)
+        self._send(alerts, slot, policy, retries, report,
+                   deadline=started + budget_seconds - 2 * self._client.timeout)
         return report
 
-    def _send(self, alerts: list[Alert], policy: RetryPolicy, retries: int, report: Report, deadline: float) -> None:
+    def _send(self, alerts: list[Alert], slot: str, policy: RetryPolicy, retries: int, report: Report,
+              deadline: float) -> None:
         index = 0
         try:
             for index, alert in enumerate(alerts):
@@ -138,12 +193,15 @@ class Forwarder:
                     if time.monotonic() > deadline:
                         self._release(alerts[index:], 0.0, TIME_BUDGET, report)
                         return
-                    wait, reason = self._gate()
+                    slot, wait, reason = self._gate()
                     if reason:
                         self._release(alerts[index:], wait, reason, report)
                         return
                 with logs.correlated(alert.correlation_id):
-                    outcome = self._client.send(moog.payload(alert))
+                    try:
+                        outcome = self._client.send(moog.payload(alert))
+                    finally:
+                        self._slots.done(slot)
                     if outcome.moog_answered:
                         self.breaker.record_success()
                     else:
@@ -192,17 +250,18 @@ class Forwarder:
         report.retry = Retry(alert.id, countdown, outcome.retry_after, outcome.error)
         return False
 
-    def _gate(self) -> tuple[float, str]:
-        """(0, "") when a send may go now; else (seconds to wait, why)."""
+    def _gate(self) -> tuple[str | None, float, str]:
+        """(rate slot, 0, "") when a send may go now; else (None, seconds to wait, why)."""
         allowed, wait = self.breaker.allow()
         if not allowed:
-            return wait, BREAKER_OPEN
+            return None, wait, BREAKER_OPEN
         limit, period = self._rate()
-        grant = self._limiter.acquire(limit, period * (1 + RATE_MARGIN), 1)
-        if grant.granted:
-            return 0.0, ""
+        # A slot in flight counts at most as long as a send can take (connect + answer), and then some.
+        slot, wait = self._slots.take(limit, period, lease=2 * self._client.timeout + 10)
+        if slot:
+            return slot, 0.0, ""
         metrics.MOOG_RATE_LIMIT_HITS.inc()
-        return max(grant.wait_seconds, 0.001), RATE_LIMITED
+        return None, max(wait, 0.001), RATE_LIMITED
 
     def _rate(self) -> tuple[int, float]:
         return self._settings.get("moog_rate_limit"), self._settings.get("moog_rate_period")
@@ -219,9 +278,8 @@ class Forwarder:
         if reason != RATE_LIMITED:
             return [Deferral(tuple(alert_ids), min(wait, self._max_countdown), reason)]
         limit, period = self._rate()
-        window = period * (1 + RATE_MARGIN)
         return [
-            Deferral(tuple(alert_ids[start:start + limit]), min(wait + n * window, self._max_countdown), reason)
+            Deferral(tuple(alert_ids[start:start + limit]), min(wait + n * period, self._max_countdown), reason)
             for n, start in enumerate(range(0, len(alert_ids), limit))
         ]
 

@@ -57,7 +57,7 @@ def unhandled_suppressed(hostname: str, fingerprint: str) -> str:
 
 
 # Moogsoft delivery
-MOOG_RATE_LIMIT = PREFIX + "rate_limit:moog"        # zset: sliding log of sends
+MOOG_RATE_LIMIT = PREFIX + "rate_limit:moog"        # zset: sliding log of sends (forwarding.SendSlots), + ":seq"
 BREAKER = PREFIX + "circuit_breaker:moogsoft"       # hash: state, failures, opened_at, probe_until, changed_at (ms)
 BREAKER_TRANSITIONS = PREFIX + "circuit_breaker:moogsoft:transitions"  # hash "from>to" -> count
 

@@ -1,4 +1,5 @@
 import json
+import time
 from datetime import datetime, timezone
 
 import pytest
@@ -101,7 +102,7 @@ def test_the_rate_limit_sends_what_it_allows_and_spreads_the_rest_over_the_next_
     assert [d.alert_ids for d in report.deferred] == [tuple(ids[3:6]), tuple(ids[6:9]), tuple(ids[9:])]
     assert {d.reason for d in report.deferred} == {forwarding.RATE_LIMITED}
     countdowns = [d.countdown for d in report.deferred]
-    assert 0 < countdowns[0] <= 2.2 and countdowns[1] == pytest.approx(countdowns[0] + 2.2)
+    assert 0 < countdowns[0] <= 2.0 and countdowns[1] == pytest.approx(countdowns[0] + 2.0)
     assert states(ids) == {"delivered": 3, "pending": 7}
     assert {alerts(ids)[i].attempts for i in ids[3:]} == {0}
     # a task that finds the limit used up does not even claim
@@ -143,3 +144,28 @@ def test_a_dead_alert_can_be_reopened_for_replay(forwarder, standin):
         assert forwarding.reopen(session, [alert_id, "unknown"]) == [alert_id]
     assert alerts([alert_id])[alert_id].attempts == 0
     assert forward(forwarder, [alert_id]).delivered == [alert_id]
+
+
+def test_send_slots_count_in_flight_requests_and_date_them_by_the_answer(redis):
+    slots = forwarding.SendSlots(redis, "test:slots")
+    first, _ = slots.take(limit=2, period=0.5, lease=5)
+    second, _ = slots.take(limit=2, period=0.5, lease=5)
+    assert first and second and first != second
+    time.sleep(0.6)
+    refused, wait = slots.take(limit=2, period=0.5, lease=5)
+    assert refused is None and 0 < wait <= 0.5  # both still in flight: they count however long they take
+    slots.done(first)
+    slots.cancel(second)
+    assert slots.take(limit=2, period=0.5, lease=5)[0]  # the cancelled slot is free
+    refused, wait = slots.take(limit=2, period=0.5, lease=5)
+    assert refused is None and 0.4 < wait <= 0.5  # the answered one counts from its answer
+    time.sleep(wait + 0.01)
+    assert slots.take(limit=2, period=0.5, lease=5)[0]
+
+
+def test_a_slot_whose_worker_died_is_freed_after_its_lease(redis):
+    slots = forwarding.SendSlots(redis, "test:slots")
+    assert slots.take(limit=1, period=0.2, lease=0.3)[0]
+    assert slots.take(limit=1, period=0.2, lease=0.3)[0] is None
+    time.sleep(0.55)
+    assert slots.take(limit=1, period=0.2, lease=0.3)[0]
