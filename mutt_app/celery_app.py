@@ -1,9 +1,17 @@
 """The Celery app: `celery -A mutt_app.celery_app worker|beat|inspect|flower` uses this."""
 
 from celery import Celery
-from celery.signals import before_task_publish, setup_logging, task_postrun, task_prerun, worker_process_init
+from celery.signals import (
+    before_task_publish,
+    setup_logging,
+    task_postrun,
+    task_prerun,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_ready,
+)
 
-from mutt_app import db, logs, redis_client
+from mutt_app import config, db, exporter, logs, redis_client
 
 app = Celery("mutt", include=["tasks.alerter", "tasks.forwarder", "tasks.janitor", "tasks.remediation"])
 app.config_from_object("celeryconfig")
@@ -37,3 +45,15 @@ def _enter_correlation(task=None, **_kwargs) -> None:
 @task_postrun.connect
 def _leave_correlation(**_kwargs) -> None:
     logs.correlation_id.set("")
+
+
+@worker_ready.connect
+def _serve_metrics(**_kwargs) -> None:
+    port = config.env("WORKER_METRICS_PORT")
+    if port:
+        exporter.serve(int(port), config.env("WORKER_METRICS_ADDRESS"))
+
+
+@worker_process_shutdown.connect
+def _pool_process_exited(pid=None, **_kwargs) -> None:
+    exporter.process_exited(pid)

@@ -43,6 +43,8 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("WEB_CONCURRENCY", "2", "gunicorn worker processes for `mutt web`."),
     EnvVar("WEB_THREADS", "8", "Threads per gunicorn worker for `mutt web`."),
     EnvVar("WORKER_CONCURRENCY", "2", "Celery worker pool size for `mutt worker`."),
+    EnvVar("WORKER_METRICS_PORT", "", "Port on which a worker serves its Prometheus metrics (`mutt worker --metrics-port`); empty: none."),
+    EnvVar("WORKER_METRICS_ADDRESS", "127.0.0.1", "Address for WORKER_METRICS_PORT (0.0.0.0 in containers)."),
     # Celery knobs (read by celeryconfig.py)
     EnvVar("CELERY_VISIBILITY_TIMEOUT", "7200", "Seconds before the Redis broker redelivers an unacknowledged task; far above every countdown and time limit."),
     EnvVar("CELERY_TASK_TIME_LIMIT", "300", "Hard time limit of one task, in seconds."),

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from celeryconfig import QUEUES
-from mutt_app import apikeys, config, migrate, redis_client, seed, users
+from mutt_app import apikeys, config, exporter, migrate, redis_client, seed, users
 from mutt_app.db import session_scope
 
 
@@ -68,7 +68,10 @@ def web(host: str, port: int, workers: int, threads: int) -> None:
 @click.option("-Q", "--queues", default=",".join(QUEUES), show_default=True, help="Comma-separated queues to consume.")
 @click.option("-c", "--concurrency", default=lambda: int(config.env("WORKER_CONCURRENCY")), type=int, help="Pool processes.")
 @click.option("-n", "--name", default="mutt@%h", show_default=True, help="Worker node name (unique per host).")
-def worker(queues: str, concurrency: int, name: str) -> None:
+@click.option("--metrics-port", type=int, default=lambda: int(config.env("WORKER_METRICS_PORT") or 0),
+              help="Serve this worker's Prometheus metrics on http://ADDRESS:PORT/metrics.")
+@click.option("--metrics-address", default=lambda: config.env("WORKER_METRICS_ADDRESS"), show_default="127.0.0.1")
+def worker(queues: str, concurrency: int, name: str, metrics_port: int, metrics_address: str) -> None:
     """Run a Celery worker on the given queues."""
     unknown = sorted(set(q.strip() for q in queues.split(",")) - set(QUEUES))
     if unknown:
@@ -76,6 +79,12 @@ def worker(queues: str, concurrency: int, name: str) -> None:
     settings = config.get()
     redis_client.get().ping()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = prometheus_dir(settings)
+    if metrics_port:
+        # its own, emptied directory: served on its own port, never counted twice
+        require_port(metrics_address, metrics_port)
+        directory = exporter.worker_directory(prometheus_dir(settings), name)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(exporter.fresh_directory(directory))
+        os.environ["WORKER_METRICS_PORT"], os.environ["WORKER_METRICS_ADDRESS"] = str(metrics_port), metrics_address
     args = [sys.executable, "-m", "celery", "-A", "mutt_app.celery_app", "worker", "-Q", queues,
             "-c", str(concurrency), "-n", name, "--loglevel", settings.log_level]
     os.execv(sys.executable, args)
