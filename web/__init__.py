@@ -43,7 +43,16 @@ def create_app(settings: config.Settings | None = None) -> Flask:
     @app.before_request
     def _correlation_id() -> None:
         g.correlation_id = correlation_id(request.headers.get("X-Correlation-ID"))
-        logs.correlation_id.set(g.correlation_id)  # every log line of this request carries it
+        g.log_correlation = logs.correlation_id.set(g.correlation_id)  # every log line of this request carries it
+
+    @app.teardown_request
+    def _forget_correlation_id(_error=None) -> None:
+        token = g.pop("log_correlation", None)
+        if token is not None:
+            try:
+                logs.correlation_id.reset(token)
+            except ValueError:  # torn down in another context: the thread's next request sets its own
+                logs.correlation_id.set("")
 
     @app.after_request
     def _echo_correlation_id(response):

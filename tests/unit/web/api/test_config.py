@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import select
 
-from mutt_app import apikeys, config, dynconfig
+from mutt_app import apikeys, config, dynconfig, logs
 from mutt_app.db import session_scope
 from mutt_app.models import ConfigAudit
 
@@ -87,4 +87,5 @@ def test_read_scope_may_look_but_not_change(api, redis):
     assert client.put("/api/v2/config/moog_rate_limit", json={"value": 5}, headers=reader).status_code == 403
     assert client.delete("/api/v2/config/moog_rate_limit", headers=reader).status_code == 403
     assert client.get("/api/v2/config").status_code == 401
+    assert logs.correlation_id.get() == ""  # a request's correlation id does not outlive it
     assert redis.hgetall("mutt:config") == {}
