@@ -28,6 +28,7 @@ from mutt_app import events, logs, metrics, redis_client
 from mutt_app.batches import QUEUED, RATE_LIMITED
 from mutt_app.ingest import BACKLOG_RETRY_AFTER, Ingest, Rejected
 from web import correlation_id
+from web.api import API_VERSION
 from web.security import authenticate_key
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,8 @@ class IngestEndpoint:
             headers.append(("Retry-After", str(max(1, math.ceil(answer.retry_after)))))
         if answer.status == 405:
             headers.append(("Allow", "POST"))
+        if environ["PATH_INFO"].startswith("/api/"):
+            headers.append(("X-API-Version", API_VERSION))
         if environ["PATH_INFO"].startswith("/api/v1/"):
             headers.append(("X-API-Deprecated", "true"))
         start_response(STATUS_LINES[answer.status], headers)

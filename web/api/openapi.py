@@ -33,6 +33,8 @@ def page_of(name: str, item: str) -> dict:
 
 SCHEMAS = {
     "Error": obj(("error", "correlation_id"), error=STR, correlation_id=STR),
+    "IngestError": obj(("status", "message", "correlation_id"), status={"const": "error"}, message=STR,
+                       correlation_id=STR, retry_after=INT),
     "Pagination": obj(("page", "limit", "total", "pages"), page=INT, limit=INT, total=INT, pages=INT),
     "Metrics": obj(
         ("summary", "chart_24h"),
@@ -82,11 +84,12 @@ MEANING = {200: "OK", 201: "created", 400: "malformed request or filter", 401: "
 
 
 def op(summary: str, scope: str | None, ok: tuple[int, dict] | None = None, *, params=(), body: dict | None = None,
-       errors=(400, 401, 403)) -> dict:
+       errors=(400, 401, 403), error_schema: dict | None = None) -> dict:
     status, schema = ok or (200, ANY_OBJECT)
     responses = {str(status): {"description": MEANING[status], "content": {"application/json": {"schema": schema}}}}
     for code in (errors if scope else ()):
-        responses[str(code)] = {"description": MEANING[code], "content": {"application/json": {"schema": ref("Error")}}}
+        responses[str(code)] = {"description": MEANING[code],
+                                "content": {"application/json": {"schema": error_schema or ref("Error")}}}
     operation = {"summary": summary, "responses": responses,
                  "parameters": [{"name": n, "in": where, "required": where == "path", "schema": s} for n, where, s in params]}
     if scope:
@@ -106,15 +109,19 @@ def query(*names: str) -> list[tuple]:
 
 
 W = (400, 401, 403, 404, 409, 422)  # errors a change may answer
+INGEST = ("Accept one event, a JSON array of events, or NDJSON. 200 means every accepted event will be processed "
+          "or dead-lettered; see docs/ingest.md. Answered ahead of the Flask app, in v2.5's body shape.")
+INGEST_ERRORS = (400, 401, 403, 413, 415, 429, 503)
 
 PATHS = {
     "/health": {"get": op("Redis and database reachability (no authentication).", None,
                           (200, obj(("status",), status=STR, redis=STR, database=STR)))},
     "/metrics": {"get": op("Prometheus metrics, text format (no authentication).", None,
                            (200, {"type": "string"}))},
-    "/api/v2/ingest": {"post": op(
-        "Accept one event, a JSON array of events, or NDJSON. 200 means every accepted event will be "
-        "processed or dead-lettered.", "ingest", body=ANY_OBJECT, errors=(400, 401, 403, 413, 415, 429, 503))},
+    "/api/v2/ingest": {"post": op(INGEST, "ingest", body=ANY_OBJECT, errors=INGEST_ERRORS, error_schema=ref("IngestError"))},
+    "/ingest": {"post": op("v2.5's ingest path; the same as POST /api/v2/ingest.", "ingest", body=ANY_OBJECT, errors=INGEST_ERRORS, error_schema=ref("IngestError"))},
+    "/api/v2/webhooks/alertmanager": {"post": op("A Prometheus Alertmanager webhook: each alert becomes an event.", "ingest",
+                                                 body=ANY_OBJECT, errors=INGEST_ERRORS, error_schema=ref("IngestError"))},
     "/api/v2/metrics": {"get": op("Ingest rates (events/min): now, 15 min, 1 h averages, 24 h chart.", "read", (200, ref("Metrics")))},
     "/api/v2/slo": {"get": op("Service-level objectives from MUTT's own counters.", "read", (200, ref("SloReport")))},
     "/api/v2/audit-logs": {"get": op("Event audit search, newest first.", "read", (200, page_of("logs", "EventAudit")),
