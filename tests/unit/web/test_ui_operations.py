@@ -115,3 +115,17 @@ def test_dead_letter_inspect_replay_and_purge(operator, redis):
     assert purge.reason == "noise" and purge.changed_by == "user:oscar"
     assert operator.get("/dead-letters/99999").status_code == 404
     assert re.search(r"Page 1 of 1", operator.get("/dead-letters?kind=alert").get_data(as_text=True))
+
+
+def test_viewer_cannot_replay_or_purge(client):
+    make_user("vic", "viewer")
+    login(client, "vic")
+    with session_scope() as session:
+        dlq.record(session, dlq.EVENT, "a" * 32, dlq.PROCESSING_FAILED, payload={**EVENT, "_id": "a" * 32})
+        letter_id = session.scalar(select(DeadLetter.id))
+    page = client.get(f"/dead-letters/{letter_id}").get_data(as_text=True)
+    assert 'id="replay"' not in page
+    assert post(client, f"/dead-letters/{letter_id}/replay", {}, "/dead-letters").status_code == 403
+    assert post(client, f"/dead-letters/{letter_id}/purge", {}, "/dead-letters").status_code == 403
+    with session_scope() as session:
+        assert session.get(DeadLetter, letter_id).state == "waiting"

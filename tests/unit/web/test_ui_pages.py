@@ -64,3 +64,17 @@ def test_admin_creates_and_disables_a_user(admin, app):
         nina = next(u for u in users.list_all(session) if u.username == "nina")
     admin.post(f"/users/{nina.id}", data={"role": "viewer", "is_active": "false", "csrf_token": token})
     assert login(app.test_client(), "nina", "nina's long password").status_code == 401
+
+
+def test_flower_link_only_when_configured(redis, sqlite_url, monkeypatch):
+    from mutt_app import config
+    from web import create_app
+
+    monkeypatch.setenv("FLOWER_URL", "http://flower.example:5555/")
+    config.reset()
+    client = create_app().test_client()
+    make_user("fred", "viewer")
+    login(client, "fred")
+    assert b'href="http://flower.example:5555/"' in client.get("/").data
+    monkeypatch.delenv("FLOWER_URL")
+    config.reset()
