@@ -54,6 +54,10 @@ worker_prefetch_multiplier = 1
 worker_cancel_long_running_tasks_on_connection_loss = True
 task_time_limit = int(config.env("CELERY_TASK_TIME_LIMIT"))
 task_soft_time_limit = max(task_time_limit - 30, 10)
+# A claim (batch or alert) far shorter than the time limits, so work of a killed worker is
+# recovered within a minute; a task that outlives its claim only risks a harmless duplicate.
+claim_lease_seconds = int(config.env("CLAIM_LEASE_SECONDS"))
+assert claim_lease_seconds >= 2 * _settings.moog_timeout + 10, "CLAIM_LEASE_SECONDS must exceed 2 x MOOG_TIMEOUT + 10"
 worker_max_memory_per_child = 240_000  # KiB: a leaking pool process is replaced before 250 MB
 worker_send_task_events = config.env("CELERY_TASK_EVENTS").lower() == "true"
 task_send_sent_event = worker_send_task_events

@@ -47,6 +47,7 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("WORKER_METRICS_ADDRESS", "127.0.0.1", "Address for WORKER_METRICS_PORT (0.0.0.0 in containers)."),
     # Celery knobs (read by celeryconfig.py)
     EnvVar("CELERY_VISIBILITY_TIMEOUT", "7200", "Seconds before the Redis broker redelivers an unacknowledged task; far above every countdown and time limit."),
+    EnvVar("CLAIM_LEASE_SECONDS", "30", "How long a worker's claim on a batch or an alert holds; past it (a SIGKILLed worker) the janitor gives the work to another worker. Must exceed 2 x MOOG_TIMEOUT + 10."),
     EnvVar("CELERY_TASK_TIME_LIMIT", "300", "Hard time limit of one task, in seconds."),
     EnvVar("CELERY_TASK_EVENTS", "false", "Send task events (Flower's task views). Costs about 30% of task throughput."),
     EnvVar("MOOG_MAX_RETRIES", "12", "Retries of one alert after retryable failures (5xx, 429, timeouts) before it becomes a dead letter."),

@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 
 from celery.exceptions import MaxRetriesExceededError
 
+import celeryconfig
 from celeryconfig import ALERTS_QUEUE
 from mutt_app import alerter, db, dlq, dynconfig, logs, metrics, redis_client, rulebook
 from mutt_app.batches import Claim, EventBatches
@@ -52,7 +53,7 @@ def _alerts_waiting() -> int:
 def process_events(self, batch_id: str) -> str:
     redis = redis_client.get()
     batches = EventBatches(redis)
-    lease = float(app.conf.task_time_limit)
+    lease = float(celeryconfig.claim_lease_seconds)
     claim = batches.claim(batch_id, lease)
     if claim is None:
         return "already done"
@@ -164,4 +165,4 @@ def recover_batch(batch_id: str, claims: int) -> str:
     """For the janitor: a batch whose lease ran out after ``claims`` claims is enqueued again,
     split into single events, or (a single event) dead-lettered ``worker_lost``."""
     return alerter.recover_batch(EventBatches(redis_client.get()), batch_id, claims, session_scope=db.session_scope,
-                                 enqueue=enqueue_batch, lease_seconds=float(app.conf.task_time_limit))
+                                 enqueue=enqueue_batch, lease_seconds=float(celeryconfig.claim_lease_seconds))

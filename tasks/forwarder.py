@@ -24,11 +24,14 @@ POLICY = forwarding.RetryPolicy(
 # visibility timeout, or the broker hands the message out a second time.
 MAX_COUNTDOWN = celeryconfig.broker_transport_options["visibility_timeout"] / 4
 
-# One send takes at most twice MOOG_TIMEOUT (connecting, then waiting for the answer).
-ONE_SOFT_LIMIT = int(2 * config.get().moog_timeout) + 20
+# One send takes at most twice MOOG_TIMEOUT (connecting, then waiting for the answer). A task
+# stops starting sends when its budget runs out, so it finishes inside its claim's lease.
+ONE_SOFT_LIMIT = int(2 * config.get().moog_timeout) + 5
 ONE_HARD_LIMIT = ONE_SOFT_LIMIT + 10
 BATCH_SOFT_LIMIT = celeryconfig.task_soft_time_limit
 BATCH_HARD_LIMIT = celeryconfig.task_time_limit
+LEASE = celeryconfig.claim_lease_seconds
+BUDGET = LEASE - 5
 
 
 class RetryableDelivery(Exception):
@@ -42,7 +45,7 @@ def _forwarder() -> forwarding.Forwarder:
 @app.task(name="mutt.forward_alerts", bind=True, soft_time_limit=BATCH_SOFT_LIMIT, time_limit=BATCH_HARD_LIMIT)
 def forward_alerts(self, alert_ids: list[str]) -> None:
     report = _forwarder().forward(
-        alert_ids, policy=POLICY, lease_seconds=BATCH_HARD_LIMIT + 10, budget_seconds=BATCH_SOFT_LIMIT - 5
+        alert_ids, policy=POLICY, lease_seconds=LEASE, budget_seconds=BUDGET
     )
     for deferral in report.deferred:
         forward_alerts.apply_async((list(deferral.alert_ids),), countdown=deferral.countdown, queue=MOOG_QUEUE)
@@ -65,8 +68,8 @@ def forward_alerts(self, alert_ids: list[str]) -> None:
 def forward_alert(self, alert_id: str) -> None:
     # Exhausted retries are decided in forward(): the alert becomes a dead letter instead of a retry.
     report = _forwarder().forward(
-        [alert_id], policy=POLICY, retries=self.request.retries, lease_seconds=ONE_HARD_LIMIT + 10,
-        budget_seconds=ONE_SOFT_LIMIT,
+        [alert_id], policy=POLICY, retries=self.request.retries, lease_seconds=LEASE,
+        budget_seconds=min(BUDGET, ONE_SOFT_LIMIT),
     )
     for deferral in report.deferred:
         # A copy with the same retry count: waiting for a slot is not a failure.
