@@ -114,7 +114,11 @@ class KeyCache:
         self._refresh()
         entry = self._by_prefix.get(prefix)
         if entry is None:
-            return None
+            # Perhaps a key made a moment ago: check the version now rather than within a second.
+            self._refresh(force=True)
+            entry = self._by_prefix.get(prefix)
+            if entry is None:
+                return None
         expected, info, expires_at = entry
         if not hmac.compare_digest(expected, digest(presented)):
             return None
@@ -122,12 +126,12 @@ class KeyCache:
             return None
         return info
 
-    def _refresh(self) -> None:
+    def _refresh(self, force: bool = False) -> None:
         now = time.monotonic()
-        if now - self._checked_at < 1.0:
+        if not force and now - self._checked_at < 1.0:
             return
         with self._lock:
-            if now - self._checked_at < 1.0:
+            if not force and now - self._checked_at < 1.0:
                 return
             version = self._redis.get(keys.APIKEYS_VERSION)
             if version != self._version:

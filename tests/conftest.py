@@ -39,6 +39,13 @@ _PG_URL = services.postgres_url()
 _pg_migrated = False
 
 
+def _forget_api_keys() -> None:
+    """The version counter restarts after flushdb, so a cache from an earlier test could match it."""
+    import web.security
+
+    web.security._cache = None
+
+
 def use_database(url: str) -> None:
     """Point MUTT (this process) at ``url``."""
     os.environ["DATABASE_URL"] = url
@@ -51,6 +58,7 @@ def redis():
     client = rc.get(REDIS_URL)
     client.flushdb()
     dynconfig._instances.clear()
+    _forget_api_keys()
     yield client
     dynconfig._instances.clear()
 
