@@ -169,3 +169,14 @@ def test_every_component_but_core_owns_code():
     sources = [p.relative_to(ROOT).as_posix() for top in ("mutt_app", "tasks", "web") for p in (ROOT / top).rglob("*.py")]
     owned = {run_tests.component_of(source) for source in sources}
     assert owned == {c.name for c in run_tests.COMPONENTS}
+
+
+def test_every_relative_link_in_the_docs_resolves():
+    """docs/ is the single source of truth: no link in README, CHANGELOG or docs/ points nowhere."""
+    pages = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    broken = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+            if not re.match(r"[a-z]+:", target) and not (page.parent / target).exists():
+                broken.append(f"{page.relative_to(ROOT)} -> {target}")
+    assert broken == []
