@@ -180,3 +180,11 @@ def test_every_relative_link_in_the_docs_resolves():
             if not re.match(r"[a-z]+:", target) and not (page.parent / target).exists():
                 broken.append(f"{page.relative_to(ROOT)} -> {target}")
     assert broken == []
+
+
+def test_compose_workers_serve_metrics_where_prometheus_can_reach_them():
+    services = compose()["services"]
+    assert compose()["x-mutt"]["environment"]["WORKER_METRICS_ADDRESS"] == "0.0.0.0"
+    for name, service in services.items():
+        if (service.get("command") or [])[:2] == ["mutt", "worker"]:
+            assert _option(service["command"], "--metrics-port").isdigit(), name
