@@ -18,7 +18,8 @@ def _print(result: checks.Result) -> None:
 
 def _finish(results: list[checks.Result]) -> None:
     failed = [r.name for r in results if r.status == "failed"]
-    click.echo(f"{len(results) - len(failed)} of {len(results)} checks did not fail" + (f"; failed: {', '.join(failed)}" if failed else ""))
+    counts = {status: sum(r.status == status for r in results) for status in ("passed", "skipped", "failed")}
+    click.echo(", ".join(f"{n} {status}" for status, n in counts.items()) + (f": {', '.join(failed)}" if failed else ""))
     sys.exit(1 if failed else 0)
 
 
