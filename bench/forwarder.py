@@ -1,0 +1,87 @@
+"""Forwarder benchmark: alerts/s from the outbox to a Moogsoft stand-in, through a real worker.
+
+Inserts N pending alerts into PostgreSQL, enqueues them in alerter-sized batches (100) with
+`tasks.forwarder.enqueue_alerts`, and times until every one is `delivered`, counting at the
+stand-in too. Runs once with the rate limit out of the way (the forwarder's own cost) and, with
+`--limit`, once under a shared limit (checks that nothing arrives early).
+
+    MUTT_TEST_REDIS_URL=redis://127.0.0.1:6379/3 \\
+    MUTT_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/mutt_bench \\
+    .venv/bin/python bench/forwarder.py --alerts 3000 --concurrency 2 --limit 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--alerts", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=2, help="worker pool processes")
+    parser.add_argument("--limit", type=int, default=0, help="also run under this many sends per second")
+    args = parser.parse_args()
+
+    from tests.support import services
+
+    redis_url = services.redis_url()
+    database_url = services.postgres_url()
+    if database_url is None:
+        sys.exit("PostgreSQL is needed (MUTT_TEST_DATABASE_URL)")
+    os.environ.update(MUTT_ENV="test", REDIS_URL=redis_url, DATABASE_URL=database_url, LOG_FORMAT="text")
+    home = Path(tempfile.mkdtemp(prefix="mutt-bench-forwarder-"))
+    os.environ["MUTT_HOME"] = str(home)
+
+    from sqlalchemy import text
+
+    from mutt_app import db, dynconfig, migrate, redis_client
+    from mutt_app.models import Base
+    from mutt_app.moog_standin import MoogStandin
+    from tasks.forwarder import enqueue_alerts
+    from tests.support.alerts import insert_alerts
+    from tests.support.processes import mutt_env, start_worker, wait_until
+
+    migrate.upgrade(database_url)
+    client = redis_client.get(redis_url)
+    standin = MoogStandin().start()
+    env = mutt_env(redis_url, database_url, home, MOOG_WEBHOOK_URL=standin.url, MOOG_API_KEY="bench")
+    def delivered() -> int:
+        with db.engine(database_url).connect() as connection:
+            return connection.scalar(text("SELECT count(*) FROM alerts WHERE state = 'delivered'"))
+
+    runs = [("no limit", 1_000_000)] + ([(f"{args.limit}/s", args.limit)] if args.limit else [])
+    print(f"{'run':>10} {'alerts':>7} {'seconds':>8} {'alerts/s':>9} {'at stand-in':>12} {'max in 1 s':>11}")
+    for name, limit in runs:
+        client.flushdb()
+        with db.engine(database_url).begin() as connection:
+            connection.execute(text("TRUNCATE " + ", ".join(t.name for t in Base.metadata.sorted_tables)))
+        dynconfig.runtime(client).store("moog_rate_limit", limit)
+        dynconfig.runtime(client).store("moog_rate_period", 1.0)
+        standin.state.received.clear()
+        worker = start_worker(env, home, queues="moog", concurrency=args.concurrency, name=f"bench-{limit}")
+        try:
+            ids = insert_alerts(args.alerts)
+            started = time.monotonic()
+            for n in range(0, len(ids), 100):
+                enqueue_alerts(ids[n:n + 100])
+            wait_until(lambda: delivered() == len(ids), timeout=600, interval=0.25, message="every alert delivered")
+            elapsed = time.monotonic() - started
+        finally:
+            worker.stop()
+        arrivals = sorted(r.at for r in standin.received)
+        busiest = max((sum(1 for t in arrivals[i:i + limit + 1] if t - arrivals[i] < 1.0)
+                       for i in range(len(arrivals))), default=0) if limit < len(arrivals) else len(arrivals)
+        seen = len({r.body["external_id"] for r in standin.received})
+        print(f"{name:>10} {len(ids):>7} {elapsed:>8.1f} {len(ids) / elapsed:>9.0f} {seen:>12} {busiest:>11}")
+    standin.stop()
+
+
+if __name__ == "__main__":
+    main()
