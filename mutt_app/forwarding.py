@@ -187,6 +187,7 @@ class Forwarder:
     def _send(self, alerts: list[Alert], slot: str, policy: RetryPolicy, retries: int, report: Report,
               deadline: float) -> None:
         index = 0
+        delivered: list[tuple[str, int | None]] = []  # recorded together, one commit per task
         try:
             for index, alert in enumerate(alerts):
                 if index:
@@ -206,7 +207,10 @@ class Forwarder:
                         self.breaker.record_success()
                     else:
                         self.breaker.record_failure()
-                    if not self._record(alert, outcome, policy, retries, report):
+                    if outcome.kind == moog.DELIVERED:
+                        delivered.append((alert.id, outcome.status))
+                        report.delivered.append(alert.id)
+                    elif not self._record(alert, outcome, policy, retries, report):
                         self._release(alerts[index + 1:], report.retry.countdown, MOOG_FAILING, report)
                         return
             index = len(alerts)
@@ -215,15 +219,13 @@ class Forwarder:
             # recorded goes back to pending (the in-flight alert keeps its claim count).
             _set_pending(alerts[index:], 0.0, self._grace(), uncount=False)
             raise
+        finally:
+            # Should this write fail, the delivered alerts stay `sending` until their lease ends and
+            # the janitor sends them again: a duplicate Moogsoft folds by external_id, never a loss.
+            _finish_delivered(delivered)
 
     def _record(self, alert: Alert, outcome: moog.Outcome, policy: RetryPolicy, retries: int, report: Report) -> bool:
-        """Store the outcome of one send; False when the alert goes to the retry path."""
-        if outcome.kind == moog.DELIVERED:
-            with db.session_scope() as session:
-                _finish(session, alert.id, "delivered", outcome, delivered_at=utcnow())
-            metrics.MOOG_ALERTS.labels("success").inc()
-            report.delivered.append(alert.id)
-            return True
+        """Store the outcome of one failed send; False when the alert goes to the retry path."""
         if outcome.kind == moog.PERMANENT or retries >= policy.max_retries:
             reason = dlq.MOOG_REJECTED if outcome.kind == moog.PERMANENT else dlq.RETRIES_EXHAUSTED
             with db.session_scope() as session:
@@ -331,6 +333,24 @@ def _set_pending(alerts, countdown: float, grace: float, *, uncount: bool) -> No
         values["attempts"] = Alert.attempts - 1
     with db.session_scope() as session:
         session.execute(update(Alert).where(Alert.id.in_(ids), Alert.state == "sending").values(**values))
+
+
+def _finish_delivered(delivered: list[tuple[str, int | None]]) -> None:
+    if not delivered:
+        return
+    by_status: dict[int | None, list[str]] = {}
+    for alert_id, status in delivered:
+        by_status.setdefault(status, []).append(alert_id)
+    now = utcnow()
+    with db.session_scope() as session:
+        for status, ids in by_status.items():
+            session.execute(
+                update(Alert)
+                .where(Alert.id.in_(ids), Alert.state.in_(("sending", "pending")))
+                .values(state="delivered", last_status=status, last_error="", lease_until=None,
+                        delivered_at=now, updated_at=now)
+            )
+    metrics.MOOG_ALERTS.labels("success").inc(len(delivered))
 
 
 def _finish(session: Session, alert_id: str, state: str, outcome: moog.Outcome, **values) -> None:
