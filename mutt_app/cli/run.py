@@ -122,6 +122,29 @@ def first_start(settings: config.Settings) -> list[str]:
     return lines
 
 
+def wait_until_serving(url: str, children: "Children", stopping, timeout: float = 60) -> bool:
+    """Wait for the web server to answer /health, so "MUTT is up" is true when it is printed."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not stopping():
+        exited = children.exited()
+        if exited:
+            click.echo(f"{exited[0]} exited with {exited[1]} while starting; see its log in MUTT_HOME/logs.", err=True)
+            return False
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=2):
+                return True
+        except urllib.error.HTTPError:
+            return True  # it answers (503 while a dependency warms up is still an answer)
+        except OSError:
+            time.sleep(0.2)
+    if not stopping():
+        click.echo(f"the web server did not answer on {url} within {timeout:.0f} s", err=True)
+    return False
+
+
 class Children:
     """The processes `mutt up` started, stopped together."""
 
@@ -193,21 +216,25 @@ def up(host: str, port: int) -> None:
         children.start("worker", me + ["worker", "-n", "mutt-embedded@%h"], env, logs / "worker.log")
         children.start("beat", me + ["beat"], env, logs / "beat.log")
         url = f"http://{host}:{port}"
-        for note in notes:
+        for note in notes:  # before anything can fail: a generated password is shown only now
             click.echo(note)
-        click.echo(f"MUTT is up ({time.monotonic() - started:.1f} s). Ctrl-C stops it.")
-        click.echo(f"  web UI         {url}/")
-        click.echo(f"  ingest         POST {url}/api/v2/ingest  (header X-API-KEY)")
-        click.echo(f"  ingest API key {(settings.home / 'ingest_api_key').read_text().strip()}")
-        click.echo(f"  health         {url}/health    metrics {url}/metrics")
-        click.echo(f"  data and logs  {settings.home}")
-        while not stopping:
-            exited = children.exited()
-            if exited:
-                click.echo(f"{exited[0]} exited with {exited[1]}; see {logs / (exited[0] + '.log')}. Stopping.", err=True)
-                code = 1
-                break
-            time.sleep(0.2)
+        serving = wait_until_serving(url, children, lambda: stopping)
+        if not serving and not stopping:
+            code = 1
+        if serving:
+            click.echo(f"MUTT is up ({time.monotonic() - started:.1f} s). Ctrl-C stops it.")
+            click.echo(f"  web UI         {url}/")
+            click.echo(f"  ingest         POST {url}/api/v2/ingest  (header X-API-KEY)")
+            click.echo(f"  ingest API key {(settings.home / 'ingest_api_key').read_text().strip()}")
+            click.echo(f"  health         {url}/health    metrics {url}/metrics")
+            click.echo(f"  data and logs  {settings.home}")
+            while not stopping:
+                exited = children.exited()
+                if exited:
+                    click.echo(f"{exited[0]} exited with {exited[1]}; see {logs / (exited[0] + '.log')}. Stopping.", err=True)
+                    code = 1
+                    break
+                time.sleep(0.2)
     finally:
         click.echo("stopping ...")
         children.stop()
