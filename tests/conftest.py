@@ -113,5 +113,15 @@ def client(app):
     return app.test_client()
 
 
+@pytest.fixture
+def standin():
+    """An HTTP stand-in for Moogsoft on a free port of this process (see mutt_app.moog_standin)."""
+    from mutt_app.moog_standin import MoogStandin
+
+    server = MoogStandin().start()
+    yield server
+    server.stop()
+
+
 def pytest_sessionfinish(session, exitstatus):
     shutil.rmtree(_TMP, ignore_errors=True)

@@ -11,7 +11,6 @@ import pytest
 
 from mutt_app import db, dlq, dynconfig
 from mutt_app.breaker import CircuitBreaker
-from mutt_app.moog_standin import MoogStandin
 from tasks.forwarder import enqueue_alerts
 from tests.support.alerts import alerts, dead_letters, insert_alerts, states
 from tests.support.processes import mutt_env, start_worker, wait_until
@@ -22,13 +21,6 @@ SECRET = "moog-key-never-logged"
 # The stand-in stamps a request when its handler thread gets to run, which on a loaded 2-core
 # machine can lag the arrival by tens of milliseconds; MUTT itself counts a slot until the answer.
 STANDIN_JITTER = 0.1
-
-
-@pytest.fixture
-def standin():
-    server = MoogStandin().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

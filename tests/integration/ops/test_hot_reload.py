@@ -19,7 +19,6 @@ from mutt_app import db, dynconfig, rulebook
 from mutt_app.batches import EventBatches
 from mutt_app.celery_app import app
 from mutt_app.models import Alert, DeadLetter, EventAudit
-from mutt_app.moog_standin import MoogStandin
 from tasks.alerter import enqueue_batch
 from tests.support.processes import Process, free_port, mutt, mutt_env, wait_log, wait_until
 
@@ -83,13 +82,6 @@ def worker_stats() -> dict:
 def scrape(port: int) -> dict[str, float]:
     text = requests.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
     return {m.group(1): float(m.group(2)) for m in re.finditer(r"^(mutt_\S+) (\S+)$", text, re.M)}
-
-
-@pytest.fixture
-def standin():
-    server = MoogStandin().start()
-    yield server
-    server.stop()
 
 
 def test_rate_limit_and_shed_threshold_change_within_a_second_without_restart(redis, pg_url, standin, tmp_path):

@@ -10,7 +10,6 @@ import requests
 
 from mutt_app import apikeys, dynconfig
 from mutt_app.db import session_scope
-from mutt_app.moog_standin import MoogStandin
 from tasks.forwarder import enqueue_alerts
 from tests.support.alerts import dead_letters, insert_alerts, states
 from tests.support.processes import mutt_env, start_beat, start_web, start_worker, wait_until
@@ -20,13 +19,6 @@ pytestmark = pytest.mark.integration
 # Defaults as shipped: a claim holds CLAIM_LEASE_SECONDS (30 s), the janitor runs every 10 s.
 RECOVERY_ENV = {"MOOG_TIMEOUT": "2", "MOOG_RETRY_BACKOFF": "1",
                 "MOOG_RETRY_BACKOFF_MAX": "4"}
-
-
-@pytest.fixture
-def standin():
-    server = MoogStandin().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

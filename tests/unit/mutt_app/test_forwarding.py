@@ -6,18 +6,10 @@ import pytest
 
 from mutt_app import db, dynconfig, forwarding, moog
 from mutt_app.breaker import OPEN, CircuitBreaker
-from mutt_app.moog_standin import MoogStandin
 from tests.support.alerts import alerts, dead_letters, insert_alerts, states
 
 POLICY = forwarding.RetryPolicy(max_retries=3, backoff=2, backoff_max=8, jitter=False)
 SECRET = "moog-secret-key"
-
-
-@pytest.fixture
-def standin():
-    server = MoogStandin().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import pytest
 
 from mutt_app import moog
 from mutt_app.models import Alert
-from mutt_app.moog_standin import MoogStandin
 
 
 def make_alert(**overrides) -> Alert:
@@ -20,13 +19,6 @@ def make_alert(**overrides) -> Alert:
     )
     values.update(overrides)
     return Alert(**values)
-
-
-@pytest.fixture
-def standin():
-    server = MoogStandin().start()
-    yield server
-    server.stop()
 
 
 def test_the_payload_carries_every_moogsoft_field_from_the_alert():
