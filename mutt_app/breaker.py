@@ -35,9 +35,9 @@ local state = h[1] or 'closed'
 local failures = tonumber(h[2]) or 0
 local opened_at = tonumber(h[3]) or 0
 local probe_until = tonumber(h[4]) or 0
-local from, to = '', ''
+local moves = {}
 local function move(new)
-  from, to = state, new
+  table.insert(moves, state .. '>' .. new)
   redis.call('HINCRBY', transitions, state .. '>' .. new, 1)
   state = new
   redis.call('HSET', key, 'state', new, 'changed_at', now)
@@ -61,18 +61,23 @@ if op == 'allow' then
     redis.call('HSET', key, 'probe_until', now + lease_ms)
     allowed, probe = 1, 1
   end
-elseif op == 'success' then
-  if state == 'half_open' then move('closed') end
-  redis.call('HSET', key, 'failures', 0)
-elseif op == 'failure' then
-  failures = failures + 1
-  redis.call('HSET', key, 'failures', failures)
-  if state == 'half_open' or (state == 'closed' and failures >= threshold) then
-    move('open')
-    redis.call('HSET', key, 'opened_at', now)
+else
+  -- op 'record': ARGV[6] holds the outcomes of sends in the order they finished, s or f each
+  for i = 1, #ARGV[6] do
+    if string.sub(ARGV[6], i, i) == 's' then
+      if state == 'half_open' then move('closed') end
+      failures = 0
+    else
+      failures = failures + 1
+      if state == 'half_open' or (state == 'closed' and failures >= threshold) then
+        move('open')
+        redis.call('HSET', key, 'opened_at', now)
+      end
+    end
   end
+  redis.call('HSET', key, 'failures', failures)
 end
-return {allowed, wait, probe, from, to}
+return {allowed, wait, probe, table.concat(moves, ',')}
 """
 
 
@@ -93,9 +98,9 @@ class CircuitBreaker:
         # unless its worker died.
         self._probe_lease = probe_lease if probe_lease is not None else 2 * config.get().moog_timeout + 10
 
-    def _run(self, op: str) -> tuple[int, int, int]:
+    def _run(self, op: str, outcomes: str = "") -> tuple[int, int, int]:
         runtime = dynconfig.runtime(self._redis)
-        allowed, wait_ms, probe, from_state, to_state = self._script(
+        allowed, wait_ms, probe, moves = self._script(
             keys=[keys.BREAKER, keys.BREAKER_TRANSITIONS],
             args=[
                 op,
@@ -103,9 +108,12 @@ class CircuitBreaker:
                 int(runtime.get("circuit_breaker_timeout") * 1000),
                 int(self._probe_lease * 1000),
                 HALF_OPEN_POLL_MS,
+                outcomes,
             ],
         )
-        if to_state:
+        moves = moves.decode() if isinstance(moves, bytes) else moves
+        for move in filter(None, moves.split(",")):
+            from_state, to_state = move.split(">")
             metrics.BREAKER_TRANSITIONS.labels(NAME, from_state, to_state).inc()
             metrics.BREAKER_STATE.labels(NAME).set(GAUGE_VALUES[to_state])
         return int(allowed), int(wait_ms), int(probe)
@@ -122,11 +130,16 @@ class CircuitBreaker:
 
     def record_success(self) -> None:
         """Moogsoft answered (2xx, or a permanent 4xx: it is up, it refused one alert)."""
-        self._run("success")
+        self.record([True])
 
     def record_failure(self) -> None:
         """Moogsoft failed a send: 5xx, 408/425/429, a timeout or no connection."""
-        self._run("failure")
+        self.record([False])
+
+    def record(self, answered: list[bool]) -> None:
+        """The results of several sends at once, in order: True where Moogsoft answered."""
+        if answered:
+            self._run("record", "".join("s" if ok else "f" for ok in answered))
 
     def state(self) -> str:
         return self._redis.hget(keys.BREAKER, "state") or CLOSED

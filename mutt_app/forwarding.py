@@ -2,8 +2,13 @@
 
 Domain only, no Celery: ``Forwarder.forward`` does the work and returns a :class:`Report`
 saying what became of each alert and what must be tried again later (``deferred``, with a
-countdown, never spending the alert's retries; ``retry``, one alert that failed and must go
+countdown, never spending the alert's retries; ``retries``, alerts that failed and must go
 through the retry path). tasks/forwarder.py turns the report into messages.
+
+Sends go in waves: the first alert alone (if Moogsoft is failing, one request finds out), then
+twice as many at once after each wave that went through, up to the ``moog_concurrency`` setting.
+Each wave takes its rate slots and asks the breaker in one Redis call each, and reports to the
+breaker in one.
 
 Alert states (the contract with the alerter and the janitor): an alert is claimed with one
 ``UPDATE ... WHERE state = 'pending'`` (so a duplicate task finds nothing to do), sent, then
@@ -16,6 +21,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select, update
@@ -41,53 +47,61 @@ _SEND_SLOTS = LUA_NOW_MS + """
 local key, seq_key, op = KEYS[1], KEYS[2], ARGV[1]
 local now = now_ms()
 if op == 'done' then
-  redis.call('ZADD', key, 'XX', now, ARGV[2])
-  return {1, 0}
+  for i = 2, #ARGV do redis.call('ZADD', key, 'XX', now, ARGV[i]) end
+  return {}
 elseif op == 'cancel' then
-  redis.call('ZREM', key, ARGV[2])
-  return {1, 0}
+  for i = 2, #ARGV do redis.call('ZREM', key, ARGV[i]) end
+  return {}
 end
-local limit, period_ms, lease_ms = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local limit, period_ms, lease_ms, wanted = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 redis.call('ZREMRANGEBYSCORE', key, '-inf', now - period_ms)
-if redis.call('ZCARD', key) >= limit then
+local free = limit - redis.call('ZCARD', key)
+if free <= 0 then
   local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
   return {0, math.min(math.max(tonumber(oldest[2]) + period_ms - now, 1), period_ms)}
 end
-local slot = tostring(redis.call('INCR', seq_key))
-redis.call('ZADD', key, now + lease_ms, slot)
+local granted = {1}
+for _ = 1, math.min(free, wanted) do
+  local slot = tostring(redis.call('INCR', seq_key))
+  redis.call('ZADD', key, now + lease_ms, slot)
+  table.insert(granted, slot)
+end
 redis.call('PEXPIRE', key, period_ms + lease_ms + 1000)
-return {1, slot}
+return granted
 """
 
 
 class SendSlots:
     """The shared Moogsoft rate limit, kept as Moogsoft sees it: by when requests arrive.
 
-    A sliding log in Redis (one Lua step per call, Redis's clock). ``take`` adds a slot that
-    counts while the request is in flight (until its lease, should the worker die); ``done``
-    re-dates it to when the answer came, which is no earlier than Moogsoft received the request.
-    So any ``period`` in which Moogsoft receives ``limit + 1`` requests would have had all of them
-    in the log when the last was granted: impossible. A limit counted at grant time only would be
-    broken by a request that is slow to leave (a busy machine) followed by one that is quick.
+    A sliding log in Redis (one Lua step per call, Redis's clock). ``take`` adds slots that
+    count while their requests are in flight (until their lease, should the worker die); ``done``
+    re-dates them to when the answers came, which is no earlier than Moogsoft received the
+    requests. So any ``period`` in which Moogsoft receives ``limit + 1`` requests would have had
+    all of them in the log when the last was granted: impossible. A limit counted at grant time
+    only would be broken by a request that is slow to leave (a busy machine) followed by one that
+    is quick.
     """
 
     def __init__(self, redis_client, key: str = keys.MOOG_RATE_LIMIT) -> None:
         self._keys = [key, key + ":seq"]
         self._script = redis_client.register_script(_SEND_SLOTS)
 
-    def take(self, limit: int, period: float, lease: float) -> tuple[str | None, float]:
-        """(slot, 0) when a request may go now, else (None, seconds until one might)."""
-        granted, value = self._script(keys=self._keys, args=["take", limit, int(period * 1000), int(lease * 1000)])
-        if int(granted):
-            return (value.decode() if isinstance(value, bytes) else str(value)), 0.0
-        return None, int(value) / 1000.0
+    def take(self, limit: int, period: float, lease: float, count: int = 1) -> tuple[list[str], float]:
+        """(up to ``count`` slots, 0) when requests may go now, else ([], seconds until one might)."""
+        answer = self._script(keys=self._keys, args=["take", limit, int(period * 1000), int(lease * 1000), count])
+        if int(answer[0]):
+            return [slot.decode() if isinstance(slot, bytes) else str(slot) for slot in answer[1:]], 0.0
+        return [], int(answer[1]) / 1000.0
 
-    def done(self, slot: str) -> None:
-        self._script(keys=self._keys, args=["done", slot])
+    def done(self, slots: list[str]) -> None:
+        if slots:
+            self._script(keys=self._keys, args=["done", *slots])
 
-    def cancel(self, slot: str) -> None:
-        """The slot was not used (nothing left to send)."""
-        self._script(keys=self._keys, args=["cancel", slot])
+    def cancel(self, slots: list[str]) -> None:
+        """The slots were not used (nothing left to send)."""
+        if slots:
+            self._script(keys=self._keys, args=["cancel", *slots])
 
 
 def utcnow() -> datetime:
@@ -132,7 +146,7 @@ class Report:
     delivered: list[str] = field(default_factory=list)
     dead: list[str] = field(default_factory=list)
     deferred: list[Deferral] = field(default_factory=list)
-    retry: Retry | None = None
+    retries: list[Retry] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # not pending: finished, or another task has it
 
 
@@ -167,7 +181,7 @@ class Forwarder:
             log.warning("MOOG_WEBHOOK_URL is not set: %d alert(s) wait", len(pending))
             self._postpone(pending, NO_ENDPOINT_WAIT, NO_ENDPOINT, report)
             return report
-        slot, wait, reason = self._gate()
+        slots, wait, reason = self._gate(1)
         if reason:  # decided before claiming, so a put-off alert's claim count does not grow
             self._postpone(pending, wait, reason, report)
             return report
@@ -177,55 +191,60 @@ class Forwarder:
                 alerts = _claim(session, pending, lease_seconds)
         finally:
             if not alerts:
-                self._slots.cancel(slot)
+                self._slots.cancel(slots)
         claimed = {alert.id for alert in alerts}
         report.skipped += [alert_id for alert_id in pending if alert_id not in claimed]
-        self._send(alerts, slot, policy, retries, report,
+        self._send(alerts, slots, policy, retries, report,
                    deadline=started + budget_seconds - 2 * self._client.timeout)
         return report
 
-    def _send(self, alerts: list[Alert], slot: str, policy: RetryPolicy, retries: int, report: Report,
+    def _send(self, alerts: list[Alert], slots: list[str], policy: RetryPolicy, retries: int, report: Report,
               deadline: float) -> None:
-        index = 0
+        start, size = 0, 1
         delivered: list[tuple[str, int | None]] = []  # recorded together, one commit per task
         try:
-            for index, alert in enumerate(alerts):
-                if index:
+            while start < len(alerts):
+                if start:
                     if time.monotonic() > deadline:
-                        self._release(alerts[index:], 0.0, TIME_BUDGET, report)
+                        self._release(alerts[start:], 0.0, TIME_BUDGET, report)
                         return
-                    slot, wait, reason = self._gate()
+                    slots, wait, reason = self._gate(min(size, len(alerts) - start))
                     if reason:
-                        self._release(alerts[index:], wait, reason, report)
+                        self._release(alerts[start:], wait, reason, report)
                         return
-                with logs.correlated(alert.correlation_id):
-                    try:
-                        outcome = self._client.send(moog.payload(alert))
-                    finally:
-                        self._slots.done(slot)
-                    if outcome.moog_answered:
-                        self.breaker.record_success()
-                    else:
-                        self.breaker.record_failure()
+                wave = alerts[start:start + len(slots)]
+                try:
+                    outcomes = self._client.send_all([partial(self._send_one, alert) for alert in wave])
+                finally:
+                    self._slots.done(slots)
+                self.breaker.record([outcome.moog_answered for outcome in outcomes])
+                for alert, outcome in zip(wave, outcomes):
                     if outcome.kind == moog.DELIVERED:
                         delivered.append((alert.id, outcome.status))
                         report.delivered.append(alert.id)
-                    elif not self._record(alert, outcome, policy, retries, report):
-                        self._release(alerts[index + 1:], report.retry.countdown, MOOG_FAILING, report)
-                        return
-            index = len(alerts)
+                    else:
+                        self._record(alert, outcome, policy, retries, report)
+                start += len(wave)
+                if report.retries:
+                    self._release(alerts[start:], report.retries[0].countdown, MOOG_FAILING, report)
+                    return
+                size = min(2 * size, self._settings.get("moog_concurrency"))
         except BaseException:
             # Killed by the soft time limit, or the database went away: whatever was not
-            # recorded goes back to pending (the in-flight alert keeps its claim count).
-            _set_pending(alerts[index:], 0.0, self._grace(), uncount=False)
+            # recorded goes back to pending (the in-flight alerts keep their claim count).
+            _set_pending(alerts[start:], 0.0, self._grace(), uncount=False)
             raise
         finally:
             # Should this write fail, the delivered alerts stay `sending` until their lease ends and
             # the janitor sends them again: a duplicate Moogsoft folds by external_id, never a loss.
             _finish_delivered(delivered)
 
-    def _record(self, alert: Alert, outcome: moog.Outcome, policy: RetryPolicy, retries: int, report: Report) -> bool:
-        """Store the outcome of one failed send; False when the alert goes to the retry path."""
+    def _send_one(self, alert: Alert) -> moog.Outcome:
+        with logs.correlated(alert.correlation_id):
+            return self._client.send(moog.payload(alert))
+
+    def _record(self, alert: Alert, outcome: moog.Outcome, policy: RetryPolicy, retries: int, report: Report) -> None:
+        """Store the outcome of one failed send: a dead letter, or the alert goes to the retry path."""
         if outcome.kind == moog.PERMANENT or retries >= policy.max_retries:
             reason = dlq.MOOG_REJECTED if outcome.kind == moog.PERMANENT else dlq.RETRIES_EXHAUSTED
             with db.session_scope() as session:
@@ -236,7 +255,7 @@ class Forwarder:
             log.warning("alert %s is a dead letter (%s): %s", alert.id, reason, outcome.error,
                         extra={"alert_id": alert.id, "reason": reason, "status": outcome.status})
             report.dead.append(alert.id)
-            return True
+            return
         if outcome.retry_after is not None:
             countdown = outcome.retry_after
         elif retries == 0:
@@ -249,21 +268,21 @@ class Forwarder:
         metrics.MOOG_ALERTS.labels("retry").inc()
         log.info("alert %s will be retried in %.1f s: %s", alert.id, countdown, outcome.error,
                  extra={"alert_id": alert.id, "status": outcome.status, "retries": retries})
-        report.retry = Retry(alert.id, countdown, outcome.retry_after, outcome.error)
-        return False
+        report.retries.append(Retry(alert.id, countdown, outcome.retry_after, outcome.error))
 
-    def _gate(self) -> tuple[str | None, float, str]:
-        """(rate slot, 0, "") when a send may go now; else (None, seconds to wait, why)."""
-        allowed, wait = self.breaker.allow()
-        if not allowed:
-            return None, wait, BREAKER_OPEN
+    def _gate(self, count: int) -> tuple[list[str], float, str]:
+        """(up to ``count`` rate slots, 0, "") when sends may go now; else ([], seconds to wait, why)."""
+        permit = self.breaker.acquire()
+        if not permit.allowed:
+            return [], permit.wait_seconds, BREAKER_OPEN
         limit, period = self._rate()
         # A slot in flight counts at most as long as a send can take (connect + answer), and then some.
-        slot, wait = self._slots.take(limit, period, lease=2 * self._client.timeout + 10)
-        if slot:
-            return slot, 0.0, ""
+        slots, wait = self._slots.take(limit, period, lease=2 * self._client.timeout + 10,
+                                       count=1 if permit.probe else count)
+        if slots:
+            return slots, 0.0, ""
         metrics.MOOG_RATE_LIMIT_HITS.inc()
-        return None, max(wait, 0.001), RATE_LIMITED
+        return [], max(wait, 0.001), RATE_LIMITED
 
     def _rate(self) -> tuple[int, float]:
         return self._settings.get("moog_rate_limit"), self._settings.get("moog_rate_period")

@@ -15,19 +15,23 @@ of the payload, an outcome, a log line or a dead letter.
 from __future__ import annotations
 
 import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
 import requests
 
-from mutt_app import __version__, config, metrics
+from mutt_app import __version__, config, dynconfig, metrics
 from mutt_app.models import Alert
 
 DELIVERED, RETRY, PERMANENT = "delivered", "retry", "permanent"
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
 RETRY_AFTER_STATUSES = frozenset({429, 503})
+# threads one process may use for concurrent sends: the ceiling of the moog_concurrency setting
+MAX_IN_FLIGHT = int(dynconfig.REGISTRY["moog_concurrency"].maximum)
 BODY_START = 500  # characters of a refusal's body kept in the dead letter
 
 MANAGER = "MUTT"
@@ -116,21 +120,34 @@ def classify(status: int, headers: dict | None = None, body: str = "") -> Outcom
 
 
 class MoogClient:
-    """Sends alerts to one Moogsoft endpoint over one reused HTTP session."""
+    """Sends alerts to one Moogsoft endpoint over reused HTTP connections (one session per thread)."""
 
     def __init__(self, url: str, api_key: str, timeout: float, verify: bool = True) -> None:
         self.url = url
         self.timeout = timeout
-        self._session = requests.Session()
-        self._session.verify = verify
-        self._session.headers.update({"Content-Type": "application/json", "User-Agent": AGENT})
+        self._verify = verify
+        self._headers = {"Content-Type": "application/json", "User-Agent": AGENT}
         if api_key:
-            self._session.headers["Authorization"] = f"Bearer {api_key}"
+            self._headers["Authorization"] = f"Bearer {api_key}"
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            session.verify = self._verify
+            session.headers.update(self._headers)
+            with self._lock:
+                self._sessions.append(session)
+        return session
 
     def send(self, event: dict) -> Outcome:
         started = time.monotonic()
         try:
-            response = self._session.post(self.url, json=event, timeout=self.timeout, allow_redirects=False)
+            response = self._session().post(self.url, json=event, timeout=self.timeout, allow_redirects=False)
         except requests.Timeout as error:
             outcome = Outcome(RETRY, None, f"timeout after {self.timeout:g} s ({type(error).__name__})")
             metrics.MOOG_REQUESTS.labels("timeout", "error").inc()
@@ -145,8 +162,20 @@ class MoogClient:
         metrics.MOOG_REQUESTS.labels(str(response.status_code), outcome.kind).inc()
         return outcome
 
+    def send_all(self, sends: list) -> list[Outcome]:
+        """Run the callables in ``sends`` (each sends one alert) at once; their outcomes in order."""
+        if len(sends) == 1:
+            return [sends[0]()]
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(max_workers=MAX_IN_FLIGHT, thread_name_prefix="moog-send")
+        return [future.result() for future in [self._pool.submit(send) for send in sends]]
+
     def close(self) -> None:
-        self._session.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+        for session in self._sessions:
+            session.close()
 
 
 _client: tuple[int, tuple, MoogClient] | None = None

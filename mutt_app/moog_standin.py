@@ -2,7 +2,7 @@
 
 It records every event POSTed to it and answers as told: normally 200, or on command a status
 (500, 429 with Retry-After, 400 ...), a delay (to provoke timeouts), for the next N requests or
-until told otherwise. Control it over HTTP (``POST /_control``, ``GET /_received``,
+until told otherwise, after M normal answers. Control it over HTTP (``POST /_control``, ``GET /_received``,
 ``POST /_reset``) or, in the same process, through :class:`MoogStandin`.
 """
 
@@ -22,6 +22,7 @@ class Behaviour:
     retry_after: float | None = None
     remaining: int | None = None    # answer like this this many times, then back to 200
     body: str = ""
+    after: int = 0                  # answer 200 this many times first
 
 
 @dataclass
@@ -41,6 +42,9 @@ class State:
     def next_answer(self) -> Behaviour:
         with self.lock:
             current = self.behaviour
+            if current.after > 0:
+                current.after -= 1
+                return Behaviour()
             if current.remaining is not None:
                 current.remaining -= 1
                 if current.remaining <= 0:
@@ -141,9 +145,9 @@ class MoogStandin:
         self._server.server_close()
 
     def behave(self, status: int = 200, *, delay: float = 0.0, retry_after: float | None = None,
-               times: int | None = None, body: str = "") -> None:
+               times: int | None = None, body: str = "", after: int = 0) -> None:
         with self.state.lock:
-            self.state.behaviour = Behaviour(status, delay, retry_after, times, body)
+            self.state.behaviour = Behaviour(status, delay, retry_after, times, body, after)
 
     @property
     def received(self) -> list[Received]:

@@ -1,9 +1,9 @@
 """mutt.forward_alerts / mutt.forward_alert: alerts to Moogsoft (the work is in mutt_app.forwarding).
 
 ``forward_alerts(ids)`` takes one alerter batch: it sends as many as the breaker and the shared
-rate limit allow over one HTTP session and re-enqueues the rest with a countdown to the next free
-slot. The first alert that fails in a retryable way goes to ``forward_alert``, whose retries,
-backoff and limits are Celery task options. Putting an alert off (rate limit, breaker open) never
+rate limit allow, several at once over reused connections, and re-enqueues the rest with a
+countdown to the next free slot. An alert that fails in a retryable way goes to
+``forward_alert``, whose retries, backoff and limits are Celery task options. Putting an alert off (rate limit, breaker open) never
 spends its retries; a countdown replaces every wait, so no worker ever sleeps.
 """
 
@@ -49,9 +49,8 @@ def forward_alerts(self, alert_ids: list[str]) -> None:
     )
     for deferral in report.deferred:
         forward_alerts.apply_async((list(deferral.alert_ids),), countdown=deferral.countdown, queue=MOOG_QUEUE)
-    if report.retry:
-        forward_alert.apply_async((report.retry.alert_id,), countdown=report.retry.countdown, retries=1,
-                                  queue=MOOG_QUEUE)
+    for retry in report.retries:
+        forward_alert.apply_async((retry.alert_id,), countdown=retry.countdown, retries=1, queue=MOOG_QUEUE)
 
 
 @app.task(
@@ -74,10 +73,10 @@ def forward_alert(self, alert_id: str) -> None:
     for deferral in report.deferred:
         # A copy with the same retry count: waiting for a slot is not a failure.
         self.signature_from_request(retries=self.request.retries, countdown=deferral.countdown).apply_async()
-    if report.retry:
-        error = RetryableDelivery(report.retry.error)
-        if report.retry.retry_after is not None:
-            raise self.retry(exc=error, countdown=report.retry.countdown)
+    for retry in report.retries:  # one alert: at most one
+        error = RetryableDelivery(retry.error)
+        if retry.retry_after is not None:
+            raise self.retry(exc=error, countdown=retry.countdown)
         raise error
 
 

@@ -45,6 +45,17 @@ def test_it_opens_after_threshold_consecutive_failures_only(breaker):
     assert breaker.snapshot()["failures"] == 3
 
 
+def test_a_wave_of_results_counts_in_order_as_one_call(breaker):
+    breaker.record([False, False, True, False])  # the success broke the run: one failure counts
+    assert (breaker.state(), breaker.snapshot()["failures"]) == (CLOSED, 1)
+    opened_before = transition_count("closed", "open")
+    breaker.record([False, False, False])  # the third consecutive failure opens it; the fourth adds
+    assert (breaker.state(), breaker.snapshot()["failures"]) == (OPEN, 4)
+    assert transition_count("closed", "open") == opened_before + 1
+    breaker.record([])
+    assert breaker.snapshot()["failures"] == 4
+
+
 def test_after_the_timeout_one_probe_goes_through_and_its_success_closes(breaker):
     fail(breaker, 3)
     time.sleep(1.05)

@@ -32,10 +32,10 @@ def external_ids(standin):
 def test_pending_alerts_are_delivered_once_even_when_asked_twice(forwarder, standin):
     ids = insert_alerts(5)
     report = forward(forwarder, ids)
-    assert report.delivered == ids and not report.deferred and report.retry is None
+    assert report.delivered == ids and not report.deferred and report.retries == []
     again = forward(forwarder, ids)
     assert again.skipped == ids and not again.delivered
-    assert external_ids(standin) == ids
+    assert sorted(external_ids(standin)) == sorted(ids)  # each once; a wave's sends arrive in any order
     rows = alerts(ids)
     assert {a.state for a in rows.values()} == {"delivered"}
     assert all(a.delivered_at and a.attempts == 1 and a.last_status == 200 and a.lease_until is None for a in rows.values())
@@ -59,7 +59,7 @@ def test_a_retryable_failure_hands_that_alert_to_the_retry_path_and_puts_the_res
     ids = insert_alerts(4)
     standin.behave(503, times=1)
     report = forward(forwarder, ids)
-    assert report.retry == forwarding.Retry(ids[0], 2.0, None, 'HTTP 503: {"message": "stand-in error"}')
+    assert report.retries == [forwarding.Retry(ids[0], 2.0, None, 'HTTP 503: {"message": "stand-in error"}')]
     assert report.deferred == [forwarding.Deferral(tuple(ids[1:]), 2.0, forwarding.MOOG_FAILING)]
     rows = alerts(ids)
     assert {a.state for a in rows.values()} == {"pending"}
@@ -73,14 +73,15 @@ def test_retry_after_sets_the_countdown(forwarder, standin):
     [alert_id] = insert_alerts(1)
     standin.behave(429, retry_after=5, times=1)
     report = forward(forwarder, [alert_id], retries=2)
-    assert report.retry.countdown == 5.0 and report.retry.retry_after == 5.0
+    [retry] = report.retries
+    assert retry.countdown == 5.0 and retry.retry_after == 5.0
 
 
 def test_the_last_retry_failing_makes_a_retries_exhausted_dead_letter(forwarder, standin):
     [alert_id] = insert_alerts(1)
     standin.behave(500, times=1)
     report = forward(forwarder, [alert_id], retries=POLICY.max_retries)
-    assert report.dead == [alert_id] and report.retry is None
+    assert report.dead == [alert_id] and report.retries == []
     letter = dead_letters()[alert_id]
     assert (letter.reason, letter.last_status) == ("retries_exhausted", 500)
 
@@ -140,24 +141,62 @@ def test_a_dead_alert_can_be_reopened_for_replay(forwarder, standin):
 
 def test_send_slots_count_in_flight_requests_and_date_them_by_the_answer(redis):
     slots = forwarding.SendSlots(redis, "test:slots")
-    first, _ = slots.take(limit=2, period=0.5, lease=5)
-    second, _ = slots.take(limit=2, period=0.5, lease=5)
-    assert first and second and first != second
+    [first], _ = slots.take(limit=2, period=0.5, lease=5)
+    [second], _ = slots.take(limit=2, period=0.5, lease=5)
+    assert first != second
     time.sleep(0.6)
     refused, wait = slots.take(limit=2, period=0.5, lease=5)
-    assert refused is None and 0 < wait <= 0.5  # both still in flight: they count however long they take
-    slots.done(first)
-    slots.cancel(second)
+    assert refused == [] and 0 < wait <= 0.5  # both still in flight: they count however long they take
+    slots.done([first])
+    slots.cancel([second])
     assert slots.take(limit=2, period=0.5, lease=5)[0]  # the cancelled slot is free
     refused, wait = slots.take(limit=2, period=0.5, lease=5)
-    assert refused is None and 0.4 < wait <= 0.5  # the answered one counts from its answer
+    assert refused == [] and 0.4 < wait <= 0.5  # the answered one counts from its answer
     time.sleep(wait + 0.01)
     assert slots.take(limit=2, period=0.5, lease=5)[0]
+
+
+def test_send_slots_grant_several_at_once_but_never_past_the_limit(redis):
+    slots = forwarding.SendSlots(redis, "test:slots")
+    granted, _ = slots.take(limit=5, period=10, lease=5, count=3)
+    assert len(set(granted)) == 3
+    more, _ = slots.take(limit=5, period=10, lease=5, count=3)
+    assert len(more) == 2 and not set(more) & set(granted)
+    assert slots.take(limit=5, period=10, lease=5, count=3)[0] == []
+    slots.cancel(granted)
+    assert len(slots.take(limit=5, period=10, lease=5, count=8)[0]) == 3
 
 
 def test_a_slot_whose_worker_died_is_freed_after_its_lease(redis):
     slots = forwarding.SendSlots(redis, "test:slots")
     assert slots.take(limit=1, period=0.2, lease=0.3)[0]
-    assert slots.take(limit=1, period=0.2, lease=0.3)[0] is None
+    assert slots.take(limit=1, period=0.2, lease=0.3)[0] == []
     time.sleep(0.55)
     assert slots.take(limit=1, period=0.2, lease=0.3)[0]
+
+
+def test_alerts_go_one_first_then_in_growing_waves_up_to_moog_concurrency(redis, forwarder, standin):
+    dynconfig.runtime(redis).store("moog_concurrency", 4)
+    standin.behave(200, delay=0.2)
+    ids = insert_alerts(11)
+    started = time.monotonic()
+    report = forward(forwarder, ids)
+    elapsed = time.monotonic() - started
+    assert sorted(report.delivered) == sorted(ids) and states(ids) == {"delivered": 11}
+    # waves of 1, 2, 4, 4: four round trips of 0.2 s, not eleven
+    assert 0.8 <= elapsed < 1.6
+    assert sorted(external_ids(standin)) == sorted(ids) and external_ids(standin)[0] == ids[0]
+
+
+def test_every_alert_that_fails_in_a_wave_goes_to_the_retry_path_and_the_rest_wait(redis, forwarder, standin):
+    dynconfig.runtime(redis).store("moog_concurrency", 4)
+    ids = insert_alerts(8)
+    standin.behave(503, after=3)  # waves of 1 and 2 go through; the wave of 4 fails
+    report = forward(forwarder, ids)
+    assert len(report.delivered) == 3
+    assert sorted(r.alert_id for r in report.retries) == sorted(set(ids[3:7]))
+    assert report.deferred == [forwarding.Deferral((ids[7],), 2.0, forwarding.MOOG_FAILING)]
+    rows = alerts(ids)
+    assert [rows[i].state for i in ids[3:]] == ["pending"] * 5
+    assert [rows[i].attempts for i in ids[3:]] == [1, 1, 1, 1, 0]
+    assert forwarder.breaker.snapshot()["failures"] == 4
