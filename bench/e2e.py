@@ -243,11 +243,15 @@ def run_mode(args, mode: str) -> dict:
             rows = dict(connection.execute(text("SELECT state, count(*) FROM alerts GROUP BY state")).all())
         return stats.get("accepted", 0), finished, sum(rows.values()), rows.get("delivered", 0)
 
-    deadline = time.time() + args.drain_timeout
+    deadline, shown = time.time() + args.drain_timeout, 0.0
     while time.time() < deadline:
         accepted, finished, alerts, delivered = accounted()
         if accepted == load["accepted"] and finished == accepted and delivered == alerts:
             break
+        if time.time() - shown >= 5:  # which stage is behind: the alerter (processed) or the forwarder (delivered)
+            shown = time.time()
+            print(f"  {mode} +{shown - started:5.1f} s: processed {finished} of {accepted} events, "
+                  f"delivered {delivered} of {alerts} alerts", file=sys.stderr, flush=True)
         time.sleep(0.2)
     done = time.time()
     accepted, finished, alerts, delivered = accounted()

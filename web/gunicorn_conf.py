@@ -15,3 +15,7 @@ keepalive = 5
 graceful_timeout = 20
 accesslog = None
 control_socket_disable = True
+# Each worker listens on its own SO_REUSEPORT socket, so the kernel spreads connections over the
+# workers. With one shared socket, whichever worker wakes first accepts, and senders that keep
+# their connections open (rsyslog, the load generator) pile onto one worker while others idle.
+reuse_port = True
