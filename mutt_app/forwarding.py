@@ -5,10 +5,10 @@ saying what became of each alert and what must be tried again later (``deferred`
 countdown, never spending the alert's retries; ``retries``, alerts that failed and must go
 through the retry path). tasks/forwarder.py turns the report into messages.
 
-Sends go in waves: the first alert alone (if Moogsoft is failing, one request finds out), then
-twice as many at once after each wave that went through, up to the ``moog_concurrency`` setting.
-Each wave takes its rate slots and asks the breaker in one Redis call each, and reports to the
-breaker in one.
+Sends go in waves, sized by the process's :class:`SendWindow`: one alert after a failure (if
+Moogsoft is failing, one request finds out), twice as many after each wave that went through, up
+to the ``moog_concurrency`` setting. Each wave takes its rate slots and asks the breaker in one
+Redis call each, and reports to the breaker in one.
 
 Alert states (the contract with the alerter and the janitor): an alert is claimed with one
 ``UPDATE ... WHERE state = 'pending'`` (so a duplicate task finds nothing to do), sent, then
@@ -104,6 +104,27 @@ class SendSlots:
             self._script(keys=self._keys, args=["cancel", *slots])
 
 
+class SendWindow:
+    """How many sends one process keeps in flight: a slow start, as TCP's.
+
+    One after a failure (and in a new process), twice as many after each wave that went through,
+    at most the ``limit`` given (moog_concurrency). Kept across tasks, so while Moogsoft is
+    healthy a batch goes out in full waves from its first alert.
+    """
+
+    def __init__(self) -> None:
+        self._size = 1
+
+    def size(self, limit: int) -> int:
+        return max(1, min(self._size, limit))
+
+    def went_through(self, limit: int) -> None:
+        self._size = max(1, min(2 * self._size, limit))
+
+    def failed(self) -> None:
+        self._size = 1
+
+
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
@@ -154,8 +175,9 @@ class Forwarder:
     """Sends alerts through one client, gated by the shared breaker and rate limit."""
 
     def __init__(self, redis_client, client: moog.MoogClient | None, *, breaker: CircuitBreaker | None = None,
-                 max_countdown: float = 1800.0) -> None:
+                 window: SendWindow | None = None, max_countdown: float = 1800.0) -> None:
         self._client = client
+        self._window = window or SendWindow()
         self._settings = dynconfig.runtime(redis_client)
         self._slots = SendSlots(redis_client)
         self.breaker = breaker or CircuitBreaker(redis_client)
@@ -181,7 +203,7 @@ class Forwarder:
             log.warning("MOOG_WEBHOOK_URL is not set: %d alert(s) wait", len(pending))
             self._postpone(pending, NO_ENDPOINT_WAIT, NO_ENDPOINT, report)
             return report
-        slots, wait, reason = self._gate(1)
+        slots, wait, reason = self._gate(min(self._window.size(self._concurrency()), len(pending)))
         if reason:  # decided before claiming, so a put-off alert's claim count does not grow
             self._postpone(pending, wait, reason, report)
             return report
@@ -190,8 +212,8 @@ class Forwarder:
             with db.session_scope() as session:
                 alerts = _claim(session, pending, lease_seconds)
         finally:
-            if not alerts:
-                self._slots.cancel(slots)
+            self._slots.cancel(slots[len(alerts):])  # fewer claimed than hoped: another task has them
+        slots = slots[:len(alerts)]
         claimed = {alert.id for alert in alerts}
         report.skipped += [alert_id for alert_id in pending if alert_id not in claimed]
         self._send(alerts, slots, policy, retries, report,
@@ -200,7 +222,7 @@ class Forwarder:
 
     def _send(self, alerts: list[Alert], slots: list[str], policy: RetryPolicy, retries: int, report: Report,
               deadline: float) -> None:
-        start, size = 0, 1
+        start = 0
         delivered: list[tuple[str, int | None]] = []  # recorded together, one commit per task
         try:
             while start < len(alerts):
@@ -208,7 +230,7 @@ class Forwarder:
                     if time.monotonic() > deadline:
                         self._release(alerts[start:], 0.0, TIME_BUDGET, report)
                         return
-                    slots, wait, reason = self._gate(min(size, len(alerts) - start))
+                    slots, wait, reason = self._gate(min(self._window.size(self._concurrency()), len(alerts) - start))
                     if reason:
                         self._release(alerts[start:], wait, reason, report)
                         return
@@ -226,9 +248,10 @@ class Forwarder:
                         self._record(alert, outcome, policy, retries, report)
                 start += len(wave)
                 if report.retries:
+                    self._window.failed()
                     self._release(alerts[start:], report.retries[0].countdown, MOOG_FAILING, report)
                     return
-                size = min(2 * size, self._settings.get("moog_concurrency"))
+                self._window.went_through(self._concurrency())
         except BaseException:
             # Killed by the soft time limit, or the database went away: whatever was not
             # recorded goes back to pending (the in-flight alerts keep their claim count).
@@ -283,6 +306,9 @@ class Forwarder:
             return slots, 0.0, ""
         metrics.MOOG_RATE_LIMIT_HITS.inc()
         return [], max(wait, 0.001), RATE_LIMITED
+
+    def _concurrency(self) -> int:
+        return self._settings.get("moog_concurrency")
 
     def _rate(self) -> tuple[int, float]:
         return self._settings.get("moog_rate_limit"), self._settings.get("moog_rate_period")

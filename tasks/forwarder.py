@@ -38,8 +38,12 @@ class RetryableDelivery(Exception):
     """Moogsoft failed a send in a way worth trying again (5xx, 408/425/429, timeout, no connection)."""
 
 
+# This process's send window: how many sends it dares at once, after how Moogsoft has been answering.
+_WINDOW = forwarding.SendWindow()
+
+
 def _forwarder() -> forwarding.Forwarder:
-    return forwarding.Forwarder(redis_client.get(), moog.client(), max_countdown=MAX_COUNTDOWN)
+    return forwarding.Forwarder(redis_client.get(), moog.client(), window=_WINDOW, max_countdown=MAX_COUNTDOWN)
 
 
 @app.task(name="mutt.forward_alerts", bind=True, soft_time_limit=BATCH_SOFT_LIMIT, time_limit=BATCH_HARD_LIMIT)

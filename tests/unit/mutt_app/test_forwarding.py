@@ -177,14 +177,14 @@ def test_a_slot_whose_worker_died_is_freed_after_its_lease(redis):
 
 def test_alerts_go_one_first_then_in_growing_waves_up_to_moog_concurrency(redis, forwarder, standin):
     dynconfig.runtime(redis).store("moog_concurrency", 4)
-    standin.behave(200, delay=0.2)
+    standin.behave(200, delay=0.3)
     ids = insert_alerts(11)
     started = time.monotonic()
     report = forward(forwarder, ids)
     elapsed = time.monotonic() - started
     assert sorted(report.delivered) == sorted(ids) and states(ids) == {"delivered": 11}
-    # waves of 1, 2, 4, 4: four round trips of 0.2 s, not eleven
-    assert 0.8 <= elapsed < 1.6
+    # waves of 1, 2, 4, 4: four round trips of 0.3 s, not eleven (3.3 s)
+    assert 1.2 <= elapsed < 2.4
     assert sorted(external_ids(standin)) == sorted(ids) and external_ids(standin)[0] == ids[0]
 
 
@@ -200,3 +200,18 @@ def test_every_alert_that_fails_in_a_wave_goes_to_the_retry_path_and_the_rest_wa
     assert [rows[i].state for i in ids[3:]] == ["pending"] * 5
     assert [rows[i].attempts for i in ids[3:]] == [1, 1, 1, 1, 0]
     assert forwarder.breaker.snapshot()["failures"] == 4
+
+
+def test_the_send_window_outlives_a_task_and_closes_to_one_after_a_failure(redis, standin, forwarder):
+    dynconfig.runtime(redis).store("moog_concurrency", 4)
+    window = forwarding.SendWindow()
+    make = lambda: forwarding.Forwarder(redis, moog.MoogClient(standin.url, SECRET, timeout=2), window=window)  # noqa: E731
+    forward(make(), insert_alerts(7))  # waves of 1, 2, 4
+    assert window.size(4) == 4
+    standin.behave(200, delay=0.5)
+    started = time.monotonic()
+    assert len(forward(make(), insert_alerts(4)).delivered) == 4
+    assert time.monotonic() - started < 0.95  # one wave of four, not three (1, 2, 1: 1.5 s)
+    standin.behave(503, times=1)
+    failing = forward(make(), insert_alerts(4))
+    assert len(failing.retries) == 1 and window.size(4) == 1
