@@ -14,6 +14,7 @@ Modes (run side by side by default):
 
     .venv/bin/python bench/e2e.py                     # all three modes, ~2 minutes
     .venv/bin/python bench/e2e.py --modes single --seconds 30
+    .venv/bin/python bench/e2e.py --modes batch,single --rate 500    # latency below capacity
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ def make_event(rng: random.Random, n: int) -> dict:
 
 
 # ---------------------------------------------------------------- load generator (own process)
-def _client(url: str, key: str, batch: int, stop_at: float, seed: int, out: list) -> None:
+def _client(url: str, key: str, batch: int, stop_at: float, seed: int, out: list, interval: float = 0.0) -> None:
+    """Send requests until ``stop_at``: back to back, or one every ``interval`` seconds (paced load)."""
     parts = urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
     rng = random.Random(seed)
@@ -93,7 +95,11 @@ def _client(url: str, key: str, batch: int, stop_at: float, seed: int, out: list
     accepted = requests_sent = 0
     latencies = []
     n = seed * 10_000_000
+    next_at = time.time() + rng.random() * interval  # clients start out of step
     while time.time() < stop_at:
+        if interval:
+            time.sleep(max(0.0, next_at - time.time()))
+            next_at += interval
         events = [make_event(rng, n + i) for i in range(batch)]
         n += batch
         body = json.dumps(events[0] if batch == 1 else events)
@@ -113,10 +119,12 @@ def _client(url: str, key: str, batch: int, stop_at: float, seed: int, out: list
     out.append((accepted, requests_sent, latencies))
 
 
-def _generate(url: str, key: str, clients: int, batch: int, seconds: float, result_queue) -> None:
+def _generate(url: str, key: str, clients: int, batch: int, seconds: float, rate: float, result_queue) -> None:
     stop_at = time.time() + seconds
     out: list = []
-    threads = [threading.Thread(target=_client, args=(url, key, batch, stop_at, seed + 1, out)) for seed in range(clients)]
+    interval = clients * batch / rate if rate else 0.0
+    threads = [threading.Thread(target=_client, args=(url, key, batch, stop_at, seed + 1, out, interval))
+               for seed in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -229,7 +237,7 @@ def run_mode(args, mode: str) -> dict:
     seconds = args.seconds if mode != "baseline" else max(args.seconds / 2, 5)
     queue = multiprocessing.Queue()
     started = time.time()
-    generator = multiprocessing.Process(target=_generate, args=(stack.url, stack.key, clients, batch, seconds, queue))
+    generator = multiprocessing.Process(target=_generate, args=(stack.url, stack.key, clients, batch, seconds, args.rate, queue))
     generator.start()
     load = queue.get()
     generator.join()
@@ -270,7 +278,7 @@ def run_mode(args, mode: str) -> dict:
     engine.dispose()
     latencies = load["latencies"]
     return {
-        "mode": mode, "clients": clients, "batch": batch, "load_seconds": round(load_done - started, 1),
+        "mode": mode, "clients": clients, "batch": batch, "offered_rate": args.rate, "load_seconds": round(load_done - started, 1),
         "accepted": accepted, "accounted": finished, "audited_rows": audited_rows, "alerts": alerts,
         "delivered": delivered, "received_at_moog": len(received), "dead_letters": dead,
         "e2e_events_per_s": round(accepted / (done - started)) if done > started else 0,
@@ -287,7 +295,8 @@ def run_mode(args, mode: str) -> dict:
 
 def print_table(results: list[dict]) -> None:
     rows = [
-        ("requests", lambda r: f"{r['clients']} clients x {r['batch']} event(s)"),
+        ("requests", lambda r: f"{r['clients']} clients x {r['batch']} event(s)"
+                               + (f", {r['offered_rate']:g}/s offered" if r["offered_rate"] else "")),
         ("events accepted", lambda r: r["accepted"]),
         ("ingest events/s", lambda r: r["ingest_events_per_s"]),
         ("end-to-end events/s", lambda r: r["e2e_events_per_s"]),
@@ -313,6 +322,9 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=16, help="concurrent single-event clients")
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--drain-timeout", type=float, default=120)
+    parser.add_argument("--rate", type=float, default=0,
+                        help="offer this many events/s in all (paced) instead of as many as MUTT takes: "
+                             "latency below capacity")
     parser.add_argument("--redis-url", default=os.environ.get("MUTT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/9"))
     parser.add_argument("--database-url", default=os.environ.get(
         "MUTT_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/mutt_bench"))
