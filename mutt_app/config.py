@@ -41,7 +41,7 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("MUTT_ADMIN_PASSWORD", None, "Password for the first admin user created by `mutt up`; generated and printed once when unset."),
     EnvVar("SESSION_COOKIE_SECURE", "true", "Send the login cookie over HTTPS only. `mutt up` sets false for http://localhost."),
     EnvVar("WEB_CONCURRENCY", "2", "gunicorn worker processes for `mutt web`."),
-    EnvVar("WEB_THREADS", "8", "Threads per gunicorn worker for `mutt web`."),
+    EnvVar("WEB_THREADS", "4", "Threads per gunicorn worker for `mutt web` (4 measured best for ingest on 2 cores: docs/performance.md)."),
     EnvVar("WORKER_CONCURRENCY", "2", "Celery worker pool size for `mutt worker`."),
     EnvVar("WORKER_METRICS_PORT", "", "Port on which a worker serves its Prometheus metrics (`mutt worker --metrics-port`); empty: none."),
     EnvVar("WORKER_METRICS_ADDRESS", "127.0.0.1", "Address for WORKER_METRICS_PORT (0.0.0.0 in containers)."),
