@@ -21,8 +21,8 @@ import logging
 import random
 import time
 from dataclasses import dataclass, field
-from functools import partial
 from datetime import datetime, timedelta, timezone
+from functools import partial
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -203,7 +203,7 @@ class Forwarder:
             log.warning("MOOG_WEBHOOK_URL is not set: %d alert(s) wait", len(pending))
             self._postpone(pending, NO_ENDPOINT_WAIT, NO_ENDPOINT, report)
             return report
-        slots, wait, reason = self._gate(min(self._window.size(self._concurrency()), len(pending)))
+        slots, wait, reason = self._gate(len(pending))
         if reason:  # decided before claiming, so a put-off alert's claim count does not grow
             self._postpone(pending, wait, reason, report)
             return report
@@ -230,7 +230,7 @@ class Forwarder:
                     if time.monotonic() > deadline:
                         self._release(alerts[start:], 0.0, TIME_BUDGET, report)
                         return
-                    slots, wait, reason = self._gate(min(self._window.size(self._concurrency()), len(alerts) - start))
+                    slots, wait, reason = self._gate(len(alerts) - start)
                     if reason:
                         self._release(alerts[start:], wait, reason, report)
                         return
@@ -293,15 +293,19 @@ class Forwarder:
                  extra={"alert_id": alert.id, "status": outcome.status, "retries": retries})
         report.retries.append(Retry(alert.id, countdown, outcome.retry_after, outcome.error))
 
-    def _gate(self, count: int) -> tuple[list[str], float, str]:
-        """(up to ``count`` rate slots, 0, "") when sends may go now; else ([], seconds to wait, why)."""
+    def _gate(self, waiting: int) -> tuple[list[str], float, str]:
+        """(rate slots for the next wave, 0, "") when sends may go now; else ([], seconds to wait, why).
+
+        The wave is the send window, or fewer when fewer alerts are ``waiting``, fewer slots are
+        free, or this caller is the half-open breaker's probe (one).
+        """
         permit = self.breaker.acquire()
         if not permit.allowed:
             return [], permit.wait_seconds, BREAKER_OPEN
         limit, period = self._rate()
+        wave = 1 if permit.probe else min(self._window.size(self._concurrency()), waiting)
         # A slot in flight counts at most as long as a send can take (connect + answer), and then some.
-        slots, wait = self._slots.take(limit, period, lease=2 * self._client.timeout + 10,
-                                       count=1 if permit.probe else count)
+        slots, wait = self._slots.take(limit, period, lease=2 * self._client.timeout + 10, count=wave)
         if slots:
             return slots, 0.0, ""
         metrics.MOOG_RATE_LIMIT_HITS.inc()
