@@ -1,19 +1,14 @@
-"""Rate limits shared by every process, kept in Redis and decided atomically in Lua.
+"""Lua pieces for limits shared by every process, decided atomically in Redis on its clock.
 
-Two shapes, for two contracts:
-
-* ``SlidingLog`` — at most ``limit`` grants in any ``period``-long window, exactly. Used for
-  Moogsoft, where the limit is a promise to someone else's API. Memory is O(limit).
 * ``GCRA`` (generic cell rate algorithm, a token bucket in one number) — ``limit`` per
-  ``period`` with bursts up to ``limit``. Used for ingest API keys, whose limits are large;
-  memory is O(1).
+  ``period`` with bursts up to ``limit``, memory O(1). The ingest script (mutt_app.batches)
+  includes it for the per-key limit; the class here runs it on its own.
+* The Moogsoft limit is exact and counted by arrival: ``mutt_app.forwarding.SendSlots``.
 
 Both use the Redis server's clock, so workers with skewed clocks still agree.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 # Shared Lua helpers; scripts that need a limit inside a larger atomic step include these.
 LUA_NOW_MS = """
@@ -37,52 +32,9 @@ local function gcra(key, limit, period_ms, now)
 end
 """
 
-_SLIDING_LOG = LUA_NOW_MS + """
-local key, seq_key = KEYS[1], KEYS[2]
-local limit, period_ms, wanted = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-local now = now_ms()
-redis.call('ZREMRANGEBYSCORE', key, '-inf', now - period_ms)
-local used = redis.call('ZCARD', key)
-local granted = math.max(0, math.min(wanted, limit - used))
-for i = 1, granted do
-  local seq = redis.call('INCR', seq_key)
-  redis.call('ZADD', key, now, now .. ':' .. seq)
-end
-redis.call('PEXPIRE', key, period_ms + 1000)
-redis.call('PEXPIRE', seq_key, period_ms + 1000)
-local wait = 0
-if granted < wanted then
-  -- the next slot frees when the entry that is `limit` places from the newest leaves the window
-  local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
-  wait = tonumber(oldest[2]) + period_ms - now
-  if wait < 1 then wait = 1 end
-end
-return {granted, wait}
-"""
-
 _GCRA = LUA_NOW_MS + LUA_GCRA + """
 return gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), now_ms())
 """
-
-
-@dataclass(frozen=True)
-class Grant:
-    granted: int
-    wait_seconds: float  # until the next slot frees, when fewer than asked were granted
-
-
-class SlidingLog:
-    """At most ``limit`` per ``period`` seconds in any window, across all processes."""
-
-    def __init__(self, redis_client, key: str) -> None:
-        self._key = key
-        self._script = redis_client.register_script(_SLIDING_LOG)
-
-    def acquire(self, limit: int, period: float, wanted: int = 1) -> Grant:
-        granted, wait_ms = self._script(
-            keys=[self._key, self._key + ":seq"], args=[limit, int(period * 1000), wanted]
-        )
-        return Grant(int(granted), int(wait_ms) / 1000.0)
 
 
 class GCRA:
