@@ -1,6 +1,6 @@
 """Forwarder benchmark: alerts/s from the outbox to a Moogsoft stand-in, through a real worker.
 
-Inserts N pending alerts into PostgreSQL, enqueues them in alerter-sized batches (100) with
+Inserts N pending alerts into PostgreSQL, enqueues them in batches (`--per-task`, default 100) with
 `tasks.forwarder.enqueue_alerts`, and times until every one is `delivered`, counting at the
 stand-in too. Runs once with the rate limit out of the way (the forwarder's own cost) and, with
 `--limit`, once under a shared limit (checks that nothing arrives early).
@@ -27,6 +27,8 @@ def main() -> None:
     parser.add_argument("--alerts", type=int, default=3000)
     parser.add_argument("--concurrency", type=int, default=2, help="worker pool processes")
     parser.add_argument("--limit", type=int, default=0, help="also run under this many sends per second")
+    parser.add_argument("--per-task", type=int, default=100,
+                        help="alerts per forward task (an alerter batch of 100 events yields about 10 in bench/e2e.py)")
     args = parser.parse_args()
 
     from tests.support import services
@@ -69,8 +71,8 @@ def main() -> None:
         try:
             ids = insert_alerts(args.alerts)
             started = time.monotonic()
-            for n in range(0, len(ids), 100):
-                enqueue_alerts(ids[n:n + 100])
+            for n in range(0, len(ids), args.per_task):
+                enqueue_alerts(ids[n:n + args.per_task])
             wait_until(lambda: delivered() == len(ids), timeout=600, interval=0.25, message="every alert delivered")
             elapsed = time.monotonic() - started
         finally:
