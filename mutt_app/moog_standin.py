@@ -75,6 +75,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _body(self):
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        if len(raw) < length:  # the sender went away mid-request (a killed worker): nothing arrived
+            raise ConnectionAbortedError
         try:
             return json.loads(raw or b"null")
         except ValueError:
@@ -93,7 +95,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         state = self.server.state
-        body = self._body()
+        try:
+            body = self._body()
+        except (ConnectionAbortedError, ConnectionResetError):
+            self.close_connection = True
+            return
         if self.path.startswith("/_control"):
             with state.lock:
                 state.behaviour = Behaviour(**(body or {}))

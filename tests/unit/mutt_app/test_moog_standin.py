@@ -1,3 +1,6 @@
+import socket
+import time
+
 import requests
 
 from mutt_app.moog_standin import MoogStandin
@@ -18,5 +21,19 @@ def test_the_standin_records_events_and_answers_as_told():
         assert requests.post(standin.url, json={}, timeout=5).status_code == 503
         summary = requests.get(standin.url.replace("/events", "/_received"), timeout=5).json()
         assert summary["count"] == 4
+    finally:
+        standin.stop()
+
+
+def test_a_request_cut_off_mid_body_is_not_counted_as_received():
+    standin = MoogStandin().start()
+    try:
+        host, port = standin.url.split("//")[1].split("/")[0].split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as sender:  # a worker killed mid-send
+            sender.sendall(b"POST /events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                           b"Content-Length: 100\r\n\r\n{\"external_id\": ")
+        time.sleep(0.2)
+        assert requests.post(standin.url, json={"n": 1}, timeout=5).status_code == 200
+        assert [r.body for r in standin.received] == [{"n": 1}]
     finally:
         standin.stop()
