@@ -130,7 +130,6 @@ class MoogClient:
         if api_key:
             self._headers["Authorization"] = f"Bearer {api_key}"
         self._local = threading.local()
-        self._sessions: list[requests.Session] = []
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
@@ -140,8 +139,6 @@ class MoogClient:
             session = self._local.session = requests.Session()
             session.verify = self._verify
             session.headers.update(self._headers)
-            with self._lock:
-                self._sessions.append(session)
         return session
 
     def send(self, event: dict) -> Outcome:
@@ -170,12 +167,6 @@ class MoogClient:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=MAX_IN_FLIGHT, thread_name_prefix="moog-send")
         return [future.result() for future in [self._pool.submit(send) for send in sends]]
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-        for session in self._sessions:
-            session.close()
 
 
 _client: tuple[int, tuple, MoogClient] | None = None

@@ -2,8 +2,8 @@
 
 It records every event POSTed to it and answers as told: normally 200, or on command a status
 (500, 429 with Retry-After, 400 ...), a delay (to provoke timeouts), for the next N requests or
-until told otherwise, after M normal answers. Control it over HTTP (``POST /_control``, ``GET /_received``,
-``POST /_reset``) or, in the same process, through :class:`MoogStandin`.
+until told otherwise, after M normal answers. Control it over HTTP (``POST /_control``,
+``GET /_received``, ``POST /_reset``) or, in the same process, through :class:`MoogStandin`.
 """
 
 from __future__ import annotations
@@ -13,6 +13,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+# A request is stamped when its handler thread gets to run, which on a loaded 2-core machine can
+# lag its arrival by tens of milliseconds: allow this much when judging spacing by the stamps.
+STAMP_JITTER = 0.1
 
 
 @dataclass
@@ -159,6 +163,11 @@ class MoogStandin:
     def received(self) -> list[Received]:
         with self.state.lock:
             return list(self.state.received)
+
+    def tightest(self, count: int) -> float:
+        """The shortest time in which ``count`` requests arrived (infinite when fewer did)."""
+        arrivals = sorted(r.at for r in self.received)
+        return min((later - earlier for earlier, later in zip(arrivals, arrivals[count - 1:])), default=float("inf"))
 
     def delivered(self) -> list[dict]:
         """Bodies of the requests answered with a 2xx."""

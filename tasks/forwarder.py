@@ -3,8 +3,9 @@
 ``forward_alerts(ids)`` takes one alerter batch: it sends as many as the breaker and the shared
 rate limit allow, several at once over reused connections, and re-enqueues the rest with a
 countdown to the next free slot. An alert that fails in a retryable way goes to
-``forward_alert``, whose retries, backoff and limits are Celery task options. Putting an alert off (rate limit, breaker open) never
-spends its retries; a countdown replaces every wait, so no worker ever sleeps.
+``forward_alert``, whose retries, backoff and limits are Celery task options. Putting an alert
+off (rate limit, breaker open) never spends its retries; a countdown replaces every wait, so no
+worker ever sleeps.
 """
 
 from __future__ import annotations
