@@ -46,13 +46,15 @@ if limit > 0 then
 end
 local backlog = tonumber(redis.call('GET', KEYS[2]) or '0')
 if backlog + n > tonumber(ARGV[3]) then return {2, backlog, 0} end
-local buffered = redis.call('RPUSH', KEYS[1], unpack(ARGV, 9))
+local buffered = 0
+for i = 9, #ARGV, 1000 do  -- unpack() takes at most about 8,000 values
+  buffered = redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
 backlog = redis.call('INCRBY', KEYS[2], n)
 redis.call('HINCRBY', KEYS[3], 'accepted', n)
 redis.call('HSET', KEYS[5], ARGV[4], ARGV[5])
-for i = 6, 8 do
-  redis.call('INCRBY', KEYS[i], n)
-  redis.call('EXPIRE', KEYS[i], tonumber(ARGV[i]))
+for i = 6, 8 do  -- a bucket gets its time to live from the events that create it
+  if redis.call('INCRBY', KEYS[i], n) == n then redis.call('EXPIRE', KEYS[i], tonumber(ARGV[i])) end
 end
 return {0, backlog, buffered}
 """

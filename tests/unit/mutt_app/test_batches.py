@@ -78,6 +78,14 @@ def test_accept_counts_events_per_minute_for_the_dashboard(redis):
     assert 0 < redis.ttl(keys.ingest_rate("1m", "2026-11-25T12:34")) <= 7200
 
 
+def test_a_request_of_more_events_than_lua_can_unpack_at_once_is_queued_whole(redis):
+    batches = EventBatches(redis)
+    result = accept(batches, events(20_000), max_backlog=100_000)
+    assert (result.status, result.backlog, result.buffered) == (QUEUED, 20_000, 20_000)
+    assert json.loads(redis.lindex(keys.INGEST_BUFFER, -1))["_id"] == "e19999"
+    assert batches.stats()["accepted"] == 20_000
+
+
 def test_expired_batches_are_found_with_their_attempts(redis):
     batches = EventBatches(redis)
     accept(batches, events(2))
