@@ -1,14 +1,14 @@
 """Ingest throughput and latency: single-event requests from concurrent clients, and batches.
 
-    python bench/ingest.py                      # starts `mutt web` (gunicorn) on a scratch Redis DB
+    python bench/ingest.py                      # starts `mutt web` (granian) on a scratch Redis DB
     python bench/ingest.py --url http://host:8080 --key mutt_...   # drives a running MUTT
 
-Without --url it starts gunicorn (``--workers`` processes, default 2) against ``--redis-url``
+Without --url it starts `mutt web` (``--workers`` processes, default 2) against ``--redis-url``
 (default redis://127.0.0.1:6379/14, flushed before and after) and a scratch SQLite database,
 creates an ingest API key, and turns the per-key rate limit off. The load comes from a separate
 process (asyncio, HTTP/1.1 keep-alive connections), so the client does not share the server's GIL.
 No alerter runs: the numbers are for ingest alone. A third row ("server ceiling") serves a
-handler that does nothing under the same gunicorn settings: what the server and the client alone
+handler that does nothing under the same server settings: what the server and the client alone
 reach on this machine at this moment. See docs/performance.md.
 """
 
@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def baseline_app(environ, start_response):
-    """The cheapest possible answer under the same gunicorn settings: the server's own ceiling."""
+    """The cheapest possible answer under the same server settings: the server's own ceiling."""
     environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
     body = b'{"status": "queued"}'
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
@@ -38,16 +38,15 @@ def baseline_app(environ, start_response):
 
 
 def start_baseline(workers: int, threads: int):
-    """gunicorn serving ``baseline_app`` with MUTT's gunicorn settings; returns (Popen, url)."""
+    """``baseline_app`` served with `mutt web`'s server command; returns (Popen, url)."""
     import subprocess
 
+    from mutt_app.cli.run import web_server_command
     from tests.support.processes import free_port, wait_until
 
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--config", "python:web.gunicorn_conf", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--threads", str(threads), "--chdir", str(ROOT / "bench"), "ingest:baseline_app"],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(web_server_command("ingest:baseline_app", "127.0.0.1", port, workers, threads),
+                               cwd=ROOT / "bench", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def answers() -> bool:
         try:
@@ -58,7 +57,7 @@ def start_baseline(workers: int, threads: int):
         except OSError:
             return False
 
-    wait_until(answers, timeout=30, message="baseline gunicorn listening")
+    wait_until(answers, timeout=30, message="baseline server listening")
     return process, f"http://127.0.0.1:{port}"
 
 
@@ -125,7 +124,7 @@ def drive(url: str, path: str, key: str, bodies: list[bytes], clients: int, seco
 
 
 def server_cpu_seconds(pid: int | None) -> float | None:
-    """User+system CPU of a process and its children (gunicorn's master and workers), Linux only."""
+    """User+system CPU of a process and its children (the server's main process and workers), Linux only."""
     if pid is None:
         return None
     ticks = os.sysconf("SC_CLK_TCK")
@@ -181,7 +180,7 @@ def print_table(rows: list[dict]) -> None:
 
 
 def start_mutt(redis_url: str, workers: int, home: Path):
-    """gunicorn `mutt web` on a flushed Redis DB and a fresh SQLite file; returns (process, url, key)."""
+    """`mutt web` on a flushed Redis DB and a fresh SQLite file; returns (process, url, key)."""
     import redis
 
     from tests.support.processes import mutt_env, start_web
@@ -207,7 +206,7 @@ def main() -> None:
     parser.add_argument("--url", help="a running MUTT to drive (else one is started)")
     parser.add_argument("--key", help="ingest API key for --url")
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14", help="scratch Redis DB (flushed)")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn processes when starting MUTT")
+    parser.add_argument("--workers", type=int, default=2, help="web server processes when starting MUTT")
     parser.add_argument("--clients", type=int, default=16, help="concurrent single-event clients")
     parser.add_argument("--batch-clients", type=int, default=4, help="concurrent batch clients")
     parser.add_argument("--batch-size", type=int, default=100, help="events per batch request")

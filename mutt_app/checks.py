@@ -200,7 +200,7 @@ def check_config_reload(stack: Stack) -> str:
     try:
         for value in (1000, 2000):
             stack.change(key, value, "mutt validate: dynamic config reload")
-            seen = {stack.setting(key)["value"] for _ in range(8)}  # several requests: several gunicorn workers
+            seen = {stack.setting(key)["value"] for _ in range(8)}  # several requests: several web server processes
             if seen != {value}:
                 raise CheckFailed(f"after setting {value}, reads gave {sorted(seen)}")
             check_health(stack)

@@ -1,6 +1,6 @@
 """Prometheus metrics, one definition each. v2.5's names are kept where they existed.
 
-Processes that fork (gunicorn, prefork workers) must have PROMETHEUS_MULTIPROC_DIR set before
+Multi-process servers (the web server's workers, prefork workers) must have PROMETHEUS_MULTIPROC_DIR set before
 this module is imported; `mutt web` and `mutt worker` see to it.
 """
 

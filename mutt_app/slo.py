@@ -1,7 +1,7 @@
 """Service-level objectives, computed from MUTT's own counters (no Prometheus server).
 
 Sources: the Prometheus counters and histograms of this deployment's processes (read from
-``PROMETHEUS_MULTIPROC_DIR`` when set, which gunicorn and the workers of one machine share,
+``PROMETHEUS_MULTIPROC_DIR`` when set, which the web server and the workers of one machine share,
 else this process's registry) and the event-outcome counters in Redis (``keys.STATS``). The
 counters are cumulative, so the window is "since the counters started" (process start, or
 the metrics directory's creation).

@@ -6,7 +6,7 @@ pytest runs (e.g. `./mutt test -x -k ingest`); with a `-k` or explicit test sele
 are reported but not enforced, since a partial run cannot reach them.
 
 Coverage is branch coverage as coverage.py counts it: (statements run + branch directions taken)
-/ (statements + branch directions). Worker, beat and gunicorn processes started by the tests are
+/ (statements + branch directions). Worker, beat and web server processes started by the tests are
 measured too (setup.cfg: [coverage:run] patch = subprocess, execv, fork, _exit).
 """
 

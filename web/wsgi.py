@@ -1,4 +1,4 @@
-"""WSGI entry point: gunicorn 'web.wsgi:app'."""
+"""WSGI entry point: `mutt web` serves 'web.wsgi:app' under granian."""
 
 from mutt_app import logs
 from web import create_app

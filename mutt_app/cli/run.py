@@ -48,20 +48,32 @@ def _die_with_parent() -> None:
         pass
 
 
+def web_server_command(app: str, host: str, port: int, workers: int, threads: int) -> list[str]:
+    """The granian command line `mutt web` runs (bench/ingest.py serves its baseline with it too).
+
+    granian does the HTTP in Rust and calls the WSGI app from ``threads`` threads per worker
+    process; under gunicorn's Python HTTP handling a request cost more CPU than all of ingest's
+    own work (docs/performance.md).
+    """
+    return [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", host, "--port", str(port),
+            "--workers", str(workers), "--blocking-threads", str(threads), "--no-ws", "--no-access-log",
+            "--respawn-failed-workers", "--workers-kill-timeout", "20", app]
+
+
 @click.command("web")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for all).")
 @click.option("--port", default=8080, show_default=True, type=int)
-@click.option("--workers", default=lambda: int(config.env("WEB_CONCURRENCY")), type=int, help="gunicorn processes.")
-@click.option("--threads", default=lambda: int(config.env("WEB_THREADS")), type=int, help="Threads per process.")
+@click.option("--workers", default=lambda: int(config.env("WEB_CONCURRENCY")), type=int, help="Server processes.")
+@click.option("--threads", default=lambda: int(config.env("WEB_THREADS")), type=int,
+              help="Threads per process running the app.")
 def web(host: str, port: int, workers: int, threads: int) -> None:
-    """Serve ingest, the REST API and the UI under gunicorn."""
+    """Serve ingest, the REST API and the UI under granian."""
     settings = config.get()
     require_port(host, port)
     redis_client.get().ping()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = prometheus_dir(settings)
-    args = [sys.executable, "-m", "gunicorn", "--config", "python:web.gunicorn_conf", "--bind", f"{host}:{port}",
-            "--workers", str(workers), "--threads", str(threads), "web.wsgi:app"]
-    os.execv(sys.executable, args)
+    args = web_server_command("web.wsgi:app", host, port, workers, threads)
+    os.execv(args[0], args)
 
 
 @click.command("worker")

@@ -23,7 +23,7 @@ def test_mutt_up_runs_everything_passes_smoke_and_stops_cleanly(tmp_path):
     up = Process("up", mutt("up", "--port", str(port)), env, tmp_path)
     try:
         wait_log(up, "MUTT is up", timeout=90)
-        wait_http(f"http://127.0.0.1:{port}/health", up, timeout=60)  # "up" is printed as gunicorn starts
+        wait_http(f"http://127.0.0.1:{port}/health", up, timeout=60)  # "up" is printed as the web server starts
         assert "created user admin, password: from MUTT_ADMIN_PASSWORD" in up.log()
         assert (home / "mutt.db").exists()
         assert (home / "redis.aof").exists() or (home / "appendonlydir").exists()  # AOF on (Redis 6 / 7 layout)

@@ -1,4 +1,4 @@
-"""End to end, with real processes: gunicorn web, a Celery worker and beat, PostgreSQL, Redis, and
+"""End to end, with real processes: granian web, a Celery worker and beat, PostgreSQL, Redis, and
 the Moogsoft stand-in. v2.5's sample data goes in; the test counts that nothing is lost.
 
 Every event posted ends audited, counted as unhandled, or dead-lettered; every alert the alerter
@@ -38,7 +38,7 @@ def sample(name: str) -> list[dict]:
 
 @pytest.fixture
 def stack(redis, pg_url, tmp_path):
-    """web (gunicorn, 2 processes), one worker on every queue (prefork, 2), beat, stand-in."""
+    """web (granian, 2 processes), one worker on every queue (prefork, 2), beat, stand-in."""
     with session_scope() as session:
         seed.load_if_empty(session)
         _, ingest_key = apikeys.create(session, "pipeline ingest", ["ingest"], actor="test")

@@ -2,7 +2,7 @@
 
 The Moogsoft rate limit, the unhandled roll-up threshold and the runtime settings live in Redis,
 so adding workers must not add sends per second or extra meta-alerts. Events go in through the
-real ingest endpoint (gunicorn) in small batches, so every worker gets a share.
+real ingest endpoint (granian) in small batches, so every worker gets a share.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Real MUTT processes for integration tests: web under gunicorn, Celery workers, beat."""
+"""Real MUTT processes for integration tests: web under granian, Celery workers, beat."""
 
 from __future__ import annotations
 
@@ -80,6 +80,10 @@ def start_web(env: dict[str, str], log_dir: Path, workers: int = 2, name: str = 
     process = Process(name, mutt("web", "--port", str(port), "--workers", str(workers)), env, log_dir)
     url = f"http://127.0.0.1:{port}"
     wait_http(url + "/health", process)
+    # granian answers as soon as one worker is up; a worker still starting when SIGTERM comes
+    # ignores it and is killed only after the 20 s grace, so wait for them all.
+    for worker in range(1, workers + 1):
+        wait_log(process, f"Started worker-{worker}")
     return process, url
 
 

@@ -1,4 +1,4 @@
-"""The operators' console in real headless Chromium against the app under gunicorn, with a
+"""The operators' console in real headless Chromium against the app under granian, with a
 real Celery worker: log in, write a rule with the dry run, send an event through ingest, find
 it in the audit search, replay a dead letter. Saves the screenshots docs/web-ui.md shows."""
 

@@ -1,4 +1,4 @@
-"""Recovery with real processes: a worker, beat, the web server under gunicorn, Redis, PostgreSQL,
+"""Recovery with real processes: a worker, beat, the web server (granian), Redis, PostgreSQL,
 and an HTTP stand-in for Moogsoft. Every test counts what the stand-in received."""
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""Ingest under the real server: gunicorn with two worker processes, concurrent senders, counted."""
+"""Ingest under the real server: granian with two worker processes, concurrent senders, counted."""
 
 import json
 import re
+import socket
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -62,8 +63,29 @@ def test_concurrent_senders_every_item_is_queued_or_rejected_and_metrics_add_up_
 
     text = requests.get(url + "/metrics", timeout=10).text
     total = sum(float(v) for v in re.findall(r'^mutt_ingest_requests_total\{reason="",status="success"\} (\S+)$', text, re.M))
-    assert total == 630  # from both gunicorn workers, not just the one that answered the scrape
+    assert total == 630  # from both server workers, not just the one that answered the scrape
     assert re.search(r'^mutt_ingest_events_total\{outcome="rejected"\} 60\.0$', text, re.M)
     with session_scope() as db:
         assert db.scalar(select(func.count()).select_from(DeadLetter).where(DeadLetter.reason == "invalid_event")) == 60
     assert requests.get(url + "/health", timeout=10).status_code == 200
+
+
+def test_the_server_answers_size_limits_before_reading_the_body_and_takes_chunked_bodies(web):
+    url, key = web
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sender:
+        # announces 10 GB and sends one byte: the answer must not wait for the rest
+        sender.sendall(f"POST /api/v2/ingest HTTP/1.1\r\nHost: {host}\r\nX-API-KEY: {key}\r\n"
+                       "Content-Type: application/json\r\nContent-Length: 10000000000\r\n\r\n{".encode())
+        answer = sender.recv(4096).decode()
+    assert answer.startswith("HTTP/1.1 413")
+    assert "10000000000 bytes; at most" in answer
+
+    def chunks(items):
+        for item in items:
+            yield json.dumps(item).encode() + b"\n"
+
+    chunked = requests.post(url + "/api/v2/ingest", data=chunks([EVENT, EVENT, EVENT]),
+                            headers={"X-API-KEY": key, "Content-Type": "application/x-ndjson"}, timeout=10)
+    assert chunked.status_code == 200, chunked.text
+    assert chunked.json()["accepted"] == 3
