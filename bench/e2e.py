@@ -1,6 +1,6 @@
 """End-to-end benchmark: a real stack on this machine, load from a separate process, one table.
 
-Starts PostgreSQL-backed MUTT (gunicorn web, Celery worker processes), a Moogsoft stand-in
+Starts PostgreSQL-backed MUTT (granian web, Celery worker processes), a Moogsoft stand-in
 process, loads 500 rules (contains, regex, oid_prefix; about 10% of events are forwarded), drives
 load from a separate process, waits until every accepted event is accounted for, and prints:
 events/s end to end (accepted -> audited/unhandled/dead-lettered -> alerts delivered to the
@@ -15,6 +15,7 @@ Modes (run side by side by default):
     .venv/bin/python bench/e2e.py                     # all three modes, ~2 minutes
     .venv/bin/python bench/e2e.py --modes single --seconds 30
     .venv/bin/python bench/e2e.py --modes batch,single --rate 500    # latency below capacity
+    .venv/bin/python bench/e2e.py --modes batch --set ingest_batch_size=500   # try a runtime setting
 """
 
 from __future__ import annotations
@@ -166,6 +167,7 @@ class Stack:
             _, self.key = apikeys.create(session, "bench", ["ingest"], actor="bench")
             changes = {"moog_rate_limit": 100_000, "ingest_rate_limit": 0, "max_ingest_queue_size": 10_000_000,
                        "alerter_queue_shed_threshold": 10_000_000, "unhandled_threshold": 500}
+            changes.update(self.args.settings)
             if self.mode == "baseline":
                 changes["ingest_batch_size"] = 1
             for setting, value in changes.items():
@@ -328,8 +330,12 @@ def main() -> int:
     parser.add_argument("--redis-url", default=os.environ.get("MUTT_BENCH_REDIS_URL", "redis://127.0.0.1:6379/9"))
     parser.add_argument("--database-url", default=os.environ.get(
         "MUTT_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/mutt_bench"))
+    parser.add_argument("--set", dest="settings", action="append", default=[], metavar="SETTING=VALUE",
+                        type=lambda text: tuple(text.split("=", 1)),
+                        help="a runtime setting for every mode (repeatable), e.g. --set ingest_batch_size=500")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
+    args.settings = dict(args.settings)
     args.worker_layout = [("worker-alerts", "alerts", 2), ("worker-moog", "moog", 2)]
     results = [run_mode(args, mode.strip()) for mode in args.modes.split(",")]
     print_table(results)
