@@ -15,7 +15,7 @@ Modes (run side by side by default):
     .venv/bin/python bench/e2e.py                     # all three modes, ~2 minutes
     .venv/bin/python bench/e2e.py --modes single --seconds 30
     .venv/bin/python bench/e2e.py --modes batch,single --rate 500    # latency below capacity
-    .venv/bin/python bench/e2e.py --modes batch --set ingest_batch_size=500   # try a runtime setting
+    .venv/bin/python bench/e2e.py --modes batch --set ingest_batch_size=1000  # try a runtime setting
 """
 
 from __future__ import annotations
@@ -332,7 +332,7 @@ def main() -> int:
         "MUTT_BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/mutt_bench"))
     parser.add_argument("--set", dest="settings", action="append", default=[], metavar="SETTING=VALUE",
                         type=lambda text: tuple(text.split("=", 1)),
-                        help="a runtime setting for every mode (repeatable), e.g. --set ingest_batch_size=500")
+                        help="a runtime setting for every mode (repeatable), e.g. --set ingest_batch_size=1000")
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
     args.settings = dict(args.settings)

@@ -28,7 +28,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=2, help="worker pool processes")
     parser.add_argument("--limit", type=int, default=0, help="also run under this many sends per second")
     parser.add_argument("--per-task", type=int, default=100,
-                        help="alerts per forward task (an alerter batch of 100 events yields about 10 in bench/e2e.py)")
+                        help="alerts per forward task (a full alerter batch of 500 events yields about 50 in bench/e2e.py)")
     args = parser.parse_args()
 
     from tests.support import services

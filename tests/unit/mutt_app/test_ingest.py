@@ -20,7 +20,13 @@ def submit(ingest, valid, rejected=()):
     return ingest.submit(valid, list(rejected), key_id="7", key_name="sender", correlation_id="cid-1")
 
 
+def batch_size(size):
+    with session_scope() as session:
+        dynconfig.change(session, "ingest_batch_size", size, actor="test")
+
+
 def test_each_full_batch_size_is_cut_and_dispatched_and_flush_sends_the_rest(redis, sqlite_url):
+    batch_size(100)
     dispatched = []
     ingest = Ingest(redis, dispatched.append)
     result = submit(ingest, canonical(250))
@@ -34,6 +40,7 @@ def test_each_full_batch_size_is_cut_and_dispatched_and_flush_sends_the_rest(red
 
 
 def test_a_request_that_does_not_cross_a_batch_boundary_leaves_its_events_to_the_flusher(redis, sqlite_url):
+    batch_size(100)
     dispatched = []
     ingest = Ingest(redis, dispatched.append)
     for _ in range(99):
@@ -47,8 +54,7 @@ def test_a_failed_dispatch_leaves_the_batch_leased_for_the_janitor(redis, sqlite
     def broker_down(batch_id):
         raise ConnectionError("broker unreachable")
 
-    with session_scope() as session:
-        dynconfig.change(session, "ingest_batch_size", 5, actor="test")
+    batch_size(5)
     result = submit(Ingest(redis, broker_down), canonical(5))
     assert result.status == QUEUED
     batches = EventBatches(redis)

@@ -81,9 +81,11 @@ def test_events_left_in_the_ingest_buffer_are_cut_and_dispatched(redis, sqlite_u
     batches = EventBatches(redis)
     batches.accept([json.dumps({"_id": f"e{i}"}) for i in range(250)], key_id="k", rate_limit=0,
                    rate_window=60, max_backlog=10_000)
+    with session_scope() as session:
+        dynconfig.change(session, "ingest_batch_size", 100, actor="test")
     report = run(redis_client=redis)
     assert report.buffered_events == 250 and batches.buffered() == 0
-    assert len(queued_batch_ids(redis)) == 3
+    assert len(queued_batch_ids(redis)) == 3  # 100 + 100 + 50
 
 
 def test_an_alert_whose_worker_died_goes_back_to_pending_and_is_enqueued(redis, database_url):
