@@ -20,15 +20,24 @@ from dataclasses import dataclass
 from mutt_app import keys
 from mutt_app.ratelimit import LUA_NOW_MS
 
+_DIGIT = re.compile(r"\d")
+
+
+def _has_digit(text: str) -> bool:
+    return _DIGIT.search(text) is not None
+
+
+# (pattern, placeholder, a cheap test the text must pass for the pattern to possibly match). The
+# tests only skip work: a regex pass costs 5-10 µs per message, a character count well under one.
 _MASKS = (
-    (re.compile(r"\b(?:[0-9a-f]{2}[:-]){5}[0-9a-f]{2}\b", re.I), "<mac>"),
-    (re.compile(r"\b(?:[0-9a-f]{4}\.){2}[0-9a-f]{4}\b", re.I), "<mac>"),
-    (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?:/\d{1,2})?\b"), "<ip>"),
-    (re.compile(r"\b(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}\b", re.I), "<ip>"),
-    (re.compile(r"\b0x[0-9a-f]+\b", re.I), "<hex>"),
-    (re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{6,}\b", re.I), "<hex>"),
-    (re.compile(r"\d+"), "<n>"),
-    (re.compile(r"\s+"), " "),
+    (re.compile(r"\b(?:[0-9a-f]{2}[:-]){5}[0-9a-f]{2}\b", re.I), "<mac>",
+     lambda text: text.count(":") + text.count("-") >= 5),
+    (re.compile(r"\b(?:[0-9a-f]{4}\.){2}[0-9a-f]{4}\b", re.I), "<mac>", lambda text: text.count(".") >= 2),
+    (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?:/\d{1,2})?\b"), "<ip>", lambda text: text.count(".") >= 3),
+    (re.compile(r"\b(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}\b", re.I), "<ip>", lambda text: text.count(":") >= 2),
+    (re.compile(r"\b0x[0-9a-f]+\b", re.I), "<hex>", lambda text: "0x" in text or "0X" in text),
+    (re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{6,}\b", re.I), "<hex>", _has_digit),
+    (re.compile(r"\d+"), "<n>", _has_digit),
 )
 
 RECENT_LIMIT = 1000  # unhandled events kept for the rule dry run (`POST /rules/test?last=N`)
@@ -37,9 +46,10 @@ RECENT_LIMIT = 1000  # unhandled events kept for the rule dry run (`POST /rules/
 def masked(message: str) -> str:
     """The message with its varying parts replaced by placeholders."""
     text = message
-    for pattern, placeholder in _MASKS:
-        text = pattern.sub(placeholder, text)
-    return text.strip().lower()
+    for pattern, placeholder, could_match in _MASKS:
+        if could_match(text):
+            text = pattern.sub(placeholder, text)
+    return " ".join(text.split()).lower()  # what re.sub(r"\s+", " ", text).strip() gives, faster
 
 
 def fingerprint(message: str) -> str:

@@ -3,14 +3,17 @@ concurrent workers, redelivered batches."""
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mutt_app import keys
-from mutt_app.rollup import Rollup, fingerprint, masked, recent_unhandled
+from mutt_app.rollup import _MASKS, Rollup, fingerprint, masked, recent_unhandled
 
 
 @pytest.mark.parametrize(
@@ -28,6 +31,25 @@ from mutt_app.rollup import Rollup, fingerprint, masked, recent_unhandled
 )
 def test_the_fingerprint_masks_what_varies(a, b):
     assert fingerprint(a) == fingerprint(b)
+
+
+def every_pattern_on_every_message(message):
+    text = message
+    for pattern, placeholder, *_ in _MASKS:
+        text = pattern.sub(placeholder, text)
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+# Messages made of the characters the masks care about (hex digits, separators, Unicode digits and
+# spaces), so the cheap tests that skip a pattern are tried where it could match.
+MESSAGE = st.text(alphabet=st.sampled_from(list("0123456789abcdefABCDEFxX:.-/ gG\t\u00a0\u2003\u0663\x1c")),
+                  max_size=60)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(MESSAGE)
+def test_skipping_patterns_that_cannot_match_never_changes_the_mask(message):
+    assert masked(message) == every_pattern_on_every_message(message)
 
 
 def test_the_fingerprint_keeps_what_matters():
