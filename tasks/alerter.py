@@ -12,6 +12,7 @@ import time
 from datetime import datetime, timezone
 
 from celery.exceptions import MaxRetriesExceededError
+from celery.signals import worker_process_init
 
 import celeryconfig
 from celeryconfig import ALERTS_QUEUE
@@ -37,6 +38,18 @@ def _load(version: str | None) -> alerter.Knowledge:
 
 _knowledge = alerter.KnowledgeCache(_load)
 _backlog: tuple[float, int] = (0.0, 0)
+
+
+@worker_process_init.connect
+def _load_rules_at_start(**_kwargs) -> None:
+    """A pool process that takes alerter batches loads the rule set as it starts, not in its first
+    batch, whose events would wait for it (a few hundred ms for 500 rules and a new connection)."""
+    if ALERTS_QUEUE not in app.amqp.queues.consume_from:
+        return
+    try:
+        _knowledge.get(redis_client.get())
+    except Exception:  # noqa: BLE001 - the first batch loads it instead, and says why if it cannot
+        log.warning("could not load the rule set at start; the first batch will", exc_info=True)
 
 
 def _alerts_waiting() -> int:

@@ -1,4 +1,5 @@
-"""A rule change reaches a separate worker process (prefork, two children) within a second."""
+"""A separate worker process (prefork, two children) loads the rules as it starts, and a rule
+change reaches it within a second."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from mutt_app import seed
 from mutt_app.batches import EventBatches
 from mutt_app.db import session_scope
 from tests.integration.alerter.test_process_events import switch_over
-from tests.support.processes import mutt_env, start_worker
+from tests.support.processes import mutt_env, start_worker, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -20,6 +21,8 @@ def test_a_rule_change_reaches_every_worker_process_within_a_second(redis, pg_ur
         seed.load_if_empty(session)
     worker = start_worker(mutt_env(REDIS_URL, pg_url, tmp_path / "home"), tmp_path, queues="alerts", concurrency=2)
     try:
+        wait_until(lambda: worker.log().count("rule set loaded") == 2, timeout=10,
+                   message="each pool process loaded the rule set before its first batch")
         # batches of two events: both pool processes get work, each with its own rule-set cache
         after, first_match = switch_over(EventBatches(redis), "%QUUX-2-ZAP it broke", batch_size=2)
     finally:
