@@ -1,5 +1,7 @@
 """The Celery app: `celery -A mutt_app.celery_app worker|beat|inspect|flower` uses this."""
 
+import logging
+
 from celery import Celery
 from celery.signals import (
     before_task_publish,
@@ -12,6 +14,8 @@ from celery.signals import (
 )
 
 from mutt_app import config, db, exporter, logs, redis_client
+
+log = logging.getLogger(__name__)
 
 app = Celery("mutt", include=["tasks.alerter", "tasks.forwarder", "tasks.janitor", "tasks.remediation"])
 app.config_from_object("celeryconfig")
@@ -27,6 +31,12 @@ def _after_fork(**_kwargs) -> None:
     # Connections opened by the parent must not be shared with pool processes.
     db.dispose_all()
     redis_client.reset()
+    # Open this process's own now, so that its first task does not wait for them.
+    try:
+        db.engine().connect().close()
+        redis_client.get().ping()
+    except Exception:  # noqa: BLE001 - the first task connects instead, and fails or retries as usual
+        log.warning("pool process start: database or Redis not reachable yet", exc_info=True)
 
 
 @before_task_publish.connect
