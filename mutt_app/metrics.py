@@ -1,7 +1,7 @@
 """Prometheus metrics, one definition each. v2.5's names are kept where they existed.
 
-Multi-process servers (the web server's workers, prefork workers) must have PROMETHEUS_MULTIPROC_DIR set before
-this module is imported; `mutt web` and `mutt worker` see to it.
+Multi-process servers (the web server's workers, prefork workers) must have
+PROMETHEUS_MULTIPROC_DIR set before this module is imported; `mutt web` and `mutt worker` see to it.
 """
 
 from __future__ import annotations
