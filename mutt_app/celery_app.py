@@ -1,6 +1,7 @@
 """The Celery app: `celery -A mutt_app.celery_app worker|beat|inspect|flower` uses this."""
 
 import logging
+import threading
 
 from celery import Celery
 from celery.signals import (
@@ -32,11 +33,22 @@ def _after_fork(**_kwargs) -> None:
     db.dispose_all()
     redis_client.reset()
     # Open this process's own now, so that its first task does not wait for them.
-    try:
-        db.engine().connect().close()
-        redis_client.get().ping()
-    except Exception:  # noqa: BLE001 - the first task connects instead, and fails or retries as usual
-        log.warning("pool process start: database or Redis not reachable yet", exc_info=True)
+    engine, redis = db.engine(), redis_client.get()
+    in_background("connect", lambda: (engine.connect().close(), redis.ping()))
+
+
+def in_background(what: str, action) -> None:
+    """Start-up work of a pool process, done in a thread of its own: a worker_process_init handler
+    must return within worker_proc_alive_timeout (4 s), and a database slow to answer must not
+    cost the process. If it fails, the first task does the same work and fails or retries as usual."""
+
+    def run() -> None:
+        try:
+            action()
+        except Exception:  # noqa: BLE001 - said in the log; nothing depends on it
+            log.warning("pool process start: %s failed; the first task will do it", what, exc_info=True)
+
+    threading.Thread(target=run, name=f"mutt-start-{what}", daemon=True).start()
 
 
 @before_task_publish.connect

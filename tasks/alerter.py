@@ -18,7 +18,7 @@ import celeryconfig
 from celeryconfig import ALERTS_QUEUE
 from mutt_app import alerter, db, dlq, dynconfig, logs, metrics, redis_client, rulebook
 from mutt_app.batches import Claim, EventBatches
-from mutt_app.celery_app import app
+from mutt_app.celery_app import app, in_background
 from mutt_app.rollup import Rollup
 from tasks.forwarder import enqueue_alerts
 
@@ -42,14 +42,11 @@ _backlog: tuple[float, int] = (0.0, 0)
 
 @worker_process_init.connect
 def _load_rules_at_start(**_kwargs) -> None:
-    """A pool process that takes alerter batches loads the rule set as it starts, not in its first
-    batch, whose events would wait for it (a few hundred ms for 500 rules and a new connection)."""
-    if ALERTS_QUEUE not in app.amqp.queues.consume_from:
-        return
-    try:
-        _knowledge.get(redis_client.get())
-    except Exception:  # noqa: BLE001 - the first batch loads it instead, and says why if it cannot
-        log.warning("could not load the rule set at start; the first batch will", exc_info=True)
+    """A pool process that takes alerter batches loads the rule set as it starts, in the background,
+    not in its first batch, whose events would wait for it (a few hundred ms for 500 rules)."""
+    if ALERTS_QUEUE in app.amqp.queues.consume_from:
+        redis = redis_client.get()
+        in_background("load-rules", lambda: _knowledge.get(redis))
 
 
 def _alerts_waiting() -> int:
