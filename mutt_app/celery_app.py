@@ -34,7 +34,12 @@ def _after_fork(**_kwargs) -> None:
     redis_client.reset()
     # Open this process's own now, so that its first task does not wait for them.
     engine, redis = db.engine(), redis_client.get()
-    in_background("connect", lambda: (engine.connect().close(), redis.ping()))
+
+    def connect() -> None:
+        engine.connect().close()
+        redis.ping()
+
+    in_background("connect", connect)
 
 
 def in_background(what: str, action) -> None:
