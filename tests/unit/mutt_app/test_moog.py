@@ -104,6 +104,27 @@ def test_the_client_sends_the_key_in_the_header_only(standin):
     assert received.body["external_id"] == "a" * 32
 
 
+def test_the_client_goes_through_the_proxy_the_environment_names_and_ignores_netrc(standin, monkeypatch, tmp_path):
+    from mutt_app.moog_standin import MoogStandin
+
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine moog.example.net login someone password netrc-secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    monkeypatch.setenv("HTTP_PROXY", standin.url.removesuffix("/events"))
+    monkeypatch.setenv("NO_PROXY", "localhost")
+    outcome = moog.MoogClient("http://moog.example.net/events", "s3cret-key", timeout=5).send({"n": 1})
+    assert outcome.kind == moog.DELIVERED
+    received = standin.received[0]
+    assert received.body == {"n": 1} and received.headers["Authorization"] == "Bearer s3cret-key"
+    direct = MoogStandin("localhost").start()  # named in NO_PROXY: reached directly, not by the proxy
+    try:
+        assert moog.MoogClient(f"http://localhost:{direct.url.split(':')[-1]}", "k", timeout=5).send({}).kind == moog.DELIVERED
+        assert len(direct.received) == 1 and len(standin.received) == 1
+    finally:
+        direct.stop()
+
+
 def test_the_client_classifies_what_the_server_answers(standin):
     client = moog.MoogClient(standin.url, "s3cret-key", timeout=5)
     standin.behave(429, retry_after=2, times=1)
