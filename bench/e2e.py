@@ -5,7 +5,8 @@ process, loads 500 rules (contains, regex, oid_prefix; about 10% of events are f
 load from a separate process, waits until every accepted event is accounted for, and prints:
 events/s end to end (accepted -> audited/unhandled/dead-lettered -> alerts delivered to the
 stand-in, counted at the end points), ingest latency p50/p95/p99, ingest-to-Moog latency
-p50/p99, peak RSS of each process, and whether anything was lost.
+p50/p99, peak RSS of each process, CPU time per event of each part (MUTT's processes, the load
+generator, the stand-in, PostgreSQL, Redis: where the time goes), and whether anything was lost.
 
 Modes (run side by side by default):
   batch     100-event batch requests (4 clients)
@@ -224,6 +225,40 @@ class RssSampler(threading.Thread):
             time.sleep(0.5)
 
 
+def cpu_snapshot(processes: list[Process], generator_pid: int | None = None) -> dict[int, tuple[str, float]]:
+    """CPU seconds used so far by every process of the run: each stack process with its children,
+    the load generator, and this machine's PostgreSQL and Redis servers."""
+    groups = {process.pid: process.name for process in processes}
+    if generator_pid:
+        groups[generator_pid] = "load generator"
+    seen: dict[int, tuple[str, float]] = {}
+    for process in psutil.process_iter(["pid", "ppid", "name"]):
+        try:
+            name = process.info["name"] or ""
+            if name.startswith("postgres"):
+                group = "postgresql"
+            elif name.startswith("redis-server"):
+                group = "redis"
+            else:
+                group = groups.get(process.info["pid"]) or groups.get(process.info["ppid"])
+                if group is None and process.info["ppid"] > 1:
+                    group = groups.get(psutil.Process(process.info["ppid"]).ppid())
+            if group:
+                times = process.cpu_times()
+                seen[process.info["pid"]] = (group, times.user + times.system)
+        except psutil.Error:
+            continue
+    return seen
+
+
+def cpu_used(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """CPU seconds per group between two snapshots (a process that started in between counts from zero)."""
+    used: dict[str, float] = {}
+    for pid, (group, seconds) in after.items():
+        used[group] = used.get(group, 0.0) + seconds - before.get(pid, (group, 0.0))[1]
+    return used
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -241,7 +276,9 @@ def run_mode(args, mode: str) -> dict:
     started = time.time()
     generator = multiprocessing.Process(target=_generate, args=(stack.url, stack.key, clients, batch, seconds, args.rate, queue))
     generator.start()
+    cpu_before = cpu_snapshot(stack.processes, generator.pid)
     load = queue.get()
+    cpu_generator = cpu_snapshot([], generator.pid)
     generator.join()
     load_done = time.time()
     engine = create_engine(args.database_url)
@@ -264,6 +301,7 @@ def run_mode(args, mode: str) -> dict:
                   f"delivered {delivered} of {alerts} alerts", file=sys.stderr, flush=True)
         time.sleep(0.2)
     done = time.time()
+    cpu = cpu_used(cpu_before, {**cpu_snapshot(stack.processes), **cpu_generator})
     accepted, finished, alerts, delivered = accounted()
     with engine.connect() as connection:
         dead = connection.scalar(text("SELECT count(*) FROM dead_letters"))
@@ -292,6 +330,7 @@ def run_mode(args, mode: str) -> dict:
         "drained": finished == accepted == load["accepted"] and delivered == alerts,
         "lost": load["accepted"] - finished + (alerts - delivered),
         "peak_rss_mb": {name: round(rss / 2**20) for name, rss in sampler.peak.items()},
+        "cpu_us_per_event": {group: round(seconds * 1e6 / max(accepted, 1)) for group, seconds in cpu.items()},
     }
 
 
@@ -310,6 +349,9 @@ def print_table(results: list[dict]) -> None:
     ]
     names = sorted({name for r in results for name in r["peak_rss_mb"]})
     rows += [(f"peak RSS {name} MB", (lambda n: lambda r: r["peak_rss_mb"].get(n, "-"))(name)) for name in names]
+    groups = sorted({group for r in results for group in r["cpu_us_per_event"]})
+    rows += [("CPU µs per event, all", lambda r: sum(r["cpu_us_per_event"].values()))]
+    rows += [(f"  {group}", (lambda g: lambda r: r["cpu_us_per_event"].get(g, "-"))(group)) for group in groups]
     width = max(len(label) for label, _ in rows)
     print("\n" + " " * width + "".join(f" | {r['mode']:>24}" for r in results))
     print("-" * (width + 27 * len(results)))
