@@ -9,6 +9,7 @@ until told otherwise, after M normal answers. Control it over HTTP (``POST /_con
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from dataclasses import dataclass, field
@@ -136,15 +137,18 @@ class _Server(ThreadingHTTPServer):
 class MoogStandin:
     """The stand-in, run on a background thread of this process."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None) -> None:
         self.state = State()
         self._server = _Server((host, port), self.state)
+        self._scheme = "https" if tls else "http"
+        if tls:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(target=self._server.serve_forever, name="moog-standin", daemon=True)
 
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/events"
+        return f"{self._scheme}://{host}:{port}/events"
 
     def start(self) -> "MoogStandin":
         self._thread.start()

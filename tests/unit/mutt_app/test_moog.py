@@ -1,4 +1,6 @@
 import json
+import ssl
+import subprocess
 import time
 from datetime import datetime, timezone
 from email.utils import format_datetime
@@ -6,6 +8,7 @@ from email.utils import format_datetime
 import pytest
 
 from mutt_app import moog
+from mutt_app.moog_standin import MoogStandin
 from mutt_app.models import Alert
 
 
@@ -105,8 +108,6 @@ def test_the_client_sends_the_key_in_the_header_only(standin):
 
 
 def test_the_client_goes_through_the_proxy_the_environment_names_and_ignores_netrc(standin, monkeypatch, tmp_path):
-    from mutt_app.moog_standin import MoogStandin
-
     netrc = tmp_path / "netrc"
     netrc.write_text("machine moog.example.net login someone password netrc-secret\n")
     netrc.chmod(0o600)
@@ -123,6 +124,33 @@ def test_the_client_goes_through_the_proxy_the_environment_names_and_ignores_net
         assert len(direct.received) == 1 and len(standin.received) == 1
     finally:
         direct.stop()
+
+
+@pytest.fixture
+def tls_standin(tmp_path):
+    """A stand-in on HTTPS with a self-signed certificate for 127.0.0.1; yields it and the certificate."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-keyout", str(key),
+                    "-out", str(cert), "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = MoogStandin(tls=context).start()
+    yield server, cert
+    server.stop()
+
+
+@pytest.mark.filterwarnings("ignore:Unverified HTTPS request")
+def test_tls_is_checked_against_the_ca_bundle_the_environment_names(tls_standin, monkeypatch):
+    standin, cert = tls_standin
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    untrusted = moog.MoogClient(standin.url, "k", timeout=5).send({"n": 1})
+    assert untrusted.kind == moog.RETRY and untrusted.status is None and "SSL" in untrusted.error
+    assert moog.MoogClient(standin.url, "k", timeout=5, verify=False).send({"n": 2}).kind == moog.DELIVERED
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+    assert moog.MoogClient(standin.url, "k", timeout=5).send({"n": 3}).kind == moog.DELIVERED
+    assert [r.body for r in standin.received] == [{"n": 2}, {"n": 3}]
 
 
 def test_the_client_classifies_what_the_server_answers(standin):
