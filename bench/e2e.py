@@ -227,35 +227,42 @@ class RssSampler(threading.Thread):
 
 def cpu_snapshot(processes: list[Process], generator_pid: int | None = None) -> dict[int, tuple[str, float]]:
     """CPU seconds used so far by every process of the run: each stack process with its children,
-    the load generator, and this machine's PostgreSQL and Redis servers."""
-    groups = {process.pid: process.name for process in processes}
+    the load generator, this benchmark, and this machine's PostgreSQL and Redis servers."""
+    groups = {process.pid: process.name for process in processes} | {os.getpid(): "benchmark (counting)"}
     if generator_pid:
         groups[generator_pid] = "load generator"
     seen: dict[int, tuple[str, float]] = {}
-    for process in psutil.process_iter(["pid", "ppid", "name"]):
+    for process in psutil.process_iter(["name"]):
         try:
             name = process.info["name"] or ""
             if name.startswith("postgres"):
                 group = "postgresql"
             elif name.startswith("redis-server"):
                 group = "redis"
-            else:
-                group = groups.get(process.info["pid"]) or groups.get(process.info["ppid"])
-                if group is None and process.info["ppid"] > 1:
-                    group = groups.get(psutil.Process(process.info["ppid"]).ppid())
+            else:  # the nearest ancestor that is a part of the run
+                group = next((groups[p.pid] for p in [process, *process.parents()] if p.pid in groups), None)
             if group:
                 times = process.cpu_times()
-                seen[process.info["pid"]] = (group, times.user + times.system)
+                seen[process.pid] = (group, times.user + times.system)
         except psutil.Error:
             continue
     return seen
 
 
-def cpu_used(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
-    """CPU seconds per group between two snapshots (a process that started in between counts from zero)."""
+def machine_busy() -> float:
+    """CPU seconds this machine has spent on anything but idling."""
+    times = psutil.cpu_times()
+    return sum(times) - times.idle - getattr(times, "iowait", 0.0)
+
+
+def cpu_used(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]], busy: float) -> dict[str, float]:
+    """CPU seconds per group between two snapshots (a process that started in between counts from
+    zero); what the machine was busy with beyond them (kernel, processes that came and went) is
+    "elsewhere"."""
     used: dict[str, float] = {}
     for pid, (group, seconds) in after.items():
         used[group] = used.get(group, 0.0) + seconds - before.get(pid, (group, 0.0))[1]
+    used["elsewhere"] = max(busy - sum(used.values()), 0.0)
     return used
 
 
@@ -276,9 +283,9 @@ def run_mode(args, mode: str) -> dict:
     started = time.time()
     generator = multiprocessing.Process(target=_generate, args=(stack.url, stack.key, clients, batch, seconds, args.rate, queue))
     generator.start()
-    cpu_before = cpu_snapshot(stack.processes, generator.pid)
+    cpu_before, busy_before = cpu_snapshot(stack.processes, generator.pid), machine_busy()
     load = queue.get()
-    cpu_generator = cpu_snapshot([], generator.pid)
+    generator_cpu = {pid: used for pid, used in cpu_snapshot(stack.processes, generator.pid).items() if pid == generator.pid}
     generator.join()
     load_done = time.time()
     engine = create_engine(args.database_url)
@@ -301,7 +308,7 @@ def run_mode(args, mode: str) -> dict:
                   f"delivered {delivered} of {alerts} alerts", file=sys.stderr, flush=True)
         time.sleep(0.2)
     done = time.time()
-    cpu = cpu_used(cpu_before, {**cpu_snapshot(stack.processes), **cpu_generator})
+    cpu = cpu_used(cpu_before, {**cpu_snapshot(stack.processes), **generator_cpu}, machine_busy() - busy_before)
     accepted, finished, alerts, delivered = accounted()
     with engine.connect() as connection:
         dead = connection.scalar(text("SELECT count(*) FROM dead_letters"))
