@@ -4,8 +4,8 @@ The fingerprint masks what varies between repeats of one problem (numbers, IP an
 addresses, hex ids), so "port 1 down" and "port 2 down" count together. Counting is a Redis
 sorted set of event ids per key, scored by time: a sliding window of
 ``unhandled_window_seconds``. When the count reaches ``unhandled_threshold`` one meta-alert
-fires, and none other for that key until the window has passed. All of it happens in one Lua
-call per key (atomic across workers), and adding an event id that is already counted changes
+fires, and none other for that key until the window has passed. A batch's keys are counted in one
+Lua call (atomic across workers), and adding an event id that is already counted changes
 nothing, so a redelivered batch neither counts twice nor loses the meta-alert it raised.
 """
 
@@ -56,31 +56,41 @@ def fingerprint(message: str) -> str:
     return hashlib.sha1(masked(message).encode("utf-8", "replace")).hexdigest()[:16]
 
 
-# KEYS: window zset, suppression key
-# ARGV: window_ms, threshold, event ids...
-# Returns {count, triggering event id or ""}.
+# KEYS: per (hostname, fingerprint) key of the batch: its window zset, its suppression key
+# ARGV: window_ms, threshold, then per key: how many event ids, the event ids
+# Returns per key: count, triggering event id or "".
 _COUNT = LUA_NOW_MS + """
 local now = now_ms()
 local window = tonumber(ARGV[1])
 local threshold = tonumber(ARGV[2])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
-local fired = redis.call('GET', KEYS[2])
-local trigger = ''
-for i = 3, #ARGV do
-  if fired then
-    -- suppressed: nothing is counted, but a redelivered batch gets its own meta-alert back
-    if fired == ARGV[i] then trigger = fired end
-  else
-    redis.call('ZADD', KEYS[1], 'NX', now, ARGV[i])  -- an id already counted is not counted again
-    if redis.call('ZCARD', KEYS[1]) >= threshold then
-      redis.call('SET', KEYS[2], ARGV[i], 'PX', window)
-      fired = ARGV[i]
-      trigger = fired
+local results = {}
+local at = 3
+for k = 1, #KEYS, 2 do
+  local counted, suppressed = KEYS[k], KEYS[k + 1]
+  local last = at + tonumber(ARGV[at])
+  redis.call('ZREMRANGEBYSCORE', counted, '-inf', now - window)
+  local fired = redis.call('GET', suppressed)
+  local count = redis.call('ZCARD', counted)
+  local trigger = ''
+  for i = at + 1, last do
+    if fired then
+      -- suppressed: nothing is counted, but a redelivered batch gets its own meta-alert back
+      if fired == ARGV[i] then trigger = fired end
+    else
+      count = count + redis.call('ZADD', counted, 'NX', now, ARGV[i])  -- an id counted already adds 0
+      if count >= threshold then
+        redis.call('SET', suppressed, ARGV[i], 'PX', window)
+        fired = ARGV[i]
+        trigger = fired
+      end
     end
   end
+  redis.call('PEXPIRE', counted, window)
+  table.insert(results, count)
+  table.insert(results, trigger)
+  at = last + 1
 end
-redis.call('PEXPIRE', KEYS[1], window)
-return {redis.call('ZCARD', KEYS[1]), trigger}
+return results
 """
 
 
@@ -101,22 +111,21 @@ class Rollup:
 
     def count(self, events: Iterable[dict], *, threshold: int, window_seconds: int) -> list[Trigger]:
         """Count unhandled events (each needs ``_id``, ``hostname``, ``message``); the keys that
-        reached the threshold, each with the event that took it there. One round trip."""
+        reached the threshold, each with the event that took it there. One Redis call."""
         groups: dict[tuple[str, str], list[dict]] = {}
         for event in events:
             key = (str(event.get("hostname", "")).lower(), fingerprint(str(event.get("message", ""))))
             groups.setdefault(key, []).append(event)
         if not groups:
             return []
-        pipe = self.redis.pipeline(transaction=False)
+        redis_keys: list[str] = []
+        args: list = [window_seconds * 1000, threshold]
         for (hostname, print_), members in groups.items():
-            self._count(
-                keys=[keys.unhandled_window(hostname, print_), keys.unhandled_suppressed(hostname, print_)],
-                args=[window_seconds * 1000, threshold, *(str(event["_id"]) for event in members)],
-                client=pipe,
-            )
+            redis_keys += [keys.unhandled_window(hostname, print_), keys.unhandled_suppressed(hostname, print_)]
+            args += [len(members), *(str(event["_id"]) for event in members)]
+        answers = self._count(keys=redis_keys, args=args)
         triggers = []
-        for ((hostname, print_), members), (count, trigger) in zip(groups.items(), pipe.execute()):
+        for ((hostname, print_), members), count, trigger in zip(groups.items(), answers[::2], answers[1::2]):
             if trigger:
                 event = next(event for event in members if str(event["_id"]) == trigger)
                 triggers.append(Trigger(hostname, print_, int(count), event))

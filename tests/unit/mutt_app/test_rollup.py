@@ -4,6 +4,7 @@ concurrent workers, redelivered batches."""
 from __future__ import annotations
 
 import re
+import random
 import threading
 import time
 import uuid
@@ -83,6 +84,22 @@ def test_a_redelivered_batch_counts_nothing_and_gets_its_meta_alert_back(redis):
     again = rollup.count(batch, threshold=3, window_seconds=60)
     assert [t.event["_id"] for t in first] == [t.event["_id"] for t in again] == [batch[2]["_id"]]
     assert redis.zcard(keys.unhandled_window("sw1", fingerprint("port 1 down"))) == 3
+
+
+def test_one_batch_counts_each_host_and_fingerprint_on_its_own(redis):
+    rollup = Rollup(redis)
+    assert rollup.count(events(1, host="sw3"), threshold=3, window_seconds=60) == []
+    batch = events(3, host="sw1") + events(2, host="sw2") + events(2, host="sw3") + events(3, host="sw1", message="fan {} failed")
+    random.Random(7).shuffle(batch)
+    triggers = rollup.count(batch, threshold=3, window_seconds=60)
+    assert sorted((t.hostname, t.count, t.event["message"][:4]) for t in triggers) == [
+        ("sw1", 3, "fan "), ("sw1", 3, "port"), ("sw3", 3, "port")]
+    for trigger in triggers:  # each fired with the event that took its own key to the threshold
+        members = [e for e in batch if e["hostname"] == trigger.hostname and fingerprint(e["message"]) == trigger.fingerprint]
+        assert trigger.event is members[-1 if trigger.hostname == "sw1" else 1]
+    assert redis.zcard(keys.unhandled_window("sw2", fingerprint("port 1 down"))) == 2
+    again = rollup.count(batch, threshold=3, window_seconds=60)  # redelivered: the same meta-alerts back
+    assert sorted(t.event["_id"] for t in again) == sorted(t.event["_id"] for t in triggers)
 
 
 def test_the_window_slides(redis):
