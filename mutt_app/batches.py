@@ -7,7 +7,9 @@ The flow, every step atomic in Redis:
    Redis (append-only file on), so answering 200 is a promise MUTT can keep.
 2. ``cut`` — up to ``ingest_batch_size`` events move from the buffer into a new batch, which is
    registered in the pending set with a lease deadline; the caller then enqueues one alerter
-   task for the batch id. A batch is cut by the request that fills it, or by a timer.
+   task for the batch id. A batch is cut by the request that fills it, or once the oldest event
+   in the buffer has waited ``ingest_flush_interval_ms`` (the buffer's age is kept in Redis, so
+   however many web processes poll, a batch holds what arrived in one interval).
 3. ``claim`` — the alerter task takes the batch (counting the attempt, renewing the lease).
 4. ``complete`` — after its database work committed, the task deletes the batch and adds its
    outcome counts. Only the first completion counts, so a redelivered batch adds nothing.
@@ -36,12 +38,13 @@ OUTCOMES = ("audited", "unhandled", "dead_lettered")
 RATE_BUCKETS = (("1m", "%Y-%m-%dT%H:%M", 7200), ("1h", "%Y-%m-%dT%H", 172_800), ("24h", "%Y-%m-%d", 2_592_000))
 
 _ACCEPT = LUA_NOW_MS + LUA_GCRA + """
--- KEYS: buffer, backlog, stats, rate_limit, last_used, metric_1m, metric_1h, metric_24h
+-- KEYS: buffer, backlog, stats, rate_limit, last_used, metric_1m, metric_1h, metric_24h, buffer_since
 -- ARGV: rate_limit, rate_window_ms, max_backlog, key_id, now_s, ttl_1m, ttl_1h, ttl_24h, events...
 local n = #ARGV - 8
 local limit = tonumber(ARGV[1])
+local now = now_ms()
 if limit > 0 then
-  local wait = gcra(KEYS[4], limit, tonumber(ARGV[2]), now_ms())
+  local wait = gcra(KEYS[4], limit, tonumber(ARGV[2]), now)
   if wait > 0 then return {1, wait, 0} end
 end
 local backlog = tonumber(redis.call('GET', KEYS[2]) or '0')
@@ -50,6 +53,7 @@ local buffered = 0
 for i = 9, #ARGV, 1000 do  -- unpack() takes at most about 8,000 values
   buffered = redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
 end
+if buffered == n then redis.call('SET', KEYS[9], now) end  -- these are the oldest now
 backlog = redis.call('INCRBY', KEYS[2], n)
 redis.call('HINCRBY', KEYS[3], 'accepted', n)
 redis.call('HSET', KEYS[5], ARGV[4], ARGV[5])
@@ -59,13 +63,30 @@ end
 return {0, backlog, buffered}
 """
 
-_CUT = """
--- KEYS: buffer, pending, batch ; ARGV: batch_id, max_events, lease_deadline
+_CUT = LUA_NOW_MS + """
+-- KEYS: buffer, pending, batch, buffer_since ; ARGV: batch_id, max_events, lease_deadline, due_ms
+-- With due_ms > 0, cut only when the oldest buffered event has waited that long.
+-- Returns {events cut, ms until the buffer is due (0: it is empty)}.
+local now = now_ms()
+local due = tonumber(ARGV[4])
+if due > 0 then
+  local since = redis.call('GET', KEYS[4])
+  if since and now - tonumber(since) < due then return {0, due - (now - tonumber(since))} end
+end
 local items = redis.call('LPOP', KEYS[1], tonumber(ARGV[2]))
-if not items then return 0 end
+if not items then
+  redis.call('DEL', KEYS[4])
+  return {0, 0}
+end
 redis.call('RPUSH', KEYS[3], unpack(items))
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
-return #items
+-- what stays came after the events cut (the rest of the request that filled the batch, or newer)
+if redis.call('LLEN', KEYS[1]) > 0 then
+  redis.call('SET', KEYS[4], now)
+  return {#items, math.max(due, 1)}
+end
+redis.call('DEL', KEYS[4])
+return {#items, 0}
 """
 
 _CLAIM = """
@@ -153,7 +174,7 @@ class EventBatches:
         metric_keys = [keys.ingest_rate(bucket, now.strftime(fmt)) for bucket, fmt, _ in RATE_BUCKETS]
         status, value, buffered = self._accept(
             keys=[keys.INGEST_BUFFER, keys.INGEST_BACKLOG, keys.STATS, keys.ingest_rate_limit(key_id),
-                  keys.APIKEY_LAST_USED, *metric_keys],
+                  keys.APIKEY_LAST_USED, *metric_keys, keys.INGEST_BUFFER_SINCE],
             args=[rate_limit, int(rate_window * 1000), max_backlog, key_id, int(now.timestamp()),
                   *(ttl for _, _, ttl in RATE_BUCKETS), *events],
         )
@@ -165,12 +186,17 @@ class EventBatches:
 
     def cut(self, max_events: int, lease_seconds: float) -> tuple[str, int] | None:
         """Move up to ``max_events`` from the buffer into a new leased batch: (id, size) or None."""
+        return self.cut_when_due(max_events, lease_seconds, waited_ms=0)[0]
+
+    def cut_when_due(self, max_events: int, lease_seconds: float, *, waited_ms: int) -> tuple[tuple[str, int] | None, float]:
+        """``cut``, but only once the oldest event in the buffer has waited ``waited_ms``. Also returns
+        the seconds until what stays in the buffer is due (0 when the buffer is empty)."""
         batch_id = new_batch_id()
-        size = self._cut(
-            keys=[keys.INGEST_BUFFER, keys.BATCHES_PENDING, keys.batch(batch_id)],
-            args=[batch_id, max_events, time.time() + lease_seconds],
+        size, due_in_ms = self._cut(
+            keys=[keys.INGEST_BUFFER, keys.BATCHES_PENDING, keys.batch(batch_id), keys.INGEST_BUFFER_SINCE],
+            args=[batch_id, max_events, time.time() + lease_seconds, waited_ms],
         )
-        return (batch_id, int(size)) if size else None
+        return ((batch_id, int(size)) if size else None), int(due_in_ms) / 1000.0
 
     def claim(self, batch_id: str, lease_seconds: float) -> Claim | None:
         """Take a batch for processing; None if it was already completed."""

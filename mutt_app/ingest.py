@@ -4,7 +4,9 @@
 returns QUEUED, the events are in Redis (one Lua call checks the key's rate limit and the
 backlog limit, appends and counts), so answering 200 is a promise MUTT keeps. Batches are cut
 from the buffer by the request that fills one (``ingest_batch_size``), and by a flusher thread in
-every web process that cuts whatever waited ``ingest_flush_interval_ms``; each batch is handed to
+every web process that cuts once the oldest buffered event has waited ``ingest_flush_interval_ms``
+(the age is kept in Redis, so the web processes share one timer and a batch holds what came in one
+interval, however many of them there are); each batch is handed to
 ``dispatch`` (the web layer passes ``tasks.alerter.enqueue_batch``). A batch whose dispatch fails
 is still leased in Redis, so the janitor enqueues it when the lease runs out: nothing is lost.
 """
@@ -106,30 +108,37 @@ class Ingest:
         """Cut one batch for every ``ingest_batch_size`` boundary this request's events crossed."""
         size = dynconfig.get("ingest_batch_size")
         for _ in range(buffered // size - (buffered - added) // size):
-            if not self._cut_and_dispatch(size):
+            if not self._cut_and_dispatch(size)[0]:
                 break
 
-    def _cut_and_dispatch(self, size: int) -> int:
-        cut = self.batches.cut(size, lease_seconds=dynconfig.get("janitor_stuck_after_seconds"))
+    def _cut_and_dispatch(self, size: int, waited_ms: int = 0) -> tuple[int, float]:
+        """Cut one batch (with ``waited_ms``: if due) and enqueue it: (events cut, seconds until
+        the rest of the buffer is due, 0 when it is empty)."""
+        cut, due_in = self.batches.cut_when_due(size, dynconfig.get("janitor_stuck_after_seconds"), waited_ms=waited_ms)
         if cut is None:
-            return 0
+            return 0, due_in
         batch_id, count = cut
         try:
             self.dispatch(batch_id)
         except Exception:  # noqa: BLE001 - the lease brings it back; say so and go on
             log.warning("could not enqueue batch %s (%d events); the janitor will enqueue it when its lease ends",
                         batch_id, count, exc_info=True)
-        return count
+        return count, due_in
 
     def flush(self) -> int:
         """Cut and dispatch everything waiting in the buffer; returns the number of events."""
+        return self._flush(waited_ms=0)[0]
+
+    def _flush(self, waited_ms: int) -> tuple[int, float]:
+        """Cut and dispatch the buffer if its oldest event has waited ``waited_ms``: (events, seconds
+        until the buffer is due again, 0 when it is empty)."""
         size = dynconfig.get("ingest_batch_size")
         total = 0
         while True:
-            count = self._cut_and_dispatch(size)
+            count, due_in = self._cut_and_dispatch(size, waited_ms if total == 0 else 0)
             total += count
             if count < size:
-                return total
+                return total, due_in
 
     def ensure_flusher(self) -> None:
         """Start this process's flusher thread once (after a fork too: threads do not survive one)."""
@@ -152,9 +161,11 @@ class Ingest:
         failing = False
         while not stop.is_set():
             try:
-                if stop.wait(dynconfig.get("ingest_flush_interval_ms") / 1000.0):
+                interval_ms = dynconfig.get("ingest_flush_interval_ms")
+                _, due_in = self._flush(waited_ms=interval_ms)
+                # an empty buffer is looked at four times an interval: an event waits at most 1.25 of one
+                if stop.wait(min(due_in, interval_ms / 1000.0) or interval_ms / 4000.0):
                     return
-                self.flush()
                 failing = False
             except Exception:  # noqa: BLE001 - keep flushing; Redis comes back
                 if not failing:

@@ -7,6 +7,7 @@ PREFIX = "mutt:"
 # Ingest: events waiting to be cut into a batch, and the batches waiting for the alerter.
 INGEST_BUFFER = PREFIX + "ingest:buffer"            # list of event JSON
 INGEST_BACKLOG = PREFIX + "ingest:backlog"          # int: events accepted and not yet processed
+INGEST_BUFFER_SINCE = PREFIX + "ingest:buffer:since"  # ms (Redis clock): when the oldest buffered event came, about
 BATCHES_PENDING = PREFIX + "batches:pending"        # zset batch_id -> lease deadline (epoch s)
 BATCH_ATTEMPTS = PREFIX + "batches:attempts"        # hash batch_id -> times claimed
 

@@ -108,6 +108,29 @@ def test_the_flusher_thread_cuts_what_waits_and_stops(redis, sqlite_url):
     assert len(dispatched) == 1 and EventBatches(redis).buffered() == 0
 
 
+def test_web_processes_share_one_flush_timer_so_a_batch_holds_what_came_in_an_interval(redis, sqlite_url):
+    with session_scope() as session:
+        dynconfig.change(session, "ingest_flush_interval_ms", 400, actor="test")
+    dispatched = []
+    processes = [Ingest(redis, dispatched.append) for _ in range(4)]  # four web processes' flushers
+    for ingest in processes:  # started out of step, as real processes are
+        ingest.ensure_flusher()
+        time.sleep(0.1)
+    try:
+        started = time.monotonic()
+        for _ in range(10):  # 10 events over about 300 ms: younger than the interval until the last
+            submit(processes[0], canonical(1))
+            time.sleep(0.03)
+        while not dispatched and time.monotonic() - started < 10:
+            time.sleep(0.01)
+        waited = time.monotonic() - started
+    finally:
+        for ingest in processes:
+            ingest.stop_flusher()
+    assert len(dispatched) == 1 and 0.35 <= waited <= 0.7
+    assert len(EventBatches(redis).claim(dispatched[0], 60).events) == 10
+
+
 def test_sync_last_used_moves_forward_and_forgets_unknown_keys(redis, sqlite_url):
     with session_scope() as session:
         row, _ = apikeys.create(session, "sender", ["ingest"], actor="test")
