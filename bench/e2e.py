@@ -22,7 +22,6 @@ Modes (run side by side by default):
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import multiprocessing
 import os
@@ -33,17 +32,17 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import psutil
 import redis as redis_lib
 import requests
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import load  # noqa: E402
 from tests.support.processes import Process, free_port, mutt, mutt_env, wait_http, wait_log  # noqa: E402
 
 RULES = 500
@@ -87,56 +86,16 @@ def make_event(rng: random.Random, n: int) -> dict:
     return event
 
 
-# ---------------------------------------------------------------- load generator (own process)
-def _client(url: str, key: str, batch: int, stop_at: float, seed: int, out: list, interval: float = 0.0) -> None:
-    """Send requests until ``stop_at``: back to back, or one every ``interval`` seconds (paced load)."""
-    parts = urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-    rng = random.Random(seed)
-    headers = {"Content-Type": "application/json", "X-API-KEY": key}
-    accepted = requests_sent = 0
-    latencies = []
-    n = seed * 10_000_000
-    next_at = time.time() + rng.random() * interval  # clients start out of step
-    while time.time() < stop_at:
-        if interval:
-            time.sleep(max(0.0, next_at - time.time()))
-            next_at += interval
+# ---------------------------------------------------------------- load (bench/load.py, own process)
+def make_requests(url: str, key: str, batch: int) -> list[load.Request]:
+    """20,000 events as requests of ``batch`` events, built before the clock starts."""
+    rng = random.Random(batch)
+    built = []
+    for n in range(0, 20_000, batch):
         events = [make_event(rng, n + i) for i in range(batch)]
-        n += batch
-        body = json.dumps(events[0] if batch == 1 else events)
-        started = time.perf_counter()
-        try:
-            connection.request("POST", "/api/v2/ingest", body=body, headers=headers)
-            response = connection.getresponse()
-            payload = response.read()
-        except (OSError, http.client.HTTPException):
-            connection.close()
-            connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
-            continue
-        latencies.append(time.perf_counter() - started)
-        requests_sent += 1
-        if response.status == 200:
-            accepted += batch if batch == 1 else json.loads(payload)["accepted"]
-    out.append((accepted, requests_sent, latencies))
-
-
-def _generate(url: str, key: str, clients: int, batch: int, seconds: float, rate: float, result_queue) -> None:
-    stop_at = time.time() + seconds
-    out: list = []
-    interval = clients * batch / rate if rate else 0.0
-    threads = [threading.Thread(target=_client, args=(url, key, batch, stop_at, seed + 1, out, interval))
-               for seed in range(clients)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    latencies = sorted(lat for _, _, lats in out for lat in lats)
-    result_queue.put({
-        "accepted": sum(a for a, _, _ in out),
-        "requests": sum(r for _, r, _ in out),
-        "latencies": latencies,
-    })
+        body = json.dumps(events[0] if batch == 1 else events).encode()
+        built.append(load.request(url, "/api/v2/ingest", key, body, batch))
+    return built
 
 
 # ---------------------------------------------------------------- the stack
@@ -280,11 +239,12 @@ def run_mode(args, mode: str) -> dict:
     clients, batch = (4, 100) if mode == "batch" else (args.clients, 1)
     seconds = args.seconds if mode != "baseline" else max(args.seconds / 2, 5)
     queue = multiprocessing.Queue()
+    prepared = make_requests(stack.url, stack.key, batch)
     started = time.time()
-    generator = multiprocessing.Process(target=_generate, args=(stack.url, stack.key, clients, batch, seconds, args.rate, queue))
+    generator = multiprocessing.Process(target=load.drive, args=(stack.url, prepared, clients, seconds, 0.0, queue, args.rate))
     generator.start()
     cpu_before, busy_before = cpu_snapshot(stack.processes, generator.pid), machine_busy()
-    load = queue.get()
+    offered = queue.get()
     generator_cpu = {pid: used for pid, used in cpu_snapshot(stack.processes, generator.pid).items() if pid == generator.pid}
     generator.join()
     load_done = time.time()
@@ -300,7 +260,7 @@ def run_mode(args, mode: str) -> dict:
     deadline, shown = time.time() + args.drain_timeout, 0.0
     while time.time() < deadline:
         accepted, finished, alerts, delivered = accounted()
-        if accepted == load["accepted"] and finished == accepted and delivered == alerts:
+        if accepted == offered.accepted and finished == accepted and delivered == alerts:
             break
         if time.time() - shown >= 5:  # which stage is behind: the alerter (processed) or the forwarder (delivered)
             shown = time.time()
@@ -323,19 +283,19 @@ def run_mode(args, mode: str) -> dict:
     sampler.running = False
     stack.stop()
     engine.dispose()
-    latencies = load["latencies"]
+    latencies = sorted(offered.latencies)
     return {
         "mode": mode, "clients": clients, "batch": batch, "offered_rate": args.rate, "load_seconds": round(load_done - started, 1),
         "accepted": accepted, "accounted": finished, "audited_rows": audited_rows, "alerts": alerts,
         "delivered": delivered, "received_at_moog": len(received), "dead_letters": dead,
         "e2e_events_per_s": round(accepted / (done - started)) if done > started else 0,
-        "ingest_events_per_s": round(load["accepted"] / (load_done - started)),
+        "ingest_events_per_s": round(offered.accepted / (load_done - started)),
         "ingest_p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
         "ingest_p95_ms": round(percentile(latencies, 0.95) * 1000, 1),
         "ingest_p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
         "moog_p50_ms": round(percentile(to_moog, 0.50) * 1000), "moog_p99_ms": round(percentile(to_moog, 0.99) * 1000),
-        "drained": finished == accepted == load["accepted"] and delivered == alerts,
-        "lost": load["accepted"] - finished + (alerts - delivered),
+        "drained": finished == accepted == offered.accepted and delivered == alerts,
+        "lost": offered.accepted - finished + (alerts - delivered),
         "peak_rss_mb": {name: round(rss / 2**20) for name, rss in sampler.peak.items()},
         "cpu_us_per_event": {group: round(seconds * 1e6 / max(accepted, 1)) for group, seconds in cpu.items()},
     }

@@ -6,7 +6,8 @@
 Without --url it starts `mutt web` (``--workers`` processes, default 2) against ``--redis-url``
 (default redis://127.0.0.1:6379/14, flushed before and after) and a scratch SQLite database,
 creates an ingest API key, and turns the per-key rate limit off. The load comes from a separate
-process (asyncio, HTTP/1.1 keep-alive connections), so the client does not share the server's GIL.
+process (bench/load.py: asyncio, HTTP/1.1 keep-alive connections), so the client does not share
+the server's GIL.
 No alerter runs: the numbers are for ingest alone. A third row ("server ceiling") serves a
 handler that does nothing under the same server settings: what the server and the client alone
 reach on this machine at this moment. See docs/performance.md.
@@ -15,7 +16,6 @@ reach on this machine at this moment. See docs/performance.md.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import multiprocessing
 import os
@@ -23,10 +23,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from bench import load  # noqa: E402
 
 
 def baseline_app(environ, start_response):
@@ -71,58 +72,6 @@ def event(i: int) -> dict:
     }
 
 
-def request_bytes(host: str, path: str, key: str, body: bytes) -> bytes:
-    head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nX-API-KEY: {key}\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
-    return head.encode() + body
-
-
-async def _client(host: str, port: int, requests: list[bytes], until: float, warmup_until: float,
-                  latencies: list[float], statuses: dict[int, int]) -> None:
-    reader, writer = await asyncio.open_connection(host, port)
-    i = 0
-    while True:
-        now = time.perf_counter()
-        if now >= until:
-            break
-        writer.write(requests[i % len(requests)])
-        i += 1
-        status_line = await reader.readline()
-        length = 0
-        while True:
-            line = await reader.readline()
-            if line in (b"\r\n", b""):
-                break
-            if line[:15].lower() == b"content-length:":
-                length = int(line[15:])
-        await reader.readexactly(length)
-        if now >= warmup_until:
-            latencies.append(time.perf_counter() - now)
-            status = int(status_line.split()[1])
-            statuses[status] = statuses.get(status, 0) + 1
-    writer.close()
-
-
-def drive(url: str, path: str, key: str, bodies: list[bytes], clients: int, seconds: float, warmup: float,
-          out: multiprocessing.Queue) -> None:
-    """Runs in its own process: ``clients`` connections posting ``bodies`` round-robin."""
-    parts = urlsplit(url)
-    requests = [request_bytes(parts.netloc, path, key, body) for body in bodies]
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-
-    async def main() -> None:
-        start = time.perf_counter()
-        await asyncio.gather(*(
-            _client(parts.hostname, parts.port or 80, requests, start + warmup + seconds, start + warmup,
-                    latencies, statuses)
-            for _ in range(clients)
-        ))
-
-    asyncio.run(main())
-    out.put((latencies, statuses))
-
-
 def server_cpu_seconds(pid: int | None) -> float | None:
     """User+system CPU of a process and its children (the server's main process and workers), Linux only."""
     if pid is None:
@@ -146,16 +95,16 @@ def run_scenario(name: str, url: str, key: str, events_per_request: int, clients
         bodies = [json.dumps(event(i)).encode() for i in range(200)]
     else:
         bodies = [json.dumps([event(j) for j in range(i, i + events_per_request)]).encode() for i in range(20)]
+    requests = [load.request(url, "/api/v2/ingest", key, body, events_per_request) for body in bodies]
     out: multiprocessing.Queue = multiprocessing.Queue()
-    process = multiprocessing.Process(target=drive, args=(url, "/api/v2/ingest", key, bodies, clients, seconds,
-                                                          warmup, out))
+    process = multiprocessing.Process(target=load.drive, args=(url, requests, clients, seconds, warmup, out))
     process.start()
     time.sleep(warmup)
     cpu_before = server_cpu_seconds(server_pid)
-    latencies, statuses = out.get()
+    result = out.get()
     cpu_after = server_cpu_seconds(server_pid)
     process.join()
-    latencies.sort()
+    latencies, statuses = sorted(result.latencies), result.statuses
     ok = statuses.get(200, 0)
 
     def pct(p: float) -> float:
