@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,14 +66,15 @@ class Ingest:
         Nothing is dead-lettered unless the valid events were queued (a 429/503 is retried by the
         sender as a whole). Redis errors propagate: the caller answers 503.
         """
-        limit = dynconfig.get("max_ingest_queue_size")
+        settings = self.settings()
+        limit = settings.get("max_ingest_queue_size")
         backlog = 0
         if events:
             result = self.batches.accept(
                 [json.dumps(event) for event in events],
                 key_id=key_id,
-                rate_limit=dynconfig.get("ingest_rate_limit"),
-                rate_window=dynconfig.get("ingest_rate_window"),
+                rate_limit=settings.get("ingest_rate_limit"),
+                rate_window=settings.get("ingest_rate_window"),
                 max_backlog=limit,
             )
             if result.status != QUEUED:
@@ -85,6 +85,11 @@ class Ingest:
         if rejected:
             self.dead_letter(rejected, key_name=key_name, correlation_id=correlation_id)
         return Result(QUEUED, accepted=len(events), rejected=tuple(rejected), backlog=backlog, queue_limit=limit)
+
+    def settings(self) -> dynconfig.RuntimeConfig:
+        """The runtime settings, as kept in this pipeline's Redis (looked up without going through
+        the process-wide client: ingest reads them several times a request)."""
+        return dynconfig.runtime(self.batches.redis)
 
     def dead_letter(self, rejected: list[Rejected], *, key_name: str, correlation_id: str) -> bool:
         """Store rejected items as dead letters (reason invalid_event); False if the database failed.
@@ -106,7 +111,7 @@ class Ingest:
 
     def _cut_filled(self, buffered: int, added: int) -> None:
         """Cut one batch for every ``ingest_batch_size`` boundary this request's events crossed."""
-        size = dynconfig.get("ingest_batch_size")
+        size = self.settings().get("ingest_batch_size")
         for _ in range(buffered // size - (buffered - added) // size):
             if not self._cut_and_dispatch(size)[0]:
                 break
@@ -114,7 +119,7 @@ class Ingest:
     def _cut_and_dispatch(self, size: int, waited_ms: int = 0) -> tuple[int, float]:
         """Cut one batch (with ``waited_ms``: if due) and enqueue it: (events cut, seconds until
         the rest of the buffer is due, 0 when it is empty)."""
-        cut, due_in = self.batches.cut_when_due(size, dynconfig.get("janitor_stuck_after_seconds"), waited_ms=waited_ms)
+        cut, due_in = self.batches.cut_when_due(size, self.settings().get("janitor_stuck_after_seconds"), waited_ms=waited_ms)
         if cut is None:
             return 0, due_in
         batch_id, count = cut
@@ -132,7 +137,7 @@ class Ingest:
     def _flush(self, waited_ms: int) -> tuple[int, float]:
         """Cut and dispatch the buffer if its oldest event has waited ``waited_ms``: (events, seconds
         until the buffer is due again, 0 when it is empty)."""
-        size = dynconfig.get("ingest_batch_size")
+        size = self.settings().get("ingest_batch_size")
         total = 0
         while True:
             count, due_in = self._cut_and_dispatch(size, waited_ms if total == 0 else 0)
@@ -161,7 +166,7 @@ class Ingest:
         failing = False
         while not stop.is_set():
             try:
-                interval_ms = dynconfig.get("ingest_flush_interval_ms")
+                interval_ms = self.settings().get("ingest_flush_interval_ms")
                 _, due_in = self._flush(waited_ms=interval_ms)
                 # an empty buffer is looked at four times an interval: an event waits at most 1.25 of one
                 if stop.wait(min(due_in, interval_ms / 1000.0) or interval_ms / 4000.0):
