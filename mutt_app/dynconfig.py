@@ -84,7 +84,7 @@ REGISTRY: dict[str, Setting] = {
         _s("ingest_rate_limit", int, 600_000, "Requests one API key may make per ingest_rate_window (429 with Retry-After above it). 0 turns the limit off.", "ingest", 0, 100_000_000),
         _s("ingest_rate_window", int, 60, "Window in seconds for ingest_rate_limit.", "ingest", 1, 3600),
         _s("ingest_batch_size", int, 500, "Events per alerter batch: ingest cuts a batch as soon as this many are waiting.", "ingest", 1, 1000),
-        _s("ingest_flush_interval_ms", int, 50, "Longest an accepted event waits for its batch to fill before it is sent on anyway.", "ingest", 5, 5000),
+        _s("ingest_flush_interval_ms", int, 100, "Longest the oldest accepted event waits for its batch to fill before the batch is sent on anyway.", "ingest", 5, 5000),
         # alerter
         _s("unhandled_threshold", int, 100, "Unhandled events from one host with one message fingerprint that raise a meta-alert.", "alerter", 1, 1_000_000),
         _s("unhandled_window_seconds", int, 86_400, "Sliding window for unhandled_threshold; also how long a fired meta-alert suppresses the next.", "alerter", 10, 30 * 86_400),
