@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 import certifi
 import urllib3
+from sqlalchemy import Row
 
 from mutt_app import __version__, config, dynconfig, metrics
 from mutt_app.models import Alert
@@ -45,8 +46,9 @@ AGENT_LOCATION = "Alerter Service"
 TYPES = {"rule": "Alert", "meta": "Unhandled Events"}
 
 
-def payload(alert: Alert) -> dict:
-    """The Moogsoft event for ``alert``: the same on every re-send of the same alert."""
+def payload(alert: Alert | Row) -> dict:
+    """The Moogsoft event for ``alert`` (an Alert or a row of the alerts table): the same on every
+    re-send of the same alert."""
     event_time = alert.event_time or alert.created_at
     return {
         "signature": alert.signature,
