@@ -9,7 +9,7 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from mutt_app import apikeys
+from mutt_app import apikeys, dynconfig, keys
 from mutt_app.batches import EventBatches
 from mutt_app.db import session_scope
 from mutt_app.models import DeadLetter
@@ -59,7 +59,8 @@ def test_concurrent_senders_every_item_is_queued_or_rejected_and_metrics_add_up_
     # every web process's flusher cuts what waits: soon everything is in dispatched batches
     wait_until(lambda: state.buffered() == 0 and redis.llen("alerts") == state.pending(), timeout=10,
                message="buffer cut into batches, one alerter task each")
-    assert state.pending() >= queued // 100
+    sizes = [redis.llen(keys.batch(batch_id)) for batch_id in redis.zrange(keys.BATCHES_PENDING, 0, -1)]
+    assert sum(sizes) == queued and max(sizes) <= dynconfig.REGISTRY["ingest_batch_size"].default
 
     text = requests.get(url + "/metrics", timeout=10).text
     total = sum(float(v) for v in re.findall(r'^mutt_ingest_requests_total\{reason="",status="success"\} (\S+)$', text, re.M))
