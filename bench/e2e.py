@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import load  # noqa: E402
-from tests.support.processes import Process, free_port, mutt, mutt_env, wait_http, wait_log  # noqa: E402
+from tests.support.processes import Process, free_port, mutt, mutt_env, start_standin, wait_http, wait_log  # noqa: E402
 
 RULES = 500
 FORWARD_SHARE, MATCHED_SHARE = 0.10, 0.40  # the rest is unhandled
@@ -136,16 +136,14 @@ class Stack:
 
     def env(self) -> dict[str, str]:
         return mutt_env(self.args.redis_url, self.args.database_url, self.home, MUTT_ENV="production",
-                        MOOG_WEBHOOK_URL=f"http://127.0.0.1:{self.standin_port}/events", LOG_LEVEL="INFO",
+                        MOOG_WEBHOOK_URL=self.standin_url, LOG_LEVEL="INFO",
                         MOOG_API_KEY="bench-moog-key")
 
     def start(self) -> None:
-        self.standin_port = free_port()
+        standin, self.standin_url = start_standin(dict(os.environ), self.home)
+        self.processes.append(standin)
         self.prepare_database()
         env = self.env()
-        standin = Process("standin", mutt("moog-standin", "--port", str(self.standin_port)), env, self.home)
-        self.processes.append(standin)
-        wait_http(f"http://127.0.0.1:{self.standin_port}/health", standin)
         for name, queues, concurrency in self.args.worker_layout:
             worker = Process(name, mutt("worker", "-Q", queues, "-c", str(concurrency), "-n", f"{name}@%h"), env, self.home)
             self.processes.append(worker)
@@ -273,7 +271,7 @@ def run_mode(args, mode: str) -> dict:
     with engine.connect() as connection:
         dead = connection.scalar(text("SELECT count(*) FROM dead_letters"))
         audited_rows = connection.scalar(text("SELECT count(*) FROM event_audit"))
-    received = requests.get(f"http://127.0.0.1:{stack.standin_port}/_received", timeout=60).json()["received"]
+    received = requests.get(stack.standin_url.replace("/events", "/_received"), timeout=60).json()["received"]
     to_moog = []
     for item in received:
         event = ((item.get("body") or {}).get("custom_info") or {}).get("event") or {}

@@ -4,6 +4,8 @@ It records every event POSTed to it and answers as told: normally 200, or on com
 (500, 429 with Retry-After, 400 ...), a delay (to provoke timeouts), for the next N requests or
 until told otherwise, after M normal answers. Control it over HTTP (``POST /_control``,
 ``GET /_received``, ``POST /_reset``) or, in the same process, through :class:`MoogStandin`.
+`mutt moog-standin` serves it under granian, whose HTTP in Rust keeps the stand-in's share of a
+benchmark machine's CPU small (real Moogsoft runs elsewhere).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 # A request is stamped when its handler thread gets to run, which on a loaded 2-core machine can
 # lag its arrival by tens of milliseconds: allow this much when judging spacing by the stamps.
@@ -57,6 +61,70 @@ class State:
             return current
 
 
+def answer(state: State, method: str, path: str, headers: dict[str, str], body: Any) -> tuple[int, Any, dict[str, str]]:
+    """What the stand-in answers a request (status, JSON body, extra headers): the one place for
+    both servers, the in-process one for tests and the granian one of `mutt moog-standin`."""
+    if method == "GET":
+        if path.startswith("/_received"):
+            with state.lock:
+                items = [{"at": r.at, "status": r.status, "body": r.body} for r in state.received]
+            return 200, {"count": len(items), "received": items}, {}
+        if path.startswith("/health"):
+            return 200, {"status": "ok"}, {}
+        return 404, {"error": "not found"}, {}
+    if method != "POST":
+        return 405, {"error": "use GET or POST"}, {"Allow": "GET, POST"}
+    if path.startswith("/_control"):
+        with state.lock:
+            state.behaviour = Behaviour(**(body or {}))
+        return 200, {"ok": True}, {}
+    if path.startswith("/_reset"):
+        with state.lock:
+            state.behaviour, state.received = Behaviour(), []
+        return 200, {"ok": True}, {}
+    behaviour = state.next_answer()
+    if behaviour.delay:
+        time.sleep(behaviour.delay)
+    with state.lock:
+        state.received.append(Received(time.time(), body, headers, behaviour.status))
+    extra = {"Retry-After": f"{behaviour.retry_after:g}"} if behaviour.retry_after is not None else {}
+    message = behaviour.body or ("ok" if behaviour.status < 300 else "stand-in error")
+    return behaviour.status, {"message": message}, extra
+
+
+def _json_or_none(raw: bytes) -> Any:
+    try:
+        return json.loads(raw or b"null")
+    except ValueError:
+        return None
+
+
+class StandinApp:
+    """The stand-in as a WSGI app (``app`` below is what `mutt moog-standin` serves under granian)."""
+
+    def __init__(self, state: State) -> None:
+        self.state = state
+
+    def __call__(self, environ, start_response):
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        raw = environ["wsgi.input"].read(length) if length else b""
+        if len(raw) < length:  # the sender went away mid-request (a killed worker): nothing arrived
+            start_response("400 Bad Request", [("Content-Length", "0")])
+            return [b""]
+        headers = {name[5:].replace("_", "-").title(): value for name, value in environ.items() if name.startswith("HTTP_")}
+        if environ.get("CONTENT_TYPE"):
+            headers["Content-Type"] = environ["CONTENT_TYPE"]
+        status, payload, extra = answer(self.state, environ["REQUEST_METHOD"], environ.get("PATH_INFO", ""), headers,
+                                        _json_or_none(raw))
+        data = json.dumps(payload).encode()
+        start_response(f"{status} {HTTPStatus(status).phrase}",
+                       [("Content-Type", "application/json"), ("Content-Length", str(len(data))), *extra.items()])
+        return [data]
+
+
+app = StandinApp(State())
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Headers and body go out in two writes; with Nagle on, the body waits for the client's
@@ -67,61 +135,30 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *_args) -> None:  # quiet
         pass
 
-    def _json(self, status: int, body, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(body).encode()
+    def _answer(self, body: Any) -> None:
+        status, payload, extra = answer(self.server.state, self.command, self.path, dict(self.headers), body)
+        data = json.dumps(payload).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
-        for name, value in (headers or {}).items():
+        for name, value in extra.items():
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
 
-    def _body(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        if len(raw) < length:  # the sender went away mid-request (a killed worker): nothing arrived
-            raise ConnectionAbortedError
-        try:
-            return json.loads(raw or b"null")
-        except ValueError:
-            return None
-
     def do_GET(self) -> None:
-        state = self.server.state
-        if self.path.startswith("/_received"):
-            with state.lock:
-                items = [{"at": r.at, "status": r.status, "body": r.body} for r in state.received]
-            self._json(200, {"count": len(items), "received": items})
-        elif self.path.startswith("/health"):
-            self._json(200, {"status": "ok"})
-        else:
-            self._json(404, {"error": "not found"})
+        self._answer(None)
 
     def do_POST(self) -> None:
-        state = self.server.state
+        length = int(self.headers.get("Content-Length") or 0)
         try:
-            body = self._body()
+            raw = self.rfile.read(length) if length else b""
         except (ConnectionAbortedError, ConnectionResetError):
+            raw = b""
+        if len(raw) < length:  # the sender went away mid-request (a killed worker): nothing arrived
             self.close_connection = True
             return
-        if self.path.startswith("/_control"):
-            with state.lock:
-                state.behaviour = Behaviour(**(body or {}))
-            self._json(200, {"ok": True})
-            return
-        if self.path.startswith("/_reset"):
-            with state.lock:
-                state.behaviour, state.received = Behaviour(), []
-            self._json(200, {"ok": True})
-            return
-        answer = state.next_answer()
-        if answer.delay:
-            time.sleep(answer.delay)
-        with state.lock:
-            state.received.append(Received(time.time(), body, dict(self.headers), answer.status))
-        headers = {"Retry-After": f"{answer.retry_after:g}"} if answer.retry_after is not None else {}
-        self._json(answer.status, {"message": answer.body or ("ok" if answer.status < 300 else "stand-in error")}, headers)
+        self._answer(_json_or_none(raw))
 
 
 class _Server(ThreadingHTTPServer):
@@ -178,9 +215,3 @@ class MoogStandin:
         return [r.body for r in self.received if 200 <= r.status < 300]
 
 
-def serve(host: str, port: int) -> None:
-    server = _Server((host, port), State())
-    try:
-        server.serve_forever()
-    finally:
-        server.server_close()

@@ -278,16 +278,19 @@ def flower(port: int, address: str) -> None:
 COMMANDS.append(flower)
 
 
+STANDIN_THREADS = 8
+
+
 @click.command("moog-standin")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=18080, show_default=True, type=int)
 def moog_standin(host: str, port: int) -> None:
     """Run an HTTP stand-in for Moogsoft that records what MUTT sends (trials, tests, benchmarks)."""
-    from mutt_app.moog_standin import serve
-
     require_port(host, port)
-    click.echo(f"Moogsoft stand-in on http://{host}:{port}/events (GET /_received, POST /_control)")
-    serve(host, port)
+    click.echo(f"Moogsoft stand-in on http://{host}:{port}/events (GET /_received, POST /_control)", err=True)
+    # One process, so that every request lands in the one record; threads for delayed answers.
+    args = web_server_command("mutt_app.moog_standin:app", host, port, workers=1, threads=STANDIN_THREADS)
+    os.execv(args[0], args)
 
 
 COMMANDS.append(moog_standin)

@@ -87,6 +87,15 @@ def start_web(env: dict[str, str], log_dir: Path, workers: int = 2, name: str = 
     return process, url
 
 
+def start_standin(env: dict[str, str], log_dir: Path, name: str = "standin") -> tuple[Process, str]:
+    """`mutt moog-standin` on a free port: (process, its /events URL)."""
+    port = free_port()
+    process = Process(name, mutt("moog-standin", "--port", str(port)), env, log_dir)
+    wait_http(f"http://127.0.0.1:{port}/health", process)
+    wait_log(process, "Started worker-1")
+    return process, f"http://127.0.0.1:{port}/events"
+
+
 def start_worker(env: dict[str, str], log_dir: Path, queues: str = "alerts,moog,janitor,remediation",
                  concurrency: int = 2, name: str = "worker") -> Process:
     process = Process(name, mutt("worker", "-Q", queues, "-c", str(concurrency), "-n", f"{name}-{os.getpid()}@%h"), env, log_dir)
