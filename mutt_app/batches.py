@@ -83,7 +83,7 @@ redis.call('ZADD', KEYS[2], ARGV[3], ARGV[1])
 -- what stays came after the events cut (the rest of the request that filled the batch, or newer)
 if redis.call('LLEN', KEYS[1]) > 0 then
   redis.call('SET', KEYS[4], now)
-  return {#items, math.max(due, 1)}
+  return {#items, math.max(due, 1)}  -- not empty: due in an interval (1 ms when no interval was given)
 end
 redis.call('DEL', KEYS[4])
 return {#items, 0}

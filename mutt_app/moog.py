@@ -17,8 +17,8 @@ from __future__ import annotations
 import json
 import os
 import threading
-import urllib.request
 import time
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
