@@ -243,7 +243,7 @@ def run_mode(args, mode: str) -> dict:
     generator.start()
     cpu_before, busy_before = cpu_snapshot(stack.processes, generator.pid), machine_busy()
     offered = queue.get()
-    generator_cpu = {pid: used for pid, used in cpu_snapshot(stack.processes, generator.pid).items() if pid == generator.pid}
+    generator_cpu = {generator.pid: cpu_snapshot(stack.processes, generator.pid)[generator.pid]}  # before it exits
     generator.join()
     load_done = time.time()
     engine = create_engine(args.database_url)

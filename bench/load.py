@@ -36,12 +36,12 @@ def request(url: str, path: str, key: str, body: bytes, events: int) -> Request:
 
 
 async def _client(host: str, port: int, requests: list[Request], first: int, until: float, warmup_until: float,
-                  interval: float, result: Result) -> None:
-    """Send ``requests`` round-robin from ``first`` until ``until``: back to back, or one every
-    ``interval`` seconds (paced load, for latency below capacity)."""
+                  interval: float, delay: float, result: Result) -> None:
+    """Send ``requests`` round-robin from ``first`` until ``until``: back to back, or, after
+    ``delay``, one every ``interval`` seconds (paced load, for latency below capacity)."""
     reader, writer = await asyncio.open_connection(host, port)
     i = first
-    next_at = time.perf_counter() + (first % 97) / 97 * interval  # paced clients start out of step
+    next_at = time.perf_counter() + delay
     while True:
         if interval:
             await asyncio.sleep(max(0.0, next_at - time.perf_counter()))
@@ -83,8 +83,8 @@ def drive(url: str, requests: list[Request], clients: int, seconds: float, warmu
         start = time.perf_counter()
         await asyncio.gather(*(
             _client(parts.hostname, parts.port or 80, requests, n * len(requests) // clients,
-                    start + warmup + seconds, start + warmup, interval, result)
-            for n in range(clients)
+                    start + warmup + seconds, start + warmup, interval, n / clients * interval, result)
+            for n in range(clients)  # each at its own place in the requests; paced ones out of step
         ))
 
     asyncio.run(main())

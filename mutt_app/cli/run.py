@@ -49,7 +49,8 @@ def _die_with_parent() -> None:
 
 
 def web_server_command(app: str, host: str, port: int, workers: int, threads: int) -> list[str]:
-    """The granian command line `mutt web` runs (bench/ingest.py serves its baseline with it too).
+    """The granian command line `mutt web` runs (`mutt moog-standin` and bench/ingest.py's baseline
+    use it too).
 
     granian does the HTTP in Rust and calls the WSGI app from ``threads`` threads per worker
     process; under gunicorn's Python HTTP handling a request cost more CPU than all of ingest's
