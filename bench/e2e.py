@@ -231,9 +231,17 @@ def percentile(values: list[float], q: float) -> float:
 
 def run_mode(args, mode: str) -> dict:
     stack = Stack(args, mode)
-    stack.start()
     sampler = RssSampler(stack.processes)
-    sampler.start()
+    try:  # the stack goes down whatever happens, so a failed run leaves no processes behind
+        stack.start()
+        sampler.start()
+        return measure(args, mode, stack, sampler)
+    finally:
+        sampler.running = False
+        stack.stop()
+
+
+def measure(args, mode: str, stack: Stack, sampler: RssSampler) -> dict:
     clients, batch = (4, 100) if mode == "batch" else (args.clients, 1)
     seconds = args.seconds if mode != "baseline" else max(args.seconds / 2, 5)
     queue = multiprocessing.Queue()
@@ -271,21 +279,20 @@ def run_mode(args, mode: str) -> dict:
     with engine.connect() as connection:
         dead = connection.scalar(text("SELECT count(*) FROM dead_letters"))
         audited_rows = connection.scalar(text("SELECT count(*) FROM event_audit"))
-    received = requests.get(stack.standin_url.replace("/events", "/_received"), timeout=60).json()["received"]
+    at_standin = requests.get(stack.standin_url.replace("/events", "/_received"), timeout=60).json()
+    received = at_standin["received"]
     to_moog = []
     for item in received:
         event = ((item.get("body") or {}).get("custom_info") or {}).get("event") or {}
         if event.get("_received_at"):
             to_moog.append(item["at"] - datetime.fromisoformat(event["_received_at"].replace("Z", "+00:00")).timestamp())
     to_moog.sort()
-    sampler.running = False
-    stack.stop()
     engine.dispose()
     latencies = sorted(offered.latencies)
     return {
         "mode": mode, "clients": clients, "batch": batch, "offered_rate": args.rate, "load_seconds": round(load_done - started, 1),
         "accepted": accepted, "accounted": finished, "audited_rows": audited_rows, "alerts": alerts,
-        "delivered": delivered, "received_at_moog": len(received), "dead_letters": dead,
+        "delivered": delivered, "received_at_moog": len(received), "moog_requests": at_standin["requests"], "dead_letters": dead,
         "e2e_events_per_s": round(accepted / (done - started)) if done > started else 0,
         "ingest_events_per_s": round(offered.accepted / (load_done - started)),
         "ingest_p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
@@ -309,6 +316,7 @@ def print_table(results: list[dict]) -> None:
         ("ingest p50 / p95 / p99 ms", lambda r: f"{r['ingest_p50_ms']} / {r['ingest_p95_ms']} / {r['ingest_p99_ms']}"),
         ("ingest->Moog p50 / p99 ms", lambda r: f"{r['moog_p50_ms']} / {r['moog_p99_ms']}"),
         ("audit rows / alerts delivered", lambda r: f"{r['audited_rows']} / {r['delivered']} of {r['alerts']}"),
+        ("requests to the stand-in", lambda r: r["moog_requests"]),
         ("dead letters", lambda r: r["dead_letters"]),
         ("lost", lambda r: r["lost"] if r["drained"] else f"{r['lost']} (not drained)"),
     ]

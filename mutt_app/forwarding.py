@@ -5,10 +5,13 @@ saying what became of each alert and what must be tried again later (``deferred`
 countdown, never spending the alert's retries; ``retries``, alerts that failed and must go
 through the retry path). tasks/forwarder.py turns the report into messages.
 
-Sends go in waves, sized by the process's :class:`SendWindow`: one alert after a failure (if
-Moogsoft is failing, one request finds out), twice as many after each wave that went through, up
-to the ``moog_concurrency`` setting. Each wave takes its rate slots and asks the breaker in one
-Redis call each, and reports to the breaker in one.
+Sends go in waves of requests, sized by the process's :class:`SendWindow`: one request after a
+failure (if Moogsoft is failing, one request finds out), twice as many after each wave that went
+through, up to the ``moog_concurrency`` setting. A request carries one alert, or up to
+``moog_batch_size`` as one ``{"events": [...]}`` body. Each wave takes its rate slots (one per
+alert) and asks the breaker in one Redis call each, and reports to the breaker in one (one result
+per request). A request of several alerts that Moogsoft refuses outright goes again one alert per
+request (``Report.alone``), so only the alert at fault becomes a dead letter.
 
 Alert states (the contract with the alerter and the janitor): an alert is claimed with one
 ``UPDATE ... WHERE state = 'pending'`` (so a duplicate task finds nothing to do), sent, then
@@ -173,6 +176,7 @@ class Report:
     deferred: list[Deferral] = field(default_factory=list)
     retries: list[Retry] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # not pending: finished, or another task has it
+    alone: list[str] = field(default_factory=list)    # refused in a request of several: send one per request
 
 
 class Forwarder:
@@ -239,17 +243,22 @@ class Forwarder:
                         self._release(alerts[start:], wait, reason, report)
                         return
                 wave = alerts[start:start + len(slots)]
+                batch = self._settings.get("moog_batch_size")
+                requests = [wave[n:n + batch] for n in range(0, len(wave), batch)]
                 try:
-                    outcomes = self._client.send_all([partial(self._send_one, alert) for alert in wave])
+                    outcomes = self._client.send_all([partial(self._send_request, request) for request in requests])
                 finally:
                     self._slots.done(slots)
                 self.breaker.record([outcome.moog_answered for outcome in outcomes])
-                for alert, outcome in zip(wave, outcomes):
+                for request, outcome in zip(requests, outcomes):
                     if outcome.kind == moog.DELIVERED:
-                        delivered.append((alert.id, outcome.status))
-                        report.delivered.append(alert.id)
+                        delivered += [(alert.id, outcome.status) for alert in request]
+                        report.delivered += [alert.id for alert in request]
+                    elif outcome.kind == moog.PERMANENT and len(request) > 1:
+                        self._send_alone(request, outcome, report)
                     else:
-                        self._record(alert, outcome, policy, retries, report)
+                        for alert in request:
+                            self._record(alert, outcome, policy, retries, report)
                 start += len(wave)
                 if report.retries:
                     self._window.failed()
@@ -266,9 +275,20 @@ class Forwarder:
             # the janitor sends them again: a duplicate Moogsoft folds by external_id, never a loss.
             _finish_delivered(delivered)
 
-    def _send_one(self, alert: Row) -> moog.Outcome:
-        with logs.correlated(alert.correlation_id):
-            return self._client.send(moog.payload(alert))
+    def _send_request(self, alerts: list[Row]) -> moog.Outcome:
+        with logs.correlated(alerts[0].correlation_id):
+            return self._client.send(moog.request_body(alerts))
+
+    def _send_alone(self, alerts: list[Row], outcome: moog.Outcome, report: Report) -> None:
+        """Moogsoft refused a request of several alerts: which one it could not take, it did not
+        say. Each goes again in a request of its own (the retry path, no retry spent), so only the
+        one at fault becomes a dead letter."""
+        ids = [alert.id for alert in alerts]
+        _set_pending(ids, 0.0, self._grace(), uncount=True)
+        metrics.MOOG_ALERTS.labels("alone").inc(len(ids))
+        log.warning("Moogsoft refused a request of %d alerts (%s): each goes again alone", len(ids), outcome.error,
+                    extra={"status": outcome.status})
+        report.alone += ids
 
     def _record(self, alert: Row, outcome: moog.Outcome, policy: RetryPolicy, retries: int, report: Report) -> None:
         """Store the outcome of one failed send: a dead letter, or the alert goes to the retry path."""
@@ -300,14 +320,15 @@ class Forwarder:
     def _gate(self, waiting: int) -> tuple[list[str], float, str]:
         """(rate slots for the next wave, 0, "") when sends may go now; else ([], seconds to wait, why).
 
-        The wave is the send window, or fewer when fewer alerts are ``waiting``, fewer slots are
-        free, or this caller is the half-open breaker's probe (one).
+        The wave is as many alerts as the send window's requests carry, or fewer when fewer alerts
+        are ``waiting``, fewer slots are free, or this caller is the half-open breaker's probe (one).
         """
         permit = self.breaker.acquire()
         if not permit.allowed:
             return [], permit.wait_seconds, BREAKER_OPEN
         limit, period = self._rate()
-        wave = 1 if permit.probe else min(self._window.size(self._concurrency()), waiting)
+        requests = self._window.size(self._concurrency())
+        wave = 1 if permit.probe else min(requests * self._settings.get("moog_batch_size"), waiting)
         # A slot in flight counts at most as long as a send can take (connect + answer), and then some.
         slots, wait = self._slots.take(limit, period, lease=2 * self._client.timeout + 10, count=wave)
         if slots:

@@ -75,6 +75,14 @@ def payload(alert: Alert | Row) -> dict:
     }
 
 
+def request_body(alerts: list[Alert | Row]) -> dict:
+    """What one request to Moogsoft carries: one alert's event as it is (v2.5's format), several
+    as ``{"events": [...]}``, the list form of Moogsoft's REST LAM."""
+    if len(alerts) == 1:
+        return payload(alerts[0])
+    return {"events": [payload(alert) for alert in alerts]}
+
+
 def _utc(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
@@ -143,10 +151,10 @@ class MoogClient:
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
-    def send(self, event: dict) -> Outcome:
+    def send(self, body: dict) -> Outcome:
         started = time.monotonic()
         try:
-            response = self._http.request("POST", self.url, body=json.dumps(event).encode(), headers=self._headers,
+            response = self._http.request("POST", self.url, body=json.dumps(body).encode(), headers=self._headers,
                                           timeout=self._timeout, retries=False, redirect=False)
         except urllib3.exceptions.TimeoutError as error:
             metrics.MOOG_REQUESTS.labels("timeout", "error").inc()
@@ -162,7 +170,7 @@ class MoogClient:
         return outcome
 
     def send_all(self, sends: list) -> list[Outcome]:
-        """Run the callables in ``sends`` (each sends one alert) at once; their outcomes in order."""
+        """Run the callables in ``sends`` (each sends one request) at once; their outcomes in order."""
         if len(sends) == 1:
             return [sends[0]()]
         with self._lock:

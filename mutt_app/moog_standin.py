@@ -1,8 +1,9 @@
 """An HTTP server that stands in for Moogsoft's REST LAM, for tests, trials and benchmarks.
 
-It records every event POSTed to it and answers as told: normally 200, or on command a status
-(500, 429 with Retry-After, 400 ...), a delay (to provoke timeouts), for the next N requests or
-until told otherwise, after M normal answers. Control it over HTTP (``POST /_control``,
+It records every event POSTed to it (one per request, or several as ``{"events": [...]}``) and
+answers as told: normally 200, or on command a status (500, 429 with Retry-After, 400 ...), a delay
+(to provoke timeouts), for the next N requests or until told otherwise, after M normal answers; or
+400 to any request holding an event that contains a given text (``refuse``). Control it over HTTP (``POST /_control``,
 ``GET /_received``, ``POST /_reset``) or, in the same process, through :class:`MoogStandin`.
 `mutt moog-standin` serves it under granian, whose HTTP in Rust keeps the stand-in's share of a
 benchmark machine's CPU small (real Moogsoft runs elsewhere).
@@ -32,6 +33,7 @@ class Behaviour:
     remaining: int | None = None    # answer like this this many times, then back to 200
     body: str = ""
     after: int = 0                  # answer 200 this many times first
+    refuse: str = ""                # answer 400 to a request with an event whose JSON contains this
 
 
 @dataclass
@@ -46,7 +48,8 @@ class Received:
 class State:
     lock: threading.Lock = field(default_factory=threading.Lock)
     behaviour: Behaviour = field(default_factory=Behaviour)
-    received: list[Received] = field(default_factory=list)
+    received: list[Received] = field(default_factory=list)  # one per event, in the order they came
+    requests: int = 0
 
     def next_answer(self) -> Behaviour:
         with self.lock:
@@ -68,7 +71,7 @@ def answer(state: State, method: str, path: str, headers: dict[str, str], body: 
         if path.startswith("/_received"):
             with state.lock:
                 items = [{"at": r.at, "status": r.status, "body": r.body} for r in state.received]
-            return 200, {"count": len(items), "received": items}, {}
+            return 200, {"count": len(items), "requests": state.requests, "received": items}, {}
         if path.startswith("/health"):
             return 200, {"status": "ok"}, {}
         return 404, {"error": "not found"}, {}
@@ -80,16 +83,22 @@ def answer(state: State, method: str, path: str, headers: dict[str, str], body: 
         return 200, {"ok": True}, {}
     if path.startswith("/_reset"):
         with state.lock:
-            state.behaviour, state.received = Behaviour(), []
+            state.behaviour, state.received, state.requests = Behaviour(), [], 0
         return 200, {"ok": True}, {}
+    events = body["events"] if isinstance(body, dict) and isinstance(body.get("events"), list) else [body]
     behaviour = state.next_answer()
+    status = behaviour.status
+    if behaviour.refuse and any(behaviour.refuse in json.dumps(event) for event in events):
+        status = 400
     if behaviour.delay:
         time.sleep(behaviour.delay)
+    at = time.time()
     with state.lock:
-        state.received.append(Received(time.time(), body, headers, behaviour.status))
+        state.received += [Received(at, event, headers, status) for event in events]
+        state.requests += 1
     extra = {"Retry-After": f"{behaviour.retry_after:g}"} if behaviour.retry_after is not None else {}
-    message = behaviour.body or ("ok" if behaviour.status < 300 else "stand-in error")
-    return behaviour.status, {"message": message}, extra
+    message = behaviour.body or ("ok" if status < 300 else "stand-in error")
+    return status, {"message": message}, extra
 
 
 def _json_or_none(raw: bytes) -> Any:
@@ -196,9 +205,9 @@ class MoogStandin:
         self._server.server_close()
 
     def behave(self, status: int = 200, *, delay: float = 0.0, retry_after: float | None = None,
-               times: int | None = None, body: str = "", after: int = 0) -> None:
+               times: int | None = None, body: str = "", after: int = 0, refuse: str = "") -> None:
         with self.state.lock:
-            self.state.behaviour = Behaviour(status, delay, retry_after, times, body, after)
+            self.state.behaviour = Behaviour(status, delay, retry_after, times, body, after, refuse)
 
     @property
     def received(self) -> list[Received]:
@@ -206,12 +215,12 @@ class MoogStandin:
             return list(self.state.received)
 
     def tightest(self, count: int) -> float:
-        """The shortest time in which ``count`` requests arrived (infinite when fewer did)."""
+        """The shortest time in which ``count`` events arrived (infinite when fewer did)."""
         arrivals = sorted(r.at for r in self.received)
         return min((later - earlier for earlier, later in zip(arrivals, arrivals[count - 1:])), default=float("inf"))
 
     def delivered(self) -> list[dict]:
-        """Bodies of the requests answered with a 2xx."""
+        """The events answered with a 2xx."""
         return [r.body for r in self.received if 200 <= r.status < 300]
 
 

@@ -56,6 +56,8 @@ def forward_alerts(self, alert_ids: list[str]) -> None:
         forward_alerts.apply_async((list(deferral.alert_ids),), countdown=deferral.countdown, queue=MOOG_QUEUE)
     for retry in report.retries:
         forward_alert.apply_async((retry.alert_id,), countdown=retry.countdown, retries=1, queue=MOOG_QUEUE)
+    for alert_id in report.alone:  # refused in a request of several: each alone finds the one at fault
+        forward_alert.apply_async((alert_id,), queue=MOOG_QUEUE)
 
 
 @app.task(

@@ -149,6 +149,22 @@ def test_a_400_is_a_dead_letter_at_once_and_can_be_replayed(start, standin):
     assert seen(standin)[rejected] == 2
 
 
+
+def test_batched_requests_deliver_everything_and_a_refused_one_leaves_only_its_bad_alert_dead(start, standin, settings):
+    settings.store("moog_batch_size", 10)
+    start()
+    ids = insert_alerts(40)
+    bad = ids[17]
+    standin.behave(refuse=bad)
+    for n in range(0, len(ids), 20):
+        enqueue_alerts(ids[n:n + 20])
+    wait_until(finished(ids), timeout=30, message="every alert finished")
+    assert states(ids) == {"delivered": 39, "dead": 1}
+    assert delivered(standin) == set(ids) - {bad}
+    assert set(dead_letters()) == {bad} and dead_letters()[bad].reason == "moog_rejected"
+    assert all(count == 1 for alert_id, count in seen(standin).items() if alert_id not in ids[10:20])
+    assert standin.state.requests < len(ids) / 2  # most went ten to a request
+
 def test_a_burst_of_ten_times_the_rate_limit_is_all_delivered_and_never_early(start, standin, settings):
     limit, period = 5, 1.0
     settings.store("moog_rate_limit", limit)

@@ -215,3 +215,60 @@ def test_the_send_window_outlives_a_task_and_closes_to_one_after_a_failure(redis
     standin.behave(503, times=1)
     failing = forward(make(), insert_alerts(4))
     assert len(failing.retries) == 1 and window.size(4) == 1
+
+
+def test_with_a_batch_size_a_request_carries_several_alerts_as_an_events_list(redis, forwarder, standin):
+    settings = dynconfig.runtime(redis)
+    settings.store("moog_concurrency", 4)
+    settings.store("moog_batch_size", 5)
+    ids = insert_alerts(12)
+    report = forward(forwarder, ids)
+    assert sorted(report.delivered) == sorted(ids) and states(ids) == {"delivered": 12}
+    assert sorted(external_ids(standin)) == sorted(ids)  # each once
+    assert standin.state.requests == 3  # a wave of one request (5 alerts), then one of two (5 + 2)
+    assert {a.attempts for a in alerts(ids).values()} == {1}
+
+
+def test_one_alert_in_a_request_goes_as_its_own_event_whatever_the_batch_size(redis, forwarder, standin):
+    dynconfig.runtime(redis).store("moog_batch_size", 50)
+    [alert_id] = insert_alerts(1)
+    assert forward(forwarder, [alert_id]).delivered == [alert_id]
+    [received] = standin.received
+    assert received.body["external_id"] == alert_id and "events" not in received.body  # v2.5's format
+
+
+def test_a_refused_request_of_several_goes_again_one_alert_each_and_only_the_bad_one_is_a_dead_letter(
+        redis, forwarder, standin):
+    dynconfig.runtime(redis).store("moog_batch_size", 5)
+    ids = insert_alerts(5)
+    standin.behave(refuse=ids[2])  # Moogsoft refuses any request holding this alert
+    report = forward(forwarder, ids)
+    assert report.alone == ids and not report.delivered and not report.dead and not report.retries
+    rows = alerts(ids)
+    assert {a.state for a in rows.values()} == {"pending"} and {a.attempts for a in rows.values()} == {0}
+    assert forwarder.breaker.snapshot()["failures"] == 0  # Moogsoft answered
+    alone = [forward(forwarder, [alert_id]) for alert_id in ids]  # as tasks/forwarder.py hands them on
+    assert [r.dead for r in alone] == [[], [], [ids[2]], [], []]
+    assert states(ids) == {"delivered": 4, "dead": 1}
+    assert dead_letters()[ids[2]].reason == "moog_rejected"
+
+
+def test_a_request_of_several_that_fails_hands_each_of_its_alerts_to_the_retry_path(redis, forwarder, standin):
+    dynconfig.runtime(redis).store("moog_batch_size", 3)
+    ids = insert_alerts(3)
+    standin.behave(503, times=1)
+    report = forward(forwarder, ids)
+    assert sorted(r.alert_id for r in report.retries) == sorted(ids) and not report.deferred
+    assert {a.last_status for a in alerts(ids).values()} == {503}
+    assert forwarder.breaker.snapshot()["failures"] == 1  # one request failed
+
+
+def test_the_rate_limit_counts_alerts_not_requests(redis, forwarder, standin):
+    settings = dynconfig.runtime(redis)
+    settings.store("moog_batch_size", 10)
+    settings.store("moog_rate_limit", 4)
+    settings.store("moog_rate_period", 10)
+    ids = insert_alerts(10)
+    report = forward(forwarder, ids)
+    assert report.delivered == ids[:4] and standin.state.requests == 1
+    assert [d.alert_ids for d in report.deferred] == [tuple(ids[4:8]), tuple(ids[8:])]
