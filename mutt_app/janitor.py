@@ -22,7 +22,6 @@ d. hourly: PostgreSQL audit partitions for the coming months, retention (``reten
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
