@@ -13,7 +13,7 @@ Modes (run side by side by default):
   single    single-event requests, 16 concurrent clients (coalesced into batches by ingest)
   baseline  single-event requests, but one Celery task per event (ingest_batch_size = 1)
 
-    .venv/bin/python bench/e2e.py                     # all three modes, ~2 minutes
+    .venv/bin/python bench/e2e.py                     # all three modes, under 2 minutes
     .venv/bin/python bench/e2e.py --modes single --seconds 30
     .venv/bin/python bench/e2e.py --modes batch,single --rate 500    # latency below capacity
     .venv/bin/python bench/e2e.py --modes batch --set ingest_batch_size=1000  # try a runtime setting
@@ -335,7 +335,7 @@ def print_table(results: list[dict]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--modes", default="batch,single,baseline")
-    parser.add_argument("--seconds", type=float, default=20, help="load duration per mode")
+    parser.add_argument("--seconds", type=float, default=10, help="load duration per mode")
     parser.add_argument("--clients", type=int, default=16, help="concurrent single-event clients")
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--drain-timeout", type=float, default=120)
