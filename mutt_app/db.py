@@ -62,18 +62,20 @@ def session_scope(url: str | None = None) -> Iterator[Session]:
         session.close()
 
 
-def insert_ignoring_duplicates(session: Session, table, rows: list[dict]) -> int:
-    """INSERT rows, skipping any whose unique key already exists; returns rows inserted.
+def insert_ignoring_duplicates(session: Session, table, rows: list[dict]) -> int | None:
+    """INSERT rows, skipping any whose unique key already exists; returns rows inserted, or None
+    where the driver does not say (psycopg's pipelined executemany: asking with RETURNING doubled
+    the cost per row).
 
     This is what makes redelivered work idempotent (at-least-once delivery in, exactly one row out).
     """
     if not rows:
         return 0
-    if session.get_bind().dialect.name != "postgresql":
-        return max(session.execute(sqlite.insert(table).on_conflict_do_nothing(), rows).rowcount or 0, 0)
-    # counted by RETURNING: psycopg reports no row count for an executemany
-    statement = postgresql.insert(table).on_conflict_do_nothing().returning(*table.primary_key.columns)
-    return len(session.execute(statement, rows).all())
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(table).on_conflict_do_nothing()
+    result = session.execute(statement, rows)
+    return result.rowcount if result.rowcount >= 0 else None
 
 
 def dispose_all() -> None:
