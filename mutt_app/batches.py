@@ -27,7 +27,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from mutt_app import keys
+from mutt_app import keys, redis_client
 from mutt_app.ratelimit import LUA_GCRA, LUA_NOW_MS
 
 QUEUED, RATE_LIMITED, BACKLOG_FULL = "queued", "rate_limited", "backlog_full"
@@ -177,6 +177,7 @@ class EventBatches:
                   keys.APIKEY_LAST_USED, *metric_keys, keys.INGEST_BUFFER_SINCE],
             args=[rate_limit, int(rate_window * 1000), max_backlog, key_id, int(now.timestamp()),
                   *(ttl for _, _, ttl in RATE_BUCKETS), *events],
+            client=redis_client.for_this_thread(self.redis),  # once per request: no pool check-out
         )
         if status == 1:
             return Accepted(RATE_LIMITED, retry_after=int(value) / 1000.0)
