@@ -97,7 +97,7 @@ REGISTRY: dict[str, Setting] = {
         _s("moog_rate_limit", int, 50, "Alerts sent to Moogsoft per moog_rate_period, across all workers.", "forwarder", 1, 1_000_000),
         _s("moog_rate_period", float, 1.0, "Seconds in which at most moog_rate_limit alerts are sent.", "forwarder", 0.01, 3600),
         _s("moog_batch_size", int, 1, "Alerts per request to Moogsoft: 1 sends each alert as its own event (v2.5's format); more sends up to this many as one {\"events\": [...]} body, which needs an endpoint that takes Moogsoft's REST LAM list form.", "forwarder", 1, 500),
-        _s("moog_concurrency", int, 8, "Sends one forwarder task keeps in flight at once (it starts with one and doubles after each success).", "forwarder", 1, 64),
+        _s("moog_concurrency", int, 8, "Requests to Moogsoft one forwarder task keeps in flight at once (it starts with one and doubles after each success).", "forwarder", 1, 64),
         _s("circuit_breaker_threshold", int, 10, "Consecutive failed sends that open the circuit breaker.", "forwarder", 1, 10_000),
         _s("circuit_breaker_timeout", int, 60, "Seconds the breaker stays open before one probe is let through.", "forwarder", 1, 86_400),
         # remediation

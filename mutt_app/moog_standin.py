@@ -3,8 +3,9 @@
 It records every event POSTed to it (one per request, or several as ``{"events": [...]}``) and
 answers as told: normally 200, or on command a status (500, 429 with Retry-After, 400 ...), a delay
 (to provoke timeouts), for the next N requests or until told otherwise, after M normal answers; or
-400 to any request holding an event that contains a given text (``refuse``). Control it over HTTP (``POST /_control``,
-``GET /_received``, ``POST /_reset``) or, in the same process, through :class:`MoogStandin`.
+400 to any request holding an event that contains a given text (``refuse``). Control it over HTTP
+(``POST /_control``, ``GET /_received``, ``POST /_reset``) or, in the same process, through
+:class:`MoogStandin`.
 `mutt moog-standin` serves it under granian, whose HTTP in Rust keeps the stand-in's share of a
 benchmark machine's CPU small (real Moogsoft runs elsewhere).
 """

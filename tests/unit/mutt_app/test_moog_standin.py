@@ -25,6 +25,21 @@ def test_the_standin_records_events_and_answers_as_told():
         standin.stop()
 
 
+
+def test_a_list_of_events_is_recorded_event_by_event_and_refused_whole_when_one_is_bad():
+    standin = MoogStandin().start()
+    try:
+        assert requests.post(standin.url, json={"events": [{"n": 1}, {"n": 2}]}, timeout=5).status_code == 200
+        requests.post(standin.url.replace("/events", "/_control"), json={"refuse": "bad"}, timeout=5)
+        assert requests.post(standin.url, json={"events": [{"n": 3}, {"n": "bad"}]}, timeout=5).status_code == 400
+        assert requests.post(standin.url, json={"n": 5}, timeout=5).status_code == 200
+        assert [(r.body, r.status) for r in standin.received] == [
+            ({"n": 1}, 200), ({"n": 2}, 200), ({"n": 3}, 400), ({"n": "bad"}, 400), ({"n": 5}, 200)]
+        summary = requests.get(standin.url.replace("/events", "/_received"), timeout=5).json()
+        assert (summary["count"], summary["requests"]) == (5, 3)
+    finally:
+        standin.stop()
+
 def test_a_request_cut_off_mid_body_is_not_counted_as_received():
     standin = MoogStandin().start()
     try:
