@@ -3,7 +3,8 @@
 ``forward_alerts(ids)`` takes one alerter batch: it sends as many as the breaker and the shared
 rate limit allow, several at once over reused connections, and re-enqueues the rest with a
 countdown to the next free slot. An alert that fails in a retryable way goes to
-``forward_alert``, whose retries, backoff and limits are Celery task options. Putting an alert
+``forward_alert``, whose retries, backoff and limits are Celery task options; so, with no retry
+spent, does each alert of a request of several that Moogsoft refused outright. Putting an alert
 off (rate limit, breaker open) never spends its retries; a countdown replaces every wait, so no
 worker ever sleeps.
 """
