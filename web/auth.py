@@ -95,6 +95,8 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    with session_scope() as session:
+        users.log_out(session, current_user.id)  # a copy of the cookie must not outlive the logout
     logout_user()
     return redirect(url_for("auth.login"))
 

@@ -31,6 +31,28 @@ def test_login_then_dashboard_then_logout(client, alice):
     assert client.get("/").status_code == 302
 
 
+def session_cookie(client) -> str:
+    cookie = client.get_cookie("session")
+    assert cookie is not None, "no session cookie"
+    return cookie.value
+
+
+def test_a_session_cookie_captured_before_logout_is_refused_after_it(app, alice):
+    browser = app.test_client()
+    login(browser, alice)
+    captured = session_cookie(browser)
+    thief = app.test_client()
+    thief.set_cookie("session", captured)
+    assert thief.get("/").status_code == 200  # the copy works while the session lasts
+    assert browser.post("/logout", data={"csrf_token": page_token(browser)}).status_code == 302
+    replay = app.test_client()
+    replay.set_cookie("session", captured)
+    assert replay.get("/").status_code == 302 and replay.get("/").headers["Location"].startswith("/login")
+    assert replay.get("/api/v2/rules").status_code == 401
+    assert thief.get("/").status_code == 302  # every session of the user ended
+    assert login(app.test_client(), alice).status_code == 302  # logging in again works
+
+
 def test_wrong_password_and_unknown_user_are_refused_alike(client, alice):
     wrong = login(client, alice, "not the password")
     unknown = login(client, "mallory", "not the password")
