@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mutt_app import dynconfig
+from mutt_app import dynconfig, keys
 from mutt_app.db import session_scope
 from tests.support.web import PASSWORD, csrf_token, login, make_user, page_token
 
@@ -183,3 +183,27 @@ def test_password_change_needs_the_current_password(client, alice):
                                               "csrf_token": page_token(client, "/password")})
     assert response.status_code == 400
     assert login(client.application.test_client(), alice).status_code == 302
+
+
+def change_password(client, current: str, new: str = "a much better passphrase"):
+    return client.post("/password", data={"current": current, "new": new, "confirm": new,
+                                          "csrf_token": page_token(client, "/password")})
+
+
+def test_guessing_the_current_password_is_throttled_like_login(app, alice, redis):
+    """Someone at a session left open cannot guess the password through /password: after
+    login_max_failures wrong guesses even the right one waits, and login for the user is locked too."""
+    client = app.test_client()
+    login(client, alice)
+    limit = dynconfig.get("login_max_failures")
+    for _ in range(limit):
+        assert change_password(client, "guess guess guess").status_code == 400
+    locked = change_password(client, PASSWORD)
+    assert locked.status_code == 429
+    assert 0 < int(locked.headers["Retry-After"]) <= dynconfig.get("login_lockout_seconds")
+    assert b"Too many wrong passwords" in locked.data
+    assert login(app.test_client(), alice).status_code == 429  # the same counters as login
+    assert client.get("/password").status_code == 200  # reading the form is not an attempt
+    for key in redis.scan_iter(keys.login_failures("*", "*")):  # the lockout over
+        redis.delete(key)
+    assert change_password(client, PASSWORD).status_code == 302
