@@ -90,11 +90,17 @@ def forwards(decision: str) -> bool:
 
 
 def decide(knowledge: Knowledge, event: dict, rule: Rule | None) -> Decision:
+    """Environment, decision and team for ``event`` matched by ``rule`` (None: unhandled).
+
+    The team paged is the host's device team when it has one, else the rule's team: the rule
+    says what kind of problem it is, the device team says who owns that box.
+    """
     environment = knowledge.environment(event.get("hostname"))
+    device_team = knowledge.team_for(event.get("hostname"))
     if rule is None:
-        return Decision(environment, UNHANDLED, False, knowledge.team_for(event.get("hostname")) or "")
+        return Decision(environment, UNHANDLED, False, device_team or "")
     decision = rule.dev_handling if environment == DEV else rule.prod_handling
-    return Decision(environment, decision, forwards(decision), rule.team_assignment)
+    return Decision(environment, decision, forwards(decision), device_team or rule.team_assignment)
 
 
 @dataclass

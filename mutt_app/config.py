@@ -37,7 +37,7 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("PROMETHEUS_MULTIPROC_DIR", None, "Directory for multi-process Prometheus metrics (set for the web server and prefork workers)."),
     EnvVar("MUTT_API_KEY", "", "API key `mutt send` posts test events with (rather than --key, which `ps` would show)."),
     EnvVar("FLOWER_URL", "", "Where the UI links to Flower."),
-    EnvVar("FLOWER_BASIC_AUTH", "", "user:password for `mutt flower` (required; Flower never runs open)."),
+    EnvVar("FLOWER_BASIC_AUTH", "", "user:password for `mutt flower` (required, neither part empty; every Flower view, /metrics and /healthcheck too, needs it)."),
     EnvVar("MUTT_ADMIN_PASSWORD", None, "Password for the first admin user created by `mutt up`; generated and printed once when unset."),
     EnvVar("SESSION_COOKIE_SECURE", "true", "Send the login cookie over HTTPS only. `mutt up` sets false for http://localhost."),
     EnvVar("WEB_CONCURRENCY", "2", "Web server (granian) processes for `mutt web`."),

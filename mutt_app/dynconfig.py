@@ -110,8 +110,9 @@ REGISTRY: dict[str, Setting] = {
         _s("retention_event_audit_days", int, 90, "Days event-audit rows are kept (whole months are dropped on PostgreSQL).", "janitor", 1, 3650),
         _s("retention_config_audit_days", int, 365, "Days config-audit rows are kept.", "janitor", 1, 3650),
         _s("retention_dead_letter_days", int, 30, "Days replayed or poison dead letters are kept.", "janitor", 1, 3650),
+        _s("retention_alert_days", int, 30, "Days delivered and dead alerts (the outbox, each with its event) are kept; pending and sending ones always, a dead one while a dead letter holds it.", "janitor", 1, 3650),
         # web
-        _s("login_max_failures", int, 5, "Failed logins from one address or for one user before further attempts get 429.", "web", 1, 1000),
+        _s("login_max_failures", int, 5, "Failed logins (and wrong current passwords at /password) from one address or for one user before further attempts get 429.", "web", 1, 1000),
         _s("login_lockout_seconds", int, 300, "How long login stays throttled after login_max_failures.", "web", 1, 86_400),
         # all
         _s("log_level", str, "INFO", "Log level of every MUTT process.", "all", choices=("DEBUG", "INFO", "WARNING", "ERROR")),

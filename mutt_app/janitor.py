@@ -17,7 +17,8 @@ a. event batches past their lease: a claimed batch (its worker died) is re-enque
 b. events still in the ingest buffer (a web process died before cutting them into a batch).
 c. alerts in ``pending``/``sending`` past their lease: back to ``pending`` and re-enqueued; an
    alert whose worker died ``janitor_max_attempts`` times becomes a dead letter ``worker_lost``.
-d. hourly: PostgreSQL audit partitions for the coming months, retention (``retention_*``).
+d. hourly: PostgreSQL audit partitions for the coming months, retention (``retention_*``): event
+   and config audit, finished dead letters, finished alerts (never one still pending or sending).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import and_, delete, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from mutt_app import apikeys, dlq, dynconfig, keys, metrics, partitions
@@ -246,9 +247,21 @@ def apply_retention(session: Session, report: Report, now: datetime) -> None:
     deleted["config_audit"] = _delete(session, delete(ConfigAudit).where(ConfigAudit.changed_at < config_cutoff))
     deleted["dead_letters"] = _delete(session, delete(DeadLetter).where(
         DeadLetter.state.in_((dlq.REPLAYED, dlq.POISON)), DeadLetter.last_failed_at < letter_cutoff))
+    deleted["alerts"] = _delete(session, finished_alerts_before(now - timedelta(days=dynconfig.get("retention_alert_days"))))
     report.retention_deleted = {table: count for table, count in deleted.items() if count}
     if report.retention_deleted or report.partitions_dropped:
         log.info("retention: deleted %s, dropped partitions %s", report.retention_deleted, report.partitions_dropped)
+
+
+def finished_alerts_before(cutoff: datetime):
+    """DELETE of the outbox rows that are done with: delivered, or dead with no dead letter left
+    (a dead letter's replay needs its alert row), last changed before ``cutoff``. An alert still
+    ``pending`` or ``sending`` is never deleted, however old."""
+    letter_holds_it = select(DeadLetter.id).where(DeadLetter.kind == dlq.ALERT, DeadLetter.ref_id == Alert.id).exists()
+    return delete(Alert).where(
+        Alert.updated_at < cutoff,
+        or_(Alert.state == "delivered", and_(Alert.state == "dead", ~letter_holds_it)),
+    )
 
 
 def _delete(session: Session, statement) -> int:

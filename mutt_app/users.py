@@ -67,11 +67,17 @@ def create(session: Session, username: str, password: str, role: str, *, actor: 
     return user
 
 
+def end_sessions(user: User) -> None:
+    """End every session of ``user``: a session cookie names the user by this token, so a
+    cookie issued before (even one captured and replayed) no longer finds anyone."""
+    user.session_token = secrets.token_hex(32)
+
+
 def set_password(session: Session, user: User, password: str, *, actor: str, correlation_id: str = "") -> None:
-    """Change a password; rotating the session token logs the user out everywhere else."""
+    """Change a password; ending the sessions logs the user out everywhere else."""
     validate_password(password)
     user.password_hash = hash_password(password)
-    user.session_token = secrets.token_hex(32)
+    end_sessions(user)
     audit.record(session, actor=actor, operation="UPDATE", table="users", record_id=user.id,
                  new={"password": "changed"}, correlation_id=correlation_id)
 
@@ -104,6 +110,13 @@ def list_all(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.username)))
 
 
+def log_out(session: Session, user_id: int) -> None:
+    """Logout: the user's sessions end on the server, not only in the browser that asked."""
+    user = session.get(User, user_id)
+    if user is not None:
+        end_sessions(user)
+
+
 def get(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
@@ -129,7 +142,7 @@ def update(session: Session, user: User, *, role: str | None = None, is_active: 
         old["is_active"], new["is_active"] = user.is_active, is_active
         user.is_active = is_active
         if not is_active:
-            user.session_token = secrets.token_hex(32)
+            end_sessions(user)
     if new:
         audit.record(session, actor=actor, operation="UPDATE", table="users", record_id=user.id,
                      old=old, new=new, reason=reason, correlation_id=correlation_id)

@@ -66,6 +66,11 @@ def role_required(role: str):
     return decorate
 
 
+def locked_out(template: str, form, message: str, wait: int):
+    """The throttle's answer: the form again with ``message``, 429 and Retry-After."""
+    return render_template(template, form=form, error=message), 429, {"Retry-After": str(wait)}
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     form = LoginForm()
@@ -74,8 +79,7 @@ def login():
         username = (form.username.data or "").strip()
         wait = throttle().retry_after(address, username)
         if wait:
-            page = render_template("login.html", form=form, error=f"Too many failed logins. Try again in {wait} s.")
-            return page, 429, {"Retry-After": str(wait)}
+            return locked_out("login.html", form, f"Too many failed logins. Try again in {wait} s.", wait)
         if form.validate_on_submit():
             with session_scope() as session:
                 user = users.authenticate(session, username, form.password.data)
@@ -95,6 +99,8 @@ def login():
 @bp.post("/logout")
 @login_required
 def logout():
+    with session_scope() as session:
+        users.log_out(session, current_user.id)  # a copy of the cookie must not outlive the logout
     logout_user()
     return redirect(url_for("auth.login"))
 
@@ -103,10 +109,17 @@ def logout():
 @login_required
 def password():
     form = PasswordForm()
+    address, username = request.remote_addr or "", current_user.username
+    # Guessing the current password (from a session left open) is throttled like login, on the
+    # same counters: failures here lock login for the user and the address too, and vice versa.
+    wait = throttle().retry_after(address, username) if request.method == "POST" else 0
+    if wait:
+        return locked_out("password.html", form, f"Too many wrong passwords. Try again in {wait} s.", wait)
     if form.validate_on_submit():
         with session_scope() as session:
             user = users.get(session, current_user.id)
             if not users.check_password(user, form.current.data):
+                throttle().failed(address, username)
                 form.current.errors.append("that is not your current password")
                 return render_template("password.html", form=form), 400
             users.set_password(session, user, form.new.data, actor=f"user:{user.username}",
@@ -115,6 +128,7 @@ def password():
             fresh = LoginUser(user)
         # The token changed: every other session is over; this one continues under the new token.
         login_user(fresh)
+        throttle().succeeded(username)
         flash("Password changed. Your other sessions have been logged out.")
         return redirect(url_for("ui.dashboard"))
     status = 400 if request.method == "POST" else 200

@@ -265,14 +265,17 @@ COMMANDS = [up, web, worker, beat]
 @click.option("--port", default=5555, show_default=True, type=int)
 @click.option("--address", default="127.0.0.1", show_default=True)
 def flower(port: int, address: str) -> None:
-    """Run Flower against MUTT's broker, behind the FLOWER_BASIC_AUTH user:password."""
-    credentials = config.env("FLOWER_BASIC_AUTH")
-    if not credentials or ":" not in credentials:
-        raise click.ClickException("set FLOWER_BASIC_AUTH=user:password; Flower never runs without authentication")
+    """Run Flower against MUTT's broker, every view (also /metrics and /healthcheck) behind the
+    FLOWER_BASIC_AUTH user:password."""
+    from mutt_app.cli.flower import credentials_problem  # here: `python -m mutt_app.cli.flower` must find it unimported
+
+    problem = credentials_problem(config.env("FLOWER_BASIC_AUTH"))
+    if problem:
+        raise click.ClickException(problem)
     require_port(address, port)
     redis_client.get().ping()
     # Flower reads FLOWER_BASIC_AUTH from the environment itself; on a command line `ps` would show it.
-    args = [sys.executable, "-m", "celery", "-A", "mutt_app.celery_app", "flower", f"--port={port}", f"--address={address}"]
+    args = [sys.executable, "-m", "mutt_app.cli.flower", f"--port={port}", f"--address={address}"]
     os.execv(sys.executable, args)
 
 

@@ -167,7 +167,7 @@ PATHS = {
     },
     "/api/v2/dev-hosts/{hostname}": {"delete": op("Remove a development host.", "operator", params=[path("hostname")], errors=W)},
     "/api/v2/teams": {
-        "get": op("Device teams.", "read", (200, obj(("teams",), teams={"type": "array", "items": obj(("hostname", "team_assignment"), hostname=STR, team_assignment=STR)}))),
+        "get": op("Device teams: a host's team is paged for its alerts instead of the rule's team.", "read", (200, obj(("teams",), teams={"type": "array", "items": obj(("hostname", "team_assignment"), hostname=STR, team_assignment=STR)}))),
         "post": op("Assign a host to a team.", "operator", (201, ANY_OBJECT),
                    body=obj(("hostname", "team_assignment"), hostname=STR, team_assignment=STR, reason=STR), errors=W),
     },

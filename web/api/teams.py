@@ -1,4 +1,5 @@
-"""/api/v2/teams: the device teams (the team a host's meta-alerts go to)."""
+"""/api/v2/teams: the device teams. A host's team is paged for its alerts instead of the matching
+rule's team, and gets its meta-alerts."""
 
 from __future__ import annotations
 

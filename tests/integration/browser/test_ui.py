@@ -5,7 +5,6 @@ it in the audit search, replay a dead letter. Saves the screenshots docs/web-ui.
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from pathlib import Path
 
@@ -17,13 +16,11 @@ from mutt_app import apikeys, dlq, users
 from mutt_app.db import session_scope
 from mutt_app.models import DeadLetter, EventAudit
 from mutt_app.moog_standin import MoogStandin
+from tests.integration.browser.conftest import require_chromium
 from tests.support.processes import mutt_env, start_web, start_worker, wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 # The screenshots docs/web-ui.md shows are refreshed on request (MUTT_UPDATE_SCREENSHOTS=1);
 # otherwise they go to reports/, so a test run leaves the work tree as it found it.
 _ROOT = Path(__file__).resolve().parents[3]
@@ -35,8 +32,7 @@ PASSWORD = "browser test passphrase"
 def stack(redis, pg_url, tmp_path):
     from tests.conftest import REDIS_URL
 
-    if not Path(CHROMIUM).exists():
-        pytest.skip("no chromium binary (apt-get install chromium)")
+    require_chromium()
     with session_scope() as session:
         users.create(session, "ada", PASSWORD, "operator", actor="test")
         _, key = apikeys.create(session, "browser-sender", ["ingest"], actor="test")
@@ -48,18 +44,6 @@ def stack(redis, pg_url, tmp_path):
     worker.stop()
     web.stop()
     moog.stop()
-
-
-@pytest.fixture
-def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        tab = browser.new_page(viewport={"width": 1280, "height": 900})
-        tab.set_default_timeout(15_000)
-        yield tab
-        browser.close()
 
 
 def audited(hostname: str) -> list[EventAudit]:

@@ -56,6 +56,21 @@ def test_signatures_are_stable_per_rule_host_and_message_shape():
     assert one["signature"] == two["signature"] != three["signature"]
 
 
+def test_a_hosts_device_team_overrides_the_rules_team():
+    """The Teams page's promise: a host with a device team pages that team; other hosts page the
+    rule's team. The audit row records the team that was paged."""
+    k = knowledge()  # rule "Link down" pages NetOps; edge-fw-02 belongs to Security
+    owned, anonymous = alerter.process(k, [
+        event(1, "EDGE-FW-02.edge.example.com", "LINK-DOWN Gi0/1"),
+        event(2, "lonely-router.example.com", "LINK-DOWN Gi0/1"),
+    ], now=NOW, alert_lease_seconds=45).alerts
+    assert (owned["team"], anonymous["team"]) == ("Security", "NetOps")
+    assert alerter.decide(k, event(4, "edge-fw-02.edge.example.com", "x"), None).team == "Security"
+    audit = alerter.process(k, [event(5, "edge-fw-02.edge.example.com", "LINK-DOWN Gi0/2")], now=NOW,
+                            alert_lease_seconds=45).audit_rows
+    assert audit[0]["team"] == "Security"
+
+
 def test_meta_alert_goes_to_the_device_team_or_the_default():
     k = knowledge()
     known = Trigger("edge-fw-02.edge.example.com", "f" * 16, 100, event(1, "edge-fw-02.edge.example.com", "odd thing 7"))

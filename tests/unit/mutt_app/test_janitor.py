@@ -13,6 +13,7 @@ from tasks.alerter import enqueue_batch
 from tasks.forwarder import enqueue_alerts
 from tasks.janitor import janitor as janitor_task
 from tasks.janitor import queues
+from tests.support.alerts import alerts, insert_alerts
 from tests.support.recovery import make_alert, queued_alert_ids, queued_batch_ids
 
 
@@ -152,6 +153,37 @@ def test_retention_deletes_old_rows_and_keeps_recent_ones_on_sqlite(redis, sqlit
         assert session.scalars(select(EventAudit.event_id)).all() == ["ev-new"]
         assert session.scalar(select(func.count()).select_from(ConfigAudit)) == 1
         assert sorted(session.scalars(select(DeadLetter.ref_id))) == ["poison-new", "replayed-new", "waiting-new", "waiting-old"]
+
+
+def test_alert_retention_deletes_finished_alerts_and_never_one_still_to_send(redis, database_url):
+    """The outbox is pruned like the audit: delivered alerts, and dead ones whose dead letter is
+    gone, once older than retention_alert_days; pending and sending alerts stay however old, and
+    a dead alert stays while its dead letter can still replay it."""
+    now = datetime.now(timezone.utc)
+    days = dynconfig.get("retention_alert_days")
+    old, recent = now - timedelta(days=days + 1), now - timedelta(days=days - 1)
+    made = {}
+    for age, stamp in (("old", old), ("recent", recent)):
+        for state in ("delivered", "dead", "pending", "sending"):
+            made[(age, state)], = insert_alerts(1, state=state, created_at=stamp, updated_at=stamp,
+                                                lease_until=stamp, delivered_at=stamp if state == "delivered" else None)
+    held, = insert_alerts(1, state="dead", created_at=old, updated_at=old)  # its dead letter still waits
+    with session_scope() as session:
+        dlq.record(session, dlq.ALERT, held, dlq.RETRIES_EXHAUSTED, error="Moogsoft said 500", payload={"alert_id": held})
+
+    report = janitor.run(redis, queues(), maintenance=True)
+    assert report.errors == []
+    assert report.retention_deleted == {"alerts": 2}
+    left = set(alerts())
+    assert left == set(made.values()) - {made[("old", "delivered")], made[("old", "dead")]} | {held}
+    with session_scope() as session:  # the pending and sending ones are still there to send
+        assert session.scalar(select(func.count()).select_from(Alert).where(Alert.state.in_(("pending", "sending")))) == 4
+
+    with session_scope() as session:  # the dead letter purged: its alert goes at the next run
+        dlq.purge(session, [session.scalar(select(DeadLetter.id).where(DeadLetter.ref_id == held))], actor="test", reason="handled")
+    assert janitor.run(redis, queues(), maintenance=True).retention_deleted == {"alerts": 1}
+    assert held not in alerts()
+    assert janitor.run(redis, queues(), maintenance=True).retention_deleted == {}
 
 
 def test_partitions_are_made_ahead_and_old_months_dropped_on_postgresql(redis, pg_url):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mutt_app import dynconfig
+from mutt_app import dynconfig, keys
 from mutt_app.db import session_scope
 from tests.support.web import PASSWORD, csrf_token, login, make_user, page_token
 
@@ -29,6 +29,28 @@ def test_login_then_dashboard_then_logout(client, alice):
     logout = client.post("/logout", data={"csrf_token": page_token(client)})
     assert logout.status_code == 302
     assert client.get("/").status_code == 302
+
+
+def session_cookie(client) -> str:
+    cookie = client.get_cookie("session")
+    assert cookie is not None, "no session cookie"
+    return cookie.value
+
+
+def test_a_session_cookie_captured_before_logout_is_refused_after_it(app, alice):
+    browser = app.test_client()
+    login(browser, alice)
+    captured = session_cookie(browser)
+    thief = app.test_client()
+    thief.set_cookie("session", captured)
+    assert thief.get("/").status_code == 200  # the copy works while the session lasts
+    assert browser.post("/logout", data={"csrf_token": page_token(browser)}).status_code == 302
+    replay = app.test_client()
+    replay.set_cookie("session", captured)
+    assert replay.get("/").status_code == 302 and replay.get("/").headers["Location"].startswith("/login")
+    assert replay.get("/api/v2/rules").status_code == 401
+    assert thief.get("/").status_code == 302  # every session of the user ended
+    assert login(app.test_client(), alice).status_code == 302  # logging in again works
 
 
 def test_wrong_password_and_unknown_user_are_refused_alike(client, alice):
@@ -161,3 +183,27 @@ def test_password_change_needs_the_current_password(client, alice):
                                               "csrf_token": page_token(client, "/password")})
     assert response.status_code == 400
     assert login(client.application.test_client(), alice).status_code == 302
+
+
+def change_password(client, current: str, new: str = "a much better passphrase"):
+    return client.post("/password", data={"current": current, "new": new, "confirm": new,
+                                          "csrf_token": page_token(client, "/password")})
+
+
+def test_guessing_the_current_password_is_throttled_like_login(app, alice, redis):
+    """Someone at a session left open cannot guess the password through /password: after
+    login_max_failures wrong guesses even the right one waits, and login for the user is locked too."""
+    client = app.test_client()
+    login(client, alice)
+    limit = dynconfig.get("login_max_failures")
+    for _ in range(limit):
+        assert change_password(client, "guess guess guess").status_code == 400
+    locked = change_password(client, PASSWORD)
+    assert locked.status_code == 429
+    assert 0 < int(locked.headers["Retry-After"]) <= dynconfig.get("login_lockout_seconds")
+    assert b"Too many wrong passwords" in locked.data
+    assert login(app.test_client(), alice).status_code == 429  # the same counters as login
+    assert client.get("/password").status_code == 200  # reading the form is not an attempt
+    for key in redis.scan_iter(keys.login_failures("*", "*")):  # the lockout over
+        redis.delete(key)
+    assert change_password(client, PASSWORD).status_code == 302
