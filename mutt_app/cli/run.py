@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import ctypes
+import functools
 import os
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -15,7 +14,7 @@ from pathlib import Path
 import click
 
 from celeryconfig import QUEUES
-from mutt_app import apikeys, config, exporter, migrate, redis_client, seed, users
+from mutt_app import apikeys, config, exporter, migrate, redis_client, seed, supervisor, users
 from mutt_app.db import session_scope
 
 
@@ -38,14 +37,6 @@ def prometheus_dir(settings: config.Settings) -> str:
     path = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or str(settings.home / "prometheus")
     Path(path).mkdir(parents=True, exist_ok=True)
     return path
-
-
-def _die_with_parent() -> None:
-    """Child processes of `mutt up` get SIGTERM if `mutt up` itself dies (Linux)."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
 
 
 def web_server_command(app: str, host: str, port: int, workers: int, threads: int) -> list[str]:
@@ -135,17 +126,15 @@ def first_start(settings: config.Settings) -> list[str]:
     return lines
 
 
-def wait_until_serving(url: str, children: "Children", stopping, timeout: float = 60) -> bool:
-    """Wait for the web server to answer /health, so "MUTT is up" is true when it is printed."""
+def wait_until_serving(url: str, supervise, stopping, timeout: float = 60) -> bool:
+    """Wait for the web server to answer /health, so "MUTT is up" is true when it is printed;
+    ``supervise()`` meanwhile restarts a child that dies while starting."""
     import urllib.error
     import urllib.request
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not stopping():
-        exited = children.exited()
-        if exited:
-            click.echo(f"{exited[0]} exited with {exited[1]} while starting; see its log in MUTT_HOME/logs.", err=True)
-            return False
+        supervise()
         try:
             with urllib.request.urlopen(url + "/health", timeout=2):
                 return True
@@ -158,37 +147,6 @@ def wait_until_serving(url: str, children: "Children", stopping, timeout: float 
     return False
 
 
-class Children:
-    """The processes `mutt up` started, stopped together."""
-
-    def __init__(self) -> None:
-        self.processes: list[tuple[str, subprocess.Popen]] = []
-
-    def start(self, name: str, args: list[str], env: dict[str, str], log: Path) -> None:
-        handle = open(log, "ab")
-        process = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT,
-                                   start_new_session=True, preexec_fn=_die_with_parent)
-        self.processes.append((name, process))
-
-    def exited(self) -> tuple[str, int] | None:
-        for name, process in self.processes:
-            if process.poll() is not None:
-                return name, process.returncode
-        return None
-
-    def stop(self, timeout: float = 30) -> None:
-        for _, process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for _, process in self.processes:
-            try:
-                process.wait(max(deadline - time.monotonic(), 0.1))
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-
-
 @click.command("up")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address for the web server (0.0.0.0 for all).")
 @click.option("--port", default=8080, show_default=True, type=int, help="Port for ingest, API and UI.")
@@ -196,7 +154,8 @@ def up(host: str, port: int) -> None:
     """Run everything on this machine: web, a worker on every queue, and beat.
 
     With no REDIS_URL it starts an embedded Redis (data in MUTT_HOME, append-only file on);
-    with no DATABASE_URL it uses SQLite in MUTT_HOME. Ctrl-C stops it all.
+    with no DATABASE_URL it uses SQLite in MUTT_HOME. A process that dies is started again
+    (`mutt status` counts the restarts); one that keeps dying stops it all. Ctrl-C stops it all.
     """
     settings = config.get()
     require_port(host, port)
@@ -204,16 +163,22 @@ def up(host: str, port: int) -> None:
     logs = settings.home / "logs"
     logs.mkdir(exist_ok=True)
     started = time.monotonic()
-    redis_process = redis_client.start_embedded(settings.home) if settings.embedded_redis else None
+    children = supervisor.Supervisor(settings.home / supervisor.RESTARTS_FILE)
+    if settings.embedded_redis:
+        children.start("redis", lambda: redis_client.start_embedded(settings.home), settings.home / "redis.log",
+                       stop_last=True)
     stopping = False
 
     def request_stop(_signum, _frame) -> None:
         nonlocal stopping
         stopping = True
 
+    def supervise() -> None:
+        for note in children.check():
+            click.echo(note, err=True)
+
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    children = Children()
     code = 0
     try:
         notes = first_start(settings)
@@ -225,13 +190,14 @@ def up(host: str, port: int) -> None:
         prom.mkdir(parents=True)
         env["PROMETHEUS_MULTIPROC_DIR"] = str(prom)
         me = [sys.executable, "-m", "mutt_app.cli"]
-        children.start("web", me + ["web", "--host", host, "--port", str(port)], env, logs / "web.log")
-        children.start("worker", me + ["worker", "-n", "mutt-embedded@%h"], env, logs / "worker.log")
-        children.start("beat", me + ["beat"], env, logs / "beat.log")
+        for name, args in (("web", ["web", "--host", host, "--port", str(port)]),
+                           ("worker", ["worker", "-n", "mutt-embedded@%h"]), ("beat", ["beat"])):
+            log = logs / f"{name}.log"
+            children.start(name, functools.partial(supervisor.spawn, me + args, env, log), log)
         url = f"http://{host}:{port}"
         for note in notes:  # before anything can fail: a generated password is shown only now
             click.echo(note)
-        serving = wait_until_serving(url, children, lambda: stopping)
+        serving = wait_until_serving(url, supervise, lambda: stopping)
         if not serving and not stopping:
             code = 1
         if serving:
@@ -242,18 +208,14 @@ def up(host: str, port: int) -> None:
             click.echo(f"  health         {url}/health    metrics {url}/metrics")
             click.echo(f"  data and logs  {settings.home}")
             while not stopping:
-                exited = children.exited()
-                if exited:
-                    click.echo(f"{exited[0]} exited with {exited[1]}; see {logs / (exited[0] + '.log')}. Stopping.", err=True)
-                    code = 1
-                    break
+                supervise()
                 time.sleep(0.2)
+    except supervisor.CrashLoop as error:
+        click.echo(f"Error: {error}", err=True)
+        code = 1
     finally:
         click.echo("stopping ...")
         children.stop()
-        if redis_process is not None:
-            redis_process.terminate()
-            redis_process.wait(30)
     click.echo("stopped")
     sys.exit(code)
 
