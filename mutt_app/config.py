@@ -60,12 +60,26 @@ ENV_VARS: tuple[EnvVar, ...] = (
 _DEFAULTS = {v.name: v.default for v in ENV_VARS}
 
 
+class ConfigurationError(RuntimeError):
+    """A setting MUTT cannot run with; the message names the setting and what it must be."""
+
+
 def env(name: str) -> str | None:
     """The value of a declared environment variable, or its default."""
     if name not in _DEFAULTS:
         raise KeyError(f"{name} is not declared in mutt_app.config.ENV_VARS")
     value = os.environ.get(name)
     return value if value not in (None, "") else _DEFAULTS[name]
+
+
+def number(name: str, kind: type = int) -> int | float:
+    """A declared environment variable read as a number; a :class:`ConfigurationError` naming it
+    when it is not one."""
+    value = env(name)
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{name}={value!r} is not {'an integer' if kind is int else 'a number'}") from None
 
 
 def _bool(value: str | None) -> bool:

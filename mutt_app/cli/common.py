@@ -12,6 +12,14 @@ from mutt_app import config
 FRIENDLY_ERRORS = (redis.ConnectionError, redis.TimeoutError, OperationalError, ProgrammingError, RuntimeError, ValueError)
 
 
+def celery_settings():
+    """``celeryconfig``, imported when a command runs rather than when `mutt` is imported, so that
+    a wrong setting (:class:`config.ConfigurationError`) is printed in one line like every error."""
+    import celeryconfig
+
+    return celeryconfig
+
+
 def without_password(url: str) -> str:
     return re.sub(r"//([^:/@]*):[^@]*@", r"//\1:***@", url)
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from celeryconfig import QUEUES
 from mutt_app import redis_client, status
+from mutt_app.cli.common import celery_settings
 
 
 def _line(label: str, text: str) -> None:
@@ -72,7 +72,7 @@ def status_command(as_json: bool, timeout: float) -> None:
     """
     from mutt_app.celery_app import app
 
-    report = status.gather(app, redis_client.get(), QUEUES, worker_timeout=timeout)
+    report = status.gather(app, redis_client.get(), celery_settings().QUEUES, worker_timeout=timeout)
     if as_json:
         click.echo(json.dumps(report, indent=2, default=str))
     else:

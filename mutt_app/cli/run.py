@@ -13,8 +13,8 @@ from pathlib import Path
 
 import click
 
-from celeryconfig import QUEUES
 from mutt_app import apikeys, config, exporter, migrate, redis_client, seed, supervisor, users
+from mutt_app.cli.common import celery_settings
 from mutt_app.db import session_scope
 
 
@@ -61,6 +61,7 @@ def web_server_command(app: str, host: str, port: int, workers: int, threads: in
 def web(host: str, port: int, workers: int, threads: int) -> None:
     """Serve ingest, the REST API and the UI under granian."""
     settings = config.get()
+    celery_settings()  # a wrong setting stops here, in one line
     require_port(host, port)
     redis_client.get().ping()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = prometheus_dir(settings)
@@ -69,7 +70,8 @@ def web(host: str, port: int, workers: int, threads: int) -> None:
 
 
 @click.command("worker")
-@click.option("-Q", "--queues", default=",".join(QUEUES), show_default=True, help="Comma-separated queues to consume.")
+@click.option("-Q", "--queues", default=lambda: ",".join(celery_settings().QUEUES), show_default="every queue",
+              help="Comma-separated queues to consume.")
 @click.option("-c", "--concurrency", default=lambda: int(config.env("WORKER_CONCURRENCY")), type=int, help="Pool processes.")
 @click.option("-n", "--name", default="mutt@%h", show_default=True, help="Worker node name (unique per host).")
 @click.option("--metrics-port", type=int, default=lambda: int(config.env("WORKER_METRICS_PORT") or 0),
@@ -77,9 +79,10 @@ def web(host: str, port: int, workers: int, threads: int) -> None:
 @click.option("--metrics-address", default=lambda: config.env("WORKER_METRICS_ADDRESS"), show_default="127.0.0.1")
 def worker(queues: str, concurrency: int, name: str, metrics_port: int, metrics_address: str) -> None:
     """Run a Celery worker on the given queues."""
-    unknown = sorted(set(q.strip() for q in queues.split(",")) - set(QUEUES))
+    known = celery_settings().QUEUES
+    unknown = sorted(set(q.strip() for q in queues.split(",")) - set(known))
     if unknown:
-        raise click.UsageError(f"unknown queue(s) {', '.join(unknown)}; MUTT's queues: {', '.join(QUEUES)}")
+        raise click.UsageError(f"unknown queue(s) {', '.join(unknown)}; MUTT's queues: {', '.join(known)}")
     settings = config.get()
     redis_client.get().ping()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = prometheus_dir(settings)
@@ -98,6 +101,7 @@ def worker(queues: str, concurrency: int, name: str, metrics_port: int, metrics_
 def beat() -> None:
     """Run celery beat (exactly one per MUTT installation): janitor and remediation schedules."""
     settings = config.get()
+    celery_settings()  # a wrong setting stops here, in one line
     redis_client.get().ping()
     settings.home.mkdir(parents=True, exist_ok=True)
     args = [sys.executable, "-m", "celery", "-A", "mutt_app.celery_app", "beat",
@@ -158,6 +162,7 @@ def up(host: str, port: int) -> None:
     (`mutt status` counts the restarts); one that keeps dying stops it all. Ctrl-C stops it all.
     """
     settings = config.get()
+    celery_settings()  # a wrong setting stops here, before anything starts
     require_port(host, port)
     settings.home.mkdir(parents=True, exist_ok=True)
     logs = settings.home / "logs"
