@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 
+import click
 import redis
 from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.orm import Session
 
-from mutt_app import config
+from mutt_app import config, db, redis_client
 
 FRIENDLY_ERRORS = (redis.ConnectionError, redis.TimeoutError, OperationalError, ProgrammingError, RuntimeError, ValueError)
 
@@ -34,3 +36,21 @@ def explain(error: Exception) -> str:
     if isinstance(error, ProgrammingError):
         return "the database schema is missing or old: run `mutt db upgrade`"
     return str(error)
+
+
+def require_redis(doing: str) -> None:
+    """Stop, before anything is changed, when the Redis through which running MUTT processes
+    learn of a change does not answer: one line, no traceback."""
+    try:
+        redis_client.get().ping()
+    except (redis.ConnectionError, redis.TimeoutError) as error:
+        raise click.ClickException(f"{explain(error)}; {doing} needs it. Nothing was changed.") from None
+
+
+def require_told(session: Session, done: str, again: str) -> None:
+    """After ``session`` committed ``done``: say so, in one line, when running MUTT processes
+    could not be told (an action after the commit failed), and what to run once Redis answers."""
+    failures = db.after_commit_failures(session)
+    if failures:
+        raise click.ClickException(f"{done}, but running MUTT processes were not told ({failures[0]}); "
+                                   f"once Redis answers, run {again}")
