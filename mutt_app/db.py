@@ -42,6 +42,9 @@ def _entry(url: str | None) -> tuple[int, Engine, sessionmaker[Session]]:
             path = url.split("///", 1)[-1]
             if path and path != ":memory:":
                 os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+                # password and key digests: a new database is its owner's alone from the start
+                # (SQLite gives its -wal and -shm files the database file's mode)
+                os.close(os.open(path.split("?", 1)[0], os.O_WRONLY | os.O_CREAT, 0o600))
             eng = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
             event.listen(eng, "connect", _sqlite_pragmas)
         else:

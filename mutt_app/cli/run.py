@@ -109,24 +109,24 @@ def beat() -> None:
     os.execv(sys.executable, args)
 
 
-def first_start(settings: config.Settings) -> list[str]:
-    """Migrate, and on a new installation seed v2.5's data, an admin and an ingest key."""
+def first_start(settings: config.Settings, admin_password: str | None) -> list[str]:
+    """Migrate, and on a new installation seed v2.5's data, an admin (``admin_password``, or a
+    generated one) and an ingest key."""
     lines = []
     migrate.upgrade()
     with session_scope() as session:
         if seed.load_if_empty(session):
             lines.append("loaded the v2.5 seed rules, development hosts and device teams")
         if users.count(session) == 0:
-            password = os.environ.get("MUTT_ADMIN_PASSWORD") or users.generate_password()
+            password = admin_password or users.generate_password()
             users.create(session, "admin", password, "admin", actor="mutt up")
-            shown = "from MUTT_ADMIN_PASSWORD" if os.environ.get("MUTT_ADMIN_PASSWORD") else password
+            shown = "from MUTT_ADMIN_PASSWORD" if admin_password else password
             lines.append(f"created user admin, password: {shown}  (shown once; change it in the UI)")
     key_file = settings.home / "ingest_api_key"
     if not key_file.exists():
         with session_scope() as session:
             _, secret = apikeys.create(session, "embedded ingest", ["ingest"], actor="mutt up")
-        key_file.write_text(secret + "\n")
-        key_file.chmod(0o600)
+        config.write_private(key_file, secret + "\n")
     return lines
 
 
@@ -161,10 +161,11 @@ def up(host: str, port: int) -> None:
     with no DATABASE_URL it uses SQLite in MUTT_HOME. A process that dies is started again
     (`mutt status` counts the restarts); one that keeps dying stops it all. Ctrl-C stops it all.
     """
+    admin_password = os.environ.pop("MUTT_ADMIN_PASSWORD", None)  # read here, never passed on to a child
     settings = config.get()
     celery_settings()  # a wrong setting stops here, before anything starts
     require_port(host, port)
-    settings.home.mkdir(parents=True, exist_ok=True)
+    settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
     logs = settings.home / "logs"
     logs.mkdir(exist_ok=True)
     started = time.monotonic()
@@ -186,7 +187,7 @@ def up(host: str, port: int) -> None:
     signal.signal(signal.SIGTERM, request_stop)
     code = 0
     try:
-        notes = first_start(settings)
+        notes = first_start(settings, admin_password)
         env = dict(os.environ, MUTT_HOME=str(settings.home), REDIS_URL=settings.redis_url,
                    DATABASE_URL=settings.database_url)
         env.setdefault("SESSION_COOKIE_SECURE", "false" if host in ("127.0.0.1", "localhost") else "true")

@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 
 from mutt_app import db, keys, redis_client, supervisor
 from mutt_app.models import Alert
-from tests.support.processes import Process, free_port, mutt, wait_log, wait_until
+from tests.support.processes import Process, free_port, mutt, process_group, wait_log, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -80,20 +80,6 @@ def started():
     for run in runs:
         if run.process.alive():
             run.stop()
-
-
-def process_group(pgid: int) -> list[int]:
-    """The live processes (not zombies) of a process group."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[2]) == pgid and fields[0] != "Z":
-                found.append(int(entry.name))
-    return found
 
 
 def events(count: int) -> list[dict]:

@@ -75,3 +75,41 @@ def test_celery_started_directly_refuses_a_wrong_setting_too(tmp_path):
     result = run_optimised(["-c", "import celeryconfig"], tmp_path, CLAIM_LEASE_SECONDS="20")
     assert result.returncode == 1
     assert "mutt_app.config.ConfigurationError: CLAIM_LEASE_SECONDS=20 must be at least" in result.stderr
+
+
+@pytest.fixture
+def loose_umask():
+    """The common umask (022), under which a plain create is readable by everyone."""
+    import os
+
+    before = os.umask(0o022)
+    yield
+    os.umask(before)
+
+
+def test_a_private_file_is_created_0600_with_no_chmod_afterwards_and_never_replaced(tmp_path, loose_umask, monkeypatch):
+    from pathlib import Path
+
+    def no_chmod(*_args, **_kwargs):
+        raise AssertionError("chmod after the create: others could read it in between")
+
+    monkeypatch.setattr(Path, "chmod", no_chmod)
+    monkeypatch.setattr("os.chmod", no_chmod)
+    path = tmp_path / "ingest_api_key"
+    assert config.write_private(path, "mutt_secret\n") is True
+    assert path.stat().st_mode & 0o777 == 0o600 and path.read_text() == "mutt_secret\n"
+    assert config.write_private(path, "another") is False and path.read_text() == "mutt_secret\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ingest_api_key"]  # nothing left aside
+
+
+def test_the_generated_secret_key_is_0600_from_the_start_in_a_0700_home(monkeypatch, tmp_path, loose_umask):
+    from pathlib import Path
+
+    monkeypatch.setattr(Path, "chmod", lambda *_: (_ for _ in ()).throw(AssertionError("chmod afterwards")))
+    monkeypatch.setenv("MUTT_ENV", "development")
+    monkeypatch.setenv("MUTT_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    config.load()
+    assert (tmp_path / "home").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "home" / "secret_key").stat().st_mode & 0o777 == 0o600

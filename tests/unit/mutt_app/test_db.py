@@ -68,3 +68,21 @@ def test_an_action_failing_after_the_commit_is_logged_and_reported_and_the_other
     with db.session_scope() as session:
         assert len(session.scalars(select(EventAudit)).all()) == 1
         assert db.after_commit_failures(session) == []
+
+
+def test_a_new_sqlite_database_and_its_wal_are_readable_by_their_owner_only(tmp_path):
+    import os
+
+    url = f"sqlite:///{tmp_path / 'mutt.db'}"
+    before = os.umask(0o022)  # the common umask, under which a plain create is readable by everyone
+    try:
+        with db.session_scope(url) as session:
+            session.execute(select(1))
+            session.connection().exec_driver_sql("CREATE TABLE secrets (digest TEXT)")
+            session.connection().exec_driver_sql("INSERT INTO secrets VALUES ('x')")
+    finally:
+        os.umask(before)
+        db.engine(url).dispose()
+    modes = {path.name: path.stat().st_mode & 0o777 for path in tmp_path.iterdir()}
+    assert modes.pop("mutt.db") == 0o600
+    assert set(modes.values()) <= {0o600}  # -wal, -shm while open
