@@ -53,6 +53,15 @@ def spawn(args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
                                 start_new_session=True, preexec_fn=die_with_parent)
 
 
+def _kill_group(pgid: int) -> None:
+    """SIGKILL what is left of a child's session (its own children: a worker's pool, granian's
+    workers), so that none keeps a port, a socket or a task while the child starts again."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 @dataclass
 class Child:
     name: str
@@ -113,7 +122,9 @@ class Supervisor:
         notes = []
         for child in self.children:
             if child.restart_due is None and not child.alive():
-                child.last_exit = child.process.returncode if child.process is not None else child.last_exit
+                if child.process is not None:
+                    child.last_exit = child.process.returncode
+                    _kill_group(child.process.pid)
                 if len(self._recent(child)) >= self.limit:
                     self.record()
                     raise CrashLoop(self._crash_loop_message(child))
@@ -155,10 +166,7 @@ class Supervisor:
                 try:
                     child.process.wait(max(deadline - time.monotonic(), 0.1))
                 except subprocess.TimeoutExpired:
-                    try:
-                        os.killpg(child.process.pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
+                    _kill_group(child.process.pid)
                     child.process.wait()
         self.stopped_at = _now()
         self.record()

@@ -171,6 +171,29 @@ def test_a_sigkilled_embedded_redis_is_started_again_and_ingest_answers_200_agai
     assert run.stop() == 0
 
 
+def test_the_web_server_and_beat_sigkilled_alone_are_started_again_and_ingest_answers(started, tmp_path):
+    run = Embedded(tmp_path).wait_up()
+    started.append(run)
+    web, beat = run.pid("web"), run.pid("beat")
+    granian_workers = [pid for pid in process_group(web) if pid != web]
+    assert granian_workers
+    os.kill(web, signal.SIGKILL)  # granian's main process only: its worker still holds the port
+    os.kill(beat, signal.SIGKILL)
+    http = requests.Session()
+
+    def answers_again():
+        try:
+            return run.pid("web") != web and run.ingest(http, events(1)[0]).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    wait_until(answers_again, timeout=60, interval=0.5, message="ingest answers again")
+    assert not any(os.path.exists(f"/proc/{pid}") for pid in granian_workers)  # killed with what they held
+    children = run.record()["children"]
+    assert (children["web"]["restarts"], children["beat"]["restarts"], children["worker"]["restarts"]) == (1, 1, 0)
+    assert run.stop() == 0
+
+
 def test_a_child_that_always_dies_ends_mutt_up_with_a_clear_message_and_exit_1(tmp_path):
     run = Embedded(tmp_path, WORKER_CONCURRENCY="not-a-number")  # `mutt worker` exits 1 at once, every time
     code = run.process.popen.wait(180)

@@ -11,7 +11,7 @@ import pytest
 
 from mutt_app import supervisor
 from mutt_app.supervisor import CrashLoop, Supervisor
-from tests.support.processes import wait_until
+from tests.support.processes import process_group, wait_until
 
 SLEEPER = "import time; time.sleep(60)"
 
@@ -121,3 +121,18 @@ def test_stop_ends_the_others_before_a_stop_last_child_and_kills_one_that_ignore
 
 def test_no_record_reads_as_nothing(tmp_path):
     assert supervisor.read_record(tmp_path) == {}
+
+
+def test_what_a_dead_child_leaves_behind_in_its_group_is_killed_before_it_starts_again(children, tmp_path):
+    grandchild_pid = tmp_path / "grandchild.pid"
+    parent = (f"import subprocess, sys, pathlib, time\n"
+              f"p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+              f"pathlib.Path({str(grandchild_pid)!r}).write_text(str(p.pid))\ntime.sleep(60)")
+    web = children.start("web", launcher(parent, tmp_path / "web.log"))
+    first = web.pid
+    wait_until(grandchild_pid.exists, timeout=10, message="the grandchild started")
+    orphan = int(grandchild_pid.read_text())
+    assert orphan in process_group(first)
+    os.kill(first, signal.SIGKILL)  # the parent only, as the OOM killer picks one process
+    supervise_until(children, lambda: web.alive() and web.pid != first)
+    wait_until(lambda: not process_group(first), timeout=5, message="the orphan killed")
