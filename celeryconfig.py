@@ -15,7 +15,16 @@ REMEDIATION_QUEUE = "remediation"  # mutt.remediate: replay dead letters whose c
 QUEUES = (ALERTS_QUEUE, MOOG_QUEUE, JANITOR_QUEUE, REMEDIATION_QUEUE)
 
 _settings = config.get()
-_visibility_timeout = int(config.env("CELERY_VISIBILITY_TIMEOUT"))
+_visibility_timeout = config.number("CELERY_VISIBILITY_TIMEOUT")
+
+
+def _require(holds: bool, problem: str) -> None:
+    """A setting combination MUTT cannot run with stops every process at start-up (not an assert:
+    ``python -O`` strips those)."""
+    if not holds:
+        raise config.ConfigurationError(problem)
+
+
 
 broker_url = _settings.broker_url
 broker_connection_retry_on_startup = True
@@ -52,12 +61,14 @@ task_acks_on_failure = True
 task_acks_on_timeout = True
 worker_prefetch_multiplier = 1
 worker_cancel_long_running_tasks_on_connection_loss = True
-task_time_limit = int(config.env("CELERY_TASK_TIME_LIMIT"))
+task_time_limit = config.number("CELERY_TASK_TIME_LIMIT")
 task_soft_time_limit = max(task_time_limit - 30, 10)
 # A claim (batch or alert) far shorter than the time limits, so work of a killed worker is
 # recovered within a minute; a task that outlives its claim only risks a harmless duplicate.
-claim_lease_seconds = int(config.env("CLAIM_LEASE_SECONDS"))
-assert claim_lease_seconds >= 2 * _settings.moog_timeout + 10, "CLAIM_LEASE_SECONDS must exceed 2 x MOOG_TIMEOUT + 10"
+claim_lease_seconds = config.number("CLAIM_LEASE_SECONDS")
+_require(claim_lease_seconds >= 2 * _settings.moog_timeout + 10,
+         f"CLAIM_LEASE_SECONDS={claim_lease_seconds} must be at least 2 x MOOG_TIMEOUT + 10 = "
+         f"{2 * _settings.moog_timeout + 10:g} (MOOG_TIMEOUT={_settings.moog_timeout:g}): a claim must outlast a send and its retry")
 worker_max_memory_per_child = 240_000  # KiB: a leaking pool process is replaced before 250 MB
 worker_send_task_events = config.env("CELERY_TASK_EVENTS").lower() == "true"
 task_send_sent_event = worker_send_task_events
@@ -65,16 +76,20 @@ worker_hijack_root_logger = False
 worker_redirect_stdouts = False
 
 # Forwarding retries (see tasks/forwarder.py); every countdown stays far below the visibility timeout.
-moog_max_retries = int(config.env("MOOG_MAX_RETRIES"))
-moog_retry_backoff = int(config.env("MOOG_RETRY_BACKOFF"))
-moog_retry_backoff_max = int(config.env("MOOG_RETRY_BACKOFF_MAX"))
+moog_max_retries = config.number("MOOG_MAX_RETRIES")
+moog_retry_backoff = config.number("MOOG_RETRY_BACKOFF")
+moog_retry_backoff_max = config.number("MOOG_RETRY_BACKOFF_MAX")
 moog_retry_jitter = config.env("MOOG_RETRY_JITTER").lower() == "true"
-assert moog_retry_backoff_max * 4 < _visibility_timeout, "retry countdowns must stay far below the visibility timeout"
-assert task_time_limit * 4 < _visibility_timeout, "task time limits must stay far below the visibility timeout"
+_require(moog_retry_backoff_max * 4 < _visibility_timeout,
+         f"MOOG_RETRY_BACKOFF_MAX={moog_retry_backoff_max} must be below a quarter of CELERY_VISIBILITY_TIMEOUT="
+         f"{_visibility_timeout}: the broker would deliver a retry waiting for its countdown a second time")
+_require(task_time_limit * 4 < _visibility_timeout,
+         f"CELERY_TASK_TIME_LIMIT={task_time_limit} must be below a quarter of CELERY_VISIBILITY_TIMEOUT="
+         f"{_visibility_timeout}: the broker would deliver a running task a second time")
 
 timezone = "UTC"
 enable_utc = True
-_janitor_interval = float(config.env("JANITOR_INTERVAL"))
+_janitor_interval = config.number("JANITOR_INTERVAL", float)
 beat_schedule = {
     "janitor": {"task": "mutt.janitor", "schedule": _janitor_interval, "options": {"expires": _janitor_interval}},
     # runs often and returns at once until remediation_interval (a runtime setting) has passed

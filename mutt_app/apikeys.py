@@ -74,6 +74,8 @@ def create(session: Session, name: str, scopes, *, actor: str, reason: str = "",
 
 
 def revoke(session: Session, key_id: int, *, actor: str, reason: str = "", correlation_id: str = "") -> ApiKey:
+    """Revoke a key; every process is told again even when it was revoked already (so revoking
+    again mends a revocation that Redis, down at the time, never announced)."""
     row = session.get(ApiKey, key_id)
     if row is None:
         raise ApiKeyError(f"no API key with id {key_id}")
@@ -82,7 +84,7 @@ def revoke(session: Session, key_id: int, *, actor: str, reason: str = "", corre
         audit.record(session, actor=actor, operation="DELETE", table="api_keys", record_id=row.id,
                      old={"name": row.name, "prefix": row.prefix, "scopes": row.scopes.split(",")},
                      reason=reason, correlation_id=correlation_id)
-        on_commit(session, bump_version)
+    on_commit(session, bump_version)
     return row
 
 

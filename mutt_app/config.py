@@ -60,12 +60,26 @@ ENV_VARS: tuple[EnvVar, ...] = (
 _DEFAULTS = {v.name: v.default for v in ENV_VARS}
 
 
+class ConfigurationError(RuntimeError):
+    """A setting MUTT cannot run with; the message names the setting and what it must be."""
+
+
 def env(name: str) -> str | None:
     """The value of a declared environment variable, or its default."""
     if name not in _DEFAULTS:
         raise KeyError(f"{name} is not declared in mutt_app.config.ENV_VARS")
     value = os.environ.get(name)
     return value if value not in (None, "") else _DEFAULTS[name]
+
+
+def number(name: str, kind: type = int) -> int | float:
+    """A declared environment variable read as a number; a :class:`ConfigurationError` naming it
+    when it is not one."""
+    value = env(name)
+    try:
+        return kind(value)
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"{name}={value!r} is not {'an integer' if kind is int else 'a number'}") from None
 
 
 def _bool(value: str | None) -> bool:
@@ -124,10 +138,26 @@ def _secret_key(home: Path, environment: str, embedded: bool) -> str:
         )
     path = home / "secret_key"
     if not path.exists():
-        home.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        write_private(path, secrets.token_hex(32))
     return path.read_text().strip()
+
+
+def write_private(path: Path, text: str) -> bool:
+    """Create ``path`` holding ``text``, readable by its owner only: mode 0600 from the start (no
+    chmod afterwards, so no moment when others could read it), written aside and linked into
+    place whole. Returns False, leaving it as it is, when ``path`` exists already."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    partial.unlink(missing_ok=True)
+    with os.fdopen(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as handle:
+        handle.write(text)
+    try:
+        os.link(partial, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        partial.unlink()
 
 
 def load() -> Settings:

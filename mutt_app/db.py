@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -11,6 +12,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from mutt_app import config
+
+log = logging.getLogger(__name__)
 
 _engines: dict[str, tuple[int, Engine, sessionmaker[Session]]] = {}
 
@@ -39,6 +42,9 @@ def _entry(url: str | None) -> tuple[int, Engine, sessionmaker[Session]]:
             path = url.split("///", 1)[-1]
             if path and path != ":memory:":
                 os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+                # password and key digests: a new database is its owner's alone from the start
+                # (SQLite gives its -wal and -shm files the database file's mode)
+                os.close(os.open(path.split("?", 1)[0], os.O_WRONLY | os.O_CREAT, 0o600))
             eng = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
             event.listen(eng, "connect", _sqlite_pragmas)
         else:
@@ -85,14 +91,29 @@ def dispose_all() -> None:
 
 
 def on_commit(session: Session, action) -> None:
-    """Run ``action()`` once ``session`` commits (e.g. tell other processes to reload)."""
+    """Run ``action()`` once ``session`` commits (e.g. tell other processes to reload).
+
+    An action that raises (Redis unreachable) is logged and reported by
+    :func:`after_commit_failures`; the commit stands and the other actions still run.
+    """
     session.info.setdefault("on_commit", []).append(action)
+
+
+def after_commit_failures(session: Session) -> list[str]:
+    """The actions that failed after ``session`` committed, each as "action: error" (already
+    logged); empty when all ran. Still readable once the session is closed."""
+    return session.info.get("after_commit_failures", [])
 
 
 @event.listens_for(Session, "after_commit")
 def _run_on_commit(session: Session) -> None:
     for action in session.info.pop("on_commit", []):
-        action()
+        try:
+            action()
+        except Exception as error:  # noqa: BLE001 - the data is committed: run the rest, tell the caller
+            name = getattr(action, "__qualname__", repr(action))
+            log.warning("committed, but %s failed after the commit", name, exc_info=True)
+            session.info.setdefault("after_commit_failures", []).append(f"{name}: {type(error).__name__}: {error}")
 
 
 @event.listens_for(Session, "after_rollback")

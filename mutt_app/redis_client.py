@@ -11,7 +11,7 @@ from pathlib import Path
 
 import redis
 
-from mutt_app import config
+from mutt_app import config, supervisor
 
 _clients: dict[str, tuple[int, redis.Redis]] = {}
 
@@ -101,7 +101,10 @@ def start_embedded(home: Path, socket: Path | None = None, log: Path | None = No
         "--daemonize", "no",
         "--logfile", str(log or home / "redis.log"),
     ]
-    process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
+    # umask: the append-only file (every queued event, session and key data) is its owner's alone;
+    # dies with `mutt up` rather than outliving it
+    process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True, umask=0o077,
+                               preexec_fn=supervisor.die_with_parent)
     client = redis.Redis(unix_socket_path=str(socket))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

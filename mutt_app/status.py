@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mutt_app import keys
+from mutt_app import config, keys, supervisor
 from mutt_app.batches import RATE_BUCKETS
 from mutt_app.db import session_scope
 from mutt_app.models import Alert, DeadLetter
@@ -141,6 +141,7 @@ def gather(celery_app, redis_client, queues, worker_timeout: float = 1.0) -> dic
         "alerts": guarded(_in_session, alerts),
         "dead_letters": guarded(_in_session, dead_letters),
         "breaker": guarded(breaker, redis_client),
+        "restarts": guarded(supervisor.read_record, config.get().home),  # {} unless `mutt up` runs here
     }
     report["problems"] = problems(report)
     return report

@@ -31,7 +31,7 @@ def test_every_queue_is_consumed_by_the_compose_workers():
 
 
 def test_every_queue_is_consumed_by_the_embedded_worker():
-    default = next(p for p in run.worker.params if p.name == "queues").default
+    default = next(p for p in run.worker.params if p.name == "queues").default()
     assert set(default.split(",")) == set(celeryconfig.QUEUES)
 
 

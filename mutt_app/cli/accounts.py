@@ -6,6 +6,7 @@ import click
 from sqlalchemy import select
 
 from mutt_app import apikeys, users
+from mutt_app.cli.common import require_redis, require_told
 from mutt_app.db import session_scope
 from mutt_app.models import ROLES, SCOPES, ApiKey, User
 
@@ -52,6 +53,7 @@ def apikey() -> None:
               help="What the key may do; repeat for several.")
 def apikey_create(name: str, scopes: tuple[str, ...]) -> None:
     """Create a key. The key is printed once and cannot be shown again."""
+    require_redis("`mutt apikey create`")
     try:
         with session_scope() as session:
             row, secret = apikeys.create(session, name, scopes, actor=CLI_ACTOR)
@@ -61,6 +63,7 @@ def apikey_create(name: str, scopes: tuple[str, ...]) -> None:
     click.echo(f"key {key_id} ({name}, scopes {', '.join(sorted(scopes))}):")
     click.echo(secret)
     click.echo("Store it now: MUTT keeps only its digest.", err=True)
+    require_told(session, f"key {key_id} was created", f"`mutt apikey create` again (and revoke key {key_id})")
 
 
 @apikey.command("list")
@@ -77,11 +80,13 @@ def apikey_list() -> None:
 @click.option("--reason", default="", help="Recorded in the config audit.")
 def apikey_revoke(key_id: int, reason: str) -> None:
     """Revoke a key; every MUTT process refuses it within about a second."""
+    require_redis("`mutt apikey revoke`")
     try:
         with session_scope() as session:
             apikeys.revoke(session, key_id, actor=CLI_ACTOR, reason=reason)
     except apikeys.ApiKeyError as error:
         raise click.UsageError(str(error)) from None
+    require_told(session, f"key {key_id} was revoked", f"`mutt apikey revoke {key_id}` again")
     click.echo(f"key {key_id} revoked")
 
 

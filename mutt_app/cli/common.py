@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import re
 
+import click
 import redis
 from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.orm import Session
 
-from mutt_app import config
+from mutt_app import config, db, redis_client
 
 FRIENDLY_ERRORS = (redis.ConnectionError, redis.TimeoutError, OperationalError, ProgrammingError, RuntimeError, ValueError)
+
+
+def celery_settings():
+    """``celeryconfig``, imported when a command runs rather than when `mutt` is imported, so that
+    a wrong setting (:class:`config.ConfigurationError`) is printed in one line like every error."""
+    import celeryconfig
+
+    return celeryconfig
 
 
 def without_password(url: str) -> str:
@@ -26,3 +36,21 @@ def explain(error: Exception) -> str:
     if isinstance(error, ProgrammingError):
         return "the database schema is missing or old: run `mutt db upgrade`"
     return str(error)
+
+
+def require_redis(doing: str) -> None:
+    """Stop, before anything is changed, when the Redis through which running MUTT processes
+    learn of a change does not answer: one line, no traceback."""
+    try:
+        redis_client.get().ping()
+    except (redis.ConnectionError, redis.TimeoutError) as error:
+        raise click.ClickException(f"{explain(error)}; {doing} needs it. Nothing was changed.") from None
+
+
+def require_told(session: Session, done: str, again: str) -> None:
+    """After ``session`` committed ``done``: say so, in one line, when running MUTT processes
+    could not be told (an action after the commit failed), and what to run once Redis answers."""
+    failures = db.after_commit_failures(session)
+    if failures:
+        raise click.ClickException(f"{done}, but running MUTT processes were not told ({failures[0]}); "
+                                   f"once Redis answers, run {again}")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import click
 
-from celeryconfig import QUEUES
 from mutt_app import redis_client, status
+from mutt_app.cli.common import celery_settings
 
 
 def _line(label: str, text: str) -> None:
@@ -47,9 +47,19 @@ def show(report: dict) -> None:
     _line("Circuit breaker", _part(report, "breaker", lambda b: (
         f"{b['state']} ({b['failures']} consecutive failures, opens at {b['threshold']})")))
     _line("Dead letters", _part(report, "dead_letters", lambda d: "  ".join(f"{k} {v}" for k, v in d.items())))
+    if report["restarts"]:
+        _line("Restarts", _part(report, "restarts", restarts))
     _line("Problems", "none" if not report["problems"] else "")
     for problem in report["problems"]:
         click.echo(f"  - {problem}")
+
+
+def restarts(record: dict) -> str:
+    """The processes `mutt up` supervises, with how often each was started again."""
+    run = f"stopped {record['stopped']}" if record["stopped"] else f"running since {record['started']}"
+    children = "  ".join(f"{name} {child['restarts']}" + (f" (last exit {child['last_exit']})" if child["restarts"] else "")
+                         for name, child in record["children"].items())
+    return f"{children}  (mutt up {run})"
 
 
 @click.command("status")
@@ -62,7 +72,7 @@ def status_command(as_json: bool, timeout: float) -> None:
     """
     from mutt_app.celery_app import app
 
-    report = status.gather(app, redis_client.get(), QUEUES, worker_timeout=timeout)
+    report = status.gather(app, redis_client.get(), celery_settings().QUEUES, worker_timeout=timeout)
     if as_json:
         click.echo(json.dumps(report, indent=2, default=str))
     else:

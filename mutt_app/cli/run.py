@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import ctypes
+import functools
 import os
 import shutil
 import signal
 import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import click
 
-from celeryconfig import QUEUES
-from mutt_app import apikeys, config, exporter, migrate, redis_client, seed, users
+from mutt_app import apikeys, config, exporter, migrate, redis_client, seed, supervisor, users
+from mutt_app.cli.common import celery_settings
 from mutt_app.db import session_scope
 
 
@@ -40,14 +39,6 @@ def prometheus_dir(settings: config.Settings) -> str:
     return path
 
 
-def _die_with_parent() -> None:
-    """Child processes of `mutt up` get SIGTERM if `mutt up` itself dies (Linux)."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except OSError:
-        pass
-
-
 def web_server_command(app: str, host: str, port: int, workers: int, threads: int) -> list[str]:
     """The granian command line `mutt web` runs (`mutt moog-standin` and bench/ingest.py's baseline
     use it too).
@@ -70,6 +61,7 @@ def web_server_command(app: str, host: str, port: int, workers: int, threads: in
 def web(host: str, port: int, workers: int, threads: int) -> None:
     """Serve ingest, the REST API and the UI under granian."""
     settings = config.get()
+    celery_settings()  # a wrong setting stops here, in one line
     require_port(host, port)
     redis_client.get().ping()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = prometheus_dir(settings)
@@ -78,7 +70,8 @@ def web(host: str, port: int, workers: int, threads: int) -> None:
 
 
 @click.command("worker")
-@click.option("-Q", "--queues", default=",".join(QUEUES), show_default=True, help="Comma-separated queues to consume.")
+@click.option("-Q", "--queues", default=lambda: ",".join(celery_settings().QUEUES), show_default="every queue",
+              help="Comma-separated queues to consume.")
 @click.option("-c", "--concurrency", default=lambda: int(config.env("WORKER_CONCURRENCY")), type=int, help="Pool processes.")
 @click.option("-n", "--name", default="mutt@%h", show_default=True, help="Worker node name (unique per host).")
 @click.option("--metrics-port", type=int, default=lambda: int(config.env("WORKER_METRICS_PORT") or 0),
@@ -86,9 +79,10 @@ def web(host: str, port: int, workers: int, threads: int) -> None:
 @click.option("--metrics-address", default=lambda: config.env("WORKER_METRICS_ADDRESS"), show_default="127.0.0.1")
 def worker(queues: str, concurrency: int, name: str, metrics_port: int, metrics_address: str) -> None:
     """Run a Celery worker on the given queues."""
-    unknown = sorted(set(q.strip() for q in queues.split(",")) - set(QUEUES))
+    known = celery_settings().QUEUES
+    unknown = sorted(set(q.strip() for q in queues.split(",")) - set(known))
     if unknown:
-        raise click.UsageError(f"unknown queue(s) {', '.join(unknown)}; MUTT's queues: {', '.join(QUEUES)}")
+        raise click.UsageError(f"unknown queue(s) {', '.join(unknown)}; MUTT's queues: {', '.join(known)}")
     settings = config.get()
     redis_client.get().ping()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = prometheus_dir(settings)
@@ -107,6 +101,7 @@ def worker(queues: str, concurrency: int, name: str, metrics_port: int, metrics_
 def beat() -> None:
     """Run celery beat (exactly one per MUTT installation): janitor and remediation schedules."""
     settings = config.get()
+    celery_settings()  # a wrong setting stops here, in one line
     redis_client.get().ping()
     settings.home.mkdir(parents=True, exist_ok=True)
     args = [sys.executable, "-m", "celery", "-A", "mutt_app.celery_app", "beat",
@@ -114,38 +109,36 @@ def beat() -> None:
     os.execv(sys.executable, args)
 
 
-def first_start(settings: config.Settings) -> list[str]:
-    """Migrate, and on a new installation seed v2.5's data, an admin and an ingest key."""
+def first_start(settings: config.Settings, admin_password: str | None) -> list[str]:
+    """Migrate, and on a new installation seed v2.5's data, an admin (``admin_password``, or a
+    generated one) and an ingest key."""
     lines = []
     migrate.upgrade()
     with session_scope() as session:
         if seed.load_if_empty(session):
             lines.append("loaded the v2.5 seed rules, development hosts and device teams")
         if users.count(session) == 0:
-            password = os.environ.get("MUTT_ADMIN_PASSWORD") or users.generate_password()
+            password = admin_password or users.generate_password()
             users.create(session, "admin", password, "admin", actor="mutt up")
-            shown = "from MUTT_ADMIN_PASSWORD" if os.environ.get("MUTT_ADMIN_PASSWORD") else password
+            shown = "from MUTT_ADMIN_PASSWORD" if admin_password else password
             lines.append(f"created user admin, password: {shown}  (shown once; change it in the UI)")
     key_file = settings.home / "ingest_api_key"
     if not key_file.exists():
         with session_scope() as session:
             _, secret = apikeys.create(session, "embedded ingest", ["ingest"], actor="mutt up")
-        key_file.write_text(secret + "\n")
-        key_file.chmod(0o600)
+        config.write_private(key_file, secret + "\n")
     return lines
 
 
-def wait_until_serving(url: str, children: "Children", stopping, timeout: float = 60) -> bool:
-    """Wait for the web server to answer /health, so "MUTT is up" is true when it is printed."""
+def wait_until_serving(url: str, supervise, stopping, timeout: float = 60) -> bool:
+    """Wait for the web server to answer /health, so "MUTT is up" is true when it is printed;
+    ``supervise()`` meanwhile restarts a child that dies while starting."""
     import urllib.error
     import urllib.request
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not stopping():
-        exited = children.exited()
-        if exited:
-            click.echo(f"{exited[0]} exited with {exited[1]} while starting; see its log in MUTT_HOME/logs.", err=True)
-            return False
+        supervise()
         try:
             with urllib.request.urlopen(url + "/health", timeout=2):
                 return True
@@ -158,37 +151,6 @@ def wait_until_serving(url: str, children: "Children", stopping, timeout: float 
     return False
 
 
-class Children:
-    """The processes `mutt up` started, stopped together."""
-
-    def __init__(self) -> None:
-        self.processes: list[tuple[str, subprocess.Popen]] = []
-
-    def start(self, name: str, args: list[str], env: dict[str, str], log: Path) -> None:
-        handle = open(log, "ab")
-        process = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT,
-                                   start_new_session=True, preexec_fn=_die_with_parent)
-        self.processes.append((name, process))
-
-    def exited(self) -> tuple[str, int] | None:
-        for name, process in self.processes:
-            if process.poll() is not None:
-                return name, process.returncode
-        return None
-
-    def stop(self, timeout: float = 30) -> None:
-        for _, process in self.processes:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        for _, process in self.processes:
-            try:
-                process.wait(max(deadline - time.monotonic(), 0.1))
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
-
-
 @click.command("up")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address for the web server (0.0.0.0 for all).")
 @click.option("--port", default=8080, show_default=True, type=int, help="Port for ingest, API and UI.")
@@ -196,27 +158,36 @@ def up(host: str, port: int) -> None:
     """Run everything on this machine: web, a worker on every queue, and beat.
 
     With no REDIS_URL it starts an embedded Redis (data in MUTT_HOME, append-only file on);
-    with no DATABASE_URL it uses SQLite in MUTT_HOME. Ctrl-C stops it all.
+    with no DATABASE_URL it uses SQLite in MUTT_HOME. A process that dies is started again
+    (`mutt status` counts the restarts); one that keeps dying stops it all. Ctrl-C stops it all.
     """
+    admin_password = os.environ.pop("MUTT_ADMIN_PASSWORD", None)  # read here, never passed on to a child
     settings = config.get()
+    celery_settings()  # a wrong setting stops here, before anything starts
     require_port(host, port)
-    settings.home.mkdir(parents=True, exist_ok=True)
+    settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
     logs = settings.home / "logs"
     logs.mkdir(exist_ok=True)
     started = time.monotonic()
-    redis_process = redis_client.start_embedded(settings.home) if settings.embedded_redis else None
+    children = supervisor.Supervisor(settings.home / supervisor.RESTARTS_FILE)
+    if settings.embedded_redis:
+        children.start("redis", lambda: redis_client.start_embedded(settings.home), settings.home / "redis.log",
+                       stop_last=True)
     stopping = False
 
     def request_stop(_signum, _frame) -> None:
         nonlocal stopping
         stopping = True
 
+    def supervise() -> None:
+        for note in children.check():
+            click.echo(note, err=True)
+
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
-    children = Children()
     code = 0
     try:
-        notes = first_start(settings)
+        notes = first_start(settings, admin_password)
         env = dict(os.environ, MUTT_HOME=str(settings.home), REDIS_URL=settings.redis_url,
                    DATABASE_URL=settings.database_url)
         env.setdefault("SESSION_COOKIE_SECURE", "false" if host in ("127.0.0.1", "localhost") else "true")
@@ -225,13 +196,14 @@ def up(host: str, port: int) -> None:
         prom.mkdir(parents=True)
         env["PROMETHEUS_MULTIPROC_DIR"] = str(prom)
         me = [sys.executable, "-m", "mutt_app.cli"]
-        children.start("web", me + ["web", "--host", host, "--port", str(port)], env, logs / "web.log")
-        children.start("worker", me + ["worker", "-n", "mutt-embedded@%h"], env, logs / "worker.log")
-        children.start("beat", me + ["beat"], env, logs / "beat.log")
+        for name, args in (("web", ["web", "--host", host, "--port", str(port)]),
+                           ("worker", ["worker", "-n", "mutt-embedded@%h"]), ("beat", ["beat"])):
+            log = logs / f"{name}.log"
+            children.start(name, functools.partial(supervisor.spawn, me + args, env, log), log)
         url = f"http://{host}:{port}"
         for note in notes:  # before anything can fail: a generated password is shown only now
             click.echo(note)
-        serving = wait_until_serving(url, children, lambda: stopping)
+        serving = wait_until_serving(url, supervise, lambda: stopping)
         if not serving and not stopping:
             code = 1
         if serving:
@@ -242,18 +214,14 @@ def up(host: str, port: int) -> None:
             click.echo(f"  health         {url}/health    metrics {url}/metrics")
             click.echo(f"  data and logs  {settings.home}")
             while not stopping:
-                exited = children.exited()
-                if exited:
-                    click.echo(f"{exited[0]} exited with {exited[1]}; see {logs / (exited[0] + '.log')}. Stopping.", err=True)
-                    code = 1
-                    break
+                supervise()
                 time.sleep(0.2)
+    except supervisor.CrashLoop as error:
+        click.echo(f"Error: {error}", err=True)
+        code = 1
     finally:
         click.echo("stopping ...")
         children.stop()
-        if redis_process is not None:
-            redis_process.terminate()
-            redis_process.wait(30)
     click.echo("stopped")
     sys.exit(code)
 

@@ -58,6 +58,27 @@ class Process:
         self.popen.wait(10)
 
 
+def process_group(pgid: int) -> list[int]:
+    """The live processes (not zombies) of a process group: a worker and its pool, granian and
+    its workers."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == pgid and fields[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def environment_of(pid: int) -> dict[str, str]:
+    """A running process's environment, as the kernel shows it (/proc/PID/environ)."""
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    return dict(item.decode(errors="replace").partition("=")[::2] for item in raw.split(b"\0") if item)
+
+
 def mutt_env(redis_url: str, database_url: str, home: Path, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(

@@ -31,3 +31,85 @@ def test_the_embedded_run_makes_and_keeps_its_own_secret_key(monkeypatch, tmp_pa
 def test_every_variable_read_is_declared():
     with pytest.raises(KeyError):
         config.env("NOT_A_MUTT_VARIABLE")
+
+
+# Settings celeryconfig checks when any MUTT process starts; each case names the setting to fix.
+BAD_SETTINGS = [
+    ({"CLAIM_LEASE_SECONDS": "20", "MOOG_TIMEOUT": "10"},
+     "CLAIM_LEASE_SECONDS=20 must be at least 2 x MOOG_TIMEOUT + 10 = 30 (MOOG_TIMEOUT=10)"),
+    ({"MOOG_RETRY_BACKOFF_MAX": "600", "CELERY_VISIBILITY_TIMEOUT": "2000"},
+     "MOOG_RETRY_BACKOFF_MAX=600 must be below a quarter of CELERY_VISIBILITY_TIMEOUT=2000"),
+    ({"CELERY_TASK_TIME_LIMIT": "600", "CELERY_VISIBILITY_TIMEOUT": "2000"},
+     "CELERY_TASK_TIME_LIMIT=600 must be below a quarter of CELERY_VISIBILITY_TIMEOUT=2000"),
+    ({"CLAIM_LEASE_SECONDS": "half a minute"}, "CLAIM_LEASE_SECONDS='half a minute' is not an integer"),
+]
+
+
+def run_optimised(args: list[str], tmp_path, **settings: str):
+    """``python -O`` (asserts stripped, as some deployments run it) with these settings."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, MUTT_HOME=str(tmp_path / "home"), **settings)
+    return subprocess.run([sys.executable, "-O", *args], env=env, capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("settings, problem", BAD_SETTINGS, ids=["lease", "backoff", "time-limit", "not-a-number"])
+def test_a_wrong_celery_setting_stops_mutt_with_one_line_naming_it_even_under_python_O(settings, problem, tmp_path):
+    result = run_optimised(["-m", "mutt_app.cli", "worker"], tmp_path, **settings)
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"Error: {problem}") and result.stderr.count("\n") == 1, result.stderr
+    assert "Traceback" not in result.stderr and result.stdout == ""
+
+
+@pytest.mark.parametrize("command", [["up", "--port", "1"], ["web"], ["beat"], ["status"]])
+def test_every_command_that_runs_mutt_refuses_a_wrong_celery_setting_before_it_starts_anything(command, tmp_path):
+    result = run_optimised(["-m", "mutt_app.cli", *command], tmp_path, CLAIM_LEASE_SECONDS="20")
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: CLAIM_LEASE_SECONDS=20 must be at least") and result.stderr.count("\n") == 1
+    assert not (tmp_path / "home" / "logs").exists()  # nothing was started
+
+
+def test_celery_started_directly_refuses_a_wrong_setting_too(tmp_path):
+    result = run_optimised(["-c", "import celeryconfig"], tmp_path, CLAIM_LEASE_SECONDS="20")
+    assert result.returncode == 1
+    assert "mutt_app.config.ConfigurationError: CLAIM_LEASE_SECONDS=20 must be at least" in result.stderr
+
+
+@pytest.fixture
+def loose_umask():
+    """The common umask (022), under which a plain create is readable by everyone."""
+    import os
+
+    before = os.umask(0o022)
+    yield
+    os.umask(before)
+
+
+def test_a_private_file_is_created_0600_with_no_chmod_afterwards_and_never_replaced(tmp_path, loose_umask, monkeypatch):
+    from pathlib import Path
+
+    def no_chmod(*_args, **_kwargs):
+        raise AssertionError("chmod after the create: others could read it in between")
+
+    monkeypatch.setattr(Path, "chmod", no_chmod)
+    monkeypatch.setattr("os.chmod", no_chmod)
+    path = tmp_path / "ingest_api_key"
+    assert config.write_private(path, "mutt_secret\n") is True
+    assert path.stat().st_mode & 0o777 == 0o600 and path.read_text() == "mutt_secret\n"
+    assert config.write_private(path, "another") is False and path.read_text() == "mutt_secret\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ingest_api_key"]  # nothing left aside
+
+
+def test_the_generated_secret_key_is_0600_from_the_start_in_a_0700_home(monkeypatch, tmp_path, loose_umask):
+    from pathlib import Path
+
+    monkeypatch.setattr(Path, "chmod", lambda *_: (_ for _ in ()).throw(AssertionError("chmod afterwards")))
+    monkeypatch.setenv("MUTT_ENV", "development")
+    monkeypatch.setenv("MUTT_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    config.load()
+    assert (tmp_path / "home").stat().st_mode & 0o777 == 0o700
+    assert (tmp_path / "home" / "secret_key").stat().st_mode & 0o777 == 0o600

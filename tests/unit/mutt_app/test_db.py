@@ -47,3 +47,42 @@ def test_columns_the_rows_leave_out_get_their_python_or_server_defaults(database
     assert len({letter.id for letter in stored}) == count  # the server's sequence
     assert {(letter.state, letter.attempts, letter.error) for letter in stored} == {("waiting", 0, "")}
     assert all(letter.first_failed_at is not None for letter in stored)
+
+
+def test_an_action_failing_after_the_commit_is_logged_and_reported_and_the_others_still_run(sqlite_url, caplog):
+    ran = []
+
+    def unreachable():
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
+
+    with db.session_scope() as session:
+        db.insert_ignoring_duplicates(session, AUDIT, audit_rows(1))
+        db.on_commit(session, lambda: ran.append("first"))
+        db.on_commit(session, unreachable)
+        db.on_commit(session, lambda: ran.append("last"))
+    # no InvalidRequestError from a rollback after the commit: the commit stands
+    assert ran == ["first", "last"]
+    [failure] = db.after_commit_failures(session)
+    assert "unreachable: ConnectionError: Error 111 connecting to 127.0.0.1:1" in failure
+    assert "failed after the commit" in caplog.text and "Connection refused" in caplog.text
+    with db.session_scope() as session:
+        assert len(session.scalars(select(EventAudit)).all()) == 1
+        assert db.after_commit_failures(session) == []
+
+
+def test_a_new_sqlite_database_and_its_wal_are_readable_by_their_owner_only(tmp_path):
+    import os
+
+    url = f"sqlite:///{tmp_path / 'mutt.db'}"
+    before = os.umask(0o022)  # the common umask, under which a plain create is readable by everyone
+    try:
+        with db.session_scope(url) as session:
+            session.execute(select(1))
+            session.connection().exec_driver_sql("CREATE TABLE secrets (digest TEXT)")
+            session.connection().exec_driver_sql("INSERT INTO secrets VALUES ('x')")
+    finally:
+        os.umask(before)
+        db.engine(url).dispose()
+    modes = {path.name: path.stat().st_mode & 0o777 for path in tmp_path.iterdir()}
+    assert modes.pop("mutt.db") == 0o600
+    assert set(modes.values()) <= {0o600}  # -wal, -shm while open

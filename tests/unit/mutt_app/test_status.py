@@ -52,12 +52,33 @@ def test_status_without_workers_says_so_and_exits_1(redis, sqlite_url):
     result = CliRunner().invoke(cli, ["status", "--json", "--timeout", "0.3"])
     report = json.loads(result.output)
     assert result.exit_code == 1
-    assert set(report) == {"time", "queues", "workers", "ingest", "alerts", "dead_letters", "breaker", "problems"}
+    assert set(report) == {"time", "queues", "workers", "ingest", "alerts", "dead_letters", "breaker", "restarts",
+                           "problems"}
     assert report["workers"] == {}
     assert report["breaker"]["state"] == "closed"
     assert "no worker answered: nothing is being processed" in report["problems"]
+    assert report["restarts"] == {}  # no `mutt up` here
     screen = CliRunner().invoke(cli, ["status", "--timeout", "0.3"])
     assert "no worker answered" in screen.output and "Circuit breaker closed" in screen.output
+    assert "Restarts" not in screen.output
+
+
+def test_status_shows_the_restarts_mutt_up_recorded_per_child(redis, sqlite_url):
+    from mutt_app import config, supervisor
+
+    home = config.get().home
+    home.mkdir(parents=True, exist_ok=True)
+    record = supervisor.Supervisor(home / supervisor.RESTARTS_FILE)
+    record.children += [supervisor.Child("web", launch=None),
+                        supervisor.Child("worker", launch=None, restarts=[1.0, 2.0], last_exit=-9)]
+    record.record()
+    try:
+        screen = CliRunner().invoke(cli, ["status", "--timeout", "0.3"]).output
+        report = json.loads(CliRunner().invoke(cli, ["status", "--json", "--timeout", "0.3"]).output)
+    finally:
+        (home / supervisor.RESTARTS_FILE).unlink()
+    assert f"Restarts        web 0  worker 2 (last exit -9)  (mutt up running since {record.started_at})" in screen
+    assert report["restarts"]["children"]["worker"] == {"pid": None, "restarts": 2, "last_exit": -9}
 
 
 def test_a_part_that_cannot_be_read_is_named_and_the_rest_still_shown(redis, sqlite_url, monkeypatch):
