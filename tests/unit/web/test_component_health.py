@@ -1,9 +1,11 @@
 """/health/<component> without workers or beat: 503 saying why (the integration tests see 200)."""
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from mutt_app import dynconfig, jobs
 from mutt_app.breaker import CircuitBreaker
+from tests.support.processes import wait_until
 from web import health
 
 
@@ -44,3 +46,36 @@ def test_an_unreachable_broker_is_a_503_not_a_500(client, monkeypatch):
     monkeypatch.setattr(health, "_consumers", (-100.0, {}))
     response = client.get("/health/alerter")
     assert response.status_code == 503 and "cannot ask the workers" in response.json["reasons"][0]
+
+
+def test_checks_never_wait_for_the_workers_broadcast_while_an_answer_is_at_hand(app, monkeypatch):
+    """/health/* is unauthenticated and asking the workers waits INSPECT_TIMEOUT (1 s) for their
+    answers: however many checks come while they are asked, none waits, and one broadcast runs."""
+    broadcasts = []
+    ask = health.status.workers
+
+    def counted(*args, **kwargs):  # the real broadcast over the test Redis; no worker answers
+        broadcasts.append(time.monotonic())
+        return ask(*args, **kwargs)
+
+    monkeypatch.setattr(health.status, "workers", counted)
+    expired = time.monotonic() - health.CONSUMERS_TTL - 1
+    monkeypatch.setattr(health, "_consumers", (expired, {"moog": ["moog@host"]}))
+
+    def check(_):
+        started = time.monotonic()
+        response = app.test_client().get("/health/forwarder")
+        return response.status_code, time.monotonic() - started
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(check, range(16)))
+    assert {status for status, _ in answers} == {200}  # the answer at hand: moog@host consumes moog
+    assert max(seconds for _, seconds in answers) < 0.5, answers
+    assert len(broadcasts) == 1
+
+    # the broadcast's answer (no worker) replaces it once it is in
+    wait_until(lambda: health._consumers[0] > expired, timeout=health.INSPECT_TIMEOUT + 2, message="new answer")
+    response = app.test_client().get("/health/forwarder")
+    assert response.status_code == 503 and "no worker consumes the moog queue" in response.json["reasons"]
+    assert len(broadcasts) == 1
+
