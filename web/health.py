@@ -104,6 +104,21 @@ def breaker_state() -> str:
     return CircuitBreaker(redis_client.get()).state()
 
 
+FORWARDING_TTL = 5.0  # seconds the forwarding check's answer is reused (it reads the database)
+_forwarding: tuple[float, dict] = (-FORWARDING_TTL, {})
+
+
+def forwarding_state() -> dict:
+    """:func:`mutt_app.status.forwarding`, asked at most once per FORWARDING_TTL per process."""
+    global _forwarding
+    at, value = _forwarding
+    if time.monotonic() - at >= FORWARDING_TTL:
+        with session_scope() as session:
+            value = status.forwarding(session, dynconfig.get("forwarding_stall_seconds"))
+        _forwarding = (time.monotonic(), value)
+    return value
+
+
 def _consumed(queue: str, reasons: list[str]) -> list[str]:
     consumers = queue_consumers()
     if isinstance(consumers, str):
@@ -154,7 +169,10 @@ def forwarder():
     state = breaker_state()
     if state != "closed":
         reasons.append(f"the circuit breaker is {state}: Moogsoft is failing")
-    return _answer("forwarder", reasons, queue=MOOG_QUEUE, workers=workers, circuit_breaker=state)
+    forwarding = forwarding_state()
+    reasons += status.forwarding_problems(forwarding)
+    return _answer("forwarder", reasons, queue=MOOG_QUEUE, workers=workers, circuit_breaker=state,
+                   forwarding=forwarding)
 
 
 @bp.get("/health/alerter")

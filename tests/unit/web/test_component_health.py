@@ -79,3 +79,20 @@ def test_checks_never_wait_for_the_workers_broadcast_while_an_answer_is_at_hand(
     assert response.status_code == 503 and "no worker consumes the moog queue" in response.json["reasons"]
     assert len(broadcasts) == 1
 
+
+def test_forwarder_is_unhealthy_while_alerts_wait_and_none_is_delivered(client, monkeypatch):
+    """Every send failing, the breaker still closed: /health/forwarder says so (today it said healthy)."""
+    from datetime import datetime, timedelta, timezone
+
+    from tests.support.alerts import insert_alerts
+
+    monkeypatch.setattr(health, "_consumers", (time.monotonic(), {"moog": ["w1@host"]}))
+    monkeypatch.setattr(health, "FORWARDING_TTL", 0.0)
+    monkeypatch.setattr(health, "_forwarding", health._forwarding)  # put back after the test
+    assert client.get("/health/forwarder").status_code == 200
+    insert_alerts(1, created_at=datetime.now(timezone.utc) - timedelta(minutes=10), attempts=4, last_error="HTTP 502")
+    response = client.get("/health/forwarder")
+    assert response.status_code == 503 and response.json["circuit_breaker"] == "closed"
+    assert response.json["reasons"][0].startswith("forwarding is stalled: an alert has waited 6")
+    assert response.json["reasons"][0].endswith("(4 attempts, last error: HTTP 502)")
+    assert response.json["forwarding"]["delivered_in_window"] is False
