@@ -29,8 +29,8 @@ import io
 import json
 import logging
 import math
-import sys
 import queue
+import sys
 import threading
 
 from mutt_app import metrics
