@@ -38,16 +38,26 @@ def baseline_app(environ, start_response):
     return [body]
 
 
-def start_baseline(workers: int, threads: int):
-    """``baseline_app`` served with `mutt web`'s server command; returns (Popen, url)."""
+def baseline_front():
+    """``baseline_app`` behind `mutt web`'s front layer (web/front.py), with its settings."""
+    from mutt_app import config
+    from web.front import Front
+
+    return Front(baseline_app, threads=int(config.env("WEB_THREADS")), body_timeout=float(config.env("WEB_BODY_TIMEOUT")),
+                 per_client=int(config.env("WEB_MAX_REQUESTS_PER_CLIENT")), max_body=int(config.env("MAX_CONTENT_LENGTH")))
+
+
+def start_baseline(workers: int):
+    """``baseline_app`` served as `mutt web` serves MUTT (server command and front layer); returns (Popen, url)."""
     import subprocess
 
     from mutt_app.cli.run import web_server_command
     from tests.support.processes import free_port, wait_until
 
     port = free_port()
-    process = subprocess.Popen(web_server_command("ingest:baseline_app", "127.0.0.1", port, workers, threads),
-                               cwd=ROOT / "bench", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(web_server_command("ingest:baseline_front", "127.0.0.1", port, workers) + ["--factory"],
+                               cwd=ROOT / "bench", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env=dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])))
 
     def answers() -> bool:
         try:
@@ -180,9 +190,7 @@ def main() -> None:
                          args.seconds, args.warmup, pid),
         ]
         if process is not None:
-            from mutt_app import config
-
-            baseline, baseline_url = start_baseline(args.workers, int(config.env("WEB_THREADS")))
+            baseline, baseline_url = start_baseline(args.workers)
             try:
                 rows.append(run_scenario("server ceiling", baseline_url, key, 1, args.clients, args.seconds,
                                          args.warmup, baseline.pid))

@@ -42,6 +42,8 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("SESSION_COOKIE_SECURE", "true", "Send the login cookie over HTTPS only. `mutt up` sets false for http://localhost."),
     EnvVar("WEB_CONCURRENCY", "2", "Web server (granian) processes for `mutt web`."),
     EnvVar("WEB_THREADS", "4", "Threads per web server process running the app (ingest, API, UI); docs/performance.md has the measurements."),
+    EnvVar("WEB_BODY_TIMEOUT", "10", "Seconds a request body has to arrive in full after its headers; a stalled or dripped body gets 408 and its connection is closed, and holds no app thread meanwhile (ADR 0011)."),
+    EnvVar("WEB_MAX_REQUESTS_PER_CLIENT", "64", "Requests one client address may have in progress in one web server process (bodies still arriving included); more get 429 with Retry-After. 0: no cap (behind a proxy that hides client addresses, raise it or use 0 and let the proxy cap)."),
     EnvVar("WORKER_CONCURRENCY", "2", "Celery worker pool size for `mutt worker`."),
     EnvVar("WORKER_METRICS_PORT", "", "Port on which a worker serves its Prometheus metrics (`mutt worker --metrics-port`); empty: none."),
     EnvVar("WORKER_METRICS_ADDRESS", "127.0.0.1", "Address for WORKER_METRICS_PORT (0.0.0.0 in containers)."),

@@ -100,6 +100,7 @@ REGISTRY: dict[str, Setting] = {
         _s("moog_concurrency", int, 8, "Requests to Moogsoft one forwarder task keeps in flight at once (it starts with one and doubles after each success).", "forwarder", 1, 64),
         _s("circuit_breaker_threshold", int, 10, "Consecutive failed sends that open the circuit breaker.", "forwarder", 1, 10_000),
         _s("circuit_breaker_timeout", int, 60, "Seconds the breaker stays open before one probe is let through.", "forwarder", 1, 86_400),
+        _s("forwarding_stall_seconds", int, 300, "Forwarding counts as stalled or failing when an alert has waited longer than this, or alerts became dead letters within it, and no alert was delivered within it: a problem in mutt status, /health/forwarder (503) and the dashboard.", "web", 10, 86_400),
         # remediation
         _s("remediation_interval", int, 60, "Seconds between remediation runs.", "remediation", 5, 86_400),
         _s("remediation_batch_size", int, 100, "Dead letters replayed per remediation run at most.", "remediation", 1, 10_000),

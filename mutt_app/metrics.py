@@ -17,6 +17,12 @@ INGEST_LATENCY = Histogram(
 )
 INGEST_RATE_LIMIT_HITS = Counter("mutt_ingest_rate_limit_hits", "Ingest requests refused by a key's rate limit.")
 
+# web server front layer (web/front.py)
+WEB_REFUSED = Counter(
+    "mutt_web_refused", "Requests the web server answered without the app, by reason: per_client (429), "
+    "too_large (413), body_timeout (408), incomplete (400).", ["reason"],
+)
+
 # alerter
 ALERTER_EVENTS = Counter(
     "mutt_alerter_events_processed", "Events processed, by outcome: handled (a rule matched), unhandled, poison (dead letter).",

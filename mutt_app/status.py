@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mutt_app import config, keys, supervisor
+from mutt_app import config, dynconfig, keys, supervisor
 from mutt_app.batches import RATE_BUCKETS
 from mutt_app.db import session_scope
 from mutt_app.models import Alert, DeadLetter
@@ -97,6 +97,56 @@ def alerts(session: Session, now: datetime | None = None) -> dict[str, int]:
     return counts
 
 
+def forwarding(session: Session, window: float, now: datetime | None = None) -> dict[str, Any]:
+    """Are alerts getting out? The oldest alert still waiting (pending or sending) and why,
+    alerts dead-lettered within the last ``window`` seconds, and whether any alert was delivered
+    within it (asked only when one of the first two says something is wrong: that query reads
+    delivered rows, which only grow)."""
+    now = now or datetime.now(timezone.utc)
+    since = now - timedelta(seconds=window)
+    oldest = session.execute(
+        select(Alert.created_at, Alert.attempts, Alert.last_status, Alert.last_error)
+        .where(Alert.state.in_(("pending", "sending"))).order_by(Alert.created_at).limit(1)
+    ).first()
+    waited = max(0.0, (now - _aware(oldest.created_at)).total_seconds()) if oldest else 0.0
+    dead = session.scalar(select(func.count()).select_from(DeadLetter)
+                          .where(DeadLetter.kind == "alert", DeadLetter.last_failed_at >= since)) or 0
+    delivered = None
+    if waited > window or dead:
+        delivered = session.scalar(select(Alert.id).where(Alert.state == "delivered", Alert.delivered_at >= since)
+                                   .limit(1)) is not None
+    return {
+        "window_seconds": window,
+        "oldest_waiting_seconds": round(waited),
+        "oldest_attempts": oldest.attempts if oldest else 0,
+        "oldest_last_error": (oldest.last_error or "")[:200] if oldest else "",
+        "dead_lettered_in_window": dead,
+        "delivered_in_window": delivered,
+    }
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def forwarding_problems(part: dict[str, Any]) -> list[str]:
+    """What :func:`forwarding` found wrong, in words (for `mutt status`, /health/forwarder, the dashboard)."""
+    if "error" in part or part["delivered_in_window"] is not False:
+        return []
+    window = part["window_seconds"]
+    found = []
+    if part["oldest_waiting_seconds"] > window:
+        why = (f"{part['oldest_attempts']} attempts, last error: {part['oldest_last_error'] or 'none recorded'}"
+               if part["oldest_attempts"] else "never sent: no Moogsoft endpoint set (MOOG_WEBHOOK_URL), "
+               "no worker on the moog queue, or the circuit breaker holds it")
+        found.append(f"forwarding is stalled: an alert has waited {part['oldest_waiting_seconds']} s and none was "
+                     f"delivered in the last {window:g} s ({why})")
+    if part["dead_lettered_in_window"]:
+        found.append(f"forwarding is failing: {part['dead_lettered_in_window']} alerts became dead letters in the "
+                     f"last {window:g} s and none was delivered (mutt dlq list)")
+    return found
+
+
 def breaker(redis_client) -> dict[str, Any]:
     from mutt_app.breaker import CircuitBreaker
 
@@ -126,6 +176,9 @@ def problems(report: dict[str, Any]) -> list[str]:
                       if queue not in consumed]
     if readable("breaker").get("state") == "open":
         found.append("the circuit breaker is open: Moogsoft is failing, alerts wait")
+    elif readable("breaker").get("state") == "half_open":
+        found.append("the circuit breaker is half-open: Moogsoft was failing, one probe is testing it")
+    found += forwarding_problems(report["forwarding"])
     if readable("dead_letters").get("poison"):
         found.append(f"{report['dead_letters']['poison']} poison dead letters need a human (mutt dlq list)")
     return found
@@ -142,6 +195,8 @@ def gather(celery_app, redis_client, queues, worker_timeout: float = 1.0) -> dic
         "dead_letters": guarded(_in_session, dead_letters),
         "breaker": guarded(breaker, redis_client),
         "restarts": guarded(supervisor.read_record, config.get().home),  # {} unless `mutt up` runs here
+        "forwarding": guarded(_in_session, lambda session: forwarding(
+            session, dynconfig.runtime(redis_client).get("forwarding_stall_seconds"))),
     }
     report["problems"] = problems(report)
     return report

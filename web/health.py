@@ -48,34 +48,75 @@ def health():
 
 # --- component health: is each part of the pipeline running? ---------------------------------
 
-CONSUMERS_TTL = 5.0       # seconds a broadcast answer is reused (health checks come often)
+CONSUMERS_TTL = 5.0       # seconds a broadcast answer is fresh (health checks come often)
+CONSUMERS_STALE = 30.0    # seconds an older answer is still given while a new one is asked for
 INSPECT_TIMEOUT = 1.0     # seconds to wait for workers to answer the broadcast
-_consumers_lock = threading.Lock()
-_consumers: tuple[float, dict[str, list[str]] | str] = (-CONSUMERS_TTL, {})
+_refreshing = threading.Lock()     # held by the one thread asking the workers
+_answered = threading.Condition()  # notified when an answer arrives
+_consumers: tuple[float, dict[str, list[str]] | str] = (-CONSUMERS_STALE, {})
+
+
+def _ask_workers() -> None:
+    """Broadcast to the workers (waits INSPECT_TIMEOUT for their answers) and cache what they said."""
+    global _consumers
+    from mutt_app.celery_app import app
+
+    value: dict[str, list[str]] | str = {}
+    try:
+        for worker, queues in status.workers(app, timeout=INSPECT_TIMEOUT).items():
+            for queue in queues:
+                value.setdefault(queue, []).append(worker)
+    except Exception as error:  # noqa: BLE001 - the broker is unreachable, say so
+        value = f"cannot ask the workers: {type(error).__name__}"
+    finally:
+        with _answered:
+            _consumers = (time.monotonic(), value)
+            _answered.notify_all()
+        _refreshing.release()
 
 
 def queue_consumers() -> dict[str, list[str]] | str:
-    """Queue name -> workers consuming it (asked by broadcast, cached), or why that failed."""
-    global _consumers
-    with _consumers_lock:
-        at, value = _consumers
-        if time.monotonic() - at < CONSUMERS_TTL:
-            return value
-        from mutt_app.celery_app import app
+    """Queue name -> workers consuming it, or why asking failed.
 
-        try:
-            value = {}
-            for worker, queues in status.workers(app, timeout=INSPECT_TIMEOUT).items():
-                for queue in queues:
-                    value.setdefault(queue, []).append(worker)
-        except Exception as error:  # noqa: BLE001 - the broker is unreachable, say so
-            value = f"cannot ask the workers: {type(error).__name__}"
-        _consumers = (time.monotonic(), value)
+    The broadcast takes INSPECT_TIMEOUT and /health/* is unauthenticated, so no request waits
+    for it while there is an answer at most CONSUMERS_STALE old: an answer older than
+    CONSUMERS_TTL is given as it is, and one thread of its own asks again. Only without such
+    an answer (the first check, or after a quiet spell) does a request wait, at most
+    INSPECT_TIMEOUT + 1 s, and never more than one broadcast runs at a time.
+    """
+    at, value = _consumers
+    age = time.monotonic() - at
+    if age < CONSUMERS_TTL:
         return value
+    if _refreshing.acquire(blocking=False):
+        threading.Thread(target=_ask_workers, name="mutt-health-workers", daemon=True).start()
+    if age < CONSUMERS_STALE:
+        return value
+    with _answered:
+        _answered.wait_for(lambda: _consumers[0] > at, timeout=INSPECT_TIMEOUT + 1)
+        fresh_at, value = _consumers
+    if fresh_at == at:
+        return f"cannot ask the workers: no answer within {INSPECT_TIMEOUT + 1:g} s"
+    return value
 
 
 def breaker_state() -> str:
     return CircuitBreaker(redis_client.get()).state()
+
+
+FORWARDING_TTL = 5.0  # seconds the forwarding check's answer is reused (it reads the database)
+_forwarding: tuple[float, dict] = (-FORWARDING_TTL, {})
+
+
+def forwarding_state() -> dict:
+    """:func:`mutt_app.status.forwarding`, asked at most once per FORWARDING_TTL per process."""
+    global _forwarding
+    at, value = _forwarding
+    if time.monotonic() - at >= FORWARDING_TTL:
+        with session_scope() as session:
+            value = status.forwarding(session, dynconfig.get("forwarding_stall_seconds"))
+        _forwarding = (time.monotonic(), value)
+    return value
 
 
 def _consumed(queue: str, reasons: list[str]) -> list[str]:
@@ -128,7 +169,10 @@ def forwarder():
     state = breaker_state()
     if state != "closed":
         reasons.append(f"the circuit breaker is {state}: Moogsoft is failing")
-    return _answer("forwarder", reasons, queue=MOOG_QUEUE, workers=workers, circuit_breaker=state)
+    forwarding = forwarding_state()
+    reasons += status.forwarding_problems(forwarding)
+    return _answer("forwarder", reasons, queue=MOOG_QUEUE, workers=workers, circuit_breaker=state,
+                   forwarding=forwarding)
 
 
 @bp.get("/health/alerter")

@@ -46,6 +46,9 @@ def show(report: dict) -> None:
         f"pending {a['pending']}  sending {a['sending']}  delivered in the last minute {a['delivered_last_minute']}")))
     _line("Circuit breaker", _part(report, "breaker", lambda b: (
         f"{b['state']} ({b['failures']} consecutive failures, opens at {b['threshold']})")))
+    _line("Forwarding", _part(report, "forwarding", lambda f: (
+        f"oldest waiting alert {f['oldest_waiting_seconds']} s, {f['dead_lettered_in_window']} alerts dead-lettered "
+        f"in the last {f['window_seconds']:g} s")))
     _line("Dead letters", _part(report, "dead_letters", lambda d: "  ".join(f"{k} {v}" for k, v in d.items())))
     if report["restarts"]:
         _line("Restarts", _part(report, "restarts", restarts))

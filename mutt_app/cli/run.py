@@ -39,16 +39,20 @@ def prometheus_dir(settings: config.Settings) -> str:
     return path
 
 
-def web_server_command(app: str, host: str, port: int, workers: int, threads: int) -> list[str]:
+def web_server_command(app: str, host: str, port: int, workers: int, wsgi_threads: int | None = None) -> list[str]:
     """The granian command line `mutt web` runs (`mutt moog-standin` and bench/ingest.py's baseline
     use it too).
 
-    granian does the HTTP in Rust and calls the WSGI app from ``threads`` threads per worker
-    process; under gunicorn's Python HTTP handling a request cost more CPU than all of ingest's
-    own work (docs/performance.md).
+    granian does the HTTP in Rust; under gunicorn's Python HTTP handling a request cost more CPU
+    than all of ingest's own work (docs/performance.md). Without ``wsgi_threads``, ``app`` is an
+    RSGI app: `mutt web`'s front layer (web/front.py), which reads each body with a deadline
+    before it takes one of WEB_THREADS app threads (ADR 0011). With it, ``app`` is a WSGI app
+    called from that many threads per process, each held while its request's body arrives.
     """
-    return [sys.executable, "-m", "granian", "--interface", "wsgi", "--host", host, "--port", str(port),
-            "--workers", str(workers), "--blocking-threads", str(threads), "--no-ws", "--no-access-log",
+    interface = (["--interface", "wsgi", "--blocking-threads", str(wsgi_threads)] if wsgi_threads
+                 else ["--interface", "rsgi"])
+    return [sys.executable, "-m", "granian", *interface, "--host", host, "--port", str(port),
+            "--workers", str(workers), "--no-ws", "--no-access-log",
             "--respawn-failed-workers", "--workers-kill-timeout", "20", app]
 
 
@@ -65,7 +69,8 @@ def web(host: str, port: int, workers: int, threads: int) -> None:
     require_port(host, port)
     redis_client.get().ping()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = prometheus_dir(settings)
-    args = web_server_command("web.wsgi:app", host, port, workers, threads)
+    os.environ["WEB_THREADS"] = str(threads)  # read by web.rsgi in each server process
+    args = web_server_command("web.rsgi:app", host, port, workers)
     os.execv(args[0], args)
 
 
@@ -261,7 +266,7 @@ def moog_standin(host: str, port: int) -> None:
     require_port(host, port)
     click.echo(f"Moogsoft stand-in on http://{host}:{port}/events (GET /_received, POST /_control)", err=True)
     # One process, so that every request lands in the one record; threads for delayed answers.
-    args = web_server_command("mutt_app.moog_standin:app", host, port, workers=1, threads=STANDIN_THREADS)
+    args = web_server_command("mutt_app.moog_standin:app", host, port, workers=1, wsgi_threads=STANDIN_THREADS)
     os.execv(args[0], args)
 
 

@@ -1,4 +1,5 @@
 import json
+import re
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -10,6 +11,7 @@ from mutt_app.celery_app import app
 from mutt_app.cli import cli
 from mutt_app.db import session_scope
 from mutt_app.models import Alert
+from tests.support.alerts import insert_alerts
 
 
 def alert(alert_id: str, state: str, delivered_at=None) -> Alert:
@@ -53,13 +55,14 @@ def test_status_without_workers_says_so_and_exits_1(redis, sqlite_url):
     report = json.loads(result.output)
     assert result.exit_code == 1
     assert set(report) == {"time", "queues", "workers", "ingest", "alerts", "dead_letters", "breaker", "restarts",
-                           "problems"}
+                           "forwarding", "problems"}
     assert report["workers"] == {}
     assert report["breaker"]["state"] == "closed"
     assert "no worker answered: nothing is being processed" in report["problems"]
     assert report["restarts"] == {}  # no `mutt up` here
     screen = CliRunner().invoke(cli, ["status", "--timeout", "0.3"])
     assert "no worker answered" in screen.output and "Circuit breaker closed" in screen.output
+    assert "Forwarding      oldest waiting alert 0 s, 0 alerts dead-lettered in the last 300 s" in screen.output
     assert "Restarts" not in screen.output
 
 
@@ -91,3 +94,72 @@ def test_a_part_that_cannot_be_read_is_named_and_the_rest_still_shown(redis, sql
     assert report["ingest"]["backlog"] == 0
     assert any(p.startswith("cannot read alerts:") for p in report["problems"])
     config.reset()
+
+
+def stalled_forwarder(now: datetime, **oldest) -> None:
+    """Alerts waiting for Moogsoft, the oldest 10 minutes, none delivered for an hour."""
+    insert_alerts(1, created_at=now - timedelta(minutes=10), **oldest)
+    insert_alerts(3, created_at=now - timedelta(minutes=1))
+    insert_alerts(1, state="delivered", created_at=now - timedelta(hours=1), delivered_at=now - timedelta(hours=1))
+
+
+def test_a_forwarder_that_keeps_failing_is_a_problem_with_its_last_error(redis, sqlite_url):
+    """Every send failing (retried with backoff, the breaker not yet open): today "Problems none"."""
+    now = datetime.now(timezone.utc)
+    stalled_forwarder(now, attempts=7, last_status=503, last_error="HTTP 503: Service Unavailable")
+    result = CliRunner().invoke(cli, ["status", "--timeout", "0.2"])
+    assert result.exit_code == 1
+    assert re.search(r"forwarding is stalled: an alert has waited 6\d\d s and none was delivered in the last 300 s "
+                     r"\(7 attempts, last error: HTTP 503: Service Unavailable\)", result.output), result.output
+    report = json.loads(CliRunner().invoke(cli, ["status", "--json", "--timeout", "0.2"]).output)
+    assert report["forwarding"]["delivered_in_window"] is False
+    assert 600 <= report["forwarding"]["oldest_waiting_seconds"] < 660
+
+
+def test_alerts_never_sent_say_what_stops_them(redis, sqlite_url):
+    """No endpoint (MOOG_WEBHOOK_URL empty): the alerts wait unsent, and status says where to look."""
+    now = datetime.now(timezone.utc)
+    stalled_forwarder(now)
+    with session_scope() as session:
+        found = status.forwarding_problems(status.forwarding(session, 300, now))
+    assert len(found) == 1 and "never sent: no Moogsoft endpoint set (MOOG_WEBHOOK_URL)" in found[0]
+
+
+def test_alerts_that_all_become_dead_letters_are_a_problem(redis, sqlite_url):
+    """Moogsoft refusing every alert (4xx): nothing waits, everything is dead-lettered at once."""
+    now = datetime.now(timezone.utc)
+    with session_scope() as session:
+        for n in range(4):
+            dlq.record(session, "alert", f"a{n}", dlq.MOOG_REJECTED, error="HTTP 400", last_status=400)
+        found = status.forwarding_problems(status.forwarding(session, 300, now))
+    assert found == ["forwarding is failing: 4 alerts became dead letters in the last 300 s and none was "
+                     "delivered (mutt dlq list)"]
+
+
+def test_forwarding_that_delivers_is_no_problem_however_long_an_alert_waited(redis, sqlite_url):
+    """A backlog behind the rate limit, or a retried alert, while others get through: not stalled."""
+    now = datetime.now(timezone.utc)
+    stalled_forwarder(now, attempts=3, last_error="timeout")
+    with session_scope() as session:
+        dlq.record(session, "alert", "a0", dlq.MOOG_REJECTED, error="HTTP 400", last_status=400)
+    insert_alerts(1, state="delivered", delivered_at=now - timedelta(seconds=20))
+    with session_scope() as session:
+        part = status.forwarding(session, 300, now)
+    assert part["delivered_in_window"] is True and status.forwarding_problems(part) == []
+
+
+def test_while_nothing_looks_wrong_the_delivered_rows_are_not_read(redis, sqlite_url):
+    now = datetime.now(timezone.utc)
+    insert_alerts(2, created_at=now - timedelta(seconds=30))
+    with session_scope() as session:
+        part = status.forwarding(session, 300, now)
+    assert part["delivered_in_window"] is None and status.forwarding_problems(part) == []
+
+
+def test_a_half_open_breaker_is_a_problem(redis, sqlite_url):
+    from mutt_app.breaker import CircuitBreaker
+
+    redis.hset(keys.BREAKER, mapping={"state": "half_open"})
+    assert CircuitBreaker(redis).state() == "half_open"
+    report = status.gather(app, redis, QUEUES, worker_timeout=0.2)
+    assert "the circuit breaker is half-open: Moogsoft was failing, one probe is testing it" in report["problems"]

@@ -35,6 +35,18 @@ def test_dashboard_shows_rates_chart_and_state(admin):
         assert f">{label}<" in html
 
 
+def test_dashboard_names_a_forwarder_that_delivers_nothing(admin):
+    from datetime import datetime, timedelta, timezone
+
+    from tests.support.alerts import insert_alerts
+
+    insert_alerts(1, created_at=datetime.now(timezone.utc) - timedelta(minutes=10), attempts=5,
+                  last_error="HTTP 503: Service Unavailable")
+    html = admin.get("/").get_data(as_text=True)
+    assert re.search(r'class="flash error">forwarding is stalled: an alert has waited 6\d\d s and none was delivered '
+                     r"in the last 300 s \(5 attempts, last error: HTTP 503: Service Unavailable\)<", html)
+
+
 def test_settings_change_is_applied_and_audited(admin):
     response = admin.post("/settings/moog_rate_limit", data={"value": "75", "reason": "new contract", "csrf_token": page_token(admin, "/settings")})
     assert response.status_code == 302
