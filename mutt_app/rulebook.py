@@ -18,8 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mutt_app import audit, db, keys
-from mutt_app.models import DevelopmentHost, DeviceTeam, EventAudit, Rule
-from mutt_app.rules import MATCH_TYPES, RuleSet, rule_problem, syslog_severity
+from mutt_app.models import HANDLINGS, DevelopmentHost, DeviceTeam, EventAudit, Rule
+from mutt_app.rules import MATCH_TYPES, RuleSet, handling, handling_problem, rule_problem, syslog_severity
 from mutt_app.rules import Rule as MatcherRule
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ MOOG_SEVERITY_NAMES = {0: "Clear", 1: "Indeterminate", 2: "Warning", 3: "Minor",
 
 EDITABLE = ("name", "description", "match_string", "trap_oid", "syslog_severity", "match_type", "priority",
             "prod_handling", "dev_handling", "team_assignment", "moog_severity", "is_active")
-READ_ONLY = ("id", "created_at", "updated_at", "created_by", "updated_by", "deleted_at", "moog_severity_name")
+READ_ONLY = ("id", "created_at", "updated_at", "created_by", "updated_by", "deleted_at", "moog_severity_name", "problem")
 REQUIRED = ("prod_handling", "dev_handling", "team_assignment")
 INT_MAX = 2**31 - 1
 HOSTNAME = re.compile(r"^[A-Za-z0-9_.:-]{1,255}$")
@@ -116,6 +116,11 @@ def validate_rule_fields(fields: Any, partial: bool = False) -> dict[str, Any]:
             clean[name] = _text(given, name, 120) or None
         elif name == "description":
             clean[name] = _text(given, name, 10_000) or ""
+        elif name in ("prod_handling", "dev_handling"):
+            value = _text(given, name, 100, required=True)
+            clean[name] = handling(value)
+            if clean[name] is None:
+                raise RuleError(f"{name} must be one of {', '.join(HANDLINGS)} (any case), got {value!r}")
         elif name in REQUIRED:
             clean[name] = _text(given, name, 100, required=True)
         elif name == "match_type":
@@ -154,7 +159,8 @@ def _check_whole(values: dict[str, Any]) -> None:
     """Refuse a rule that could never match or not compile; give it a name if it has none."""
     if not values.get("match_string") and not values.get("trap_oid"):
         raise RuleError("a rule needs a match_string or a trap_oid (no criteria would match nothing)")
-    problem = rule_problem(MatcherRule.of(values))
+    rule = MatcherRule.of(values)
+    problem = rule_problem(rule) or (handling_problem(rule) if rule.is_active else None)  # disabling stays possible
     if problem:
         raise RuleError(problem)
     if not values.get("name"):
@@ -183,7 +189,15 @@ def rule_to_dict(rule: Rule) -> dict[str, Any]:
         "created_by": rule.created_by,
         "updated_by": rule.updated_by,
         "deleted_at": _iso(rule.deleted_at),
+        "problem": stored_rule_problem(rule),
     }
+
+
+def stored_rule_problem(rule: Rule) -> str | None:
+    """Why a stored rule is invalid (written around validation: by hand in SQL, or by an older
+    MUTT, e.g. a regex RE2 refuses or a handling typo); None when it is sound."""
+    matcher_rule = MatcherRule.of(rule)
+    return rule_problem(matcher_rule) or handling_problem(matcher_rule)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -369,10 +383,14 @@ def load_knowledge(session: Session, version: str | None = None):
 
     rules = []
     for row in session.scalars(select(Rule).where(Rule.is_active.is_(True), Rule.deleted_at.is_(None))):
+        # Only possible for a row written around validation (by hand in SQL, or by an older MUTT).
         problem = rule_problem(MatcherRule.of(row))
-        if problem:  # only possible if a row was written around validation (e.g. by hand in SQL)
-            log.error("rule %s (%s) is left out of the rule set: %s", row.id, row.name, problem)
+        if problem:  # cannot be matched (e.g. a regex RE2 refuses): left out, the rest works
+            log.error("invalid rule %s (%s) is left out of the rule set: %s", row.id, row.name, problem)
             continue
+        problem = handling_problem(MatcherRule.of(row))
+        if problem:  # matches, its events are audited and not forwarded (as before); fix it
+            log.error("invalid rule %s (%s) matches but never forwards: %s", row.id, row.name, problem)
         rules.append(row)
     hosts = session.scalars(select(DevelopmentHost.hostname))
     teams = session.execute(select(DeviceTeam.hostname, DeviceTeam.team_assignment))

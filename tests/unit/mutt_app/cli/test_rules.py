@@ -88,8 +88,8 @@ def test_import_shows_the_diff_dry_run_changes_nothing_and_the_real_run_is_audit
 
 @pytest.mark.parametrize("text, message", [
     ("rules: [{name: x}]", "missing required field(s)"),
-    ("rules: [{id: 999, match_string: a, prod_handling: p, dev_handling: d, team_assignment: t}]", "no rule with id 999"),
-    ("rules: [{match_string: '(', match_type: regex, prod_handling: p, dev_handling: d, team_assignment: t}]", "rules[1]"),
+    ("rules: [{id: 999, match_string: a, prod_handling: Page_only, dev_handling: Ignore, team_assignment: t}]", "no rule with id 999"),
+    ("rules: [{match_string: '(', match_type: regex, prod_handling: Page_only, dev_handling: Ignore, team_assignment: t}]", "rules[1]"),
     ("development_hosts: ['bad host!']", "is not a hostname"),
     ("teams: {}", "unknown section(s) teams"),
     ("rules: [", "not valid YAML"),
