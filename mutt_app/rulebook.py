@@ -70,7 +70,7 @@ def _text(fields: dict, name: str, limit: int, *, required: bool = False, empty_
 def _integer(fields: dict, name: str, low: int, high: int) -> int:
     value = fields[name]
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise RuleError(f"{name} must be an integer")
+        raise RuleError(f"{name} must be an integer, got {type(value).__name__}")
     try:
         number = int(value)
     except ValueError:

@@ -201,7 +201,7 @@ def rule_problem(rule: Rule) -> str | None:
         return f"syslog_severity must be 0-7, not {rule.syslog_severity!r}"
     if rule.trap_oid is not None:
         arcs = oid_arcs(rule.trap_oid)
-        if not arcs or not all(arc.isdigit() for arc in arcs):
+        if not arcs or not all(arc.isascii() and arc.isdigit() for arc in arcs):  # not "١" or "²"
             return f"trap_oid must be a dotted OID such as .1.3.6.1.4.1.9, not {rule.trap_oid!r}"
     if rule.match_type == "oid_prefix":
         if not rule.trap_oid:
