@@ -71,3 +71,23 @@ def test_the_window_cuts_at_a_character_boundary():
     text = patterns.encode("é" * pattern.window)
     clipped = pattern.clip(text)
     assert len(clipped) <= pattern.window and clipped.decode("utf-8") == "é" * (len(clipped) // 2)
+
+
+ADVERSARIAL = ["a:" * 500_000, "::a" * 330_000, "aa:aa-" * 170_000, "1.1." * 250_000, "1111." * 200_000,
+               "0x" * 500_000, "ab" * 500_000 + "1", "abcd." * 200_000, "a" * 1_000_000 + "!", " " * 1_000_000 + "1"]
+
+
+@pytest.mark.parametrize("text", ADVERSARIAL, ids=lambda text: repr(text[:6]))
+def test_mutts_own_fixed_patterns_stay_linear_on_a_megabyte_of_adversarial_text(text):
+    """The fixed patterns stay on Python's re (ADR 0011): the roll-up's masks see every unhandled
+    message, event parsing every trap. A quadratic one would need ~10**12 steps here, not seconds."""
+    import time
+
+    from mutt_app import events, rollup
+
+    started = time.process_time()
+    rollup.masked(text)
+    for pattern in (events._OID, events._PS_VARBIND, events._UNSTORABLE_ESCAPE):
+        pattern.search(text)
+    events._PORT.sub("", text)
+    assert time.process_time() - started < 5
