@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -36,6 +37,7 @@ READ_ONLY = ("id", "created_at", "updated_at", "created_by", "updated_by", "dele
 REQUIRED = ("prod_handling", "dev_handling", "team_assignment")
 INT_MAX = 2**31 - 1
 HOSTNAME = re.compile(r"^[A-Za-z0-9_.:-]{1,255}$")
+DRY_RUN_SECONDS = 2.0  # a dry run over recent events stops trying more events after this
 
 
 class RuleError(ValueError):
@@ -411,9 +413,15 @@ def dry_run(session: Session, event: Any, rule_fields: dict | None = None) -> di
     return _verdict(knowledge, event, candidate)
 
 
-def dry_run_recent(session: Session, last: int, rule_fields: dict | None = None, redis_client=None) -> list[dict[str, Any]]:
+def dry_run_recent(session: Session, last: int, rule_fields: dict | None = None, redis_client=None,
+                   seconds: float = DRY_RUN_SECONDS) -> tuple[list[dict[str, Any]], int]:
     """``dry_run`` over the ``last`` most recent events: audited ones (from the database) and
-    unhandled ones (the roll-up keeps the latest in Redis), newest first."""
+    unhandled ones (the roll-up keeps the latest in Redis), newest first.
+
+    Stops after ``seconds`` (checked between events; one event's searches are bounded by RE2,
+    ``mutt_app.patterns``), so a costly candidate pattern over many long messages cannot hold the
+    request: the verdicts made so far are returned. Returns the verdicts and how many events there
+    were to try."""
     from mutt_app import rollup
 
     if isinstance(last, bool) or not isinstance(last, int) or not 1 <= last <= 1000:
@@ -422,7 +430,14 @@ def dry_run_recent(session: Session, last: int, rule_fields: dict | None = None,
     unhandled = rollup.recent_unhandled(redis_client, last) if redis_client is not None else []
     events = sorted(audited + unhandled, key=lambda e: str(e.get("_received_at", "")), reverse=True)[:last]
     knowledge, candidate = _knowledge_with(session, rule_fields)
-    return [_verdict(knowledge, event, candidate) | {"event": event} for event in events]
+    deadline = time.monotonic() + seconds
+    verdicts = []
+    for event in events:
+        if verdicts and time.monotonic() > deadline:
+            log.info("dry run stopped after %.1f s: %d of %d events tried", seconds, len(verdicts), len(events))
+            break
+        verdicts.append(_verdict(knowledge, event, candidate) | {"event": event})
+    return verdicts, len(events)
 
 
 def _knowledge_with(session: Session, rule_fields: dict | None):

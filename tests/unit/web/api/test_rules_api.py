@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from mutt_app import config, keys, seed
+from mutt_app import config, keys, rulebook, seed
 from mutt_app.db import session_scope
 from tests.support.web import admin_key, forget_keys
 
@@ -115,6 +115,23 @@ def test_the_catastrophic_pattern_is_answered_at_once_by_the_dry_run(api, reader
         assert time.monotonic() - started < 1.0
     assert api.post("/api/v2/rules/test", json={"event": {"hostname": "h", "message": "a" * 34}, "rule": rule},
                     headers=reader).json["candidate"]["matches"] is True
+
+
+def test_a_dry_run_over_recent_events_stops_after_its_time_with_what_it_tried(api, reader, redis):
+    """Each search is bounded (~100 ms at worst); 2 x 300 of them are not: the dry run over recent
+    events stops trying after DRY_RUN_SECONDS and says so, instead of holding the web thread."""
+    from mutt_app import rollup
+
+    rollup.Rollup(redis).remember([{"_id": str(n), "hostname": "h", "message": "ab" * 4096,
+                                    "_received_at": f"2026-12-03T10:{n // 60:02d}:{n % 60:02d}+00:00"} for n in range(300)])
+    costly = {**RULE, "match_type": "regex", "match_string": "(?:[ab]{0,120}){1,8}[cd]"}  # no literal to index: ~60 ms a search
+    started = time.monotonic()
+    answer = api.post("/api/v2/rules/test?last=300", json={"rule": costly}, headers=reader)
+    elapsed = time.monotonic() - started
+    assert answer.status_code == 200 and 0 < answer.json["count"] < 300 and elapsed < rulebook.DRY_RUN_SECONDS + 3
+    assert answer.json["stopped"].startswith(f"stopped after 2 s: {answer.json['count']} of the 300 most recent events tried")
+    cheap = api.post("/api/v2/rules/test?last=300", json={"rule": RULE}, headers=reader).json
+    assert cheap["count"] == 300 and "stopped" not in cheap
 
 
 def test_handling_decisions_are_stored_in_their_canonical_spelling(api, operator):
