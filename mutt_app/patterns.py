@@ -82,7 +82,7 @@ def python_and_re2_forms(pattern: str) -> tuple[str, str]:
         if not in_class and token == "{" and position + 1 < len(tokens) and tokens[position + 1][0] == ",":
             rest = "".join(text for text, _ in tokens[position + 2:position + 8])
             digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
-            if digits and rest[len(digits):].startswith("}"):
+            if rest[len(digits):].startswith("}"):  # {,n} and {,}
                 raise PatternError(f"{{,{digits}}} means a repetition in Python but literal text in RE2: "
                                    f"write {{0,{digits}}}")
         python.append(token)

@@ -39,6 +39,7 @@ def test_every_search_is_bounded_by_program_size_times_window(source):
     ("a++b", "possessive quantifiers"),
     ("(?x) a b", "verbose mode"),
     ("a{,3}b", "write {0,3}"),
+    ("a{,}b", "write {0,}"),
     ("(unclosed", "missing )"),
     ("(?:.{1,99}.{1,99}.{1,99}){1,3}!", "too complex to match in bounded time"),
     ("a{1001}", "invalid repetition size"),
