@@ -147,6 +147,8 @@ def parse(text: str) -> dict[str, Any]:
         raise DocumentError(f"not valid YAML: {error}") from None
     except RecursionError:
         raise DocumentError("not valid YAML: nested too deeply; nothing imported") from None
+    except (ValueError, OverflowError) as error:  # a scalar its tag cannot hold: 2024-13-45, a 5,000-digit number
+        raise DocumentError(f"not valid YAML: a value cannot be read ({_clip(str(error), 120)}); nothing imported") from None
     finally:
         loader.dispose()
     if not isinstance(document, dict):

@@ -126,7 +126,9 @@ def test_import_shows_the_diff_dry_run_changes_nothing_and_the_real_run_is_audit
      "team_assignment: t}]",
      "rules[1] (x): match_string is not a valid regular expression for RE2 (linear-time matching): lookahead"),
     ("rules: [{name: x, name: y}]", "line 1: the key name is given twice in one mapping"),
-])
+    (f"rules: [{{name: x, {OK}, priority: {'9' * 5000}}}]", "not valid YAML: a value cannot be read (Exceeds the limit"),
+    (f"rules: [{{name: x, {OK}, description: 2024-13-45}}]", "not valid YAML: a value cannot be read (month must be in 1..12)"),
+], ids=lambda value: value[:60] if isinstance(value, str) else None)
 def test_an_invalid_document_is_refused_whole_with_every_reason(book, tmp_path, text, message):
     path = tmp_path / "rules.yaml"
     path.write_text(text, encoding="utf-8")
