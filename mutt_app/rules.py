@@ -7,7 +7,7 @@ Semantics (docs/rules.md has the full story and the differences from v2.5):
 - A rule's criteria are all required (AND):
   ``match_string`` — with ``match_type`` ``contains`` a case-insensitive substring of the event's
   ``message``, with ``regex`` a case-insensitive, unanchored RE2 search (``mutt_app.patterns``:
-  linear time, bounded per event; Python-only syntax such as lookaround is refused);
+  linear time, bounded per search; Python-only syntax such as lookaround is refused);
   ``trap_oid`` — the event's ``trap_oid`` lies under it, arc by arc, a leading dot ignored
   (``.1.3.6.1.4.1.9`` matches ``1.3.6.1.4.1.9.9.41`` but not ``1.3.6.1.4.1.99``);
   ``syslog_severity`` — equals the event's severity, compared as numbers, whether the event sent
