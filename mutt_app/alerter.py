@@ -28,11 +28,12 @@ from mutt_app.batches import EventBatches
 from mutt_app.db import insert_ignoring_duplicates
 from mutt_app.models import Alert, EventAudit
 from mutt_app.rollup import Trigger, fingerprint
+from mutt_app.models import HANDLINGS
 from mutt_app.rules import Rule, RuleSet
 
 log = logging.getLogger(__name__)
 
-FORWARDING = frozenset({"page_and_ticket", "page_only", "ticket_only"})
+FORWARDING = frozenset(handling.lower() for handling in HANDLINGS if handling != "Ignore")
 DEV, PROD = "dev", "prod"
 UNHANDLED = "unhandled"
 META_DECISION = "ticket_only"   # a meta-alert asks for a ticket, not a page

@@ -54,6 +54,8 @@ class Base(DeclarativeBase):
 
 
 MATCH_TYPES = ("contains", "regex", "oid_prefix")
+# A rule's prod_handling / dev_handling: the first three forward to Moogsoft (compared in any case).
+HANDLINGS = ("Page_and_ticket", "Page_only", "Ticket_only", "Ignore")
 ROLES = ("viewer", "operator", "admin")
 SCOPES = ("ingest", "read", "operator", "admin")
 ALERT_STATES = ("pending", "sending", "delivered", "dead")

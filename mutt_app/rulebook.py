@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from datetime import datetime, timezone
 from typing import Any
 
@@ -18,8 +19,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mutt_app import audit, db, keys
-from mutt_app.models import DevelopmentHost, DeviceTeam, EventAudit, Rule
-from mutt_app.rules import MATCH_TYPES, RuleSet, rule_problem, syslog_severity
+from mutt_app.models import HANDLINGS, DevelopmentHost, DeviceTeam, EventAudit, Rule
+from mutt_app.rules import MATCH_TYPES, RuleSet, handling, handling_problem, rule_problem, syslog_severity
 from mutt_app.rules import Rule as MatcherRule
 
 log = logging.getLogger(__name__)
@@ -32,10 +33,11 @@ MOOG_SEVERITY_NAMES = {0: "Clear", 1: "Indeterminate", 2: "Warning", 3: "Minor",
 
 EDITABLE = ("name", "description", "match_string", "trap_oid", "syslog_severity", "match_type", "priority",
             "prod_handling", "dev_handling", "team_assignment", "moog_severity", "is_active")
-READ_ONLY = ("id", "created_at", "updated_at", "created_by", "updated_by", "deleted_at", "moog_severity_name")
+READ_ONLY = ("id", "created_at", "updated_at", "created_by", "updated_by", "deleted_at", "moog_severity_name", "problem")
 REQUIRED = ("prod_handling", "dev_handling", "team_assignment")
 INT_MAX = 2**31 - 1
 HOSTNAME = re.compile(r"^[A-Za-z0-9_.:-]{1,255}$")
+DRY_RUN_SECONDS = 2.0  # a dry run over recent events stops trying more events after this
 
 
 class RuleError(ValueError):
@@ -70,7 +72,7 @@ def _text(fields: dict, name: str, limit: int, *, required: bool = False, empty_
 def _integer(fields: dict, name: str, low: int, high: int) -> int:
     value = fields[name]
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise RuleError(f"{name} must be an integer")
+        raise RuleError(f"{name} must be an integer, got {type(value).__name__}")
     try:
         number = int(value)
     except ValueError:
@@ -116,6 +118,11 @@ def validate_rule_fields(fields: Any, partial: bool = False) -> dict[str, Any]:
             clean[name] = _text(given, name, 120) or None
         elif name == "description":
             clean[name] = _text(given, name, 10_000) or ""
+        elif name in ("prod_handling", "dev_handling"):
+            value = _text(given, name, 100, required=True)
+            clean[name] = handling(value)
+            if clean[name] is None:
+                raise RuleError(f"{name} must be one of {', '.join(HANDLINGS)} (any case), got {value!r}")
         elif name in REQUIRED:
             clean[name] = _text(given, name, 100, required=True)
         elif name == "match_type":
@@ -154,7 +161,8 @@ def _check_whole(values: dict[str, Any]) -> None:
     """Refuse a rule that could never match or not compile; give it a name if it has none."""
     if not values.get("match_string") and not values.get("trap_oid"):
         raise RuleError("a rule needs a match_string or a trap_oid (no criteria would match nothing)")
-    problem = rule_problem(MatcherRule.of(values))
+    rule = MatcherRule.of(values)
+    problem = rule_problem(rule) or (handling_problem(rule) if rule.is_active else None)  # disabling stays possible
     if problem:
         raise RuleError(problem)
     if not values.get("name"):
@@ -183,7 +191,15 @@ def rule_to_dict(rule: Rule) -> dict[str, Any]:
         "created_by": rule.created_by,
         "updated_by": rule.updated_by,
         "deleted_at": _iso(rule.deleted_at),
+        "problem": stored_rule_problem(rule),
     }
+
+
+def stored_rule_problem(rule: Rule) -> str | None:
+    """Why a stored rule is invalid (written around validation: by hand in SQL, or by an older
+    MUTT, e.g. a regex RE2 refuses or a handling typo); None when it is sound."""
+    matcher_rule = MatcherRule.of(rule)
+    return rule_problem(matcher_rule) or handling_problem(matcher_rule)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -369,10 +385,14 @@ def load_knowledge(session: Session, version: str | None = None):
 
     rules = []
     for row in session.scalars(select(Rule).where(Rule.is_active.is_(True), Rule.deleted_at.is_(None))):
+        # Only possible for a row written around validation (by hand in SQL, or by an older MUTT).
         problem = rule_problem(MatcherRule.of(row))
-        if problem:  # only possible if a row was written around validation (e.g. by hand in SQL)
-            log.error("rule %s (%s) is left out of the rule set: %s", row.id, row.name, problem)
+        if problem:  # cannot be matched (e.g. a regex RE2 refuses): left out, the rest works
+            log.error("invalid rule %s (%s) is left out of the rule set: %s", row.id, row.name, problem)
             continue
+        problem = handling_problem(MatcherRule.of(row))
+        if problem:  # matches, its events are audited and not forwarded (as before); fix it
+            log.error("invalid rule %s (%s) matches but never forwards: %s", row.id, row.name, problem)
         rules.append(row)
     hosts = session.scalars(select(DevelopmentHost.hostname))
     teams = session.execute(select(DeviceTeam.hostname, DeviceTeam.team_assignment))
@@ -393,9 +413,15 @@ def dry_run(session: Session, event: Any, rule_fields: dict | None = None) -> di
     return _verdict(knowledge, event, candidate)
 
 
-def dry_run_recent(session: Session, last: int, rule_fields: dict | None = None, redis_client=None) -> list[dict[str, Any]]:
+def dry_run_recent(session: Session, last: int, rule_fields: dict | None = None, redis_client=None,
+                   seconds: float = DRY_RUN_SECONDS) -> tuple[list[dict[str, Any]], int]:
     """``dry_run`` over the ``last`` most recent events: audited ones (from the database) and
-    unhandled ones (the roll-up keeps the latest in Redis), newest first."""
+    unhandled ones (the roll-up keeps the latest in Redis), newest first.
+
+    Stops after ``seconds`` (checked between events; one event's searches are bounded by RE2,
+    ``mutt_app.patterns``), so a costly candidate pattern over many long messages cannot hold the
+    request: the verdicts made so far are returned. Returns the verdicts and how many events there
+    were to try."""
     from mutt_app import rollup
 
     if isinstance(last, bool) or not isinstance(last, int) or not 1 <= last <= 1000:
@@ -404,7 +430,14 @@ def dry_run_recent(session: Session, last: int, rule_fields: dict | None = None,
     unhandled = rollup.recent_unhandled(redis_client, last) if redis_client is not None else []
     events = sorted(audited + unhandled, key=lambda e: str(e.get("_received_at", "")), reverse=True)[:last]
     knowledge, candidate = _knowledge_with(session, rule_fields)
-    return [_verdict(knowledge, event, candidate) | {"event": event} for event in events]
+    deadline = time.monotonic() + seconds
+    verdicts = []
+    for event in events:
+        if verdicts and time.monotonic() > deadline:
+            log.info("dry run stopped after %.1f s: %d of %d events tried", seconds, len(verdicts), len(events))
+            break
+        verdicts.append(_verdict(knowledge, event, candidate) | {"event": event})
+    return verdicts, len(events)
 
 
 def _knowledge_with(session: Session, rule_fields: dict | None):

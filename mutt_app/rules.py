@@ -6,7 +6,8 @@ Semantics (docs/rules.md has the full story and the differences from v2.5):
   matches wins.
 - A rule's criteria are all required (AND):
   ``match_string`` — with ``match_type`` ``contains`` a case-insensitive substring of the event's
-  ``message``, with ``regex`` a case-insensitive, unanchored ``re.search``;
+  ``message``, with ``regex`` a case-insensitive, unanchored RE2 search (``mutt_app.patterns``:
+  linear time, bounded per search; Python-only syntax such as lookaround is refused);
   ``trap_oid`` — the event's ``trap_oid`` lies under it, arc by arc, a leading dot ignored
   (``.1.3.6.1.4.1.9`` matches ``1.3.6.1.4.1.9.9.41`` but not ``1.3.6.1.4.1.99``);
   ``syslog_severity`` — equals the event's severity, compared as numbers, whether the event sent
@@ -26,14 +27,15 @@ Pure: no I/O, no database, no Redis.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import ahocorasick
 
-from mutt_app import events
-from mutt_app.models import MATCH_TYPES
+from mutt_app import events, patterns
+from mutt_app.models import HANDLINGS, MATCH_TYPES
 
 try:  # Python 3.11+ names the parser re._parser; older releases sre_parse
     from re import _parser as sre_parse  # type: ignore[attr-defined]
@@ -116,6 +118,24 @@ class Match:
     why: tuple[Reason, ...] = field(default=())
 
 
+class _Text:
+    """An event's message in the forms the checks use: as sent, case-folded, and (made on first
+    use, for regexes only) UTF-8 for RE2."""
+
+    __slots__ = ("message", "folded", "_data")
+
+    def __init__(self, message: Any) -> None:
+        self.message: str | None = message if isinstance(message, str) and message else None
+        self.folded = self.message.casefold() if self.message is not None else None
+        self._data: bytes | None = None
+
+    @property
+    def data(self) -> bytes:
+        if self._data is None:
+            self._data = patterns.encode(self.message or "")
+        return self._data
+
+
 class _Compiled:
     """A rule and its criteria in the form the checks need."""
 
@@ -125,7 +145,7 @@ class _Compiled:
         self.rule = rule
         self.position = position
         self.literal: str | None = None
-        self.regex: re.Pattern[str] | None = None
+        self.regex: patterns.Pattern | None = None
         self.oid: tuple[str, ...] | None = None
         self.severity = rule.syslog_severity
         self.prefilter: tuple[str, ...] = ()  # for unindexed regexes: text one of which must occur
@@ -133,7 +153,7 @@ class _Compiled:
         if problem:
             raise RuleCompileError(f"rule {rule.id} ({rule.name}): {problem}")
         if rule.match_type == "regex":
-            self.regex = re.compile(rule.match_string, re.IGNORECASE)  # type: ignore[arg-type]
+            self.regex = patterns.compile_pattern(rule.match_string)  # type: ignore[arg-type]
         elif rule.match_type == "contains":
             self.literal = rule.match_string.casefold()  # type: ignore[union-attr]
         if rule.trap_oid:
@@ -141,17 +161,17 @@ class _Compiled:
         # Indexed by its literal alone and nothing else to check: being a candidate is matching.
         self.only_literal = self.literal is not None and self.oid is None and self.severity is None
 
-    def holds(self, message: str | None, folded: str | None, arcs: tuple[str, ...], severity: int | None) -> bool:
+    def holds(self, text: _Text, arcs: tuple[str, ...], severity: int | None) -> bool:
         if self.severity is not None and self.severity != severity:
             return False
         if self.oid is not None and arcs[: len(self.oid)] != self.oid:
             return False
         if self.literal is not None:
-            return folded is not None and self.literal in folded
+            return text.folded is not None and self.literal in text.folded
         if self.regex is not None:
-            if message is None or (self.prefilter and not any(text in folded for text in self.prefilter)):
+            if text.message is None or (self.prefilter and not any(part in text.folded for part in self.prefilter)):
                 return False
-            return self.regex.search(message) is not None
+            return self.regex.matches(text.data)
         return True
 
     def reasons(self, message: str | None, arcs: tuple[str, ...], severity: int | None) -> tuple[Reason, ...]:
@@ -163,8 +183,9 @@ class _Compiled:
             found = message[start:start + len(self.literal)] if same_length else self.literal
             why.append(Reason("message", rule.match_string or "", "contains (case-insensitive)", found))
         if self.regex is not None and message is not None:
-            hit = self.regex.search(message)
-            why.append(Reason("message", rule.match_string or "", "regex search (case-insensitive)", hit.group(0) if hit else ""))
+            hit = self.regex.find(message)
+            why.append(Reason("message", rule.match_string or "", "regex search (RE2, case-insensitive)",
+                              hit["found"] if hit else ""))
         if self.oid is not None:
             why.append(Reason("trap_oid", rule.trap_oid or "", "OID prefix (arc by arc)", ".".join(arcs)))
         if self.severity is not None:
@@ -180,7 +201,7 @@ def rule_problem(rule: Rule) -> str | None:
         return f"syslog_severity must be 0-7, not {rule.syslog_severity!r}"
     if rule.trap_oid is not None:
         arcs = oid_arcs(rule.trap_oid)
-        if not arcs or not all(arc.isdigit() for arc in arcs):
+        if not arcs or not all(arc.isascii() and arc.isdigit() for arc in arcs):  # not "١" or "²"
             return f"trap_oid must be a dotted OID such as .1.3.6.1.4.1.9, not {rule.trap_oid!r}"
     if rule.match_type == "oid_prefix":
         if not rule.trap_oid:
@@ -192,9 +213,31 @@ def rule_problem(rule: Rule) -> str | None:
         return f"a {rule.match_type} rule needs a match_string"
     if rule.match_type == "regex":
         try:
-            re.compile(rule.match_string, re.IGNORECASE)
-        except re.error as error:
-            return f"match_string is not a valid regular expression: {error}"
+            patterns.compile_pattern(rule.match_string)
+        except patterns.PatternError as error:
+            return str(error)
+    return None
+
+
+def handling(value: Any) -> str | None:
+    """The canonical spelling of a handling decision given in any case ("page_only" -> "Page_only"),
+    or None when ``value`` is not one of ``HANDLINGS``."""
+    if not isinstance(value, str):
+        return None
+    return _HANDLINGS_BY_LOWER.get(value.strip().lower())
+
+
+_HANDLINGS_BY_LOWER = {name.lower(): name for name in HANDLINGS}
+
+
+def handling_problem(rule: Rule) -> str | None:
+    """Why ``rule``'s decisions are not ones MUTT knows (a typo such as ``Pgae_only`` would never
+    page); None when both are. Such a stored rule still matches (its events are audited, not
+    forwarded, as in v2.5), but it is reported (docs/rules.md)."""
+    for name in ("prod_handling", "dev_handling"):
+        value = getattr(rule, name)
+        if handling(value) is None:
+            return f"{name} must be one of {', '.join(HANDLINGS)} (any case), not {value!r}"
     return None
 
 
@@ -202,12 +245,18 @@ def required_literals(pattern: str, min_alnum: int = 1) -> list[str]:
     """Literals of which at least one occurs (case-insensitively) in every text ``pattern`` matches.
 
     Empty when no such literal could be found (the rule is then checked against every event).
-    Walks the parsed pattern: a run of literal characters in the mandatory top-level sequence
-    (capture groups included) is required; an alternation contributes one literal per branch.
+    Walks the pattern as Python's parser reads it (RE2 reads every pattern it accepts the same
+    way, ``patterns.python_and_re2_forms`` refuses or rewrites the differences; a pattern Python
+    cannot parse, or only with a warning such as RE2's ``[[:alpha:]]``, gets no literal): a run
+    of literal characters in the mandatory top-level sequence (capture groups included) is
+    required; an alternation contributes one literal per branch.
     """
     try:
-        parsed = sre_parse.parse(pattern, re.IGNORECASE)
-    except re.error:
+        python_form, _ = patterns.python_and_re2_forms(pattern)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # FutureWarning: a nested set, read differently by RE2
+            parsed = sre_parse.parse(python_form, re.IGNORECASE)
+    except (re.error, patterns.PatternError, Warning):
         return []
     return _best(_sequence(list(parsed), min_alnum), min_alnum)
 
@@ -328,21 +377,17 @@ class RuleSet:
         return sorted(found) if len(found) > 1 else list(found)
 
     def _first(self, event: Mapping[str, Any]):
-        message = event.get("message")
-        if not isinstance(message, str) or not message:
-            message = folded = None
-        else:
-            folded = message.casefold()
+        text = _Text(event.get("message"))
         oid = event.get("trap_oid")
         arcs = oid_arcs(oid) if oid else ()
-        candidates = self._candidates(message, folded, arcs)
+        candidates = self._candidates(text.message, text.folded, arcs)
         severity = syslog_severity(event.get("syslog_severity")) if candidates else None
         compiled = self._compiled
         for position in candidates:
             rule = compiled[position]
-            if rule.only_literal or rule.holds(message, folded, arcs, severity):
-                return rule, (message, arcs, severity)
-        return None, (message, arcs, severity)
+            if rule.only_literal or rule.holds(text, arcs, severity):
+                return rule, (text.message, arcs, severity)
+        return None, (text.message, arcs, severity)
 
     def match(self, event: Mapping[str, Any]) -> Rule | None:
         """The first rule (priority, id) that matches ``event``, or None."""
@@ -358,12 +403,10 @@ class RuleSet:
 
     def match_linear(self, event: Mapping[str, Any]) -> Rule | None:
         """The same answer as ``match`` by checking every rule in order (for tests and the bench)."""
-        message = event.get("message")
-        message = message if isinstance(message, str) and message else None
-        folded = message.casefold() if message is not None else None
+        text = _Text(event.get("message"))
         arcs, severity = oid_arcs(event.get("trap_oid")), syslog_severity(event.get("syslog_severity"))
         for compiled in self._compiled:
-            if compiled.holds(message, folded, arcs, severity):
+            if compiled.holds(text, arcs, severity):
                 return compiled.rule
         return None
 

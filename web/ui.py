@@ -7,6 +7,7 @@ admins manage runtime settings, API keys and users. CSRFProtect guards every POS
 from __future__ import annotations
 
 import json
+import re
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
@@ -14,7 +15,7 @@ from celeryconfig import QUEUES
 from mutt_app import apikeys, audit_query, dlq, dynconfig, redis_client, rulebook, slo, status, users
 from mutt_app import dashboard as dash
 from mutt_app.db import session_scope
-from mutt_app.models import MATCH_TYPES, ROLES, SCOPES, ApiKey
+from mutt_app.models import HANDLINGS, MATCH_TYPES, ROLES, SCOPES, ApiKey
 from web.auth import role_required
 from web.security import actor
 
@@ -180,7 +181,7 @@ def rule_fields(form) -> dict:
     fields: dict = {name: form.get(name, "") for name in rulebook.EDITABLE if name not in ("is_active",)}
     for name in ("priority", "moog_severity", "syslog_severity"):
         value = fields[name].strip()
-        fields[name] = int(value) if value.lstrip("-").isdigit() else (value or None)
+        fields[name] = int(value) if re.fullmatch(r"-?[0-9]{1,12}", value) else (value or None)  # else the domain says why
     if fields["priority"] is None:
         del fields["priority"]
     if fields["moog_severity"] is None:
@@ -390,3 +391,4 @@ def pretty(value) -> str:
 
 bp.add_app_template_filter(pretty, "pretty")
 bp.add_app_template_global(MATCH_TYPES, "MATCH_TYPES")
+bp.add_app_template_global(HANDLINGS, "HANDLINGS")

@@ -40,7 +40,7 @@ def rules_import(path: Path, dry_run: bool, yes: bool, reason: str) -> None:
     """Make the rule book equal to PATH: shows the changes, then applies them in one transaction,
     each validated and audited. Rules are matched by id, else by name; unmatched ones are created; stored rules not listed are deleted."""
     try:
-        document = rules_as_code.parse(path.read_text(encoding="utf-8-sig"))
+        document = rules_as_code.parse(rules_as_code.read(path))
         with session_scope() as session:
             changes = rules_as_code.plan(session, document)
             if not changes:

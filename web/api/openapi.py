@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import jsonify
 
 from mutt_app import __version__
-from mutt_app.models import MATCH_TYPES, ROLES, SCOPES
+from mutt_app.models import HANDLINGS, MATCH_TYPES, ROLES, SCOPES
 from web.api import API_VERSION, bp
 
 
@@ -23,6 +23,8 @@ def nullable(schema: dict) -> dict:
 
 
 STR, INT, NUM, BOOL = {"type": "string"}, {"type": "integer"}, {"type": "number"}, {"type": "boolean"}
+HANDLING = {"type": "string", "description": f"one of {', '.join(HANDLINGS)} (any case when sent; "
+            "a rule stored before MUTT 3.0 may hold another value, reported in problem)"}
 TIME = {"type": "string", "format": "date-time"}
 ANY_OBJECT = {"type": "object"}
 
@@ -65,7 +67,8 @@ SCHEMAS = {
     "Rule": obj(("id", "match_type", "priority", "prod_handling", "dev_handling", "team_assignment"),
                 id=INT, name=STR, description=STR, match_string=nullable(STR), trap_oid=nullable(STR),
                 syslog_severity=nullable(INT), match_type={"enum": list(MATCH_TYPES)}, priority=INT,
-                prod_handling=STR, dev_handling=STR, team_assignment=STR, moog_severity=INT, is_active=BOOL),
+                prod_handling=HANDLING, dev_handling=HANDLING, team_assignment=STR, moog_severity=INT, is_active=BOOL,
+                problem={**nullable(STR), "description": "why a stored rule is invalid (docs/rules.md), else null"}),
     "RuleFields": {"type": "object", "description": "Any of the rule's fields (create: prod_handling, dev_handling, "
                    "team_assignment and one of match_string/trap_oid are required), and an optional reason."},
     "Setting": obj(("key", "value"), key=STR, value={}, default={}, description=STR),

@@ -107,8 +107,12 @@ def test_rule():
             if last is not None:
                 if not last.isdigit():
                     return api_error(400, "last must be a whole number")
-                results = rulebook.dry_run_recent(session, int(last), rule_fields, redis_client.get())
-                return jsonify({"results": results, "count": len(results)})
+                results, available = rulebook.dry_run_recent(session, int(last), rule_fields, redis_client.get())
+                answer = {"results": results, "count": len(results)}
+                if len(results) < available:
+                    answer["stopped"] = (f"stopped after {rulebook.DRY_RUN_SECONDS:g} s: {len(results)} of the "
+                                         f"{available} most recent events tried; ask for fewer or simplify the rule")
+                return jsonify(answer)
             if "event" not in body:
                 return api_error(400, 'send the event to test as {"event": {...}} (or use ?last=N)')
             return jsonify(rulebook.dry_run(session, body["event"], rule_fields))

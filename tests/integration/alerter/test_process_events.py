@@ -254,3 +254,33 @@ def test_v25_samples_posted_through_ingest_are_all_accounted_for(worker):
     assert stats["accepted"] == posted == sum(outcomes)
     audited, _rule_alerts, _meta, letters = db_counts()
     assert audited == outcomes[0] > 0 and outcomes[1] > 0 and letters == outcomes[2]
+
+
+def test_a_catastrophic_or_invalid_stored_rule_does_not_stall_the_alerter(worker):
+    """(a+)+$ stored as a rule used to hold a worker for hours per 'aaaa…a!' event; on RE2 the
+    batch completes like any other. Rows written around validation (a lookahead, a handling typo)
+    are reported and skipped or audited, and the rest of the rule set keeps working."""
+    from mutt_app.models import Rule
+
+    common = dict(team_assignment="NetOps", moog_severity=3, is_active=True, description="", created_by="sql",
+                  updated_by="sql", dev_handling="Ignore")
+    with session_scope() as session:
+        session.add(Rule(name="catastrophic", match_type="regex", match_string="(a+)+$", priority=1,
+                         prod_handling="Ticket_only", **common))
+        session.add(Rule(name="lookahead", match_type="regex", match_string="LINK(?=-DOWN)", priority=2,
+                         prod_handling="Page_only", **common))
+        session.add(Rule(name="typo", match_type="contains", match_string="FAN-FAIL", priority=3,
+                         prod_handling="Pgae_only", **common))
+    rulebook.bump_version()
+    host = "core-router-01.dc1.example.com"
+    events = ([make_event(host, "a" * 34 + "!") for _ in range(20)] + [make_event(host, "a" * 100_000 + "!")]
+              + [make_event(host, "aaaa"), make_event(host, "LINK-DOWN Gi0/1"), make_event(host, "FAN-FAIL tray 2")])
+    send(worker, events)
+    stats = settled(worker, len(events))
+    assert (stats["accepted"], stats["audited"], stats["unhandled"], stats.get("dead_lettered", 0)) == (24, 3, 21, 0)
+    with session_scope() as session:
+        audited = {row.event["message"][:9]: (row.rule_name, row.decision, row.forwarded)
+                   for row in session.scalars(select(EventAudit))}
+    assert audited == {"aaaa": ("catastrophic", "Ticket_only", True),
+                       "LINK-DOWN": ("Link down", "Page_and_ticket", True),  # the seed rule: the lookahead one is left out
+                       "FAN-FAIL ": ("typo", "Pgae_only", False)}

@@ -148,3 +148,35 @@ def test_dry_run_with_the_seed_data_and_a_candidate_rule(redis, sqlite_url):
             rulebook.dry_run(session, {"message": "x"}, {**GOOD, "match_type": "regex", "match_string": "("})
         count = session.scalar(select(Rule.id).order_by(Rule.id.desc()))
     assert count == len(seed.RULES)  # nothing was saved
+
+
+def test_stored_rules_that_became_invalid_are_reported_and_never_stop_the_alerter(redis, database_url, caplog):
+    """Rows written around validation (hand-written SQL, or an older MUTT on Python's re): a
+    regex RE2 refuses is left out of the rule set, a handling typo still matches (audited, not
+    forwarded, as before); both are logged at every load and shown as the rule's problem."""
+    with session_scope() as session:
+        seed.load_if_empty(session)
+        base = dict(team_assignment="NetOps", priority=1, moog_severity=3, is_active=True, description="",
+                    created_by="sql", updated_by="sql")
+        session.add(Rule(name="lookahead", match_type="regex", match_string="BGP(?=-5)", prod_handling="Page_only",
+                         dev_handling="Ignore", **base))
+        session.add(Rule(name="typo", match_type="contains", match_string="FAN-FAIL", prod_handling="Pgae_only",
+                         dev_handling="Ignore", **base))
+    caplog.set_level("ERROR", logger="mutt_app.rulebook")
+    with session_scope() as session:
+        knowledge = rulebook.load_knowledge(session)
+        assert "lookahead" not in [rule.name for rule in knowledge.rules.rules]
+        verdict = rulebook.dry_run(session, {"hostname": "h", "message": "%BGP-5-ADJCHANGE LINK-DOWN fan FAN-FAIL"})
+        assert verdict["rule"]["name"] == "typo" and (verdict["decision"], verdict["forwarded"]) == ("Pgae_only", False)
+        problems = {rule.name: rulebook.rule_to_dict(rule)["problem"] for rule in rulebook.list_rules(session)}
+    assert "lookahead (?=...) is not supported" in problems["lookahead"]
+    assert problems["typo"].startswith("prod_handling must be one of Page_and_ticket, Page_only, Ticket_only, Ignore")
+    assert [name for name, problem in problems.items() if problem] == ["lookahead", "typo"]
+    logged = [record.getMessage() for record in caplog.records]
+    assert any(line.startswith("invalid rule") and "(lookahead) is left out" in line for line in logged)
+    assert any("(typo) matches but never forwards" in line for line in logged)
+    with session_scope() as session:  # it can be disabled as it is, and is refused when changed otherwise
+        typo = next(rule for rule in rulebook.list_rules(session) if rule.name == "typo")
+        with pytest.raises(rulebook.RuleError, match="prod_handling must be one of"):
+            rulebook.update_rule(session, typo.id, {"priority": 2}, actor="ann")
+        assert rulebook.update_rule(session, typo.id, {"is_active": False}, actor="ann").is_active is False

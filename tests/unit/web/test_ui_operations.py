@@ -54,6 +54,32 @@ def test_invalid_rule_and_bad_sample_are_explained(operator):
     assert sample.status_code == 400 and b"not valid JSON" in sample.data
 
 
+@pytest.mark.parametrize("field, value, words", [
+    ("prod_handling", "Pgae_only", "prod_handling must be one of Page_and_ticket, Page_only, Ticket_only, Ignore"),
+    ("dev_handling", "page only", "dev_handling must be one of"),
+    ("match_string", "LINK(?!-5)", "lookahead (?!...) is not supported"),
+    ("priority", "--5", "priority must be an integer"),
+    ("priority", "\u00b2", "priority must be an integer"),
+])
+def test_a_refused_rule_is_a_form_error_for_save_and_dry_run(operator, field, value, words):
+    fields = {**RULE, "match_type": "regex" if field == "match_string" else "contains", field: value}
+    for action in ("save", "dry-run"):
+        refused = post(operator, "/rules/new", {**fields, "sample": json.dumps(EVENT), "action": action})
+        html = refused.get_data(as_text=True)
+        assert refused.status_code == 422 and 'id="rule-error"' in html and words in html.replace("&#39;", "'")
+    with session_scope() as session:
+        assert session.scalar(select(Rule)) is None
+
+
+def test_the_rules_page_flags_a_stored_rule_that_is_invalid(operator):
+    with session_scope() as session:
+        session.add(Rule(name="typo", match_type="contains", match_string="FAN", prod_handling="Pgae_only",
+                         dev_handling="Ignore", team_assignment="T", priority=1, moog_severity=3, is_active=True,
+                         description=""))
+    html = operator.get("/rules").get_data(as_text=True)
+    assert 'class="error rule-problem">invalid: prod_handling must be one of' in html
+
+
 def test_edit_disable_and_delete_a_rule(operator):
     post(operator, "/rules/new", {**RULE, "action": "save"})
     with session_scope() as session:

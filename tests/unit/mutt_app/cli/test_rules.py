@@ -10,6 +10,7 @@ from mutt_app.cli import cli
 from mutt_app.db import session_scope
 from mutt_app.models import ConfigAudit
 
+OK = "match_string: a, prod_handling: Ignore, dev_handling: Ignore, team_assignment: t"
 RULE = {"name": "link down", "match_string": "LINK-3-UPDOWN", "prod_handling": "page_only", "dev_handling": "ignore",
         "team_assignment": "NETO"}
 
@@ -88,16 +89,79 @@ def test_import_shows_the_diff_dry_run_changes_nothing_and_the_real_run_is_audit
 
 @pytest.mark.parametrize("text, message", [
     ("rules: [{name: x}]", "missing required field(s)"),
-    ("rules: [{id: 999, match_string: a, prod_handling: p, dev_handling: d, team_assignment: t}]", "no rule with id 999"),
-    ("rules: [{match_string: '(', match_type: regex, prod_handling: p, dev_handling: d, team_assignment: t}]", "rules[1]"),
+    ("rules: [{id: 999, match_string: a, prod_handling: Page_only, dev_handling: Ignore, team_assignment: t}]", "no rule with id 999"),
+    ("rules: [{match_string: '(', match_type: regex, prod_handling: Page_only, dev_handling: Ignore, team_assignment: t}]", "rules[1]"),
     ("development_hosts: ['bad host!']", "is not a hostname"),
     ("teams: {}", "unknown section(s) teams"),
     ("rules: [", "not valid YAML"),
-])
+    # malformed types name the rule and the field, never a traceback
+    (f"rules: [{{name: x, {OK}, priority: high}}]", "rules[1] (x): priority must be an integer, got 'high'"),
+    (f"rules: [{{name: x, {OK}, priority: 1.5}}]", "rules[1] (x): priority must be an integer, got float"),
+    ("rules: [{name: x, match_string: [a, b], prod_handling: Ignore, dev_handling: Ignore, team_assignment: t}]",
+     "rules[1] (x): match_string must be a string, got list"),
+    ("rules: [{name: x, match_string: a, prod_handling: Ignore, dev_handling: Ignore}]",
+     "rules[1] (x): missing required field(s): team_assignment"),
+    (f"rules: [{{id: abc, name: x, {OK}}}]", "rules[1] (x): id must be a whole number (a stored rule's id), got 'abc'"),
+    (f"rules: [{{id: [1], name: x, {OK}}}]", "rules[1] (x): id must be a whole number"),
+    (f"rules: [{{id: true, name: x, {OK}}}]", "rules[1] (x): id must be a whole number"),
+    (f"rules: [{{1: one, name: x, {OK}}}]", "rules[1] (x): field names must be text, got 1"),
+    ("rules: [just a string]", "rules[1]: a rule must be a mapping of field: value, got 'just a string'"),
+    ("rules: {name: x}", "rules must be a list"),
+    ("development_hosts: lab-router-01", "development_hosts must be a list"),
+    (f"rules: [{{name: x, {OK}, syslog_severity: [3]}}]", "rules[1] (x): syslog_severity must be 0-7"),
+    (f"rules: [{{name: x, {OK}, is_active: maybe}}]", "rules[1] (x): is_active must be true or false"),
+    # trap OIDs are dotted numbers (ASCII digits)
+    ("rules: [{name: x, match_type: oid_prefix, trap_oid: .1.3.6.x, prod_handling: Ignore, dev_handling: Ignore, "
+     "team_assignment: t}]", "rules[1] (x): trap_oid must be a dotted OID"),
+    ("rules: [{name: x, match_type: oid_prefix, trap_oid: '.1.3.\u0663', prod_handling: Ignore, dev_handling: Ignore, "
+     "team_assignment: t}]", "rules[1] (x): trap_oid must be a dotted OID"),
+    ("rules: [{name: x, match_type: oid_prefix, trap_oid: '.1..3', prod_handling: Ignore, dev_handling: Ignore, "
+     "team_assignment: t}]", "rules[1] (x): trap_oid must be a dotted OID"),
+    # handling decisions are a closed set; patterns must run on RE2
+    ("rules: [{name: x, match_string: a, prod_handling: Pgae_only, dev_handling: Ignore, team_assignment: t}]",
+     "rules[1] (x): prod_handling must be one of Page_and_ticket, Page_only, Ticket_only, Ignore (any case), got 'Pgae_only'"),
+    ("rules: [{name: x, match_string: a, prod_handling: Page_only, dev_handling: page only, team_assignment: t}]",
+     "rules[1] (x): dev_handling must be one of"),
+    ("rules: [{name: x, match_type: regex, match_string: 'a(?=b)', prod_handling: Ignore, dev_handling: Ignore, "
+     "team_assignment: t}]",
+     "rules[1] (x): match_string is not a valid regular expression for RE2 (linear-time matching): lookahead"),
+    ("rules: [{name: x, name: y}]", "line 1: the key name is given twice in one mapping"),
+    (f"rules: [{{name: x, {OK}, priority: {'9' * 5000}}}]", "not valid YAML: a value cannot be read (Exceeds the limit"),
+    (f"rules: [{{name: x, {OK}, description: 2024-13-45}}]", "not valid YAML: a value cannot be read (month must be in 1..12)"),
+], ids=lambda value: value[:60] if isinstance(value, str) else None)
 def test_an_invalid_document_is_refused_whole_with_every_reason(book, tmp_path, text, message):
     path = tmp_path / "rules.yaml"
-    path.write_text(text)
+    path.write_text(text, encoding="utf-8")
     before, audit_before = stored(), audit_count()
     result = mutt("rules", "import", str(path), "--yes")
     assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
     assert stored() == before and audit_count() == audit_before
+
+
+LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]\n" for previous, name in zip("abcdefgh", "bcdefghi"))
+
+
+@pytest.mark.parametrize("text, message", [
+    (LAUGHS + f"rules: [{{name: *i, {OK}}}]\n", "expands to more than 1,000,000 values"),
+    ("[" * 50_000 + "]" * 50_000, "nested too deeply"),
+    ("# padding\n" * 600_000, "larger than 5 MiB"),
+], ids=["billion-laughs", "deep-nesting", "over-5-MiB"])
+def test_hostile_documents_are_refused_before_they_are_expanded(book, tmp_path, text, message):
+    """A 10**9-value alias bomb, a document nested past the parser's recursion, a file over the
+    bound: one clear line each, nothing changed, no traceback, no memory blow-up."""
+    path = tmp_path / "rules.yaml"
+    path.write_text(text, encoding="utf-8")
+    before, audit_before = stored(), audit_count()
+    result = mutt("rules", "import", str(path), "--yes")
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+    assert len(result.output.splitlines()) == 1 and stored() == before and audit_count() == audit_before
+
+
+def test_a_document_may_share_fields_with_anchors_and_merge_keys(book, tmp_path):
+    path = tmp_path / "rules.yaml"
+    path.write_text("rules:\n"
+                    "  - &link {name: link down, match_string: LINK-3-UPDOWN, prod_handling: Page_only, dev_handling: Ignore, team_assignment: NETO}\n"
+                    "  - {<<: *link, name: fan failed, match_string: FAN-FAIL, priority: 50}\n"
+                    "development_hosts: [lab-router-01]\ndevice_teams: {core-router-01: NETO}\n", encoding="utf-8")
+    assert mutt("rules", "import", str(path), "--yes").output.startswith("no changes")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from mutt_app import config, keys, seed
+from mutt_app import config, keys, rulebook, seed
 from mutt_app.db import session_scope
 from tests.support.web import admin_key, forget_keys
 
@@ -78,12 +80,66 @@ def test_rules_crud_in_v25_shapes(api, operator, reader, redis):
         ("post", "/api/v2/rules", {**RULE, "priority": 10**20}, 422, "priority"),
         ("post", "/api/v2/teams", {"hostname": "a b", "team_assignment": "X"}, 422, "hostname"),
         ("post", "/api/v2/rules/test?last=5000", {}, 422, "between 1 and 1000"),
+        # patterns RE2 cannot run, or not in bounded time: refused when saved and in the dry run
+        ("post", "/api/v2/rules", {**RULE, "match_type": "regex", "match_string": "BGP(?=-5)"}, 422,
+         "match_string is not a valid regular expression for RE2 (linear-time matching): lookahead"),
+        ("put", "/api/v2/rules/1", {"match_type": "regex", "match_string": r"(\w+) \1"}, 422, "backreferences"),
+        ("post", "/api/v2/rules/test", {"event": {"message": "x"}, "rule": {**RULE, "match_type": "regex",
+                                        "match_string": "(?<=a)b"}}, 422, "match_string is not a valid regular expression for RE2"),
+        ("post", "/api/v2/rules", {**RULE, "match_type": "regex", "match_string": "(?:.{1,99}.{1,99}.{1,99}){1,3}!"}, 422,
+         "too complex to match in bounded time"),
+        # handling decisions are a closed set
+        ("post", "/api/v2/rules", {**RULE, "prod_handling": "Pgae_only"}, 422,
+         "prod_handling must be one of Page_and_ticket, Page_only, Ticket_only, Ignore (any case), got 'Pgae_only'"),
+        ("post", "/api/v2/rules", {**RULE, "dev_handling": "page only"}, 422, "dev_handling must be one of"),
+        ("put", "/api/v2/rules/1", {"prod_handling": "Page"}, 422, "prod_handling must be one of"),
+        ("post", "/api/v2/rules/test", {"event": {"message": "x"}, "rule": {**RULE, "prod_handling": "pager"}}, 422,
+         "prod_handling must be one of"),
     ],
 )
 def test_bad_requests_get_a_clear_4xx(api, operator, method, path, body, status, words):
     response = getattr(api, method)(path, json=body, headers=operator)
     assert response.status_code == status, response.json
     assert words in response.json["error"] and response.json["correlation_id"]
+
+
+def test_the_catastrophic_pattern_is_answered_at_once_by_the_dry_run(api, reader):
+    """(a+)+$ with 34 a's and a '!' held a web thread for hours on Python's re; on RE2 the
+    answer is immediate (the bound is structural: tests/unit/mutt_app/test_patterns.py)."""
+    rule = {**RULE, "match_type": "regex", "match_string": "(a+)+$"}
+    for message in ("a" * 34 + "!", "a" * 200_000 + "!"):
+        started = time.monotonic()
+        answer = api.post("/api/v2/rules/test", json={"event": {"hostname": "h", "message": message}, "rule": rule},
+                          headers=reader)
+        assert answer.status_code == 200 and answer.json["candidate"]["matches"] is False
+        assert time.monotonic() - started < 1.0
+    assert api.post("/api/v2/rules/test", json={"event": {"hostname": "h", "message": "a" * 34}, "rule": rule},
+                    headers=reader).json["candidate"]["matches"] is True
+
+
+def test_a_dry_run_over_recent_events_stops_after_its_time_with_what_it_tried(api, reader, redis):
+    """Each search is bounded (~100 ms at worst); 2 x 300 of them are not: the dry run over recent
+    events stops trying after DRY_RUN_SECONDS and says so, instead of holding the web thread."""
+    from mutt_app import rollup
+
+    rollup.Rollup(redis).remember([{"_id": str(n), "hostname": "h", "message": "ab" * 4096,
+                                    "_received_at": f"2026-12-03T10:{n // 60:02d}:{n % 60:02d}+00:00"} for n in range(300)])
+    costly = {**RULE, "match_type": "regex", "match_string": "(?:[ab]{0,120}){1,8}[cd]"}  # no literal to index: ~60 ms a search
+    started = time.monotonic()
+    answer = api.post("/api/v2/rules/test?last=300", json={"rule": costly}, headers=reader)
+    elapsed = time.monotonic() - started
+    assert answer.status_code == 200 and 0 < answer.json["count"] < 300 and elapsed < rulebook.DRY_RUN_SECONDS + 3
+    assert answer.json["stopped"].startswith(f"stopped after 2 s: {answer.json['count']} of the 300 most recent events tried")
+    cheap = api.post("/api/v2/rules/test?last=300", json={"rule": RULE}, headers=reader).json
+    assert cheap["count"] == 300 and "stopped" not in cheap
+
+
+def test_handling_decisions_are_stored_in_their_canonical_spelling(api, operator):
+    created = api.post("/api/v2/rules", json={**RULE, "prod_handling": " page_only ", "dev_handling": "IGNORE"},
+                       headers=operator)
+    assert created.status_code == 201, created.json
+    assert (created.json["rule"]["prod_handling"], created.json["rule"]["dev_handling"]) == ("Page_only", "Ignore")
+    assert created.json["rule"]["problem"] is None
 
 
 def test_scopes(api, reader):

@@ -1,0 +1,173 @@
+"""Regular expressions that come from outside (rule patterns, dry-run candidates, imports): RE2.
+
+Python's ``re`` backtracks: ``(a+)+$`` against 34 ``a`` and a ``!`` runs for hours, holding a web
+thread or an alerter worker. RE2 (``google-re2``) never backtracks; a search costs at most about
+(program size x bytes of text) steps. Both factors are bounded here, so every evaluation is:
+
+- a pattern whose compiled program is larger than ``MAX_PROGRAM_SIZE`` instructions is refused
+  (counted repetitions such as ``.{1,99}`` and Unicode classes such as ``\\pL`` multiply it);
+- a pattern is searched in at most ``MATCH_BUDGET // program size`` bytes of the text (its
+  *window*: 128 KiB and more for a typical pattern, 4 KiB at the largest allowed one). The worst
+  measured cost per (instruction x byte) is about 12 ns, so one search stays below ~100 ms
+  however the pattern and the text were crafted.
+
+RE2 has no backreferences, lookaround, atomic groups, possessive quantifiers, conditionals,
+comments or verbose mode; such a pattern is refused with a message naming what is unsupported.
+Python's ``\\Z`` is RE2's ``\\z`` and is rewritten. ``a{,3}`` (a repetition in Python, literal
+text in RE2) is refused: write ``a{0,3}``. Named groups ``(?P<name>...)`` work as in Python.
+docs/rules.md lists the remaining differences (``\\d``, ``\\w``, ``\\s``, ``\\b`` are ASCII;
+``$`` does not match before a final newline).
+
+Fixed patterns written in MUTT's own code (event parsing, the roll-up's masks) stay on ``re``:
+they are reviewed, have no nested quantifiers, and are tested linear on adversarial input.
+"""
+
+from __future__ import annotations
+
+import re2
+
+MAX_PROGRAM_SIZE = 2000       # RE2 instructions; docs/rules.md
+MATCH_BUDGET = 8_000_000      # instructions x bytes per search: ~100 ms at the worst measured cost
+
+# What RE2 does not support, by the start of its error's argument, and what to tell the author.
+_UNSUPPORTED = (
+    ("(?=", "lookahead (?=...) is not supported"),
+    ("(?!", "negative lookahead (?!...) is not supported"),
+    ("(?<=", "lookbehind (?<=...) is not supported"),
+    ("(?<!", "negative lookbehind (?<!...) is not supported"),
+    ("(?>", "atomic groups (?>...) are not supported"),
+    ("(?P=", "backreferences (?P=name) are not supported"),
+    ("(?P", "(?P only starts a named group (?P<name>...); backreferences (?P=name) are not supported"),
+    ("(?(", "conditionals (?(...)...) are not supported"),
+    ("(?#", "comments (?#...) are not supported"),
+    ("(?x", "verbose mode (?x) is not supported"),
+    ("++", "possessive quantifiers (++, *+, ?+) are not supported"),
+    ("*+", "possessive quantifiers (++, *+, ?+) are not supported"),
+    ("?+", "possessive quantifiers (++, *+, ?+) are not supported"),
+)
+
+
+class PatternError(ValueError):
+    """A pattern that is refused; the message names the field and the problem."""
+
+
+def _scan(pattern: str):
+    """The pattern's tokens: (text, in a character class) with escapes kept whole."""
+    index, in_class, length = 0, False, len(pattern)
+    while index < length:
+        char = pattern[index]
+        if char == "\\" and index + 1 < length:
+            yield pattern[index:index + 2], in_class
+            index += 2
+            continue
+        if in_class:
+            if char == "]" and not (pattern[index - 1] == "[" or pattern[index - 2:index] == "[^"):
+                in_class = False
+        elif char == "[":
+            in_class = True
+        yield char, in_class
+        index += 1
+
+
+def python_and_re2_forms(pattern: str) -> tuple[str, str]:
+    """The pattern as Python's ``re`` parses it and as RE2 does: end of text is ``\\Z`` in
+    Python, ``\\z`` in RE2. PatternError for ``{,n}``, which the two read differently."""
+    python, for_re2 = [], []
+    tokens = list(_scan(pattern))
+    for position, (token, in_class) in enumerate(tokens):
+        if not in_class and token in ("\\Z", "\\z"):
+            python.append("\\Z")
+            for_re2.append("\\z")
+            continue
+        if not in_class and token == "{" and position + 1 < len(tokens) and tokens[position + 1][0] == ",":
+            rest = "".join(text for text, _ in tokens[position + 2:position + 8])
+            digits = rest[: len(rest) - len(rest.lstrip("0123456789"))]
+            if rest[len(digits):].startswith("}"):  # {,n} and {,}
+                raise PatternError(f"{{,{digits}}} means a repetition in Python but literal text in RE2: "
+                                   f"write {{0,{digits}}}")
+        python.append(token)
+        for_re2.append(token)
+    return "".join(python), "".join(for_re2)
+
+
+def _options(ignore_case: bool, capture: bool) -> re2.Options:
+    options = re2.Options()
+    options.case_sensitive = not ignore_case
+    options.log_errors = False      # the refusal is reported to the author, not to stderr
+    options.never_capture = not capture
+    return options
+
+
+def _explain(error: Exception) -> str:
+    text = error.args[0] if error.args else str(error)
+    text = text.decode("utf-8", "replace") if isinstance(text, bytes) else str(text)
+    _, _, argument = text.partition(": ")
+    for start, why in _UNSUPPORTED:
+        if argument.startswith(start):
+            return why
+    if text.startswith("invalid escape sequence") and argument[1:2].isdigit():
+        return f"backreferences ({argument}) are not supported"
+    return text
+
+
+class Pattern:
+    """One compiled outside pattern: a bounded boolean search and, for people, the text found."""
+
+    __slots__ = ("source", "_search", "_capturing", "_ignore_case", "window", "program_size")
+
+    def __init__(self, source: str, for_re2: str, ignore_case: bool, matcher) -> None:
+        self.source = source
+        self._search = matcher
+        self._capturing = None
+        self._ignore_case = ignore_case
+        self.program_size = matcher.programsize
+        self.window = MATCH_BUDGET // max(1, self.program_size)
+
+    def clip(self, data: bytes) -> bytes:
+        """``data`` cut to this pattern's window, at a UTF-8 character boundary."""
+        if len(data) <= self.window:
+            return data
+        cut = self.window
+        while cut > 0 and data[cut] & 0xC0 == 0x80:  # a continuation byte: back to the character's start
+            cut -= 1
+        return data[:cut]
+
+    def matches(self, data: bytes) -> bool:
+        """Whether the pattern occurs in ``data`` (UTF-8, see ``encode``) within the window."""
+        return self._search.search(self.clip(data)) is not None
+
+    def find(self, text: str) -> dict | None:
+        """The text found and the named groups, or None: for people (dry run), not the hot path."""
+        if self._capturing is None:
+            self._capturing = re2.compile(self._search.pattern, _options(self._ignore_case, capture=True))
+        hit = self._capturing.search(self.clip(encode(text)))
+        if hit is None:
+            return None
+        groups = {name: (value.decode("utf-8", "replace") if value is not None else None)
+                  for name, value in hit.groupdict().items()}
+        return {"found": hit.group(0).decode("utf-8", "replace"), "groups": groups}
+
+
+def encode(text: str) -> bytes:
+    """Text as the UTF-8 RE2 searches; lone surrogates (from JSON escapes) pass through as bytes
+    that match no character, instead of raising."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+def compile_pattern(pattern: str, *, field: str = "match_string", ignore_case: bool = True) -> Pattern:
+    """``pattern`` compiled with RE2, or PatternError naming ``field`` and the problem."""
+    if not isinstance(pattern, str):
+        raise PatternError(f"{field} must be a string")
+    try:
+        _, for_re2 = python_and_re2_forms(pattern)
+        try:
+            matcher = re2.compile(for_re2, _options(ignore_case, capture=False))
+        except re2.error as error:
+            raise PatternError(_explain(error)) from None
+        if matcher.programsize > MAX_PROGRAM_SIZE:
+            raise PatternError(f"too complex to match in bounded time: RE2 program of {matcher.programsize} "
+                               f"instructions, at most {MAX_PROGRAM_SIZE} (large counted repetitions such as "
+                               f".{{1,200}} and Unicode classes such as \\pL multiply it)")
+    except PatternError as error:
+        raise PatternError(f"{field} is not a valid regular expression for RE2 (linear-time matching): {error}") from None
+    return Pattern(pattern, for_re2, ignore_case, matcher)
