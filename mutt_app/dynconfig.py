@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from mutt_app import keys
+from mutt_app import keys, params
 
 REFRESH_SECONDS = 0.5
 
@@ -48,19 +48,14 @@ class Setting:
                 else:
                     raise ValueError
             elif self.type is int:
-                if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
-                    raise ValueError
-                value = int(str(raw).strip()) if isinstance(raw, str) else int(raw)
+                value = params.whole_number(raw, self.key)
             elif self.type is float:
-                if isinstance(raw, bool):
-                    raise ValueError
-                value = float(raw)
+                value = params.finite_number(raw, self.key)  # NaN would stop every comparison
             else:
-                if not isinstance(raw, str):
-                    raise ValueError
-                value = raw.strip()
-        except (TypeError, ValueError):
-            raise SettingError(f"{self.key} must be a {self.type.__name__}, got {raw!r}") from None
+                value = params.text(raw, self.key).strip()
+        except (TypeError, ValueError):  # ParamError included
+            raise SettingError(f"{self.key} must be a {'finite ' if self.type is float else ''}"
+                               f"{self.type.__name__}, got {raw!r}") from None
         if self.choices and str(value) not in self.choices:
             raise SettingError(f"{self.key} must be one of {', '.join(self.choices)}, got {value!r}")
         if self.minimum is not None and value < self.minimum:
@@ -178,7 +173,7 @@ class RuntimeConfig:
         if value is None:
             pipe.hdel(keys.CONFIG, key)
         else:
-            pipe.hset(keys.CONFIG, key, json.dumps(value))
+            pipe.hset(keys.CONFIG, key, json.dumps(value, allow_nan=False))
         pipe.incr(keys.CONFIG_VERSION)
         pipe.publish(keys.CONFIG_CHANNEL, key)
         pipe.execute()

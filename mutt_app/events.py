@@ -13,6 +13,7 @@ per alert.
 from __future__ import annotations
 
 import json
+import math
 import re
 import uuid
 import zlib
@@ -141,8 +142,15 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _number(text: str) -> float | str:
+    """A JSON number with a fraction or exponent: a float if one can hold it, else its own text
+    (``1e400`` would be ``inf``, which JSON cannot carry on to Moogsoft)."""
+    value = float(text)
+    return value if math.isfinite(value) else text
+
+
 def _loads(text: str) -> Any:
-    return json.loads(text, parse_constant=_reject_constant)
+    return json.loads(text, parse_constant=_reject_constant, parse_float=_number)
 
 
 def _clean(value: Any) -> Any:
@@ -179,16 +187,22 @@ def _ndjson(lines: list[str]) -> list[Any]:
     return items
 
 
+def _lines(text: str) -> list[str]:
+    """The non-blank NDJSON lines of ``text``: split at "\n" and "\r\n" only. (``str.splitlines``
+    also splits at U+2028, U+2029, U+0085 and others, which JSON strings may hold unescaped.)"""
+    return [line.removesuffix("\r") for line in text.split("\n") if line.strip()]
+
+
 def parse_body(text: str, media: str) -> Parsed:
     """Split a decoded ingest body into items (BodyError if it is none of the accepted shapes)."""
     if not text.strip():
         raise BodyError("body: empty; send a JSON object, a JSON array or NDJSON")
     if media == MEDIA_NDJSON:
-        return _batch(_ndjson([line for line in text.splitlines() if line.strip()]))
+        return _batch(_ndjson(_lines(text)))
     try:
         value = _parse_json(text)
     except (ValueError, RecursionError) as error:
-        lines = [line for line in text.splitlines() if line.strip()]
+        lines = _lines(text)
         if len(lines) > 1:
             items = _ndjson(lines)
             if any(not isinstance(item, Invalid) for item in items):

@@ -403,3 +403,22 @@ def test_any_body_gets_one_of_the_documented_answers_and_the_app_stays_healthy(l
     assert answer["correlation_id"] == response.headers["X-Correlation-ID"]
     assert "Traceback" not in response.text and "Exception" not in response.text
     assert requests.get(live + "/health", timeout=10).status_code == 200
+
+
+def test_an_ndjson_message_holding_u2028_u2029_or_u0085_is_one_event_not_two_dead_letters(post, redis):
+    lines = [json.dumps({**EVENT, "message": f"a{separator}b"}, ensure_ascii=False) for separator in "\u2028\u2029\u0085"]
+    response = post(raw="\n".join(lines).encode(), content_type="application/x-ndjson")
+    assert response.status_code == 200 and response.json()["accepted"] == 3 and response.json()["rejected"] == []
+    assert [e["message"] for e in buffered(redis)] == ["a\u2028b", "a\u2029b", "a\u0085b"]
+    assert dead_letters() == []
+
+
+def test_a_field_of_1e400_is_queued_as_its_text_and_never_becomes_infinity(post, redis):
+    raw = json.dumps(EVENT)[:-1] + ', "load": 1e400, "ratio": -1e999}'
+    response = post(raw=raw)
+    assert response.status_code == 200, response.text
+    stored = redis.lrange(keys.INGEST_BUFFER, 0, -1)
+    assert len(stored) == 1 and "Infinity" not in stored[0] and "NaN" not in stored[0]
+    assert buffered(redis)[0]["load"] == "1e400" and buffered(redis)[0]["ratio"] == "-1e999"
+    for constant in ("NaN", "Infinity", "-Infinity"):
+        assert post(raw=json.dumps(EVENT)[:-1] + f', "load": {constant}}}').status_code == 400

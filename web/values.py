@@ -1,0 +1,62 @@
+"""What the Flask app accepts as values (the ingest paths parse their own bodies: mutt_app.events).
+
+- JSON bodies: NaN, Infinity and numbers that overflow to infinity (``1e400``) are not JSON MUTT
+  reads, and a NUL character in any string is refused (PostgreSQL cannot store it); answers are
+  written with ``allow_nan=False``, so none can carry a bare NaN/Infinity.
+- Query parameters, form fields and the path: a NUL character anywhere is a 400.
+- ``mutt_app.params.ParamError`` raised by a view (a bad number or id) is a 400.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import Flask, abort, render_template, request
+from flask.json.provider import DefaultJSONProvider
+
+from mutt_app import params
+from web.errors import api_error, wants_json
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number MUTT accepts")
+
+
+def _finite(text: str) -> float:
+    return params.finite_number(text, "number")
+
+
+class StrictJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, minus the non-finite numbers and NUL characters JSON should not carry."""
+
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        kwargs.setdefault("parse_constant", _no_constant)
+        kwargs.setdefault("parse_float", _finite)
+        value = json.loads(s, **kwargs)
+        if (b"\\u0000" if isinstance(s, bytes) else "\\u0000") in s and params.has_nul(value):
+            raise ValueError("strings must not contain NUL characters")
+        return value
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        kwargs.setdefault("allow_nan", False)
+        return super().dumps(obj, **kwargs)
+
+
+def _refuse_nul() -> None:
+    fields = [request.args, request.form] if request.method == "POST" else [request.args]
+    if "\x00" in request.path or any(
+        "\x00" in key or "\x00" in value for values in fields for key, value in values.items(multi=True)
+    ):
+        abort(400, "NUL characters are not accepted in the path, query parameters or form fields")
+
+
+def init_app(app: Flask) -> None:
+    app.json = StrictJSONProvider(app)
+    app.before_request(_refuse_nul)
+
+    @app.errorhandler(params.ParamError)
+    def _bad_value(error: params.ParamError):
+        if wants_json():
+            return api_error(400, str(error))
+        return render_template("error.html", status=400, message=str(error)), 400
