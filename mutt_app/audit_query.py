@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from mutt_app import params
 from mutt_app.models import ConfigAudit, EventAudit
 
 MAX_LIMIT = 200
@@ -37,17 +38,11 @@ class Page:
         return {"page": self.page, "limit": self.limit, "total": self.total, "pages": self.pages}
 
 
-def _int(args, name: str, default: int | None, lo: int = 1, hi: int | None = None) -> int | None:
-    raw = (args.get(name) or "").strip()
-    if not raw:
-        return default
+def _int(args, name: str, default: int | None, lo: int = 1, hi: int = params.MAX_ID) -> int | None:
     try:
-        value = int(raw)
-    except ValueError:
-        raise QueryError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < lo or (hi is not None and value > hi):
-        raise QueryError(f"{name} must be between {lo} and {hi}" if hi else f"{name} must be at least {lo}")
-    return value
+        return params.whole_number(args.get(name), name, default=default, minimum=lo, maximum=hi)
+    except params.ParamError as error:
+        raise QueryError(str(error)) from None
 
 
 def _time(args, *names: str) -> datetime | None:

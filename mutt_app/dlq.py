@@ -149,13 +149,14 @@ class Page:
 
 
 MAX_PAGE_SIZE = 500
+MAX_PAGE = 2**31 - 1  # (page - 1) * limit stays a bigint offset
 
 
 def list_dead_letters(session: Session, kind: str | None = None, reason: str | None = None,
                       state: str | None = None, page: int = 1, limit: int = 50) -> Page:
     """One page of dead letters, most recent failure first."""
-    if page < 1 or not 1 <= limit <= MAX_PAGE_SIZE:
-        raise DeadLetterError(f"page must be at least 1 and limit between 1 and {MAX_PAGE_SIZE}")
+    if not 1 <= page <= MAX_PAGE or not 1 <= limit <= MAX_PAGE_SIZE:
+        raise DeadLetterError(f"page must be between 1 and {MAX_PAGE} and limit between 1 and {MAX_PAGE_SIZE}")
     where = Filter(kind, reason, state).conditions()
     total = session.scalar(select(func.count()).select_from(DeadLetter).where(*where)) or 0
     items = session.scalars(

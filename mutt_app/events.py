@@ -296,7 +296,7 @@ def syslog_severity(value: Any, names: dict[str, int] = SEVERITIES) -> int:
         raise ValueError
     if isinstance(value, str):
         text = value.strip().lower()
-        if text.isdigit():
+        if text.isascii() and text.isdigit():  # "²".isdigit() is True, and int("٣") is 3
             return syslog_severity(int(text))
         return names[text]
     raise ValueError

@@ -18,7 +18,7 @@ from typing import Any
 
 MAX_ID = 2**31 - 1         # ids and counts go into PostgreSQL integer columns
 MAX_WHOLE = 2**63 - 1      # any whole number: SQLite's and PostgreSQL's bigint
-_WHOLE = re.compile(r"-?[0-9]{1,19}\Z", re.ASCII)
+_WHOLE = re.compile(r"-?[0-9]+\Z", re.ASCII)
 _MISSING = object()
 
 
@@ -39,18 +39,19 @@ def whole_number(raw: Any, name: str, *, default: Any = _MISSING, minimum: int |
     elif isinstance(raw, float) and math.isfinite(raw) and raw.is_integer():
         value = int(raw)
     elif isinstance(raw, str) and _WHOLE.match(raw.strip()):
-        value = int(raw.strip())
+        value = int(raw.strip()) if len(raw.strip()) <= 20 else None  # beyond: out of any range
     else:
         raise ParamError(f"{name} must be a whole number, got {_show(raw)}")
     low = minimum if minimum is not None else -MAX_WHOLE
-    if not low <= value <= maximum:
+    if value is None or not low <= value <= maximum:
         raise ParamError(f"{name} must be between {low} and {maximum}, got {_show(raw)}")
     return value
 
 
 def record_id(raw: Any, name: str = "id") -> int:
-    """A database id: a whole number from 1 to MAX_ID."""
-    return whole_number(raw, name, minimum=1, maximum=MAX_ID)
+    """A database id: a whole number from 1 to MAX_WHOLE (the largest bigint; an integer id column
+    compared with a larger number finds nothing, while the driver would overflow)."""
+    return whole_number(raw, name, minimum=1, maximum=MAX_WHOLE)
 
 
 def finite_number(raw: Any, name: str) -> float:

@@ -7,11 +7,12 @@ admins manage runtime settings, API keys and users. CSRFProtect guards every POS
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from celeryconfig import QUEUES
-from mutt_app import apikeys, audit_query, dlq, dynconfig, redis_client, rulebook, slo, status, users
+from mutt_app import apikeys, audit_query, dlq, dynconfig, params, redis_client, rulebook, slo, status, users
 from mutt_app import dashboard as dash
 from mutt_app.db import session_scope
 from mutt_app.models import MATCH_TYPES, ROLES, SCOPES, ApiKey
@@ -180,7 +181,10 @@ def rule_fields(form) -> dict:
     fields: dict = {name: form.get(name, "") for name in rulebook.EDITABLE if name not in ("is_active",)}
     for name in ("priority", "moog_severity", "syslog_severity"):
         value = fields[name].strip()
-        fields[name] = int(value) if value.lstrip("-").isdigit() else (value or None)
+        try:
+            fields[name] = params.whole_number(value, name, default=None)
+        except params.ParamError:
+            fields[name] = value  # a name ("Critical") or something the domain refuses with its reason
     if fields["priority"] is None:
         del fields["priority"]
     if fields["moog_severity"] is None:
@@ -336,12 +340,12 @@ def remove_team(hostname: str):
 def dead_letters():
     args = {k: v for k, v in request.args.items() if v}
     try:
-        page_number = int(args.get("page", 1))
+        page_number = params.whole_number(args.get("page"), "page", default=1, minimum=1, maximum=params.MAX_ID)
         with session_scope() as session:
             page = dlq.list_dead_letters(session, kind=args.get("kind"), reason=args.get("reason"),
                                          state=args.get("state"), page=page_number, limit=50)
             rows = [dlq.as_dict(letter, with_payload=False) for letter in page.items]
-    except (ValueError, dlq.DeadLetterError) as error:
+    except (params.ParamError, dlq.DeadLetterError) as error:
         flash(str(error), "error")
         rows, page = [], dlq.Page([], 1, 50, 0)
     args.pop("page", None)
@@ -384,9 +388,16 @@ def purge_dead_letter(letter_id: int):
     return redirect(url_for("ui.dead_letters"))
 
 
+def page_url(endpoint: str, args: dict, page: int) -> str:
+    """The pager's link: the filters as a query string. (Passed to url_for as keywords, a
+    parameter named ``_scheme``, ``_external`` or ``endpoint`` would be read as url_for's own.)"""
+    return url_for(endpoint) + "?" + urlencode({**args, "page": page})
+
+
 def pretty(value) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str)
 
 
 bp.add_app_template_filter(pretty, "pretty")
+bp.add_app_template_global(page_url, "page_url")
 bp.add_app_template_global(MATCH_TYPES, "MATCH_TYPES")

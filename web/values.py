@@ -4,6 +4,7 @@
   reads, and a NUL character in any string is refused (PostgreSQL cannot store it); answers are
   written with ``allow_nan=False``, so none can carry a bare NaN/Infinity.
 - Query parameters, form fields and the path: a NUL character anywhere is a 400.
+- Ids in the path (``<int:...>``) are at most a bigint; beyond, the route does not match (404).
 - ``mutt_app.params.ParamError`` raised by a view (a bad number or id) is a 400.
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 
 from flask import Flask, abort, render_template, request
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.routing import IntegerConverter
 
 from mutt_app import params
 from web.errors import api_error, wants_json
@@ -43,6 +45,15 @@ class StrictJSONProvider(DefaultJSONProvider):
         return super().dumps(obj, **kwargs)
 
 
+class BoundedInt(IntegerConverter):
+    """``<int:...>`` in a route: at most a bigint, so a longer id is a 404 rather than an overflow
+    in the database driver."""
+
+    def __init__(self, url_map, fixed_digits: int = 0, min: int | None = None, max: int | None = params.MAX_WHOLE,
+                 signed: bool = False) -> None:  # noqa: A002 - werkzeug's argument names
+        super().__init__(url_map, fixed_digits, min, max, signed)
+
+
 def _refuse_nul() -> None:
     fields = [request.args, request.form] if request.method == "POST" else [request.args]
     if "\x00" in request.path or any(
@@ -52,6 +63,8 @@ def _refuse_nul() -> None:
 
 
 def init_app(app: Flask) -> None:
+    """Before any blueprint is registered (the int converter applies to routes added later)."""
+    app.url_map.converters["int"] = BoundedInt
     app.json = StrictJSONProvider(app)
     app.before_request(_refuse_nul)
 
