@@ -320,7 +320,7 @@ def _replay_events(letters: list[DeadLetter], pipeline: Pipeline, correlation_id
             continue
         if letter.reason == INVALID_EVENT:
             try:
-                event = revalidate(letter, correlation_id)
+                documents.append(events.encode(revalidate(letter, correlation_id), dynconfig.get("max_event_bytes")))
             except events.EventError as error:
                 outcome.skipped[letter.id] = f"still not a valid event: {error}"
                 continue
@@ -328,7 +328,7 @@ def _replay_events(letters: list[DeadLetter], pipeline: Pipeline, correlation_id
             event = dict(letter.payload)
             event["_id"] = event.get("_id") or letter.ref_id
             event["_source"] = REPLAY_SOURCE
-        documents.append(json.dumps(event, allow_nan=False))
+            documents.append(json.dumps(event, allow_nan=False))
         sent.append(letter.id)
     if not documents:
         return outcome

@@ -79,6 +79,7 @@ REGISTRY: dict[str, Setting] = {
         _s("ingest_rate_limit", int, 600_000, "Requests one API key may make per ingest_rate_window (429 with Retry-After above it). 0 turns the limit off.", "ingest", 0, 100_000_000),
         _s("ingest_rate_window", int, 60, "Window in seconds for ingest_rate_limit.", "ingest", 1, 3600),
         _s("ingest_batch_size", int, 500, "Events per alerter batch: ingest cuts a batch as soon as this many are waiting.", "ingest", 1, 1000),
+        _s("max_event_bytes", int, 65_536, "Largest event accepted, in bytes of its canonical JSON: a single event over it is refused with 413, an event of a batch is rejected (and dead-lettered) with the reason.", "ingest", 1024, 16 * 1024 * 1024),
         _s("ingest_flush_interval_ms", int, 100, "Longest the oldest accepted event waits for its batch to fill before the batch is sent on anyway.", "ingest", 5, 5000),
         # alerter
         _s("unhandled_threshold", int, 100, "Unhandled events from one host with one message fingerprint that raise a meta-alert.", "alerter", 1, 1_000_000),

@@ -79,6 +79,11 @@ class EventError(ValueError):
     """An item is not a valid event; the message names the field."""
 
 
+class EventTooLarge(EventError):
+    """A canonical event over the ``max_event_bytes`` runtime setting (413 when it is a request's
+    only event; a rejected item of a batch otherwise)."""
+
+
 @dataclass(frozen=True)
 class Invalid:
     """An item of a batch that could not even be read (a bad NDJSON line, a record without value)."""
@@ -445,6 +450,15 @@ def normalise(item: Any, stamp: Stamp) -> dict:
     event["_source"] = stamp.source
     event["_key"] = stamp.key
     return event
+
+
+def encode(event: dict, max_bytes: int) -> str:
+    """The canonical event as the JSON document that is queued (ASCII, so characters are bytes),
+    or EventTooLarge when it is over ``max_bytes``."""
+    document = json.dumps(event, allow_nan=False)
+    if len(document) > max_bytes:
+        raise EventTooLarge(f"event: {len(document)} bytes as JSON; at most {max_bytes} (max_event_bytes)")
+    return document
 
 
 def _show(value: Any) -> str:

@@ -3,7 +3,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from mutt_app import dlq, keys
+from mutt_app import dlq, dynconfig, keys
 from mutt_app.batches import EventBatches
 from mutt_app.db import session_scope
 from mutt_app.models import Alert, ConfigAudit, DeadLetter
@@ -217,3 +217,13 @@ def test_a_forced_replay_of_a_still_invalid_event_is_skipped_with_the_reason_and
         assert outcome.replayed == [] and outcome.skipped[letter_id].startswith(f"still not a valid event: {why}")
         assert dlq.get(session, letter_id).state == "waiting"
     assert queued_batch_ids(redis) == [] and redis.llen(keys.INGEST_BUFFER) == 0
+
+
+def test_a_forced_replay_of_an_invalid_event_over_max_event_bytes_is_skipped(redis, sqlite_url):
+    with session_scope() as session:
+        dynconfig.change(session, "max_event_bytes", 1024, actor="test")
+        letter_id = invalid_letter(session, "ref-3", {"hostname": "h", "message": "x" * 2000, "timestamp": 1})
+    with session_scope() as session:
+        outcome = dlq.replay(session, [letter_id], actor="cli", force=True, pipeline=pipeline())
+    assert outcome.skipped[letter_id].startswith("still not a valid event: event: ")
+    assert "at most 1024 (max_event_bytes)" in outcome.skipped[letter_id] and queued_batch_ids(redis) == []

@@ -422,3 +422,28 @@ def test_a_field_of_1e400_is_queued_as_its_text_and_never_becomes_infinity(post,
     assert buffered(redis)[0]["load"] == "1e400" and buffered(redis)[0]["ratio"] == "-1e999"
     for constant in ("NaN", "Infinity", "-Infinity"):
         assert post(raw=json.dumps(EVENT)[:-1] + f', "load": {constant}}}').status_code == 400
+
+
+def test_a_single_event_over_max_event_bytes_is_413_naming_the_limit_and_nothing_is_kept(post, redis):
+    set_runtime("max_event_bytes", 2048)
+    response = post({**EVENT, "message": "x" * 3000})
+    assert response.status_code == 413
+    assert response.json()["message"].startswith("event: ") and "at most 2048 (max_event_bytes)" in response.json()["message"]
+    assert buffered(redis) == [] and dead_letters() == []
+    assert post({**EVENT, "message": "x" * 1500}).status_code == 200
+
+
+def test_a_batch_queues_the_events_within_max_event_bytes_and_rejects_the_rest_by_index(post, redis):
+    set_runtime("max_event_bytes", 2048)
+    items = [EVENT, {**EVENT, "message": "x" * 3000}, {**EVENT, "hostname": "h2"}]
+    response = post(items)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["accepted"] == 2 and [r["index"] for r in body["rejected"]] == [1]
+    assert "at most 2048 (max_event_bytes)" in body["rejected"][0]["error"]
+    assert [e["hostname"] for e in buffered(redis)] == ["core-router-01", "h2"]
+    assert [(d.reason, d.payload) for d in dead_letters()] == [("invalid_event", items[1])]
+
+
+def test_the_default_event_limit_is_64_kib():
+    assert dynconfig.setting("max_event_bytes").default == 65_536
