@@ -53,7 +53,7 @@ def _search(search, template: str):
         except audit_query.QueryError as error:
             flash(str(error), "error")
             rows, page = [], audit_query.Page(1, 50, 0)
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    args = {k: v for k, v in request.args.items() if k not in ("page", "offset") and v}
     return render_template(template, rows=rows, page=page, args=args)
 
 
@@ -388,10 +388,11 @@ def purge_dead_letter(letter_id: int):
     return redirect(url_for("ui.dead_letters"))
 
 
-def page_url(endpoint: str, args: dict, page: int) -> str:
-    """The pager's link: the filters as a query string. (Passed to url_for as keywords, a
-    parameter named ``_scheme``, ``_external`` or ``endpoint`` would be read as url_for's own.)"""
-    return url_for(endpoint) + "?" + urlencode({**args, "page": page})
+def page_url(endpoint: str, args: dict, **position: int) -> str:
+    """The pager's link: the filters and ``page=`` or ``offset=`` as a query string. (Passed to
+    url_for as keywords, a parameter named ``_scheme``, ``_external`` or ``endpoint`` would be read
+    as url_for's own.)"""
+    return url_for(endpoint) + "?" + urlencode({**args, **position})
 
 
 def pretty(value) -> str:

@@ -163,3 +163,23 @@ def test_the_pager_keeps_any_filter_name_as_a_query_parameter(hostile_app):
     assert response.status_code == 200
     page = response.get_data(as_text=True)
     assert 'href="/config-audit?_scheme=javascript&amp;_external=1&amp;endpoint=x&amp;_anchor=y&amp;page=2"' in page
+
+
+def test_the_event_audit_page_of_the_ui_says_when_it_stops_at_max_bytes(hostile_app):
+    from datetime import datetime, timedelta, timezone
+
+    from mutt_app.db import session_scope
+    from mutt_app.models import EventAudit
+
+    now = datetime.now(timezone.utc)
+    with session_scope() as session:
+        session.add_all(EventAudit(event_id=f"{i:032x}", received_at=now - timedelta(minutes=i), event_time=now,
+                                   hostname="big", rule_id=1, rule_name="r", environment="prod", decision="forward",
+                                   forwarded=True, team="NETO", correlation_id="c",
+                                   event={"message": "m", "blob": "x" * 200_000}) for i in range(8))
+    ui = hostile_app.test_client()
+    make_user("viewer2", "viewer")
+    assert login(ui, "viewer2").status_code == 302
+    page = ui.get("/events?host=big").get_data(as_text=True)
+    assert "this page stops after" in page and 'href="/events?host=big&amp;offset=' in page
+    assert len(page) < 2 * 1024 * 1024
