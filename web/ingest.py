@@ -24,7 +24,7 @@ from flask import Flask
 from redis.exceptions import RedisError
 from werkzeug.datastructures import EnvironHeaders
 
-from mutt_app import events, logs, metrics, redis_client
+from mutt_app import events, logs, metrics, params, redis_client
 from mutt_app.batches import QUEUED, RATE_LIMITED
 from mutt_app.ingest import BACKLOG_RETRY_AFTER, Ingest
 from web import correlation_id
@@ -199,8 +199,8 @@ def _body(environ, limit: int) -> bytes:
     length = environ.get("CONTENT_LENGTH")
     if length:
         try:
-            length = int(length)
-        except ValueError:
+            length = params.whole_number(length, "Content-Length", minimum=0)  # int() would read "٣" as 3
+        except params.ParamError:
             raise events.BodyError("Content-Length: not a number") from None
         if length > limit:
             raise events.TooLarge(f"body: {length} bytes; at most {limit}")

@@ -447,3 +447,14 @@ def test_a_batch_queues_the_events_within_max_event_bytes_and_rejects_the_rest_b
 
 def test_the_default_event_limit_is_64_kib():
     assert dynconfig.setting("max_event_bytes").default == 65_536
+
+
+@pytest.mark.parametrize("length", ["٣", "²", "1e3", "-1", "3 3"])
+def test_a_content_length_that_is_not_ascii_digits_is_a_400_not_a_short_read(length):
+    import io
+
+    from web.ingest import _body
+    from mutt_app import events as event_parsing
+
+    with pytest.raises(event_parsing.BodyError, match="Content-Length: not a number"):
+        _body({"CONTENT_LENGTH": length, "wsgi.input": io.BytesIO(b'{"a": 1}')}, 1024)
