@@ -192,7 +192,7 @@ def _ndjson(lines: list[str]) -> list[Any]:
     return items
 
 
-def _lines(text: str) -> list[str]:
+def ndjson_lines(text: str) -> list[str]:
     """The non-blank NDJSON lines of ``text``: split at "\n" and "\r\n" only. (``str.splitlines``
     also splits at U+2028, U+2029, U+0085 and others, which JSON strings may hold unescaped.)"""
     return [line.removesuffix("\r") for line in text.split("\n") if line.strip()]
@@ -203,11 +203,11 @@ def parse_body(text: str, media: str) -> Parsed:
     if not text.strip():
         raise BodyError("body: empty; send a JSON object, a JSON array or NDJSON")
     if media == MEDIA_NDJSON:
-        return _batch(_ndjson(_lines(text)))
+        return _batch(_ndjson(ndjson_lines(text)))
     try:
         value = _parse_json(text)
     except (ValueError, RecursionError) as error:
-        lines = _lines(text)
+        lines = ndjson_lines(text)
         if len(lines) > 1:
             items = _ndjson(lines)
             if any(not isinstance(item, Invalid) for item in items):
