@@ -60,7 +60,7 @@ class Page:
                 "max_bytes": self.max_bytes, "next_offset": self.next_offset}
 
 
-def _int(args, name: str, default: int | None, lo: int = 1, hi: int = params.MAX_ID) -> int | None:
+def _int(args, name: str, default: int | None, lo: int = 1, hi: int = params.MAX_INT32) -> int | None:
     try:
         return params.whole_number(args.get(name), name, default=default, minimum=lo, maximum=hi)
     except params.ParamError as error:

@@ -13,7 +13,6 @@ is still leased in Redis, so the janitor enqueues it when the lease runs out: no
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading

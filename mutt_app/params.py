@@ -4,8 +4,9 @@ as something they cannot take.
 
 - A whole number is ASCII digits with an optional minus sign, within bounds: ``"²"`` (which
   ``str.isdigit`` calls a digit and ``int`` refuses), ``"٣"`` (which ``int`` reads as 3),
-  ``"1_000"``, ``" 7"`` and ``"1e3"`` are not; nor is a number beyond ``MAX_WHOLE`` (an id is at
-  most ``MAX_ID``, PostgreSQL's ``integer``).
+  ``"1_000"`` and ``"1e3"`` are not (surrounding blanks are ignored); nor is a number beyond
+  ``MAX_WHOLE`` (a bigint; a page number or count is at most ``MAX_INT32``, PostgreSQL's
+  ``integer``).
 - A real number is finite: no NaN, no Infinity, nothing (``1e400``) that overflows to one.
 - Text holds no NUL character (PostgreSQL cannot store one).
 """
@@ -16,7 +17,7 @@ import math
 import re
 from typing import Any
 
-MAX_ID = 2**31 - 1         # ids and counts go into PostgreSQL integer columns
+MAX_INT32 = 2**31 - 1      # page numbers and counts: PostgreSQL's integer
 MAX_WHOLE = 2**63 - 1      # any whole number: SQLite's and PostgreSQL's bigint
 _WHOLE = re.compile(r"-?[0-9]+\Z", re.ASCII)
 _MISSING = object()

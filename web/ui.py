@@ -340,7 +340,7 @@ def remove_team(hostname: str):
 def dead_letters():
     args = {k: v for k, v in request.args.items() if v}
     try:
-        page_number = params.whole_number(args.get("page"), "page", default=1, minimum=1, maximum=params.MAX_ID)
+        page_number = params.whole_number(args.get("page"), "page", default=1, minimum=1, maximum=params.MAX_INT32)
         with session_scope() as session:
             page = dlq.list_dead_letters(session, kind=args.get("kind"), reason=args.get("reason"),
                                          state=args.get("state"), page=page_number, limit=50)

@@ -14,7 +14,7 @@ MAX_IDS = 10_000  # letters one replay or purge request may touch
 
 
 def _int_arg(name: str, default: int) -> int:
-    return params.whole_number(request.args.get(name), name, default=default, minimum=1, maximum=params.MAX_ID)
+    return params.whole_number(request.args.get(name), name, default=default, minimum=1, maximum=params.MAX_INT32)
 
 
 @bp.get("/dead-letters")

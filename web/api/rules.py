@@ -105,7 +105,7 @@ def test_rule():
     try:
         with session_scope() as session:
             if last is not None:
-                count = params.whole_number(last, "last", minimum=1, maximum=params.MAX_ID)
+                count = params.whole_number(last, "last", minimum=1, maximum=params.MAX_INT32)
                 results = rulebook.dry_run_recent(session, count, rule_fields, redis_client.get())
                 return jsonify({"results": results, "count": len(results)})
             if "event" not in body:
