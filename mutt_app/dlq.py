@@ -222,7 +222,8 @@ class Outcome:
 NO_EVENT = "no stored event to replay"
 NO_ALERT = "the alert no longer exists"
 ALREADY_DELIVERED = "the alert was delivered meanwhile"
-CANNOT_REPLAY = (NO_EVENT, NO_ALERT)
+NOT_JSON = "the stored event holds a number JSON cannot carry (NaN or Infinity)"
+CANNOT_REPLAY = (NO_EVENT, NO_ALERT, NOT_JSON)
 
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -328,7 +329,11 @@ def _replay_events(letters: list[DeadLetter], pipeline: Pipeline, correlation_id
             event = dict(letter.payload)
             event["_id"] = event.get("_id") or letter.ref_id
             event["_source"] = REPLAY_SOURCE
-            documents.append(json.dumps(event, allow_nan=False))
+            try:
+                documents.append(json.dumps(event, allow_nan=False))
+            except ValueError:  # stored before MUTT refused NaN/Infinity (SQLite keeps them)
+                outcome.skipped[letter.id] = NOT_JSON
+                continue
         sent.append(letter.id)
     if not documents:
         return outcome

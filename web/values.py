@@ -2,7 +2,8 @@
 
 - JSON bodies: NaN, Infinity and numbers that overflow to infinity (``1e400``) are not JSON MUTT
   reads, and a NUL character in any string is refused (PostgreSQL cannot store it); answers are
-  written with ``allow_nan=False``, so none can carry a bare NaN/Infinity.
+  written with ``allow_nan=False``, so none can carry a bare NaN/Infinity (a non-finite float
+  stored before, e.g. in an old SQLite audit row, is written as the string "inf" or "nan").
 - Query parameters, form fields and the path: a NUL character anywhere is a 400.
 - Ids in the path (``<int:...>``) are at most a bigint; beyond, the route does not match (404).
 - ``mutt_app.params.ParamError`` raised by a view (a bad number or id) is a 400.
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from flask import Flask, abort, render_template, request
@@ -42,7 +44,21 @@ class StrictJSONProvider(DefaultJSONProvider):
 
     def dumps(self, obj: Any, **kwargs: Any) -> str:
         kwargs.setdefault("allow_nan", False)
-        return super().dumps(obj, **kwargs)
+        try:
+            return super().dumps(obj, **kwargs)
+        except ValueError:  # a non-finite float stored before MUTT refused them: written as text
+            return super().dumps(_finite_only(obj), **kwargs)
+
+
+def _finite_only(value: Any) -> Any:
+    """``value`` with every non-finite float replaced by its text ("inf", "nan")."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {key: _finite_only(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_only(item) for item in value]
+    return value
 
 
 class BoundedInt(IntegerConverter):

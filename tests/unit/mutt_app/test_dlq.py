@@ -227,3 +227,12 @@ def test_a_forced_replay_of_an_invalid_event_over_max_event_bytes_is_skipped(red
         outcome = dlq.replay(session, [letter_id], actor="cli", force=True, pipeline=pipeline())
     assert outcome.skipped[letter_id].startswith("still not a valid event: event: ")
     assert "at most 1024 (max_event_bytes)" in outcome.skipped[letter_id] and queued_batch_ids(redis) == []
+
+
+def test_an_event_letter_holding_infinity_from_an_older_release_is_not_replayed_as_bare_infinity(redis, sqlite_url):
+    with session_scope() as session:
+        letter_id = event_letter(session, "ev-inf", load=float("inf")).id  # SQLite's JSON keeps it
+    with session_scope() as session:
+        outcome = dlq.replay(session, [letter_id], actor="cli", pipeline=pipeline())
+    assert outcome.skipped == {letter_id: dlq.NOT_JSON} and dlq.NOT_JSON in dlq.CANNOT_REPLAY
+    assert redis.llen(keys.INGEST_BUFFER) == 0 and queued_batch_ids(redis) == []

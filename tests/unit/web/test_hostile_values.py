@@ -183,3 +183,22 @@ def test_the_event_audit_page_of_the_ui_says_when_it_stops_at_max_bytes(hostile_
     page = ui.get("/events?host=big").get_data(as_text=True)
     assert "this page stops after" in page and 'href="/events?host=big&amp;offset=' in page
     assert len(page) < 2 * 1024 * 1024
+
+
+def test_an_audit_row_holding_infinity_from_an_older_release_is_answered_as_strict_json(hostile_app, database_url):
+    from datetime import datetime, timezone
+
+    from mutt_app.db import session_scope
+    from mutt_app.models import EventAudit
+
+    if database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL's jsonb never stored Infinity")
+    now = datetime.now(timezone.utc)
+    with session_scope() as session:
+        session.add(EventAudit(event_id="0" * 32, received_at=now, event_time=now, hostname="h", rule_id=1,
+                               rule_name="r", environment="prod", decision="forward", forwarded=True, team="NETO",
+                               correlation_id="c", event={"message": "m", "load": float("inf")}))
+    response = hostile_app.test_client().get("/api/v2/audit-logs", headers={"X-API-KEY": admin_key(("read",))})
+    assert response.status_code == 200
+    _strict(response)
+    assert response.json["logs"][0]["event"]["load"] == "inf"
