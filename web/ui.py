@@ -353,7 +353,7 @@ def dead_letters():
                            args=args, reasons=dlq.REASONS)
 
 
-@bp.get("/dead-letters/<int:letter_id>")
+@bp.get("/dead-letters/<bigint:letter_id>")
 @role_required("viewer")
 def dead_letter(letter_id: int):
     with session_scope() as session:
@@ -364,7 +364,7 @@ def dead_letter(letter_id: int):
     return render_template("ui/dead_letter.html", row=row)
 
 
-@bp.post("/dead-letters/<int:letter_id>/replay")
+@bp.post("/dead-letters/<bigint:letter_id>/replay")
 @role_required("operator")
 def replay_dead_letter(letter_id: int):
     from tasks.remediation import pipeline
@@ -379,7 +379,7 @@ def replay_dead_letter(letter_id: int):
     return redirect(url_for("ui.dead_letter", letter_id=letter_id) if not outcome.replayed else url_for("ui.dead_letters"))
 
 
-@bp.post("/dead-letters/<int:letter_id>/purge")
+@bp.post("/dead-letters/<bigint:letter_id>/purge")
 @role_required("operator")
 def purge_dead_letter(letter_id: int):
     with session_scope() as session:

@@ -5,7 +5,8 @@
   written with ``allow_nan=False``, so none can carry a bare NaN/Infinity (a non-finite float
   stored before, e.g. in an old SQLite audit row, is written as the string "inf" or "nan").
 - Query parameters, form fields and the path: a NUL character anywhere is a 400.
-- Ids in the path (``<int:...>``) are at most a bigint; beyond, the route does not match (404).
+- Ids in the path are bounded by their column: ``<int:...>`` at most 2^31-1, ``<bigint:...>``
+  at most 2^63-1; beyond, the route does not match (404).
 - ``mutt_app.params.ParamError`` raised by a view (a bad number or id) is a 400.
 """
 
@@ -61,12 +62,20 @@ def _finite_only(value: Any) -> Any:
     return value
 
 
-class BoundedInt(IntegerConverter):
-    """``<int:...>`` in a route: at most a bigint, so a longer id is a 404 rather than an overflow
-    in the database driver."""
+class Int32(IntegerConverter):
+    """``<int:...>`` in a route: an id of an ``integer`` column (rules, users, API keys), so a
+    larger one is a 404 rather than PostgreSQL's "integer out of range" (or SQLite's overflow)."""
+
+    def __init__(self, url_map, fixed_digits: int = 0, min: int | None = None, max: int | None = params.MAX_INT32,
+                 signed: bool = False) -> None:  # noqa: A002 - werkzeug's argument names
+        super().__init__(url_map, fixed_digits, min, max, signed)
+
+
+class BigInt(Int32):
+    """``<bigint:...>``: an id of a ``bigint`` column (dead letters)."""
 
     def __init__(self, url_map, fixed_digits: int = 0, min: int | None = None, max: int | None = params.MAX_WHOLE,
-                 signed: bool = False) -> None:  # noqa: A002 - werkzeug's argument names
+                 signed: bool = False) -> None:  # noqa: A002
         super().__init__(url_map, fixed_digits, min, max, signed)
 
 
@@ -80,7 +89,7 @@ def _refuse_nul() -> None:
 
 def init_app(app: Flask) -> None:
     """Before any blueprint is registered (the int converter applies to routes added later)."""
-    app.url_map.converters["int"] = BoundedInt
+    app.url_map.converters.update(int=Int32, bigint=BigInt)
     app.json = StrictJSONProvider(app)
     app.before_request(_refuse_nul)
 

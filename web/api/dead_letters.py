@@ -33,7 +33,7 @@ def list_dead_letters():
                     "pagination": {"page": page.page, "limit": page.limit, "total": page.total, "pages": page.pages}})
 
 
-@bp.get("/dead-letters/<int:letter_id>")
+@bp.get("/dead-letters/<bigint:letter_id>")
 @api_auth("read")
 def show_dead_letter(letter_id: int):
     with session_scope() as session:

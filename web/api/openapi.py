@@ -216,7 +216,7 @@ def document() -> dict:
                            "(deprecated: answers carry X-API-Deprecated: true). Every answer under /api carries "
                            "X-API-Version. Errors are {\"error\", \"correlation_id\"}; API keys only in a header. "
                            "Numbers are strict: whole numbers are ASCII digits (no '²', '٣', '1e3' or '1_000') within "
-                           "their bounds, ids at most 2^63-1 (a longer path id is a 404); JSON bodies may not hold NaN, "
+                           "their bounds, path ids at most what their column holds (2^31-1, dead letters 2^63-1; a larger one is a 404); JSON bodies may not hold NaN, "
                            "Infinity, numbers that overflow a float (1e400) or NUL characters, nor may the path, query "
                            "or form fields: each is a 400 naming the value, never a 500.",
         },

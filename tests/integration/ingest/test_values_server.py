@@ -49,6 +49,7 @@ def test_hostile_values_get_a_4xx_and_events_stay_whole(web, redis):
     for path, status in (("/api/v2/audit-logs?host=a%00b", 400), ("/api/v2/config-audit?changed_by=%00", 400),
                          ("/api/v2/audit-logs?page=%C2%B2", 400), ("/api/v2/audit-logs?rule_id=99999999999999999999", 400),
                          ("/api/v2/dead-letters?page=18446744073709551616", 400), (f"/api/v2/rules/{2**64}", 404),
+                         (f"/api/v2/rules/{2**40}", 404),
                          ("/api/v2/teams/a%00b", 400)):
         response = requests.get(url + path, headers=admin, timeout=10)
         assert response.status_code == status, (path, response.text)
