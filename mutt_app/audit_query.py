@@ -1,21 +1,29 @@
 """Searching the event audit (what rules decided) and the config audit (who changed what).
 
 Filters arrive as strings (query parameters, form fields); a bad one raises ``QueryError``
-with a message for the caller. Newest first, paginated.
+with a message for the caller. Newest first, paginated by ``page`` and ``limit`` (or ``offset``),
+and a page is also bounded in bytes: rows stop before their JSON passes ``MAX_PAGE_BYTES`` (one
+event-audit row can hold a whole event), and the page says so with ``truncated`` and the
+``next_offset`` the following rows start at.
 """
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from mutt_app import params
 from mutt_app.models import ConfigAudit, EventAudit
 
 MAX_LIMIT = 200
+MAX_PAGE_BYTES = 1024 * 1024  # of the rows' JSON in one answer; at least one row is always given
 OPERATIONS = ("CREATE", "UPDATE", "DELETE")
 
 
@@ -28,26 +36,35 @@ class Page:
     page: int
     limit: int
     total: int
+    offset: int = 0
+    returned: int = 0
+    truncated: bool = False  # fewer than ``limit`` rows because of MAX_PAGE_BYTES
 
     @property
     def pages(self) -> int:
         return max(1, math.ceil(self.total / self.limit))
 
+    @property
+    def max_bytes(self) -> int:
+        return MAX_PAGE_BYTES
+
+    @property
+    def next_offset(self) -> int | None:
+        """Where the following rows start (``?offset=``), or None after the last row."""
+        following = self.offset + self.returned
+        return following if following < self.total else None
+
     def to_dict(self) -> dict:
-        return {"page": self.page, "limit": self.limit, "total": self.total, "pages": self.pages}
+        return {"page": self.page, "limit": self.limit, "total": self.total, "pages": self.pages,
+                "offset": self.offset, "returned": self.returned, "truncated": self.truncated,
+                "max_bytes": self.max_bytes, "next_offset": self.next_offset}
 
 
-def _int(args, name: str, default: int | None, lo: int = 1, hi: int | None = None) -> int | None:
-    raw = (args.get(name) or "").strip()
-    if not raw:
-        return default
+def _int(args, name: str, default: int | None, lo: int = 1, hi: int = params.MAX_INT32) -> int | None:
     try:
-        value = int(raw)
-    except ValueError:
-        raise QueryError(f"{name} must be a whole number, got {raw!r}") from None
-    if value < lo or (hi is not None and value > hi):
-        raise QueryError(f"{name} must be between {lo} and {hi}" if hi else f"{name} must be at least {lo}")
-    return value
+        return params.whole_number(args.get(name), name, default=default, minimum=lo, maximum=hi)
+    except params.ParamError as error:
+        raise QueryError(str(error)) from None
 
 
 def _time(args, *names: str) -> datetime | None:
@@ -62,12 +79,21 @@ def _time(args, *names: str) -> datetime | None:
     return None
 
 
-def _paginate(session: Session, query: Select, args, order) -> tuple[list, Page]:
+def _paginate(session: Session, query: Select, args, order, to_dict: Callable[[Any], dict]) -> tuple[list[dict], Page]:
     page = _int(args, "page", 1)
     limit = _int(args, "limit", 50, 1, MAX_LIMIT)
+    offset = _int(args, "offset", None, 0)
+    start = (page - 1) * limit if offset is None else offset
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows = session.scalars(query.order_by(*order).offset((page - 1) * limit).limit(limit)).all()
-    return list(rows), Page(page, limit, total)
+    rows, size = [], 0
+    for row in session.scalars(query.order_by(*order).offset(start).limit(limit)):
+        item = to_dict(row)
+        size += len(json.dumps(item, default=str))
+        if rows and size > MAX_PAGE_BYTES:
+            break
+        rows.append(item)
+    truncated = len(rows) < limit and start + len(rows) < total
+    return rows, Page(page if offset is None else start // limit + 1, limit, total, start, len(rows), truncated)
 
 
 def search_events(session: Session, args) -> tuple[list[dict], Page]:
@@ -88,8 +114,7 @@ def search_events(session: Session, args) -> tuple[list[dict], Page]:
         query = query.where(EventAudit.received_at >= start)
     if end:
         query = query.where(EventAudit.received_at <= end)
-    rows, page = _paginate(session, query, args, (EventAudit.received_at.desc(), EventAudit.event_id))
-    return [event_to_dict(row) for row in rows], page
+    return _paginate(session, query, args, (EventAudit.received_at.desc(), EventAudit.event_id), event_to_dict)
 
 
 def search_changes(session: Session, args) -> tuple[list[dict], Page]:
@@ -113,8 +138,7 @@ def search_changes(session: Session, args) -> tuple[list[dict], Page]:
         query = query.where(ConfigAudit.changed_at >= start)
     if end:
         query = query.where(ConfigAudit.changed_at <= end)
-    rows, page = _paginate(session, query, args, (ConfigAudit.changed_at.desc(), ConfigAudit.id.desc()))
-    return [change_to_dict(row) for row in rows], page
+    return _paginate(session, query, args, (ConfigAudit.changed_at.desc(), ConfigAudit.id.desc()), change_to_dict)
 
 
 def event_to_dict(row: EventAudit) -> dict:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -21,7 +22,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from mutt_app import audit, dynconfig
+from mutt_app import audit, dynconfig, events
 from mutt_app.batches import QUEUED, EventBatches
 from mutt_app.db import insert_ignoring_duplicates, on_commit
 from mutt_app.models import DEAD_LETTER_STATES, Alert, DeadLetter
@@ -149,13 +150,14 @@ class Page:
 
 
 MAX_PAGE_SIZE = 500
+MAX_PAGE = 2**31 - 1  # (page - 1) * limit stays a bigint offset
 
 
 def list_dead_letters(session: Session, kind: str | None = None, reason: str | None = None,
                       state: str | None = None, page: int = 1, limit: int = 50) -> Page:
     """One page of dead letters, most recent failure first."""
-    if page < 1 or not 1 <= limit <= MAX_PAGE_SIZE:
-        raise DeadLetterError(f"page must be at least 1 and limit between 1 and {MAX_PAGE_SIZE}")
+    if not 1 <= page <= MAX_PAGE or not 1 <= limit <= MAX_PAGE_SIZE:
+        raise DeadLetterError(f"page must be between 1 and {MAX_PAGE} and limit between 1 and {MAX_PAGE_SIZE}")
     where = Filter(kind, reason, state).conditions()
     total = session.scalar(select(func.count()).select_from(DeadLetter).where(*where)) or 0
     items = session.scalars(
@@ -220,7 +222,8 @@ class Outcome:
 NO_EVENT = "no stored event to replay"
 NO_ALERT = "the alert no longer exists"
 ALREADY_DELIVERED = "the alert was delivered meanwhile"
-CANNOT_REPLAY = (NO_EVENT, NO_ALERT)
+NOT_JSON = "the stored event holds a number JSON cannot carry (NaN or Infinity)"
+CANNOT_REPLAY = (NO_EVENT, NO_ALERT, NOT_JSON)
 
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -259,7 +262,7 @@ def replay(session: Session, ids: Iterable[int], *, actor: str, reason: str = ""
             else:
                 chosen.append(letter)
         before = {letter.id: (letter.state, letter.replays) for letter in chosen}
-        done = replay_letters(session, chosen, pipeline)
+        done = replay_letters(session, chosen, pipeline, correlation_id=correlation_id)
         for letter in chosen:
             if letter.id in done.skipped:
                 continue
@@ -275,15 +278,16 @@ def replay(session: Session, ids: Iterable[int], *, actor: str, reason: str = ""
 
 
 def replay_letters(session: Session, letters: list[DeadLetter], pipeline: Pipeline,
-                   now: datetime | None = None) -> Outcome:
+                   now: datetime | None = None, correlation_id: str = "") -> Outcome:
     """Put these dead letters back into the pipeline and mark them replayed (no checks, no audit:
-    the shared core of operator replay and remediation)."""
+    the shared core of operator replay and remediation). An ``invalid_event`` letter holds what
+    the sender sent, so it goes through ingest's validation again (``revalidate``)."""
     now = now or datetime.now(timezone.utc)
     outcome = Outcome()
-    events = [letter for letter in letters if letter.kind == EVENT]
+    event_letters = [letter for letter in letters if letter.kind == EVENT]
     alerts = [letter for letter in letters if letter.kind == ALERT]
-    if events:
-        outcome.add(_replay_events(events, pipeline))
+    if event_letters:
+        outcome.add(_replay_events(event_letters, pipeline, correlation_id))
     if alerts:
         outcome.add(_replay_alerts(session, alerts, pipeline))
     for letter in letters:
@@ -295,17 +299,41 @@ def replay_letters(session: Session, letters: list[DeadLetter], pipeline: Pipeli
     return outcome
 
 
-def _replay_events(letters: list[DeadLetter], pipeline: Pipeline) -> Outcome:
+def revalidate(letter: DeadLetter, correlation_id: str = "") -> dict:
+    """The canonical event of an ``invalid_event`` letter, checked as ingest checks a new one
+    (``events.EventError`` if it still fails). Its payload is what the sender sent, so MUTT's own
+    fields are set here, never taken from it: ``_id`` is the letter's ref_id (a second replay is
+    audited once), ``_received_at`` when the letter was first written, ``_source`` and ``_key``
+    say replay, ``_correlation_id`` is the replay's."""
+    stamp = events.Stamp(correlation_id or uuid.uuid4().hex, letter.first_failed_at.isoformat(),
+                         REPLAY_SOURCE, REPLAY_SOURCE)
+    event = events.normalise(letter.payload, stamp)
+    event["_id"] = letter.ref_id
+    return event
+
+
+def _replay_events(letters: list[DeadLetter], pipeline: Pipeline, correlation_id: str = "") -> Outcome:
     outcome = Outcome()
     documents, sent = [], []
     for letter in letters:
         if not isinstance(letter.payload, dict):
             outcome.skipped[letter.id] = NO_EVENT
             continue
-        event = dict(letter.payload)
-        event["_id"] = event.get("_id") or letter.ref_id
-        event["_source"] = REPLAY_SOURCE
-        documents.append(json.dumps(event))
+        if letter.reason == INVALID_EVENT:
+            try:
+                documents.append(events.encode(revalidate(letter, correlation_id), dynconfig.get("max_event_bytes")))
+            except events.EventError as error:
+                outcome.skipped[letter.id] = f"still not a valid event: {error}"
+                continue
+        else:  # an event MUTT had accepted and normalised itself
+            event = dict(letter.payload)
+            event["_id"] = event.get("_id") or letter.ref_id
+            event["_source"] = REPLAY_SOURCE
+            try:
+                documents.append(json.dumps(event, allow_nan=False))
+            except ValueError:  # stored before MUTT refused NaN/Infinity (SQLite keeps them)
+                outcome.skipped[letter.id] = NOT_JSON
+                continue
         sent.append(letter.id)
     if not documents:
         return outcome

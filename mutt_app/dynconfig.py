@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from mutt_app import keys
+from mutt_app import keys, params
 
 REFRESH_SECONDS = 0.5
 
@@ -48,19 +48,14 @@ class Setting:
                 else:
                     raise ValueError
             elif self.type is int:
-                if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
-                    raise ValueError
-                value = int(str(raw).strip()) if isinstance(raw, str) else int(raw)
+                value = params.whole_number(raw, self.key)
             elif self.type is float:
-                if isinstance(raw, bool):
-                    raise ValueError
-                value = float(raw)
+                value = params.finite_number(raw, self.key)  # NaN would stop every comparison
             else:
-                if not isinstance(raw, str):
-                    raise ValueError
-                value = raw.strip()
-        except (TypeError, ValueError):
-            raise SettingError(f"{self.key} must be a {self.type.__name__}, got {raw!r}") from None
+                value = params.text(raw, self.key).strip()
+        except (TypeError, ValueError):  # ParamError included
+            raise SettingError(f"{self.key} must be a {'finite ' if self.type is float else ''}"
+                               f"{self.type.__name__}, got {raw!r}") from None
         if self.choices and str(value) not in self.choices:
             raise SettingError(f"{self.key} must be one of {', '.join(self.choices)}, got {value!r}")
         if self.minimum is not None and value < self.minimum:
@@ -84,6 +79,7 @@ REGISTRY: dict[str, Setting] = {
         _s("ingest_rate_limit", int, 600_000, "Requests one API key may make per ingest_rate_window (429 with Retry-After above it). 0 turns the limit off.", "ingest", 0, 100_000_000),
         _s("ingest_rate_window", int, 60, "Window in seconds for ingest_rate_limit.", "ingest", 1, 3600),
         _s("ingest_batch_size", int, 500, "Events per alerter batch: ingest cuts a batch as soon as this many are waiting.", "ingest", 1, 1000),
+        _s("max_event_bytes", int, 65_536, "Largest event accepted, in bytes of its canonical JSON: a single event over it is refused with 413, an event of a batch is rejected (and dead-lettered) with the reason.", "ingest", 1024, 16 * 1024 * 1024),
         _s("ingest_flush_interval_ms", int, 100, "Longest the oldest accepted event waits for its batch to fill before the batch is sent on anyway.", "ingest", 5, 5000),
         # alerter
         _s("unhandled_threshold", int, 100, "Unhandled events from one host with one message fingerprint that raise a meta-alert.", "alerter", 1, 1_000_000),
@@ -180,7 +176,7 @@ class RuntimeConfig:
         if value is None:
             pipe.hdel(keys.CONFIG, key)
         else:
-            pipe.hset(keys.CONFIG, key, json.dumps(value))
+            pipe.hset(keys.CONFIG, key, json.dumps(value, allow_nan=False))
         pipe.incr(keys.CONFIG_VERSION)
         pipe.publish(keys.CONFIG_CHANNEL, key)
         pipe.execute()

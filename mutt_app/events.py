@@ -13,6 +13,7 @@ per alert.
 from __future__ import annotations
 
 import json
+import math
 import re
 import uuid
 import zlib
@@ -78,6 +79,11 @@ class EventError(ValueError):
     """An item is not a valid event; the message names the field."""
 
 
+class EventTooLarge(EventError):
+    """A canonical event over the ``max_event_bytes`` runtime setting (413 when it is a request's
+    only event; a rejected item of a batch otherwise)."""
+
+
 @dataclass(frozen=True)
 class Invalid:
     """An item of a batch that could not even be read (a bad NDJSON line, a record without value)."""
@@ -141,8 +147,15 @@ def _reject_constant(name: str):
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _number(text: str) -> float | str:
+    """A JSON number with a fraction or exponent: a float if one can hold it, else its own text
+    (``1e400`` would be ``inf``, which JSON cannot carry on to Moogsoft)."""
+    value = float(text)
+    return value if math.isfinite(value) else text
+
+
 def _loads(text: str) -> Any:
-    return json.loads(text, parse_constant=_reject_constant)
+    return json.loads(text, parse_constant=_reject_constant, parse_float=_number)
 
 
 def _clean(value: Any) -> Any:
@@ -179,16 +192,22 @@ def _ndjson(lines: list[str]) -> list[Any]:
     return items
 
 
+def ndjson_lines(text: str) -> list[str]:
+    """The non-blank NDJSON lines of ``text``: split at "\n" and "\r\n" only. (``str.splitlines``
+    also splits at U+2028, U+2029, U+0085 and others, which JSON strings may hold unescaped.)"""
+    return [line.removesuffix("\r") for line in text.split("\n") if line.strip()]
+
+
 def parse_body(text: str, media: str) -> Parsed:
     """Split a decoded ingest body into items (BodyError if it is none of the accepted shapes)."""
     if not text.strip():
         raise BodyError("body: empty; send a JSON object, a JSON array or NDJSON")
     if media == MEDIA_NDJSON:
-        return _batch(_ndjson([line for line in text.splitlines() if line.strip()]))
+        return _batch(_ndjson(ndjson_lines(text)))
     try:
         value = _parse_json(text)
     except (ValueError, RecursionError) as error:
-        lines = [line for line in text.splitlines() if line.strip()]
+        lines = ndjson_lines(text)
         if len(lines) > 1:
             items = _ndjson(lines)
             if any(not isinstance(item, Invalid) for item in items):
@@ -282,7 +301,7 @@ def syslog_severity(value: Any, names: dict[str, int] = SEVERITIES) -> int:
         raise ValueError
     if isinstance(value, str):
         text = value.strip().lower()
-        if text.isdigit():
+        if text.isascii() and text.isdigit():  # "²".isdigit() is True, and int("٣") is 3
             return syslog_severity(int(text))
         return names[text]
     raise ValueError
@@ -431,6 +450,15 @@ def normalise(item: Any, stamp: Stamp) -> dict:
     event["_source"] = stamp.source
     event["_key"] = stamp.key
     return event
+
+
+def encode(event: dict, max_bytes: int) -> str:
+    """The canonical event as the JSON document that is queued (ASCII, so characters are bytes),
+    or EventTooLarge when it is over ``max_bytes``."""
+    document = json.dumps(event, allow_nan=False)
+    if len(document) > max_bytes:
+        raise EventTooLarge(f"event: {len(document)} bytes as JSON; at most {max_bytes} (max_event_bytes)")
+    return document
 
 
 def _show(value: Any) -> str:

@@ -13,7 +13,6 @@ is still leased in Redis, so the janitor enqueues it when the lease runs out: no
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -22,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import uuid4
 
-from mutt_app import dlq, dynconfig
+from mutt_app import dlq, dynconfig, events
 from mutt_app.batches import QUEUED, EventBatches
 from mutt_app.db import session_scope
 
@@ -36,6 +35,7 @@ class Rejected:
     index: int
     error: str
     payload: Any = field(repr=False, default=None)
+    too_large: bool = False  # over max_event_bytes: a single event is a 413, not a 400
 
 
 @dataclass(frozen=True)
@@ -59,9 +59,23 @@ class Ingest:
         self._stop = threading.Event()
         self._lock = threading.Lock()
 
-    def submit(self, events: list[dict], rejected: list[Rejected], *, key_id: str, key_name: str,
+    def read(self, items: list[Any], stamp: events.Stamp) -> tuple[list[str], list[Rejected]]:
+        """Each parsed item as its canonical event's JSON document, or Rejected with the reason
+        (not an event, or over the ``max_event_bytes`` runtime setting)."""
+        max_bytes = self.settings().get("max_event_bytes")
+        documents, rejected = [], []
+        for index, item in enumerate(items):
+            try:
+                documents.append(events.encode(events.normalise(item, stamp), max_bytes))
+            except events.EventError as failure:
+                raw = item.raw if isinstance(item, events.Invalid) else item
+                rejected.append(Rejected(index, str(failure), raw, isinstance(failure, events.EventTooLarge)))
+        return documents, rejected
+
+    def submit(self, documents: list[str], rejected: list[Rejected], *, key_id: str, key_name: str,
                correlation_id: str) -> Result:
-        """Queue ``events`` (canonical) all or none; keep ``rejected`` items as dead letters.
+        """Queue ``documents`` (canonical events as JSON, from ``read``) all or none; keep
+        ``rejected`` items as dead letters.
 
         Nothing is dead-lettered unless the valid events were queued (a 429/503 is retried by the
         sender as a whole). Redis errors propagate: the caller answers 503.
@@ -69,9 +83,9 @@ class Ingest:
         settings = self.settings()
         limit = settings.get("max_ingest_queue_size")
         backlog = 0
-        if events:
+        if documents:
             result = self.batches.accept(
-                [json.dumps(event) for event in events],
+                documents,
                 key_id=key_id,
                 rate_limit=settings.get("ingest_rate_limit"),
                 rate_window=settings.get("ingest_rate_window"),
@@ -81,10 +95,10 @@ class Ingest:
                 return Result(result.status, backlog=result.backlog, queue_limit=limit,
                               retry_after=result.retry_after or BACKLOG_RETRY_AFTER)
             backlog = result.backlog
-            self._cut_filled(result.buffered, len(events))
+            self._cut_filled(result.buffered, len(documents))
         if rejected:
             self.dead_letter(rejected, key_name=key_name, correlation_id=correlation_id)
-        return Result(QUEUED, accepted=len(events), rejected=tuple(rejected), backlog=backlog, queue_limit=limit)
+        return Result(QUEUED, accepted=len(documents), rejected=tuple(rejected), backlog=backlog, queue_limit=limit)
 
     def settings(self) -> dynconfig.RuntimeConfig:
         """The runtime settings, as kept in this pipeline's Redis (looked up without going through

@@ -152,9 +152,13 @@ class MoogClient:
         self._lock = threading.Lock()
 
     def send(self, body: dict) -> Outcome:
+        try:
+            data = json.dumps(body, allow_nan=False).encode()
+        except ValueError as error:  # ingest refuses NaN/Infinity; should one get in, Moogsoft never sees it
+            return Outcome(PERMANENT, None, f"not sent: the alert holds a number JSON cannot carry ({error})")
         started = time.monotonic()
         try:
-            response = self._http.request("POST", self.url, body=json.dumps(body).encode(), headers=self._headers,
+            response = self._http.request("POST", self.url, body=data, headers=self._headers,
                                           timeout=self._timeout, retries=False, redirect=False)
         except urllib3.exceptions.TimeoutError as error:
             metrics.MOOG_REQUESTS.labels("timeout", "error").inc()

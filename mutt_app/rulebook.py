@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mutt_app import audit, db, keys
+from mutt_app import audit, db, keys, params
 from mutt_app.models import HANDLINGS, DevelopmentHost, DeviceTeam, EventAudit, Rule
 from mutt_app.rules import MATCH_TYPES, RuleSet, handling, handling_problem, rule_problem, syslog_severity
 from mutt_app.rules import Rule as MatcherRule
@@ -74,21 +74,19 @@ def _integer(fields: dict, name: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise RuleError(f"{name} must be an integer, got {type(value).__name__}")
     try:
-        number = int(value)
-    except ValueError:
-        raise RuleError(f"{name} must be an integer, got {value!r}") from None
-    if not low <= number <= high:
-        raise RuleError(f"{name} must be between {low} and {high}, got {number}")
-    return number
+        return params.whole_number(value, name, minimum=low, maximum=high)
+    except params.ParamError:
+        raise RuleError(f"{name} must be an integer between {low} and {high}, got {value!r}") from None
 
 
 def moog_severity(value: Any) -> int:
     """0-5, or a name (Critical, Major, Minor, Warning, Indeterminate/Info, Clear) -> 0-5."""
     if isinstance(value, str) and value.strip().lower() in MOOG_SEVERITIES:
         return MOOG_SEVERITIES[value.strip().lower()]
-    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).strip().isdigit():
-        raise RuleError(f"moog_severity must be 0-5 or one of Critical, Major, Minor, Warning, Info, Clear; got {value!r}")
-    number = int(str(value).strip())
+    try:
+        number = params.whole_number(value, "moog_severity", minimum=0)
+    except params.ParamError:
+        raise RuleError(f"moog_severity must be 0-5 or one of Critical, Major, Minor, Warning, Info, Clear; got {value!r}") from None
     if number > 5:
         raise RuleError(f"moog_severity must be 0-5, got {number}")
     return number

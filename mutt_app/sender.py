@@ -21,6 +21,8 @@ from typing import Any, Iterator
 
 import requests
 
+from mutt_app.events import ndjson_lines
+
 REFUSED = (429, 503)  # MUTT is busy: the sender should retry later
 
 
@@ -30,7 +32,7 @@ def load_events(path: Path) -> list[Any]:
     try:
         document = json.loads(text)
     except json.JSONDecodeError:
-        lines = [line for line in text.splitlines() if line.strip()]
+        lines = ndjson_lines(text)
         try:
             return [json.loads(line) for line in lines]
         except json.JSONDecodeError as error:

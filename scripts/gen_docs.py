@@ -37,7 +37,10 @@ def configuration() -> str:
            "- **Runtime settings**, stored in Redis and seen by every running process within a second, without a",
            "  restart. Change them with `mutt config set KEY VALUE --reason ...`, with",
            "  `PUT /api/v2/config/KEY` (admin API key), or on the UI's settings page. Every change is recorded in",
-           "  the config audit (who, when, old and new value, reason). `mutt config list` shows the current values.\n",
+           "  the config audit (who, when, old and new value, reason). `mutt config list` shows the current values.",
+           "  Values are checked against their type and bounds: an `int` is ASCII digits, a `float` a finite number",
+           "  (`nan`, `inf`, `1e400` are refused), a string has no NUL character. A value in Redis that fails the",
+           "  check (an older release's) is ignored and the default applies.\n",
            "## Environment variables\n",
            "| Variable | Default | Meaning |",
            "|---|---|---|"]

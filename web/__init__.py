@@ -59,9 +59,10 @@ def create_app(settings: config.Settings | None = None) -> Flask:
         response.headers.setdefault("X-Correlation-ID", getattr(g, "correlation_id", ""))
         return response
 
-    from web import api, auth, errors, headers, health, ingest, ui
+    from web import api, auth, errors, headers, health, ingest, ui, values
 
     errors.init_app(app)
+    values.init_app(app)
     app.register_blueprint(health.bp)
     ingest.init_app(app)
     headers.init_app(app)  # outermost: ingest's answers carry them too

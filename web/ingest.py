@@ -24,9 +24,9 @@ from flask import Flask
 from redis.exceptions import RedisError
 from werkzeug.datastructures import EnvironHeaders
 
-from mutt_app import events, logs, metrics, redis_client
+from mutt_app import events, logs, metrics, params, redis_client
 from mutt_app.batches import QUEUED, RATE_LIMITED
-from mutt_app.ingest import BACKLOG_RETRY_AFTER, Ingest, Rejected
+from mutt_app.ingest import BACKLOG_RETRY_AFTER, Ingest
 from web import correlation_id
 from web.api import API_VERSION
 from web.security import authenticate_key
@@ -169,14 +169,10 @@ class IngestEndpoint:
         except events.BodyError as failure:
             return _error(cid, 400, str(failure))
 
-        stamp = events.Stamp(cid, events.now_iso(), source, key.name)
-        valid, rejected = [], []
-        for index, item in enumerate(parsed.items):
-            try:
-                valid.append(events.normalise(item, stamp))
-            except events.EventError as failure:
-                rejected.append(Rejected(index, str(failure), item.raw if isinstance(item, events.Invalid) else item))
+        valid, rejected = pipeline.read(parsed.items, events.Stamp(cid, events.now_iso(), source, key.name))
         if not parsed.batch and rejected:
+            if rejected[0].too_large:
+                return _error(cid, 413, rejected[0].error)
             return _error(cid, 400, rejected[0].error, "validation")
 
         result = pipeline.submit(valid, rejected, key_id=str(key.id), key_name=key.name, correlation_id=cid)
@@ -203,8 +199,8 @@ def _body(environ, limit: int) -> bytes:
     length = environ.get("CONTENT_LENGTH")
     if length:
         try:
-            length = int(length)
-        except ValueError:
+            length = params.whole_number(length, "Content-Length", minimum=0)  # int() would read "٣" as 3
+        except params.ParamError:
             raise events.BodyError("Content-Length: not a number") from None
         if length > limit:
             raise events.TooLarge(f"body: {length} bytes; at most {limit}")

@@ -7,12 +7,12 @@ admins manage runtime settings, API keys and users. CSRFProtect guards every POS
 from __future__ import annotations
 
 import json
-import re
+from urllib.parse import urlencode
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from celeryconfig import QUEUES
-from mutt_app import apikeys, audit_query, dlq, dynconfig, redis_client, rulebook, slo, status, users
+from mutt_app import apikeys, audit_query, dlq, dynconfig, params, redis_client, rulebook, slo, status, users
 from mutt_app import dashboard as dash
 from mutt_app.db import session_scope
 from mutt_app.models import HANDLINGS, MATCH_TYPES, ROLES, SCOPES, ApiKey
@@ -53,7 +53,7 @@ def _search(search, template: str):
         except audit_query.QueryError as error:
             flash(str(error), "error")
             rows, page = [], audit_query.Page(1, 50, 0)
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    args = {k: v for k, v in request.args.items() if k not in ("page", "offset") and v}
     return render_template(template, rows=rows, page=page, args=args)
 
 
@@ -181,7 +181,10 @@ def rule_fields(form) -> dict:
     fields: dict = {name: form.get(name, "") for name in rulebook.EDITABLE if name not in ("is_active",)}
     for name in ("priority", "moog_severity", "syslog_severity"):
         value = fields[name].strip()
-        fields[name] = int(value) if re.fullmatch(r"-?[0-9]{1,12}", value) else (value or None)  # else the domain says why
+        try:
+            fields[name] = params.whole_number(value, name, default=None)
+        except params.ParamError:
+            fields[name] = value  # a name ("Critical") or something the domain refuses with its reason
     if fields["priority"] is None:
         del fields["priority"]
     if fields["moog_severity"] is None:
@@ -337,12 +340,12 @@ def remove_team(hostname: str):
 def dead_letters():
     args = {k: v for k, v in request.args.items() if v}
     try:
-        page_number = int(args.get("page", 1))
+        page_number = params.whole_number(args.get("page"), "page", default=1, minimum=1, maximum=params.MAX_INT32)
         with session_scope() as session:
             page = dlq.list_dead_letters(session, kind=args.get("kind"), reason=args.get("reason"),
                                          state=args.get("state"), page=page_number, limit=50)
             rows = [dlq.as_dict(letter, with_payload=False) for letter in page.items]
-    except (ValueError, dlq.DeadLetterError) as error:
+    except (params.ParamError, dlq.DeadLetterError) as error:
         flash(str(error), "error")
         rows, page = [], dlq.Page([], 1, 50, 0)
     args.pop("page", None)
@@ -350,7 +353,7 @@ def dead_letters():
                            args=args, reasons=dlq.REASONS)
 
 
-@bp.get("/dead-letters/<int:letter_id>")
+@bp.get("/dead-letters/<bigint:letter_id>")
 @role_required("viewer")
 def dead_letter(letter_id: int):
     with session_scope() as session:
@@ -361,7 +364,7 @@ def dead_letter(letter_id: int):
     return render_template("ui/dead_letter.html", row=row)
 
 
-@bp.post("/dead-letters/<int:letter_id>/replay")
+@bp.post("/dead-letters/<bigint:letter_id>/replay")
 @role_required("operator")
 def replay_dead_letter(letter_id: int):
     from tasks.remediation import pipeline
@@ -376,7 +379,7 @@ def replay_dead_letter(letter_id: int):
     return redirect(url_for("ui.dead_letter", letter_id=letter_id) if not outcome.replayed else url_for("ui.dead_letters"))
 
 
-@bp.post("/dead-letters/<int:letter_id>/purge")
+@bp.post("/dead-letters/<bigint:letter_id>/purge")
 @role_required("operator")
 def purge_dead_letter(letter_id: int):
     with session_scope() as session:
@@ -385,10 +388,18 @@ def purge_dead_letter(letter_id: int):
     return redirect(url_for("ui.dead_letters"))
 
 
+def page_url(endpoint: str, args: dict, **position: int) -> str:
+    """The pager's link: the filters and ``page=`` or ``offset=`` as a query string. (Passed to
+    url_for as keywords, a parameter named ``_scheme``, ``_external`` or ``endpoint`` would be read
+    as url_for's own.)"""
+    return url_for(endpoint) + "?" + urlencode({**args, **position})
+
+
 def pretty(value) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str)
 
 
 bp.add_app_template_filter(pretty, "pretty")
+bp.add_app_template_global(page_url, "page_url")
 bp.add_app_template_global(MATCH_TYPES, "MATCH_TYPES")
 bp.add_app_template_global(HANDLINGS, "HANDLINGS")

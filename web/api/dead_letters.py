@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 
-from mutt_app import dlq
+from mutt_app import dlq, params
 from mutt_app.db import session_scope
 from web.api import bp
 from web.errors import api_error
@@ -14,11 +14,7 @@ MAX_IDS = 10_000  # letters one replay or purge request may touch
 
 
 def _int_arg(name: str, default: int) -> int:
-    raw = request.args.get(name, default)
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        raise dlq.DeadLetterError(f"{name} must be a whole number, got {raw!r}") from None
+    return params.whole_number(request.args.get(name), name, default=default, minimum=1, maximum=params.MAX_INT32)
 
 
 @bp.get("/dead-letters")
@@ -37,7 +33,7 @@ def list_dead_letters():
                     "pagination": {"page": page.page, "limit": page.limit, "total": page.total, "pages": page.pages}})
 
 
-@bp.get("/dead-letters/<int:letter_id>")
+@bp.get("/dead-letters/<bigint:letter_id>")
 @api_auth("read")
 def show_dead_letter(letter_id: int):
     with session_scope() as session:
@@ -53,6 +49,8 @@ def _selection(session, body: dict) -> list[int]:
         ids = body["ids"]
         if not isinstance(ids, list) or not ids or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
             raise dlq.DeadLetterError("ids must be a non-empty list of dead-letter ids (integers)")
+        if len(ids) <= MAX_IDS:
+            ids = [params.record_id(i, "ids[]") for i in ids]
     elif isinstance(body.get("filter"), dict):
         unknown = set(body["filter"]) - {"kind", "reason", "state"}
         if unknown:

@@ -37,7 +37,9 @@ SCHEMAS = {
     "Error": obj(("error", "correlation_id"), error=STR, correlation_id=STR),
     "IngestError": obj(("status", "message", "correlation_id"), status={"const": "error"}, message=STR,
                        correlation_id=STR, retry_after=INT),
-    "Pagination": obj(("page", "limit", "total", "pages"), page=INT, limit=INT, total=INT, pages=INT),
+    "Pagination": obj(("page", "limit", "total", "pages"), page=INT, limit=INT, total=INT, pages=INT,
+                      # the audit searches: a page also stops before its rows pass max_bytes of JSON
+                      offset=INT, returned=INT, truncated=BOOL, max_bytes=INT, next_offset=nullable(INT)),
     "Metrics": obj(
         ("summary", "chart_24h"),
         summary=obj(("current_rate_1m", "avg_rate_15m", "avg_rate_1h"), current_rate_1m=NUM, avg_rate_15m=NUM, avg_rate_1h=NUM),
@@ -127,16 +129,18 @@ PATHS = {
                                                  body=ANY_OBJECT, errors=INGEST_ERRORS, error_schema=ref("IngestError"))},
     "/api/v2/metrics": {"get": op("Ingest rates (events/min): now, 15 min, 1 h averages, 24 h chart.", "read", (200, ref("Metrics")))},
     "/api/v2/slo": {"get": op("Service-level objectives from MUTT's own counters.", "read", (200, ref("SloReport")))},
-    "/api/v2/audit-logs": {"get": op("Event audit search, newest first.", "read", (200, page_of("logs", "EventAudit")),
+    "/api/v2/audit-logs": {"get": op("Event audit search, newest first. A page holds at most `limit` rows and stops before "
+                                     "their JSON passes `pagination.max_bytes` (1 MiB): then `truncated` is true and "
+                                     "`?offset=<next_offset>` continues.", "read", (200, page_of("logs", "EventAudit")),
                                      params=query("host", "hostname", "rule_id", "decision", "correlation_id", "start", "end",
-                                                  "start_date", "end_date", "page", "limit"))},
+                                                  "start_date", "end_date", "page", "limit", "offset"))},
     "/api/v2/config-audit": {"get": op("Config audit search, newest first.", "read", (200, page_of("changes", "ConfigChange")),
                                        params=query("changed_by", "table_name", "record_id", "operation", "start_date",
-                                                     "end_date", "page", "limit"))},
+                                                     "end_date", "page", "limit", "offset"))},
     "/api/v2/audit": {"get": op("The config audit under v2.5's name and shape (rows in `logs`).", "read",
                                 (200, page_of("logs", "ConfigChange")),
                                 params=query("changed_by", "table_name", "record_id", "operation", "start_date",
-                                             "end_date", "page", "limit"))},
+                                             "end_date", "page", "limit", "offset"))},
     "/api/v2/users": {
         "get": op("List users.", "admin", (200, obj(("users",), users={"type": "array", "items": ref("User")}))),
         "post": op("Create a user.", "admin", (201, ref("User")), body=ref("NewUser"), errors=W),
@@ -213,7 +217,11 @@ def document() -> dict:
             "title": "MUTT REST API", "version": API_VERSION,
             "description": f"MUTT {__version__}. Every path under /api/v2 is also served under /api/v1 "
                            "(deprecated: answers carry X-API-Deprecated: true). Every answer under /api carries "
-                           "X-API-Version. Errors are {\"error\", \"correlation_id\"}; API keys only in a header.",
+                           "X-API-Version. Errors are {\"error\", \"correlation_id\"}; API keys only in a header. "
+                           "Numbers are strict: whole numbers are ASCII digits (no '²', '٣', '1e3' or '1_000') within "
+                           "their bounds, path ids at most what their column holds (2^31-1, dead letters 2^63-1; a larger one is a 404); JSON bodies may not hold NaN, "
+                           "Infinity, numbers that overflow a float (1e400) or NUL characters, nor may the path, query "
+                           "or form fields: each is a 400 naming the value, never a 500.",
         },
         "paths": _tagged(PATHS),
         "components": {

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 
-from mutt_app import redis_client, rulebook
+from mutt_app import params, redis_client, rulebook
 from mutt_app.db import session_scope
 from web.api import bp
 from web.errors import api_error
@@ -105,9 +105,8 @@ def test_rule():
     try:
         with session_scope() as session:
             if last is not None:
-                if not last.isdigit():
-                    return api_error(400, "last must be a whole number")
-                results, available = rulebook.dry_run_recent(session, int(last), rule_fields, redis_client.get())
+                count = params.whole_number(last, "last", minimum=1, maximum=params.MAX_INT32)
+                results, available = rulebook.dry_run_recent(session, count, rule_fields, redis_client.get())
                 answer = {"results": results, "count": len(results)}
                 if len(results) < available:
                     answer["stopped"] = (f"stopped after {rulebook.DRY_RUN_SECONDS:g} s: {len(results)} of the "

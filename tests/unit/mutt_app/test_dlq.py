@@ -3,7 +3,7 @@ import json
 import pytest
 from sqlalchemy import select
 
-from mutt_app import dlq, keys
+from mutt_app import dlq, dynconfig, keys
 from mutt_app.batches import EventBatches
 from mutt_app.db import session_scope
 from mutt_app.models import Alert, ConfigAudit, DeadLetter
@@ -96,7 +96,7 @@ def test_permanent_failures_are_replayed_only_with_force(redis, sqlite_url, reas
         if reason == dlq.MOOG_REJECTED:
             _, letter = alert_letter(session, reason)
         else:
-            letter = event_letter(session, "bad", reason)
+            letter = event_letter(session, "bad", reason, timestamp="2025-01-15T14:30:22Z")
         letter_id = letter.id
     with session_scope() as session:
         outcome = dlq.replay(session, [letter_id], actor="cli", pipeline=pipeline())
@@ -176,3 +176,63 @@ def test_as_dict_is_json(redis, sqlite_url):
         letter = event_letter(session)
         body = json.loads(json.dumps(dlq.as_dict(letter)))
         assert body["payload"]["_id"] == "ev1" and body["reason"] == "processing_failed"
+
+
+FORGED = {"_received_at": "1999-01-01T00:00:00+00:00", "_key": "someone-else", "_id": "chosen-id",
+          "_correlation_id": "forged", "_source": "ingest"}
+
+
+def invalid_letter(session, ref_id: str, item) -> int:
+    """What ingest stores for a rejected item of a batch: the item as sent."""
+    dlq.record_many(session, dlq.EVENT, dlq.INVALID_EVENT, [(ref_id, item, "item 0: timestamp: required")])
+    session.flush()
+    return session.scalar(select(DeadLetter.id).where(DeadLetter.ref_id == ref_id))
+
+
+def test_a_forced_replay_of_an_invalid_event_goes_through_ingests_checks_and_cannot_forge_mutts_fields(redis, database_url):
+    sent = {"hostname": " h1 ", "message": "link down", "timestamp": 1736951422, "syslog_severity": "err", **FORGED}
+    with session_scope() as session:
+        letter_id = invalid_letter(session, "ref-1", sent)
+        first_failed = dlq.get(session, letter_id).first_failed_at
+    with session_scope() as session:
+        outcome = dlq.replay(session, [letter_id], actor="cli", force=True, pipeline=pipeline(), correlation_id="op-7")
+    assert outcome.replayed == [letter_id]
+    [batch_id] = queued_batch_ids(redis)
+    [event] = EventBatches(redis).claim(batch_id, 60).events
+    assert (event["_id"], event["_key"], event["_source"], event["_correlation_id"]) == ("ref-1", "replay", "replay", "op-7")
+    assert event["_received_at"] == first_failed.isoformat() != FORGED["_received_at"]
+    # normalised as ingest would: trimmed host, ISO timestamp, numeric severity
+    assert (event["hostname"], event["timestamp"], event["syslog_severity"]) == ("h1", "2025-01-15T14:30:22+00:00", 3)
+
+
+@pytest.mark.parametrize("item, why", [
+    ({"message": "no host", "timestamp": 1, **FORGED}, "hostname: required"),
+    ({"hostname": "h", "message": "m", "timestamp": "last tuesday"}, "timestamp: not a date/time"),
+])
+def test_a_forced_replay_of_a_still_invalid_event_is_skipped_with_the_reason_and_queues_nothing(redis, sqlite_url, item, why):
+    with session_scope() as session:
+        letter_id = invalid_letter(session, "ref-2", item)
+    with session_scope() as session:
+        outcome = dlq.replay(session, [letter_id], actor="cli", force=True, pipeline=pipeline())
+        assert outcome.replayed == [] and outcome.skipped[letter_id].startswith(f"still not a valid event: {why}")
+        assert dlq.get(session, letter_id).state == "waiting"
+    assert queued_batch_ids(redis) == [] and redis.llen(keys.INGEST_BUFFER) == 0
+
+
+def test_a_forced_replay_of_an_invalid_event_over_max_event_bytes_is_skipped(redis, sqlite_url):
+    with session_scope() as session:
+        dynconfig.change(session, "max_event_bytes", 1024, actor="test")
+        letter_id = invalid_letter(session, "ref-3", {"hostname": "h", "message": "x" * 2000, "timestamp": 1})
+    with session_scope() as session:
+        outcome = dlq.replay(session, [letter_id], actor="cli", force=True, pipeline=pipeline())
+    assert outcome.skipped[letter_id].startswith("still not a valid event: event: ")
+    assert "at most 1024 (max_event_bytes)" in outcome.skipped[letter_id] and queued_batch_ids(redis) == []
+
+
+def test_an_event_letter_holding_infinity_from_an_older_release_is_not_replayed_as_bare_infinity(redis, sqlite_url):
+    with session_scope() as session:
+        letter_id = event_letter(session, "ev-inf", load=float("inf")).id  # SQLite's JSON keeps it
+    with session_scope() as session:
+        outcome = dlq.replay(session, [letter_id], actor="cli", pipeline=pipeline())
+    assert outcome.skipped == {letter_id: dlq.NOT_JSON} and dlq.NOT_JSON in dlq.CANNOT_REPLAY
+    assert redis.llen(keys.INGEST_BUFFER) == 0 and queued_batch_ids(redis) == []

@@ -60,3 +60,29 @@ def test_a_refused_value_changes_nothing(redis, sqlite_url):
     with session_scope() as session, pytest.raises(dynconfig.SettingError):
         dynconfig.change(session, "moog_rate_limit", "-3", actor="test")
     assert dynconfig.get("moog_rate_limit") == 50
+
+
+@pytest.mark.parametrize("raw", ["nan", "NaN", "inf", "-Infinity", "1e400", float("nan"), float("inf"), float("-inf")])
+def test_a_real_setting_takes_only_finite_numbers(raw):
+    # NaN compares false with everything: moog_rate_period=nan silently stopped all forwarding
+    with pytest.raises(dynconfig.SettingError, match="must be a finite float"):
+        dynconfig.setting("moog_rate_period").parse(raw)
+
+
+@pytest.mark.parametrize("raw", ["²", "٣", "1_000", "1e3", "9" * 30, float("inf"), 2**70, ""])
+def test_a_whole_number_setting_takes_only_ascii_digits_in_range(raw):
+    with pytest.raises(dynconfig.SettingError):
+        dynconfig.setting("moog_rate_limit").parse(raw)
+
+
+def test_a_string_setting_refuses_nul_characters():
+    with pytest.raises(dynconfig.SettingError):
+        dynconfig.setting("unhandled_default_team").parse("NE\x00TO")
+
+
+def test_a_non_finite_value_left_in_redis_falls_back_to_the_default(redis):
+    from mutt_app import keys
+
+    redis.hset(keys.CONFIG, "moog_rate_period", "NaN")  # what an older release let `config set` write
+    redis.incr(keys.CONFIG_VERSION)
+    assert dynconfig.RuntimeConfig(redis).get("moog_rate_period") == 1.0

@@ -311,3 +311,31 @@ def test_every_v25_demo_snmp_trap_is_accepted_with_a_host_and_a_message():
         assert event["message"].startswith(f"SNMP trap {item['trap_oid']} from {item['source_ip']}")
         assert all(f"{v['oid']}={v['value']}" in event["message"] for v in event["variables"])
         assert event["syslog_severity"] in (1, 2, 3, 4, 6)
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\u0085"])
+def test_ndjson_lines_split_only_at_newline_so_a_message_may_hold_any_other_line_separator(separator):
+    # json.dumps(ensure_ascii=False) leaves these unescaped; str.splitlines() cut the event in two
+    first = {**SYSLOG, "message": f"line one{separator}line two"}
+    text = json.dumps(first, ensure_ascii=False) + "\r\n" + json.dumps(SYSLOG, ensure_ascii=False) + "\n"
+    for media in (events.MEDIA_NDJSON, events.MEDIA_JSON):
+        parsed = events.parse_body(text, media)
+        assert parsed.items == [first, SYSLOG]
+
+
+@pytest.mark.parametrize("number, kept", [("1e400", "1e400"), ("-1E+400", "-1E+400"), ("1" + "0" * 400 + ".5", "1" + "0" * 400 + ".5")])
+def test_a_number_too_big_for_a_float_is_kept_as_its_own_text(number, kept):
+    # float("1e400") is inf, and json.dumps(inf) writes a bare Infinity that is not JSON
+    parsed = events.parse_body('{"hostname": "h", "message": "m", "timestamp": 1, "load": %s}' % number,
+                               events.MEDIA_JSON)
+    event = events.normalise(parsed.items[0], events.Stamp("c", "r", "ingest", "k"))
+    assert event["load"] == kept
+    assert json.loads(json.dumps(event, allow_nan=False))["load"] == kept
+
+
+@pytest.mark.parametrize("field, value", [("timestamp", "1e400"), ("syslog_severity", "1e400")])
+def test_a_number_too_big_for_a_float_where_a_number_is_needed_refuses_the_event(field, value):
+    item = events.parse_body('{"hostname": "h", "message": "m", "timestamp": 1, "%s": %s}' % (field, value),
+                             events.MEDIA_JSON).items[0]
+    with pytest.raises(events.EventError, match=f"^{field}: "):
+        events.normalise(item, events.Stamp("c", "r", "ingest", "k"))

@@ -1,3 +1,4 @@
+import json
 import logging
 import time
 
@@ -17,7 +18,8 @@ def canonical(n):
 
 
 def submit(ingest, valid, rejected=()):
-    return ingest.submit(valid, list(rejected), key_id="7", key_name="sender", correlation_id="cid-1")
+    return ingest.submit([json.dumps(event) for event in valid], list(rejected), key_id="7", key_name="sender",
+                         correlation_id="cid-1")
 
 
 def batch_size(size):

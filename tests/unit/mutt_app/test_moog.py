@@ -171,3 +171,11 @@ def test_a_timeout_and_a_refused_connection_are_retried_without_leaking_the_url(
     url = f"http://user:pw@127.0.0.1:{free_port()}/events"
     outcome = moog.MoogClient(url, "k", timeout=0.5).send({})
     assert outcome.kind == moog.RETRY and "pw" not in outcome.error and "127.0.0.1" not in outcome.error
+
+
+def test_a_body_holding_nan_or_infinity_is_never_sent_and_fails_permanently(standin):
+    client = moog.MoogClient(standin.url, "k", timeout=5)
+    for value in (float("nan"), float("inf")):
+        outcome = client.send({"description": "x", "load": value})
+        assert outcome.kind == moog.PERMANENT and "JSON cannot carry" in outcome.error
+    assert standin.received == []

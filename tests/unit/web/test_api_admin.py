@@ -123,7 +123,8 @@ def test_audit_logs_filter_and_paginate_newest_first(api):
                                             base + timedelta(minutes=i))) for i in range(12))
     key = headers(admin_key(("read",)))
     everything = api.get("/api/v2/audit-logs?limit=5", headers=key).json
-    assert everything["pagination"] == {"page": 1, "limit": 5, "total": 12, "pages": 3}
+    assert everything["pagination"] == {"page": 1, "limit": 5, "total": 12, "pages": 3, "offset": 0, "returned": 5,
+                                        "truncated": False, "max_bytes": 1024 * 1024, "next_offset": 5}
     assert [r["event_id"][-1] for r in everything["logs"]] == ["b", "a", "9", "8", "7"]
     last = api.get("/api/v2/audit-logs?limit=5&page=3", headers=key).json["logs"]
     assert len(last) == 2
@@ -136,6 +137,28 @@ def test_audit_logs_filter_and_paginate_newest_first(api):
     for bad in ("page=0", "limit=500", "page=x", "rule_id=abc", "start=yesterday"):
         response = api.get("/api/v2/audit-logs?" + bad, headers=key)
         assert response.status_code == 400 and response.json["error"], bad
+
+
+def test_an_audit_page_stops_at_max_bytes_and_says_where_the_next_rows_start(api):
+    base = datetime.now(timezone.utc) - timedelta(hours=1)
+    with session_scope() as session:
+        for i in range(30):  # 30 rows of ~100 KB: 3 MB in one page of 200 rows before
+            row = _event(i, "big", 1, "forward", base + timedelta(minutes=i))
+            row["event"] = {"message": f"message {i}", "blob": "x" * 100_000}
+            session.add(EventAudit(**row))
+    key = headers(admin_key(("read",)))
+    seen, url, answers = [], "/api/v2/audit-logs?limit=200", 0
+    while url:
+        response = api.get(url, headers=key)
+        answers += 1
+        assert response.status_code == 200 and len(response.get_data()) < 1.1 * 1024 * 1024
+        page = response.json["pagination"]
+        assert page["returned"] == len(response.json["logs"]) and page["total"] == 30
+        seen += [r["event_id"] for r in response.json["logs"]]
+        assert page["truncated"] == (page["next_offset"] is not None)
+        url = f"/api/v2/audit-logs?limit=200&offset={page['next_offset']}" if page["next_offset"] is not None else None
+    assert seen == [f"{i:032x}" for i in reversed(range(30))]  # every row once, newest first, none skipped
+    assert answers >= 3
 
 
 def test_config_audit_filters(api):

@@ -403,3 +403,58 @@ def test_any_body_gets_one_of_the_documented_answers_and_the_app_stays_healthy(l
     assert answer["correlation_id"] == response.headers["X-Correlation-ID"]
     assert "Traceback" not in response.text and "Exception" not in response.text
     assert requests.get(live + "/health", timeout=10).status_code == 200
+
+
+def test_an_ndjson_message_holding_u2028_u2029_or_u0085_is_one_event_not_two_dead_letters(post, redis):
+    lines = [json.dumps({**EVENT, "message": f"a{separator}b"}, ensure_ascii=False) for separator in "\u2028\u2029\u0085"]
+    response = post(raw="\n".join(lines).encode(), content_type="application/x-ndjson")
+    assert response.status_code == 200 and response.json()["accepted"] == 3 and response.json()["rejected"] == []
+    assert [e["message"] for e in buffered(redis)] == ["a\u2028b", "a\u2029b", "a\u0085b"]
+    assert dead_letters() == []
+
+
+def test_a_field_of_1e400_is_queued_as_its_text_and_never_becomes_infinity(post, redis):
+    raw = json.dumps(EVENT)[:-1] + ', "load": 1e400, "ratio": -1e999}'
+    response = post(raw=raw)
+    assert response.status_code == 200, response.text
+    stored = redis.lrange(keys.INGEST_BUFFER, 0, -1)
+    assert len(stored) == 1 and "Infinity" not in stored[0] and "NaN" not in stored[0]
+    assert buffered(redis)[0]["load"] == "1e400" and buffered(redis)[0]["ratio"] == "-1e999"
+    for constant in ("NaN", "Infinity", "-Infinity"):
+        assert post(raw=json.dumps(EVENT)[:-1] + f', "load": {constant}}}').status_code == 400
+
+
+def test_a_single_event_over_max_event_bytes_is_413_naming_the_limit_and_nothing_is_kept(post, redis):
+    set_runtime("max_event_bytes", 2048)
+    response = post({**EVENT, "message": "x" * 3000})
+    assert response.status_code == 413
+    assert response.json()["message"].startswith("event: ") and "at most 2048 (max_event_bytes)" in response.json()["message"]
+    assert buffered(redis) == [] and dead_letters() == []
+    assert post({**EVENT, "message": "x" * 1500}).status_code == 200
+
+
+def test_a_batch_queues_the_events_within_max_event_bytes_and_rejects_the_rest_by_index(post, redis):
+    set_runtime("max_event_bytes", 2048)
+    items = [EVENT, {**EVENT, "message": "x" * 3000}, {**EVENT, "hostname": "h2"}]
+    response = post(items)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["accepted"] == 2 and [r["index"] for r in body["rejected"]] == [1]
+    assert "at most 2048 (max_event_bytes)" in body["rejected"][0]["error"]
+    assert [e["hostname"] for e in buffered(redis)] == ["core-router-01", "h2"]
+    assert [(d.reason, d.payload) for d in dead_letters()] == [("invalid_event", items[1])]
+
+
+def test_the_default_event_limit_is_64_kib():
+    assert dynconfig.setting("max_event_bytes").default == 65_536
+
+
+@pytest.mark.parametrize("length", ["٣", "²", "1e3", "-1", "3 3"])
+def test_a_content_length_that_is_not_ascii_digits_is_a_400_not_a_short_read(length):
+    import io
+
+    from web.ingest import _body
+    from mutt_app import events as event_parsing
+
+    with pytest.raises(event_parsing.BodyError, match="Content-Length: not a number"):
+        _body({"CONTENT_LENGTH": length, "wsgi.input": io.BytesIO(b'{"a": 1}')}, 1024)

@@ -54,6 +54,11 @@ def test_replay_explains_what_it_skipped_and_needs_a_selection(mutt):
     [letter_id] = make_letters(1, dlq.INVALID_EVENT)
     result = mutt("dlq", "replay", str(letter_id))
     assert "replayed 0, skipped 1" in result.output and "force" in result.output
+    # forced, an invalid event is checked as ingest checks it: this one has no hostname
+    forced = mutt("dlq", "replay", str(letter_id), "--force").output
+    assert "replayed 0, skipped 1" in forced and "still not a valid event: hostname: required" in forced
+    with session_scope() as session:
+        session.get(DeadLetter, letter_id).payload = {"hostname": "h1", "message": "m", "timestamp": 1}
     assert "replayed 1" in mutt("dlq", "replay", str(letter_id), "--force").output
     assert mutt("dlq", "replay").exit_code == 2
 

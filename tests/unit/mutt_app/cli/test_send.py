@@ -101,3 +101,12 @@ def test_no_answer_is_counted_as_failed():
 def test_refusals_explain_themselves(args, env, message):
     result = send(*args, env=env)
     assert result.exit_code != 0 and message in result.output
+
+
+def test_an_ndjson_file_whose_messages_hold_u2028_is_read_as_one_event_a_line(tmp_path):
+    from mutt_app.sender import load_events
+
+    sent = [{"hostname": "h", "message": f"a{separator}b", "timestamp": 1} for separator in "\u2028\u2029\u0085"]
+    path = tmp_path / "events.ndjson"
+    path.write_text("\n".join(json.dumps(event, ensure_ascii=False) for event in sent) + "\n", encoding="utf-8")
+    assert load_events(path) == sent

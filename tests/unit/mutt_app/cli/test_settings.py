@@ -70,3 +70,10 @@ def test_refusals_exit_1_with_a_message_and_change_nothing(mutt, redis, args, me
     assert "Traceback" not in result.output
     assert redis.hgetall("mutt:config") == {}
     assert audit_rows() == []
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "Infinity", "1e400"])
+def test_config_set_refuses_a_number_that_is_not_finite(mutt, value):
+    result = mutt("config", "set", "moog_rate_period", value, "--reason", "typo")
+    assert result.exit_code != 0 and "must be a finite float" in result.output
+    assert dynconfig.get("moog_rate_period") == 1.0 and audit_rows() == []

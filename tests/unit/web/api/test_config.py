@@ -89,3 +89,33 @@ def test_read_scope_may_look_but_not_change(api, redis):
     assert client.get("/api/v2/config").status_code == 401
     assert logs.correlation_id.get() == ""  # a request's correlation id does not outlive it
     assert redis.hgetall("mutt:config") == {}
+
+
+def _strict_json(response):
+    """The body parsed as strict JSON: NaN/Infinity are not JSON (browsers and jq refuse them)."""
+    import json
+
+    def refuse(name):
+        raise ValueError(f"{name} in the answer")
+
+    return json.loads(response.get_data(as_text=True), parse_constant=refuse)
+
+
+@pytest.mark.parametrize("body", ['{"value": NaN}', '{"value": Infinity}', '{"value": -Infinity}', '{"value": 1e400}',
+                                  '{"value": "NaN"}', '{"value": "inf"}', '{"value": "1e400"}'])
+def test_a_non_finite_number_is_refused_and_the_listing_stays_valid_json(api, body):
+    client, admin, reader = api
+    response = client.put("/api/v2/config/moog_rate_period", data=body, content_type="application/json",
+                          headers=admin)
+    assert response.status_code in (400, 422), response.get_data(as_text=True)
+    assert "correlation_id" in _strict_json(response)
+    settings = {s["key"]: s["value"] for s in _strict_json(client.get("/api/v2/config", headers=reader))["settings"]}
+    assert settings["moog_rate_period"] == 1.0
+    assert audit_rows() == []
+
+
+def test_a_value_too_big_for_an_int_setting_is_a_422_not_a_500(api):
+    client, admin, _reader = api
+    for value in (2**70, 1e300):
+        response = client.put("/api/v2/config/moog_rate_limit", json={"value": value, "reason": "x"}, headers=admin)
+        assert response.status_code == 422, response.get_data(as_text=True)
