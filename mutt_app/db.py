@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,11 +16,16 @@ from mutt_app import config
 _engines: dict[str, tuple[int, Engine, sessionmaker[Session]]] = {}
 
 
+def timeout() -> float:
+    """Seconds to wait to connect, for a pooled connection, or (SQLite) for a lock (DATABASE_TIMEOUT)."""
+    return float(config.env("DATABASE_TIMEOUT"))
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(timeout() * 1000)}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -39,13 +45,22 @@ def _entry(url: str | None) -> tuple[int, Engine, sessionmaker[Session]]:
             path = url.split("///", 1)[-1]
             if path and path != ":memory:":
                 os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            eng = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+            eng = create_engine(url, connect_args={"timeout": timeout(), "check_same_thread": False},
+                                pool_timeout=timeout())
             event.listen(eng, "connect", _sqlite_pragmas)
         else:
-            eng = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+            eng = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_timeout=timeout(),
+                                connect_args=_postgresql_limits())
         entry = (os.getpid(), eng, sessionmaker(eng, expire_on_commit=False))
         _engines[url] = entry
     return entry
+
+
+def _postgresql_limits() -> dict:
+    """libpq's connect_timeout (whole seconds, at least 2) and the server's statement_timeout, so a
+    database that is down or stuck on a lock costs a caller a bounded wait, never a hung thread."""
+    statement_ms = int(float(config.env("DATABASE_STATEMENT_TIMEOUT")) * 1000)
+    return {"connect_timeout": max(2, math.ceil(timeout())), "options": f"-c statement_timeout={statement_ms}"}
 
 
 @contextmanager
