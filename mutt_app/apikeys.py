@@ -130,7 +130,11 @@ class KeyCache:
         now = time.monotonic()
         if not force and now - self._checked_at < 1.0:
             return
-        with self._lock:
+        # Once loaded, a thread that finds another checking uses the keys known so far: while Redis
+        # or the database hangs, a check takes its timeout, and requests must not queue behind it.
+        if not self._lock.acquire(blocking=force or self._version == "unloaded"):
+            return
+        try:
             if not force and now - self._checked_at < 1.0:
                 return
             version = self._redis.get(keys.APIKEYS_VERSION)
@@ -142,7 +146,9 @@ class KeyCache:
                     for row in rows
                 }
                 self._version = version
-            self._checked_at = now
+        finally:
+            self._checked_at = time.monotonic()  # a failed check counts too: the next is in a second
+            self._lock.release()
 
 
 def sync_last_used(session: Session, redis_client) -> int:

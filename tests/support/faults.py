@@ -12,6 +12,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -107,30 +108,32 @@ class OwnRedis:
 
 
 class OwnPostgres:
-    """A PostgreSQL 15 cluster of this test (initdb + pg_ctl) on a free port in ``home``.
+    """A PostgreSQL 15 cluster of this test (initdb + pg_ctl) on a free port in a temporary directory.
 
-    As root the server runs as the ``postgres`` user (PostgreSQL refuses to run as root).
+    As root the server runs as the ``postgres`` user (PostgreSQL refuses to run as root), in a
+    directory of its own under /tmp (that user cannot enter pytest's, which is root's alone).
     """
 
-    def __init__(self, home: Path) -> None:
-        self.home = home
-        self.data = home / "data"
+    def __init__(self) -> None:
+        self.home = Path(tempfile.mkdtemp(prefix="mutt-fault-pg-"))
+        self.data = self.home / "data"
         self.port = free_port()
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/mutt"
-        home.mkdir(parents=True, exist_ok=True)
         self._as = []
         if os.geteuid() == 0:
             self._as = ["runuser", "-u", "postgres", "--"]
             user = pwd.getpwnam("postgres")
-            os.chown(home, user.pw_uid, user.pw_gid)
+            os.chown(self.home, user.pw_uid, user.pw_gid)
 
     @staticmethod
     def available() -> bool:
         return (PG_BIN / "initdb").exists() and (os.geteuid() != 0 or _has_user("postgres"))
 
     def _run(self, *args: str) -> None:
-        subprocess.run([*self._as, *args], check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.STDOUT, timeout=120)
+        done = subprocess.run([*self._as, *args], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, timeout=120, text=True)
+        if done.returncode:
+            raise RuntimeError(f"{' '.join(args[:1])} failed ({done.returncode}):\n{done.stdout[-2000:]}")
 
     def init(self) -> OwnPostgres:
         self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
@@ -150,6 +153,10 @@ class OwnPostgres:
         """A fast shutdown: open sessions are ended, new connections refused."""
         if (self.data / "postmaster.pid").exists():
             self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop")
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.home, ignore_errors=True)
 
 
 def _has_user(name: str) -> bool:
