@@ -5,6 +5,7 @@ server that accepts and never answers (hung), real SQLite and PostgreSQL URLs.""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from mutt_app import apikeys, config, redis_client
 from mutt_app.db import session_scope
 from tests.support.faults import SilentServer, closed_port_url
-from tests.support.web import csrf_token, forget_keys, login, make_user
+from tests.support.web import PASSWORD, csrf_token, forget_keys, login, make_user
 
 EVENT = {"hostname": "core-router-01", "message": "link down"}
 
@@ -131,3 +132,22 @@ def test_database_down_api_login_and_ui_answer_503_with_retry_after(
     assert answer.status_code == 503 and answer.get_json()["database"].startswith("unreachable") and seconds < 2.0
     seconds, answer = timed(lambda: client.get("/metrics"))
     assert answer.status_code == 200 and seconds < 2.0, seconds
+
+
+def test_a_sqlite_database_locked_by_another_writer_answers_503_after_the_busy_timeout_not_30_s(
+        monkeypatch, restore_settings, redis, sqlite_url):
+    monkeypatch.setenv("DATABASE_TIMEOUT", "1")  # before the engine is made: it reads it once
+    app = app_with(monkeypatch)
+    make_user("operator", "operator")
+    client = app.test_client()
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    writer = sqlite3.connect(sqlite_url.split("///", 1)[1], isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")  # another process in the middle of a long write
+    try:
+        seconds, answer = timed(lambda: client.post(
+            "/login", data={"username": "operator", "password": PASSWORD, "csrf_token": token}))
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+    assert_unavailable(answer, seconds, 2.5, "the database")
+    assert seconds >= 1.0  # it did wait for the lock, DATABASE_TIMEOUT long
