@@ -106,6 +106,7 @@ class KeyCache:
         self._by_prefix: dict[str, tuple[str, KeyInfo, datetime | None]] = {}
         self._version: str | None = "unloaded"
         self._checked_at = 0.0
+        self._failure: tuple[float, Exception] | None = None  # when the last check failed, and how
 
     def verify(self, presented: str | None) -> KeyInfo | None:
         if not presented or not presented.startswith("mutt_"):
@@ -137,6 +138,8 @@ class KeyCache:
         try:
             if not force and now - self._checked_at < 1.0:
                 return
+            if self._failure is not None and time.monotonic() - self._failure[0] < 1.0:
+                raise self._failure[1]  # the check that failed a moment ago, not one more wait per thread
             version = self._redis.get(keys.APIKEYS_VERSION)
             if version != self._version:
                 with session_scope(self._url) as session:
@@ -146,6 +149,11 @@ class KeyCache:
                     for row in rows
                 }
                 self._version = version
+            self._failure = None
+        except Exception as error:
+            if self._failure is None or self._failure[1] is not error:
+                self._failure = (time.monotonic(), error)
+            raise
         finally:
             self._checked_at = time.monotonic()  # a failed check counts too: the next is in a second
             self._lock.release()

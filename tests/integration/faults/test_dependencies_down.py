@@ -290,7 +290,7 @@ def test_a_hung_redis_gets_503_within_the_bound_on_every_thread_and_service_resu
     assert {status for _, _, status, _ in burst} == {503}
     print(f"\nhung Redis: one call of each kind {[(k, round(s, 2), st) for k, s, st, _ in one_each]}; "
           f"16 ingest calls at once answered 503 within {burst_seconds:.1f} s")
-    assert burst_seconds < 4 * REDIS_BOUND
+    assert burst_seconds < 3 * REDIS_BOUND  # two rounds of one timeout (it was 16-22 s when they queued)
 
     started = time.monotonic()
     answer = requests.post(url + "/api/v2/ingest", json=event, headers={"X-API-KEY": ingest_key}, timeout=10)

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from mutt_app import apikeys, config, redis_client
+from mutt_app import apikeys, config, dynconfig, redis_client
 from mutt_app.db import session_scope
 from tests.support.faults import SilentServer, closed_port_url
 from tests.support.web import PASSWORD, csrf_token, forget_keys, login, make_user
@@ -151,3 +152,38 @@ def test_a_sqlite_database_locked_by_another_writer_answers_503_after_the_busy_t
         writer.close()
     assert_unavailable(answer, seconds, 2.5, "the database")
     assert seconds >= 1.0  # it did wait for the lock, DATABASE_TIMEOUT long
+
+
+def test_threads_that_need_a_hung_redis_fail_together_not_one_timeout_after_another(redis):
+    """The API-key cache and the runtime settings each check Redis under a lock: while Redis
+    hangs, eight threads must not wait out eight timeouts in turn (they did: 16 s for 8 calls)."""
+    from mutt_app.apikeys import KeyCache
+    from mutt_app.dynconfig import RuntimeConfig
+
+    server = SilentServer()
+    try:
+        hung = redis_client.get(server.url)
+        cache, settings = KeyCache(hung), RuntimeConfig(hung)
+
+        def outcome(call):
+            try:
+                return call()
+            except Exception as error:  # noqa: BLE001 - the answer is the error
+                return type(error).__name__
+
+        def verify_then_read(_):
+            started = time.monotonic()
+            failed = outcome(lambda: cache.verify("mutt_abcdef12_secret"))
+            # the thread that checks fails; the others, after that one failed check, get the default
+            read = outcome(lambda: settings.get("ingest_batch_size"))
+            return failed, read, time.monotonic() - started
+
+        started = time.monotonic()
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(verify_then_read, range(8)))
+        took = time.monotonic() - started
+    finally:
+        server.close()
+    assert {failed for failed, _, _ in answers} == {"TimeoutError"}
+    assert {read for _, read, _ in answers} <= {"TimeoutError", dynconfig.REGISTRY["ingest_batch_size"].default}
+    assert took < 2 * redis_client.timeout() + 1.0, (took, answers)
