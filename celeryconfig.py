@@ -49,6 +49,7 @@ task_routes = {
     "mutt.forward_alerts": {"queue": MOOG_QUEUE},
     "mutt.forward_alert": {"queue": MOOG_QUEUE},
     "mutt.janitor": {"queue": JANITOR_QUEUE},
+    "mutt.store_rejected": {"queue": JANITOR_QUEUE},
     "mutt.remediate": {"queue": REMEDIATION_QUEUE},
 }
 
@@ -94,4 +95,7 @@ beat_schedule = {
     "janitor": {"task": "mutt.janitor", "schedule": _janitor_interval, "options": {"expires": _janitor_interval}},
     # runs often and returns at once until remediation_interval (a runtime setting) has passed
     "remediation": {"task": "mutt.remediate", "schedule": 5.0, "options": {"expires": 5.0}},
+    # rejected ingest items into dead letters, should the ask that ingest sends have been lost
+    "store-rejected": {"task": "mutt.store_rejected", "schedule": _janitor_interval,
+                       "options": {"expires": _janitor_interval}},
 }

@@ -108,6 +108,7 @@ class KeyCache:
         self._by_prefix: dict[str, tuple[str, KeyInfo, datetime | None]] = {}
         self._version: str | None = "unloaded"
         self._checked_at = 0.0
+        self._failure: tuple[float, Exception] | None = None  # when the last check failed, and how
 
     def verify(self, presented: str | None) -> KeyInfo | None:
         if not presented or not presented.startswith("mutt_"):
@@ -132,9 +133,15 @@ class KeyCache:
         now = time.monotonic()
         if not force and now - self._checked_at < 1.0:
             return
-        with self._lock:
+        # Once loaded, a thread that finds another checking uses the keys known so far: while Redis
+        # or the database hangs, a check takes its timeout, and requests must not queue behind it.
+        if not self._lock.acquire(blocking=force or self._version == "unloaded"):
+            return
+        try:
             if not force and now - self._checked_at < 1.0:
                 return
+            if self._failure is not None and time.monotonic() - self._failure[0] < 1.0:
+                raise self._failure[1]  # the check that failed a moment ago, not one more wait per thread
             version = self._redis.get(keys.APIKEYS_VERSION)
             if version != self._version:
                 with session_scope(self._url) as session:
@@ -144,7 +151,14 @@ class KeyCache:
                     for row in rows
                 }
                 self._version = version
-            self._checked_at = now
+            self._failure = None
+        except Exception as error:
+            if self._failure is None or self._failure[1] is not error:
+                self._failure = (time.monotonic(), error)
+            raise
+        finally:
+            self._checked_at = time.monotonic()  # a failed check counts too: the next is in a second
+            self._lock.release()
 
 
 def sync_last_used(session: Session, redis_client) -> int:

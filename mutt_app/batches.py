@@ -38,29 +38,39 @@ OUTCOMES = ("audited", "unhandled", "dead_lettered")
 RATE_BUCKETS = (("1m", "%Y-%m-%dT%H:%M", 7200), ("1h", "%Y-%m-%dT%H", 172_800), ("24h", "%Y-%m-%d", 2_592_000))
 
 _ACCEPT = LUA_NOW_MS + LUA_GCRA + """
--- KEYS: buffer, backlog, stats, rate_limit, last_used, metric_1m, metric_1h, metric_24h, buffer_since
--- ARGV: rate_limit, rate_window_ms, max_backlog, key_id, now_s, ttl_1m, ttl_1h, ttl_24h, events...
-local n = #ARGV - 8
+-- KEYS: buffer, backlog, stats, rate_limit, last_used, metric_1m, metric_1h, metric_24h, buffer_since, rejected
+-- ARGV: rate_limit, rate_window_ms, max_backlog, key_id, now_s, ttl_1m, ttl_1h, ttl_24h, rejected_count,
+--       events..., rejected items...
+-- Returns {status, backlog or wait, buffered, rejected items waiting to be stored}.
+local r = tonumber(ARGV[9])
+local last = #ARGV - r  -- ARGV[10 .. last] are events, ARGV[last + 1 ..] rejected items
+local n = last - 9
 local limit = tonumber(ARGV[1])
 local now = now_ms()
 if limit > 0 then
   local wait = gcra(KEYS[4], limit, tonumber(ARGV[2]), now)
-  if wait > 0 then return {1, wait, 0} end
+  if wait > 0 then return {1, wait, 0, 0} end
 end
 local backlog = tonumber(redis.call('GET', KEYS[2]) or '0')
-if backlog + n > tonumber(ARGV[3]) then return {2, backlog, 0} end
+if n > 0 and backlog + n > tonumber(ARGV[3]) then return {2, backlog, 0, 0} end
 local buffered = 0
-for i = 9, #ARGV, 1000 do  -- unpack() takes at most about 8,000 values
-  buffered = redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+for i = 10, last, 1000 do  -- unpack() takes at most about 8,000 values
+  buffered = redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, last)))
 end
-if buffered == n then redis.call('SET', KEYS[9], now) end  -- these are the oldest now
+if n > 0 and buffered == n then redis.call('SET', KEYS[9], now) end  -- these are the oldest now
+local waiting = 0
+for i = last + 1, #ARGV, 1000 do
+  waiting = redis.call('RPUSH', KEYS[10], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+if r > 0 then redis.call('HINCRBY', KEYS[3], 'rejected', r) end
+redis.call('HSET', KEYS[5], ARGV[4], ARGV[5])
+if n == 0 then return {0, backlog, 0, waiting} end
 backlog = redis.call('INCRBY', KEYS[2], n)
 redis.call('HINCRBY', KEYS[3], 'accepted', n)
-redis.call('HSET', KEYS[5], ARGV[4], ARGV[5])
 for i = 6, 8 do  -- a bucket gets its time to live from the events that create it
   if redis.call('INCRBY', KEYS[i], n) == n then redis.call('EXPIRE', KEYS[i], tonumber(ARGV[i])) end
 end
-return {0, backlog, buffered}
+return {0, backlog, buffered, waiting}
 """
 
 _CUT = LUA_NOW_MS + """
@@ -137,6 +147,7 @@ class Accepted:
     backlog: int = 0       # events accepted and not yet processed (after this request, if queued)
     buffered: int = 0      # events in the buffer waiting to be cut into a batch
     retry_after: float = 0.0
+    rejected_waiting: int = 0  # rejected items waiting to be stored as dead letters (after this request)
 
 
 @dataclass(frozen=True)
@@ -167,23 +178,25 @@ class EventBatches:
         rate_limit: int,
         rate_window: float,
         max_backlog: int,
+        rejected: list[str] = (),
         now: datetime | None = None,
     ) -> Accepted:
-        """Queue serialized events, all or none, unless the key's rate or the backlog is over."""
+        """Queue serialized events, all or none, unless the key's rate or the backlog is over; with
+        them (and only then) append ``rejected`` items to the list that becomes dead letters."""
         now = now or datetime.now(timezone.utc)
         metric_keys = [keys.ingest_rate(bucket, now.strftime(fmt)) for bucket, fmt, _ in RATE_BUCKETS]
-        status, value, buffered = self._accept(
+        status, value, buffered, waiting = self._accept(
             keys=[keys.INGEST_BUFFER, keys.INGEST_BACKLOG, keys.STATS, keys.ingest_rate_limit(key_id),
-                  keys.APIKEY_LAST_USED, *metric_keys, keys.INGEST_BUFFER_SINCE],
+                  keys.APIKEY_LAST_USED, *metric_keys, keys.INGEST_BUFFER_SINCE, keys.INGEST_REJECTED],
             args=[rate_limit, int(rate_window * 1000), max_backlog, key_id, int(now.timestamp()),
-                  *(ttl for _, _, ttl in RATE_BUCKETS), *events],
+                  *(ttl for _, _, ttl in RATE_BUCKETS), len(rejected), *events, *rejected],
             client=redis_client.for_this_thread(self.redis),  # once per request: no pool check-out
         )
         if status == 1:
             return Accepted(RATE_LIMITED, retry_after=int(value) / 1000.0)
         if status == 2:
             return Accepted(BACKLOG_FULL, backlog=int(value))
-        return Accepted(QUEUED, backlog=int(value), buffered=int(buffered))
+        return Accepted(QUEUED, backlog=int(value), buffered=int(buffered), rejected_waiting=int(waiting))
 
     def cut(self, max_events: int, lease_seconds: float) -> tuple[str, int] | None:
         """Move up to ``max_events`` from the buffer into a new leased batch: (id, size) or None."""

@@ -18,7 +18,7 @@ from mutt_app import config, db, exporter, logs, redis_client
 
 log = logging.getLogger(__name__)
 
-app = Celery("mutt", include=["tasks.alerter", "tasks.forwarder", "tasks.janitor", "tasks.remediation"])
+app = Celery("mutt", include=["tasks.alerter", "tasks.forwarder", "tasks.ingest", "tasks.janitor", "tasks.remediation"])
 app.config_from_object("celeryconfig")
 
 

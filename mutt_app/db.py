@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,11 +19,16 @@ log = logging.getLogger(__name__)
 _engines: dict[str, tuple[int, Engine, sessionmaker[Session]]] = {}
 
 
+def timeout() -> float:
+    """Seconds to wait to connect, for a pooled connection, or (SQLite) for a lock (DATABASE_TIMEOUT)."""
+    return float(config.env("DATABASE_TIMEOUT"))
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={int(timeout() * 1000)}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
 
@@ -45,13 +51,22 @@ def _entry(url: str | None) -> tuple[int, Engine, sessionmaker[Session]]:
                 # password and key digests: a new database is its owner's alone from the start
                 # (SQLite gives its -wal and -shm files the database file's mode)
                 os.close(os.open(path.split("?", 1)[0], os.O_WRONLY | os.O_CREAT, 0o600))
-            eng = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+            eng = create_engine(url, connect_args={"timeout": timeout(), "check_same_thread": False},
+                                pool_timeout=timeout())
             event.listen(eng, "connect", _sqlite_pragmas)
         else:
-            eng = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+            eng = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_timeout=timeout(),
+                                connect_args=_postgresql_limits())
         entry = (os.getpid(), eng, sessionmaker(eng, expire_on_commit=False))
         _engines[url] = entry
     return entry
+
+
+def _postgresql_limits() -> dict:
+    """libpq's connect_timeout (whole seconds, at least 2) and the server's statement_timeout, so a
+    database that is down or stuck on a lock costs a caller a bounded wait, never a hung thread."""
+    statement_ms = int(float(config.env("DATABASE_STATEMENT_TIMEOUT")) * 1000)
+    return {"connect_timeout": max(2, math.ceil(timeout())), "options": f"-c statement_timeout={statement_ms}"}
 
 
 @contextmanager

@@ -153,7 +153,11 @@ class RuntimeConfig:
         now = time.monotonic()
         if not force and now - self._checked_at < REFRESH_SECONDS:
             return
-        with self._lock:
+        # Once loaded, a thread that finds another refreshing uses the values known so far: while
+        # Redis hangs, a refresh takes REDIS_TIMEOUT, and requests must not queue behind it.
+        if not self._lock.acquire(blocking=force or self._checked_at == 0.0):
+            return
+        try:
             if not force and now - self._checked_at < REFRESH_SECONDS:
                 return  # another thread refreshed while this one waited for the lock
             version = self._redis.get(keys.CONFIG_VERSION)
@@ -167,7 +171,9 @@ class RuntimeConfig:
                         except (SettingError, ValueError):
                             continue  # a value an older release wrote; the default applies
                 self._values, self._version = values, version
-            self._checked_at = now
+        finally:
+            self._checked_at = time.monotonic()  # a failed check counts too: the next is due in REFRESH_SECONDS
+            self._lock.release()
 
     def store(self, key: str, value: Any) -> Any:
         """Write a parsed value (None unsets); returns the previous effective value."""

@@ -2,7 +2,10 @@
 
 ``Ingest.submit`` is the domain function behind the ingest endpoints. Its promise: when it
 returns QUEUED, the events are in Redis (one Lua call checks the key's rate limit and the
-backlog limit, appends and counts), so answering 200 is a promise MUTT keeps. Batches are cut
+backlog limit, appends and counts), so answering 200 is a promise MUTT keeps. The same call
+appends the items that failed validation to a list in Redis, which ``store_rejected`` (the task
+``mutt.store_rejected``) turns into dead letters: an ingest request touches only Redis, never the
+database, so a slow or stopped database holds up no web thread. Batches are cut
 from the buffer by the request that fills one (``ingest_batch_size``), and by a flusher thread in
 every web process that cuts once the oldest buffered event has waited ``ingest_flush_interval_ms``
 (the age is kept in Redis, so the web processes share one timer and a batch holds what came in one
@@ -13,6 +16,7 @@ is still leased in Redis, so the janitor enqueues it when the lease runs out: no
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -21,13 +25,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import uuid4
 
-from mutt_app import dlq, dynconfig, events
+from mutt_app import dlq, dynconfig, events, keys
 from mutt_app.batches import QUEUED, EventBatches
 from mutt_app.db import session_scope
 
 log = logging.getLogger(__name__)
 
 BACKLOG_RETRY_AFTER = 5       # seconds a sender waits when the backlog is full or Redis is away
+STORE_REJECTED_AT_ONCE = 500  # rejected items written as dead letters in one transaction
 
 
 @dataclass(frozen=True)
@@ -51,10 +56,11 @@ class Result:
 class Ingest:
     """One per process: the event buffer, the batch cutter and the flusher thread."""
 
-    def __init__(self, redis_client, dispatch: Callable[[str], None], database_url: str | None = None) -> None:
+    def __init__(self, redis_client, dispatch: Callable[[str], None],
+                 store_rejected: Callable[[], None] = lambda: None) -> None:
         self.batches = EventBatches(redis_client)
         self.dispatch = dispatch
-        self.database_url = database_url
+        self.store_rejected = store_rejected  # asks for the rejected items to be stored (the web: a task)
         self._flusher_pid: int | None = None
         self._stop = threading.Event()
         self._lock = threading.Lock()
@@ -74,54 +80,42 @@ class Ingest:
 
     def submit(self, documents: list[str], rejected: list[Rejected], *, key_id: str, key_name: str,
                correlation_id: str) -> Result:
-        """Queue ``documents`` (canonical events as JSON, from ``read``) all or none; keep
-        ``rejected`` items as dead letters.
+        """Queue ``documents`` (canonical events as JSON, from ``read``) all or none, and with them
+        ``rejected`` items to be stored as dead letters (reason invalid_event), in one step in Redis.
 
-        Nothing is dead-lettered unless the valid events were queued (a 429/503 is retried by the
-        sender as a whole). Redis errors propagate: the caller answers 503.
+        Nothing is kept for dead-lettering unless the valid events were queued (a 429/503 is
+        retried by the sender as a whole). Redis errors propagate: the caller answers 503.
         """
         settings = self.settings()
         limit = settings.get("max_ingest_queue_size")
-        backlog = 0
+        context = f" (key {key_name}, correlation id {correlation_id})"
+        result = self.batches.accept(
+            documents,
+            key_id=key_id,
+            rate_limit=settings.get("ingest_rate_limit"),
+            rate_window=settings.get("ingest_rate_window"),
+            max_backlog=limit,
+            rejected=[json.dumps({"id": uuid4().hex, "payload": item.payload,
+                                  "error": f"item {item.index}: {item.error}{context}"}) for item in rejected],
+        )
+        if result.status != QUEUED:
+            return Result(result.status, backlog=result.backlog, queue_limit=limit,
+                          retry_after=result.retry_after or BACKLOG_RETRY_AFTER)
         if documents:
-            result = self.batches.accept(
-                documents,
-                key_id=key_id,
-                rate_limit=settings.get("ingest_rate_limit"),
-                rate_window=settings.get("ingest_rate_window"),
-                max_backlog=limit,
-            )
-            if result.status != QUEUED:
-                return Result(result.status, backlog=result.backlog, queue_limit=limit,
-                              retry_after=result.retry_after or BACKLOG_RETRY_AFTER)
-            backlog = result.backlog
             self._cut_filled(result.buffered, len(documents))
-        if rejected:
-            self.dead_letter(rejected, key_name=key_name, correlation_id=correlation_id)
-        return Result(QUEUED, accepted=len(documents), rejected=tuple(rejected), backlog=backlog, queue_limit=limit)
+        if rejected and result.rejected_waiting == len(rejected):  # the list was empty: nobody is storing it
+            try:
+                self.store_rejected()
+            except Exception:  # noqa: BLE001 - beat asks again every JANITOR_INTERVAL; say so and go on
+                log.warning("could not ask for %d rejected item(s) to be stored; beat will", len(rejected),
+                            exc_info=True)
+        return Result(QUEUED, accepted=len(documents), rejected=tuple(rejected), backlog=result.backlog,
+                      queue_limit=limit)
 
     def settings(self) -> dynconfig.RuntimeConfig:
         """The runtime settings, as kept in this pipeline's Redis (looked up without going through
         the process-wide client: ingest reads them several times a request)."""
         return dynconfig.runtime(self.batches.redis)
-
-    def dead_letter(self, rejected: list[Rejected], *, key_name: str, correlation_id: str) -> bool:
-        """Store rejected items as dead letters (reason invalid_event); False if the database failed.
-
-        The sender has already been told which items were rejected and why; a database failure
-        here is logged with the correlation id rather than turning a queued batch into an error
-        that would make the sender send the valid events twice.
-        """
-        context = f" (key {key_name}, correlation id {correlation_id})"
-        items = [(uuid4().hex, item.payload, f"item {item.index}: {item.error}{context}") for item in rejected]
-        try:
-            with session_scope(self.database_url) as session:
-                dlq.record_many(session, dlq.EVENT, dlq.INVALID_EVENT, items)
-            return True
-        except Exception:  # noqa: BLE001 - any database failure is reported the same way
-            log.exception("could not store %d rejected event(s) as dead letters", len(items),
-                          extra={"correlation_id": correlation_id})
-            return False
 
     def _cut_filled(self, buffered: int, added: int) -> None:
         """Cut one batch for every ``ingest_batch_size`` boundary this request's events crossed."""
@@ -191,3 +185,41 @@ class Ingest:
                     log.warning("ingest flusher: cutting batches failed; retrying every second", exc_info=True)
                 failing = True
                 stop.wait(1.0)
+
+
+_TRIM_STORED = """
+-- KEYS: rejected ; ARGV: the ids of the items at the head of the list that were just stored
+-- Trim them, unless they are no longer at the head: another run stored and trimmed them first.
+local head = redis.call('LRANGE', KEYS[1], 0, #ARGV - 1)
+if #head < #ARGV then return 0 end
+for i, raw in ipairs(head) do
+  if cjson.decode(raw)['id'] ~= ARGV[i] then return 0 end
+end
+redis.call('LTRIM', KEYS[1], #ARGV, -1)
+return 1
+"""
+
+
+def store_rejected(redis_client, scope=session_scope, at_once: int = STORE_REJECTED_AT_ONCE) -> int:
+    """Store the rejected items waiting in Redis as dead letters (kind event, reason invalid_event),
+    oldest first, ``at_once`` a transaction; returns how many were stored.
+
+    An item leaves Redis only after its dead letter committed, and is written under the id it got
+    at ingest, so a run that dies in between, or two runs at once, store it once.
+    """
+    trim = redis_client.register_script(_TRIM_STORED)
+    stored = 0
+    while True:
+        items = [json.loads(raw) for raw in redis_client.lrange(keys.INGEST_REJECTED, 0, at_once - 1)]
+        if not items:
+            return stored
+        with scope() as session:
+            dlq.record_many(session, dlq.EVENT, dlq.INVALID_EVENT,
+                            [(item["id"], item["payload"], item["error"]) for item in items])
+        trim(keys=[keys.INGEST_REJECTED], args=[item["id"] for item in items])
+        stored += len(items)
+
+
+def rejected_waiting(redis_client) -> int:
+    """Rejected items not yet stored as dead letters."""
+    return int(redis_client.llen(keys.INGEST_REJECTED))

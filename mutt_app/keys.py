@@ -8,6 +8,7 @@ PREFIX = "mutt:"
 INGEST_BUFFER = PREFIX + "ingest:buffer"            # list of event JSON
 INGEST_BACKLOG = PREFIX + "ingest:backlog"          # int: events accepted and not yet processed
 INGEST_BUFFER_SINCE = PREFIX + "ingest:buffer:since"  # ms (Redis clock): when the oldest buffered event came, about
+INGEST_REJECTED = PREFIX + "ingest:rejected"        # list of JSON {id, payload, error}: rejected items waiting to be stored as dead letters
 BATCHES_PENDING = PREFIX + "batches:pending"        # zset batch_id -> lease deadline (epoch s)
 BATCH_ATTEMPTS = PREFIX + "batches:attempts"        # hash batch_id -> times claimed
 

@@ -10,22 +10,48 @@ import time
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from mutt_app import config, supervisor
 
-_clients: dict[str, tuple[int, redis.Redis]] = {}
+_clients: dict[tuple[str, float], tuple[int, redis.Redis]] = {}
+
+PROBE_SHARE = 0.25  # /health and /metrics wait this share of REDIS_TIMEOUT: they answer within 2 s
+
+
+def timeout() -> float:
+    """Seconds to wait for Redis to connect or to answer one command (REDIS_TIMEOUT)."""
+    return float(config.env("REDIS_TIMEOUT"))
 
 
 def get(url: str | None = None) -> redis.Redis:
     """The shared client for ``url`` (default: the configured Redis), rebuilt after a fork."""
+    return _client(url, timeout())
+
+
+def probe(url: str | None = None) -> redis.Redis:
+    """A client for health checks and metrics scrapes: it gives up after a quarter of REDIS_TIMEOUT,
+    so that a Redis that is down or hung is reported quickly rather than waited for."""
+    return _client(url, timeout() * PROBE_SHARE)
+
+
+def _client(url: str | None, seconds: float) -> redis.Redis:
+    """A client whose every connect and command gives up after ``seconds`` (redis.TimeoutError).
+
+    A connection that fails is made again once, at once (a Redis restart closes every
+    connection); a command that timed out is not sent again, so a Redis that accepts connections
+    but never answers costs a caller ``seconds``, not redis-py's default of four tries with backoff.
+    """
     url = url or config.get().redis_url
-    entry = _clients.get(url)
+    entry = _clients.get((url, seconds))
     if entry is None or entry[0] != os.getpid():
         client = redis.Redis.from_url(
-            url, decode_responses=True, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30
+            url, decode_responses=True, socket_timeout=seconds, socket_connect_timeout=seconds,
+            health_check_interval=30, retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
         )
         entry = (os.getpid(), client)
-        _clients[url] = entry
+        _clients[(url, seconds)] = entry
     return entry[1]
 
 

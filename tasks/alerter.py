@@ -16,7 +16,7 @@ from celery.signals import worker_process_init
 
 import celeryconfig
 from celeryconfig import ALERTS_QUEUE
-from mutt_app import alerter, db, dlq, dynconfig, logs, metrics, redis_client, rulebook
+from mutt_app import alerter, db, dlq, dynconfig, logs, metrics, outages, redis_client, rulebook
 from mutt_app.batches import Claim, EventBatches
 from mutt_app.celery_app import app, in_background
 from mutt_app.rollup import Rollup
@@ -88,12 +88,7 @@ def process_events(self, batch_id: str) -> str:
 
 
 def _database_down(error: BaseException) -> bool:
-    from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
-    from sqlalchemy.exc import TimeoutError as PoolTimeout
-
-    return isinstance(error, (OperationalError, InterfaceError, DisconnectionError, PoolTimeout)) or (
-        isinstance(error, DBAPIError) and error.connection_invalidated
-    )
+    return outages.unavailable(error) == outages.DATABASE
 
 
 def _correlation_id(claim: Claim) -> str:

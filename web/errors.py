@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import g, jsonify, render_template, request
+from flask import current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
+
+from mutt_app import outages
+from mutt_app.ingest import BACKLOG_RETRY_AFTER
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +38,25 @@ def init_app(app) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
+        dependency = outages.unavailable(error)
+        if dependency is not None:
+            return dependency_unavailable(dependency, error)
         log.exception("unhandled error on %s %s", request.method, request.path)
         if wants_json():
             return api_error(500, "internal error; the correlation id finds it in the logs")
         return render_template("error.html", status=500, message="Something went wrong; it has been logged."), 500
+
+
+def dependency_unavailable(dependency: str, error: Exception):
+    """503 with Retry-After while Redis or the database is down or hung: the caller retries.
+
+    The page is standalone and rendered without the context processors: the usual layout, and
+    Flask-Login's context processor, ask who is logged in, which needs the database.
+    """
+    log.warning("%s unavailable on %s %s (%s)", dependency, request.method, request.path, type(error).__name__)
+    message = f"Service Unavailable - {dependency} is unavailable; retry in a few seconds"
+    if wants_json():
+        response, status = api_error(503, message)
+    else:
+        response, status = current_app.jinja_env.get_template("unavailable.html").render(message=message), 503
+    return response, status, {"Retry-After": str(BACKLOG_RETRY_AFTER)}

@@ -25,7 +25,7 @@ def check_dependencies() -> dict[str, str]:
     """'ok' or what went wrong, for Redis and the database."""
     results = {}
     try:
-        redis_client.get().ping()
+        redis_client.probe().ping()  # short timeouts: a hung Redis is reported, not waited for
         results["redis"] = "ok"
     except Exception as error:  # noqa: BLE001 - any failure is the answer
         results["redis"] = f"unreachable: {type(error).__name__}"
@@ -221,7 +221,7 @@ def _sample_dead_letters() -> None:
 def sample_gauges() -> None:
     """Set the gauges that describe state rather than events, just before a scrape. A part that
     cannot be read keeps its last value (and is logged); the others are still sampled."""
-    client = redis_client.get()
+    client = redis_client.probe()
     samplers = {
         "ingest backlog": lambda: metrics.INGEST_BACKLOG.set(status.ingest(client)["backlog"]),
         "queue depths": _sample_queues,
@@ -235,9 +235,35 @@ def sample_gauges() -> None:
             log.warning("metrics: could not sample %s (%s)", name, type(error).__name__)
 
 
+SAMPLE_SECONDS = 1.5  # a scrape waits this long for the gauges, so that /metrics answers within 2 s
+_sampling = threading.Lock()
+
+
+def sample_gauges_in_time(seconds: float = SAMPLE_SECONDS) -> bool:
+    """``sample_gauges`` in a thread, waited for at most ``seconds``; False if it did not finish.
+
+    A dependency that hangs (the broker's connection has timeouts of its own, longer than a
+    scrape should take) delays no scrape: the gauges keep their last values, and while one sample
+    is still stuck no other starts.
+    """
+    if not _sampling.acquire(blocking=False):
+        return False
+    finished = threading.Event()
+
+    def sample() -> None:
+        try:
+            sample_gauges()
+        finally:
+            _sampling.release()
+            finished.set()
+
+    threading.Thread(target=sample, name="mutt-metrics-sample", daemon=True).start()
+    return finished.wait(seconds)
+
+
 @bp.get("/metrics")
 def prometheus_metrics():
-    sample_gauges()
+    sample_gauges_in_time()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)

@@ -56,6 +56,12 @@ def _enqueue_batch(batch_id: str) -> None:
     enqueue_batch(batch_id)
 
 
+def _store_rejected() -> None:
+    from tasks.ingest import ask_to_store_rejected
+
+    ask_to_store_rejected()
+
+
 @dataclass(frozen=True)
 class Answer:
     status: int
@@ -93,7 +99,7 @@ class IngestEndpoint:
         if self._ingest is None or self._ingest.batches.redis is not client:
             with self._lock:
                 if self._ingest is None or self._ingest.batches.redis is not client:
-                    self._ingest = Ingest(client, _enqueue_batch)
+                    self._ingest = Ingest(client, _enqueue_batch, _store_rejected)
         return self._ingest
 
     def __call__(self, environ, start_response):

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from mutt_app import apikeys, dynconfig, keys
 from mutt_app.batches import EventBatches
 from mutt_app.db import session_scope
+from mutt_app.ingest import rejected_waiting, store_rejected
 from mutt_app.models import DeadLetter
 from tests.support.processes import mutt_env, start_web, wait_until
 
@@ -66,6 +67,8 @@ def test_concurrent_senders_every_item_is_queued_or_rejected_and_metrics_add_up_
     total = sum(float(v) for v in re.findall(r'^mutt_ingest_requests_total\{reason="",status="success"\} (\S+)$', text, re.M))
     assert total == 630  # from both server workers, not just the one that answered the scrape
     assert re.search(r'^mutt_ingest_events_total\{outcome="rejected"\} 60\.0$', text, re.M)
+    assert rejected_waiting(redis) == 60  # in Redis: ingest touches no database
+    assert store_rejected(redis) == 60     # as mutt.store_rejected does
     with session_scope() as db:
         assert db.scalar(select(func.count()).select_from(DeadLetter).where(DeadLetter.reason == "invalid_event")) == 60
     assert requests.get(url + "/health", timeout=10).status_code == 200

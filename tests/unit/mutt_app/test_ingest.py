@@ -1,13 +1,18 @@
 import json
 import logging
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
-from mutt_app import apikeys, dlq, dynconfig, events, keys
+from mutt_app import apikeys, config, dlq, dynconfig, events, keys
 from mutt_app.batches import QUEUED, EventBatches
 from mutt_app.db import session_scope
-from mutt_app.ingest import Ingest, Rejected
+from mutt_app.ingest import Ingest, Rejected, rejected_waiting, store_rejected
 from mutt_app.models import DeadLetter
 
 STAMP = events.Stamp("cid-1", "2026-01-01T00:00:00+00:00", "ingest", "sender")
@@ -68,33 +73,79 @@ def test_a_failed_dispatch_leaves_the_batch_leased_for_the_janitor(redis, sqlite
 def test_rejected_items_become_dead_letters_only_when_the_valid_ones_were_queued(redis, sqlite_url):
     with session_scope() as session:
         dynconfig.change(session, "max_ingest_queue_size", 1000, actor="test")
-    ingest = Ingest(redis, lambda batch_id: None)
+    asked = []
+    ingest = Ingest(redis, lambda batch_id: None, lambda: asked.append(1))
     refused = submit(ingest, canonical(1001), [Rejected(3, "hostname: required", {"message": "x"})])
     assert refused.status == "backlog_full" and refused.retry_after == 5
-    with session_scope() as session:
-        assert session.scalars(select(DeadLetter)).all() == []
+    assert rejected_waiting(redis) == 0 and asked == []
     result = submit(ingest, canonical(1), [Rejected(3, "hostname: required", {"message": "x"})])
     assert result.status == QUEUED and result.rejected[0].index == 3
+    assert rejected_waiting(redis) == 1 and asked == [1] and EventBatches(redis).stats()["rejected"] == 1
+    assert store_rejected(redis) == 1 and rejected_waiting(redis) == 0
     with session_scope() as session:
         [letter] = session.scalars(select(DeadLetter)).all()
         assert (letter.kind, letter.reason, letter.payload) == (dlq.EVENT, dlq.INVALID_EVENT, {"message": "x"})
         assert letter.error == "item 3: hostname: required (key sender, correlation id cid-1)"
 
 
-def test_an_all_invalid_batch_is_dead_lettered_without_touching_the_buffer(redis, sqlite_url):
+def test_an_all_invalid_batch_is_kept_for_dead_letters_without_touching_the_buffer(redis, sqlite_url):
     result = submit(Ingest(redis, lambda b: None), [], [Rejected(0, "event: a JSON int, not an object", 5)])
     assert result.status == QUEUED and result.accepted == 0
-    assert EventBatches(redis).buffered() == 0
+    assert EventBatches(redis).buffered() == 0 and EventBatches(redis).backlog() == 0
+    assert store_rejected(redis) == 1
     with session_scope() as session:
         assert [d.payload for d in session.scalars(select(DeadLetter))] == [5]
 
 
-def test_a_database_failure_while_dead_lettering_is_logged_with_the_correlation_id(redis, tmp_path, caplog):
-    ingest = Ingest(redis, lambda b: None, database_url=f"sqlite:///{tmp_path}/missing/dir/none.db")
-    with caplog.at_level(logging.ERROR):
-        assert ingest.dead_letter([Rejected(0, "bad", {})], key_name="k", correlation_id="cid-9") is False
-    assert "could not store 1 rejected event(s)" in caplog.text
-    assert caplog.records[-1].correlation_id == "cid-9"
+def test_ingest_touches_no_database_rejected_items_wait_in_redis_while_it_is_down(redis, sqlite_url, tmp_path):
+    """A database that is down costs ingest nothing: the items wait in Redis, and are stored once it is back."""
+    ingest = Ingest(redis, lambda b: None)
+    ingest.settings()  # the runtime settings come from Redis
+    unreachable = f"sqlite:///{tmp_path}/outage/mutt.db"
+    (tmp_path / "outage" / "mutt.db").mkdir(parents=True)  # a directory where the file should be: nothing opens
+    os.environ["DATABASE_URL"] = unreachable
+    config.reset()
+    try:
+        for round_ in range(10):
+            result = submit(ingest, canonical(2), [Rejected(i, "bad", {"n": round_ * 3 + i}) for i in range(3)])
+            assert result.status == QUEUED
+        with pytest.raises(OperationalError):
+            store_rejected(redis)
+        assert rejected_waiting(redis) == 30
+    finally:
+        os.environ["DATABASE_URL"] = sqlite_url
+        config.reset()
+    assert store_rejected(redis) == 30 and rejected_waiting(redis) == 0
+    with session_scope() as session:
+        payloads = sorted(d.payload["n"] for d in session.scalars(select(DeadLetter)))
+    assert payloads == list(range(30))
+
+
+def test_two_runs_at_once_or_one_that_died_before_trimming_store_each_item_once(redis, sqlite_url):
+    ingest = Ingest(redis, lambda b: None)
+    for round_ in range(7):
+        submit(ingest, [], [Rejected(i, "bad", {"n": round_ * 100 + i}) for i in range(100)])
+    died = []
+
+    def scope_that_dies_after_commit():  # stores the first 250, then dies before trimming them
+        @contextmanager
+        def scope():
+            with session_scope() as session:
+                yield session
+            if not died:
+                died.append(1)
+                raise KeyboardInterrupt("killed between commit and trim")
+        return scope
+
+    with pytest.raises(KeyboardInterrupt):
+        store_rejected(redis, scope_that_dies_after_commit(), at_once=250)
+    assert rejected_waiting(redis) == 700
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(lambda _: store_rejected(redis, at_once=50), range(3)))
+    assert rejected_waiting(redis) == 0
+    with session_scope() as session:
+        payloads = sorted(d.payload["n"] for d in session.scalars(select(DeadLetter)))
+    assert payloads == sorted(r * 100 + i for r in range(7) for i in range(100))
 
 
 def test_the_flusher_thread_cuts_what_waits_and_stops(redis, sqlite_url):

@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from mutt_app import apikeys, config, dynconfig, keys
+from mutt_app import apikeys, config, dynconfig, keys, redis_client
 from mutt_app.batches import EventBatches
 from mutt_app.db import session_scope
+from mutt_app.ingest import rejected_waiting, store_rejected
 from mutt_app.models import DeadLetter
 from tests.support.web import forget_keys
 from web.ingest import endpoint
@@ -63,6 +64,8 @@ def buffered(redis):
 
 
 def dead_letters():
+    """The dead letters, once the rejected items waiting in Redis were stored (mutt.store_rejected)."""
+    store_rejected(redis_client.get())
     with session_scope() as session:
         return session.scalars(select(DeadLetter).order_by(DeadLetter.id)).all()
 
@@ -362,6 +365,8 @@ def test_every_posted_item_is_either_queued_or_a_dead_letter(post, redis):
         rejected += len(body["rejected"])
     ndjson = post(raw=json.dumps(EVENT) + "\n{oops\n" + json.dumps(EVENT), content_type="application/x-ndjson").json()
     posted, queued, rejected = posted + 3, queued + ndjson["accepted"], rejected + len(ndjson["rejected"])
+    assert EventBatches(redis).stats()["rejected"] == rejected == rejected_waiting(redis)
+    assert store_rejected(redis) == rejected and rejected_waiting(redis) == 0
     with session_scope() as session:
         letters = session.scalar(select(func.count()).select_from(DeadLetter).where(DeadLetter.reason == "invalid_event"))
     assert EventBatches(redis).stats()["accepted"] == queued == EventBatches(redis).backlog()

@@ -4,6 +4,7 @@ import re
 
 from mutt_app import apikeys
 from mutt_app.db import session_scope
+from mutt_app.ingest import store_rejected
 from tests.support.web import forget_keys
 
 EVENT = {"hostname": "h", "timestamp": "2025-01-15T14:30:22Z", "message": "m"}
@@ -21,6 +22,7 @@ def test_metrics_count_ingest_outcomes_and_sample_the_backlog_at_scrape_time(cli
     before = client.get("/metrics").get_data(as_text=True)
     client.post("/api/v2/ingest", json=[EVENT, EVENT, {"message": "no host"}], headers={"X-API-KEY": key})
     client.post("/api/v2/ingest", json=EVENT, headers={"X-API-KEY": "mutt_00000000_wrong"})
+    store_rejected(redis)  # as mutt.store_rejected does: the rejected item becomes a dead letter
     response = client.get("/metrics")
     assert response.status_code == 200 and response.mimetype == "text/plain"
     after = response.get_data(as_text=True)
