@@ -38,6 +38,15 @@ def engine(url: str | None = None) -> Engine:
     return _entry(url)[1]
 
 
+def _create_private(path: str) -> None:
+    """Create the SQLite file 0600 if it does not exist yet; anything else (it exists, or the path
+    cannot be a file) is left for SQLite to report when it connects, as an outage the callers know."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError:
+        pass
+
+
 def _entry(url: str | None) -> tuple[int, Engine, sessionmaker[Session]]:
     url = url or config.get().database_url
     entry = _engines.get(url)
@@ -50,7 +59,7 @@ def _entry(url: str | None) -> tuple[int, Engine, sessionmaker[Session]]:
                 os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
                 # password and key digests: a new database is its owner's alone from the start
                 # (SQLite gives its -wal and -shm files the database file's mode)
-                os.close(os.open(path.split("?", 1)[0], os.O_WRONLY | os.O_CREAT, 0o600))
+                _create_private(path.split("?", 1)[0])
             eng = create_engine(url, connect_args={"timeout": timeout(), "check_same_thread": False},
                                 pool_timeout=timeout())
             event.listen(eng, "connect", _sqlite_pragmas)
