@@ -52,9 +52,8 @@ def forget_keys() -> None:
     web.security._cache = None
 
 
-@pytest.fixture
-def pg_app(redis, pg_url):
-    """The app on the PostgreSQL test database (import this fixture into a test module)."""
+def fresh_app():
+    """A test app built from the current environment, with no key cached from an earlier test."""
     from web import create_app
 
     config.reset()
@@ -62,3 +61,9 @@ def pg_app(redis, pg_url):
     app = create_app()
     app.config.update(TESTING=True)
     return app
+
+
+@pytest.fixture
+def pg_app(redis, pg_url):
+    """The app on the PostgreSQL test database (import this fixture into a test module)."""
+    return fresh_app()

@@ -10,9 +10,9 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from mutt_app import config, rulebook
+from mutt_app import rulebook
 from mutt_app.db import session_scope
-from tests.support.web import admin_key, forget_keys, login, make_user
+from tests.support.web import admin_key, fresh_app, login, make_user
 
 # As text (path, query, form) and as JSON values.
 HOSTILE_TEXT = [str(2**64), str(2**40), "9" * 40, "²", "٣", "-1", "1e3", "NaN", "a\x00b", "x" * 5000]
@@ -25,7 +25,7 @@ QUERY_NAMES = ("page", "limit", "offset", "rule_id", "last", "kind", "reason", "
 BODY_NAMES = ("ids", "value", "reason", "hostname", "team_assignment", "name", "scopes", "username", "password",
               "role", "is_active", "priority", "moog_severity", "syslog_severity", "match_type", "match_string",
               "force", "filter")
-RULE = {"match_string": "LINK-3", "prod_handling": "forward", "dev_handling": "drop", "team_assignment": "NETO"}
+RULE = {"match_string": "LINK-3", "prod_handling": "Page_only", "dev_handling": "Ignore", "team_assignment": "NETO"}
 FORM_NAMES = BODY_NAMES + ("action", "sample", "description", "trap_oid", "prod_handling", "dev_handling",
                            "current_password", "new_password", "csrf_token")
 SKIP = {"static", "auth.logout"}
@@ -73,13 +73,7 @@ def _strict(response) -> None:
 
 @pytest.fixture
 def hostile_app(redis, database_url):
-    from web import create_app
-
-    config.reset()
-    forget_keys()
-    app = create_app()
-    app.config.update(TESTING=True)
-    return app
+    return fresh_app()
 
 
 def test_no_route_answers_500_to_hostile_values(hostile_app):
