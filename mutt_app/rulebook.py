@@ -74,9 +74,12 @@ def _integer(fields: dict, name: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise RuleError(f"{name} must be an integer, got {type(value).__name__}")
     try:
-        return params.whole_number(value, name, minimum=low, maximum=high)
+        number = params.whole_number(value, name)
     except params.ParamError:
-        raise RuleError(f"{name} must be an integer between {low} and {high}, got {value!r}") from None
+        raise RuleError(f"{name} must be an integer, got {value!r}") from None
+    if not low <= number <= high:
+        raise RuleError(f"{name} must be between {low} and {high}, got {number}")
+    return number
 
 
 def moog_severity(value: Any) -> int:
