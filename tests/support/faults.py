@@ -23,7 +23,13 @@ from sqlalchemy import create_engine, text
 from mutt_app.redis_client import embedded_binary
 from tests.support.processes import free_port, wait_until
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+def _newest_postgresql_bin() -> Path:
+    """The newest installed PostgreSQL's server binaries (Debian: /usr/lib/postgresql/<major>/bin)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+    return found[-1].parent if found else Path("/usr/lib/postgresql/15/bin")
+
+
+PG_BIN = _newest_postgresql_bin()
 
 
 class SilentServer:
@@ -108,7 +114,7 @@ class OwnRedis:
 
 
 class OwnPostgres:
-    """A PostgreSQL 15 cluster of this test (initdb + pg_ctl) on a free port in a temporary directory.
+    """A PostgreSQL cluster of this test (initdb + pg_ctl) on a free port in a temporary directory.
 
     As root the server runs as the ``postgres`` user (PostgreSQL refuses to run as root), in a
     directory of its own under /tmp (that user cannot enter pytest's, which is root's alone).

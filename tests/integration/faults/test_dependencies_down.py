@@ -27,7 +27,8 @@ from mutt_app.db import session_scope
 from mutt_app.ingest import rejected_waiting
 from mutt_app.models import Alert, DeadLetter, EventAudit
 from tests.conftest import REDIS_URL, use_database
-from tests.support.faults import OwnPostgres, OwnRedis
+from tests.support import services
+from tests.support.faults import PG_BIN, OwnPostgres, OwnRedis
 from tests.support.processes import mutt_env, start_beat, start_web, start_worker, wait_until
 from tests.support.web import csrf_token
 
@@ -144,7 +145,10 @@ def processes():
 @pytest.fixture
 def own_postgres():
     if not OwnPostgres.available():
-        pytest.skip("PostgreSQL 15 binaries (initdb, pg_ctl) not installed")
+        message = f"PostgreSQL server binaries (initdb, pg_ctl) not found under {PG_BIN.parent.parent}"
+        if services.require_postgres():
+            pytest.fail(message + " (MUTT_REQUIRE_POSTGRES=1)")
+        pytest.skip(message)
     cluster = OwnPostgres().init()
     try:
         migrate.upgrade(cluster.url)
