@@ -81,8 +81,23 @@ def test_compose_runs_flower_with_authentication_and_a_moog_standin_for_trials()
     standin = services["moog-standin"]
     assert standin["profiles"] == ["trial"]
     port = standin["command"][standin["command"].index("--port") + 1]
-    default_webhook = compose()["x-mutt"]["environment"]["MOOG_WEBHOOK_URL"]
-    assert f"moog-standin:{port}/events" in default_webhook
+    # the stand-in URL that compose's error message and .env.example give for a trial is where it listens
+    standin_url = f"http://moog-standin:{port}/events"
+    assert standin_url in compose()["x-mutt"]["environment"]["MOOG_WEBHOOK_URL"]
+    assert f"MOOG_WEBHOOK_URL={standin_url}" in (ROOT / ".env.example").read_text()
+
+
+def test_compose_refuses_to_start_without_an_explicit_moog_webhook_url():
+    """No default: a production install must not send its alerts to the trial stand-in by accident."""
+    webhook = compose()["x-mutt"]["environment"]["MOOG_WEBHOOK_URL"]
+    assert re.fullmatch(r"\$\{MOOG_WEBHOOK_URL:\?[^}]+\}", webhook), webhook
+
+
+def test_env_example_names_every_variable_compose_reads_from_env():
+    text = (ROOT / "docker-compose.yml").read_text()
+    interpolated = set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*)", text))
+    example = set(re.findall(r"^([A-Z_][A-Z0-9_]*)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
+    assert interpolated == example
 
 
 def _health_urls(service: dict) -> list[str]:
@@ -188,3 +203,4 @@ def test_compose_workers_serve_metrics_where_prometheus_can_reach_them():
     for name, service in services.items():
         if (service.get("command") or [])[:2] == ["mutt", "worker"]:
             assert _option(service["command"], "--metrics-port").isdigit(), name
+
