@@ -24,7 +24,7 @@ fi
   echo "# The tested versions of everything setup.cfg's install_requires and [test] extra pull in."
   echo "# ./mutt (so also .ci/run) and the Dockerfile install with \`pip install -c constraints.txt\`, so a"
   echo "# fresh machine gets these and not whatever was released since. Do not edit by hand: run"
-  echo "# scripts/update_constraints.sh (docs/operations.md, \"Updating the pinned dependencies\")."
+  echo "# scripts/update_constraints.sh (docs/deployment.md, \"Updating the pinned versions\")."
   "$venv/bin/python" -m pip freeze --exclude-editable --disable-pip-version-check
 } > "$work/constraints.txt"
 mv "$work/constraints.txt" "$here/constraints.txt"
