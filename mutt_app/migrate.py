@@ -10,12 +10,13 @@ from alembic.config import Config
 from mutt_app import config, partitions
 from mutt_app.db import engine
 
-ROOT = Path(__file__).resolve().parent.parent
+# Inside the package, so that an installed (non-editable) MUTT can migrate its database.
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def alembic_config(url: str | None = None) -> Config:
-    cfg = Config(str(ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(ROOT / "migrations"))
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("sqlalchemy.url", (url or config.get().database_url).replace("%", "%%"))
     return cfg
 

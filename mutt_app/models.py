@@ -1,4 +1,4 @@
-"""The tables. Alembic migrations in migrations/versions/ create exactly these."""
+"""The tables. Alembic migrations in mutt_app/migrations/versions/ create exactly these."""
 
 from __future__ import annotations
 

@@ -81,8 +81,23 @@ def test_compose_runs_flower_with_authentication_and_a_moog_standin_for_trials()
     standin = services["moog-standin"]
     assert standin["profiles"] == ["trial"]
     port = standin["command"][standin["command"].index("--port") + 1]
-    default_webhook = compose()["x-mutt"]["environment"]["MOOG_WEBHOOK_URL"]
-    assert f"moog-standin:{port}/events" in default_webhook
+    # the stand-in URL that compose's error message and .env.example give for a trial is where it listens
+    standin_url = f"http://moog-standin:{port}/events"
+    assert standin_url in compose()["x-mutt"]["environment"]["MOOG_WEBHOOK_URL"]
+    assert f"MOOG_WEBHOOK_URL={standin_url}" in (ROOT / ".env.example").read_text()
+
+
+def test_compose_refuses_to_start_without_an_explicit_moog_webhook_url():
+    """No default: a production install must not send its alerts to the trial stand-in by accident."""
+    webhook = compose()["x-mutt"]["environment"]["MOOG_WEBHOOK_URL"]
+    assert re.fullmatch(r"\$\{MOOG_WEBHOOK_URL:\?[^}]+\}", webhook), webhook
+
+
+def test_env_example_names_every_variable_compose_reads_from_env():
+    text = (ROOT / "docker-compose.yml").read_text()
+    interpolated = set(re.findall(r"\$\{([A-Z_][A-Z0-9_]*)", text))
+    example = set(re.findall(r"^([A-Z_][A-Z0-9_]*)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
+    assert interpolated == example
 
 
 def _health_urls(service: dict) -> list[str]:
@@ -188,3 +203,99 @@ def test_compose_workers_serve_metrics_where_prometheus_can_reach_them():
     for name, service in services.items():
         if (service.get("command") or [])[:2] == ["mutt", "worker"]:
             assert _option(service["command"], "--metrics-port").isdigit(), name
+
+
+def _setup_cfg():
+    import configparser
+
+    parser = configparser.ConfigParser()
+    parser.read(ROOT / "setup.cfg")
+    return parser
+
+
+def _cfg_list(value: str) -> list[str]:
+    return [item.strip() for line in value.splitlines() for item in line.split(",") if item.strip()]
+
+
+def test_package_data_ships_every_file_the_package_needs_at_run_time():
+    """A non-editable install (the Docker image) has only what setup.cfg lists: every non-Python file
+    under the packages is matched by its own package's package_data globs, and every glob matches."""
+    from fnmatch import fnmatchcase
+
+    cfg = _setup_cfg()
+    assert cfg["options"]["packages"].strip() == "find_namespace:"  # data directories are packages too
+    includes = _cfg_list(cfg["options.packages.find"]["include"])
+    package_data = {package: _cfg_list(globs) for package, globs in cfg["options.package_data"].items()}
+    tops = {pattern for pattern in includes if "*" not in pattern}
+    assert includes == [p for top in sorted(tops, key=includes.index) for p in (top, f"{top}.*")]
+    unshipped, matched = [], set()
+    for top in tops:
+        for path in sorted((ROOT / top).rglob("*")):
+            if path.is_dir() or "__pycache__" in path.parts or path.suffix in (".py", ".pyc"):
+                continue
+            package = ".".join(path.parent.relative_to(ROOT).parts)
+            globs = [g for g in package_data.get(package, []) if fnmatchcase(path.name, g)]
+            matched.update((package, g) for g in globs)
+            if not globs:
+                unshipped.append(path.relative_to(ROOT).as_posix())
+    assert unshipped == [], "add these to [options.package_data] in setup.cfg"
+    dead = [(package, g) for package, globs in package_data.items() for g in globs if (package, g) not in matched]
+    assert dead == [], "package_data globs that match no file"
+
+
+def _requirements() -> list:
+    from packaging.requirements import Requirement
+
+    cfg = _setup_cfg()
+    lines = (cfg["options"]["install_requires"] + "\n" + cfg["options.extras_require"]["test"]).splitlines()
+    return [Requirement(line) for line in map(str.strip, lines) if line]
+
+
+def _constraints() -> dict[str, str]:
+    from packaging.utils import canonicalize_name
+
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            name, _, version = line.partition("==")
+            assert version, f"constraints.txt: {line!r} is not an exact pin"
+            pins[canonicalize_name(name)] = version
+    return pins
+
+
+def test_constraints_pin_every_requirement_within_its_range():
+    from packaging.utils import canonicalize_name
+
+    pins = _constraints()
+    for requirement in _requirements():
+        name = canonicalize_name(requirement.name)
+        assert name in pins, f"constraints.txt does not pin {requirement}: scripts/update_constraints.sh"
+        assert requirement.specifier.contains(pins[name], prereleases=True), f"{name}=={pins[name]} is outside {requirement}"
+
+
+def test_constraints_pin_exactly_what_the_requirements_pull_in():
+    """Every distribution setup.cfg's requirements pull in (as installed here) is pinned, and nothing else.
+    pip and setuptools come with the virtualenv and are not pinned."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    pins = _constraints()
+    seen: dict[str, set[str]] = {}
+    todo = _requirements()
+    while todo:
+        requirement = todo.pop()
+        name = canonicalize_name(requirement.name)
+        if name in seen and set(requirement.extras) <= seen[name]:
+            continue
+        seen[name] = seen.get(name, set()) | set(requirement.extras)
+        for line in metadata.distribution(name).requires or []:
+            dependency = Requirement(line)
+            if dependency.marker is None or any(dependency.marker.evaluate({"extra": extra})
+                                                for extra in ("", *seen[name])):
+                todo.append(dependency)
+    pulled_in = set(seen) - {"pip", "setuptools"}
+    assert sorted(pulled_in - set(pins)) == [], "not pinned: scripts/update_constraints.sh"
+    assert sorted(set(pins) - pulled_in) == [], "pinned but not required"
