@@ -116,15 +116,18 @@ class Stack:
         self.redis.flushdb()
         env = self.env()
         os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "MUTT_HOME", "SECRET_KEY", "MUTT_ENV")})
-        from mutt_app import apikeys, config, dynconfig, keys, migrate
-        from mutt_app.db import session_scope
-        from mutt_app.models import Rule
+        from mutt_app import config
+        from mutt_app.access import api_keys
+        from mutt_app.core import dynconfig
+        from mutt_app.storage import migrate, redis_keys
+        from mutt_app.storage.db import session_scope
+        from mutt_app.storage.models import Rule
 
         config.reset()
         migrate.upgrade()
         with session_scope() as session:
             session.add_all(Rule(**rule) for rule in make_rules())
-            _, self.key = apikeys.create(session, "bench", ["ingest"], actor="bench")
+            _, self.key = api_keys.create(session, "bench", ["ingest"], actor="bench")
             changes = {"moog_rate_limit": 100_000, "ingest_rate_limit": 0, "max_ingest_queue_size": 10_000_000,
                        "alerter_queue_shed_threshold": 10_000_000, "unhandled_threshold": 500}
             changes.update(self.args.settings)
@@ -132,7 +135,7 @@ class Stack:
                 changes["ingest_batch_size"] = 1
             for setting, value in changes.items():
                 dynconfig.change(session, setting, value, actor="bench")
-        self.redis.incr(keys.RULES_VERSION)
+        self.redis.incr(redis_keys.RULES_VERSION)
 
     def env(self) -> dict[str, str]:
         return mutt_env(self.args.redis_url, self.args.database_url, self.home, MUTT_ENV="production",
@@ -154,8 +157,7 @@ class Stack:
         self.url = f"http://127.0.0.1:{port}"
         wait_http(self.url + "/health", web)
         # Quiet from here on, as an operator would run a loaded system (applied within a second).
-        from mutt_app import dynconfig
-
+        from mutt_app.core import dynconfig
         dynconfig.runtime(self.redis).store("log_level", "WARNING")
         time.sleep(1.5)
 

@@ -44,9 +44,10 @@ def main() -> None:
 
     from sqlalchemy import text
 
-    from mutt_app import db, dynconfig, migrate, redis_client
-    from mutt_app.models import Base
-    from mutt_app.moog_standin import MoogStandin
+    from mutt_app.core import dynconfig
+    from mutt_app.storage import db, migrate, redis_client
+    from mutt_app.storage.models import Base
+    from mutt_app.tools.moog_standin import MoogStandin
     from tasks.forwarder import enqueue_alerts
     from tests.support.alerts import insert_alerts
     from tests.support.processes import mutt_env, start_worker, wait_until

@@ -147,13 +147,16 @@ def start_mutt(redis_url: str, workers: int, home: Path):
     redis.Redis.from_url(redis_url).flushdb()
     env = mutt_env(redis_url, f"sqlite:///{home / 'bench.db'}", home, LOG_LEVEL="WARNING")
     os.environ.update(env)
-    from mutt_app import apikeys, config, dynconfig, migrate
-    from mutt_app.db import session_scope
+    from mutt_app import config
+    from mutt_app.access import api_keys
+    from mutt_app.core import dynconfig
+    from mutt_app.storage import migrate
+    from mutt_app.storage.db import session_scope
 
     config.reset()
     migrate.upgrade()
     with session_scope() as session:
-        _, key = apikeys.create(session, "bench", ["ingest"], actor="bench")
+        _, key = api_keys.create(session, "bench", ["ingest"], actor="bench")
         dynconfig.change(session, "ingest_rate_limit", 0, actor="bench", reason="measure ingest, not the limiter")
         dynconfig.change(session, "max_ingest_queue_size", 100_000_000, actor="bench", reason="no alerter runs")
     process, url = start_web(env, home, workers=workers)

@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mutt_app.rules import RuleSet  # noqa: E402
-from mutt_app.seed import RULES as SEED_RULES  # noqa: E402
+from mutt_app.rules.matcher import RuleSet  # noqa: E402
+from mutt_app.rules.seed import RULES as SEED_RULES  # noqa: E402
 
 FACILITIES = ["LINK", "LINEPROTO", "SYS", "OSPF", "BGP", "PIX", "ASA", "DOT1X", "SNMP", "AUTH", "SEC", "HA",
               "CDP", "STP", "DHCP", "NTP", "VPN", "IPSEC", "PORT", "ENV"]

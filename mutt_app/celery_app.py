@@ -14,7 +14,9 @@ from celery.signals import (
     worker_ready,
 )
 
-from mutt_app import config, db, exporter, logs, redis_client
+from mutt_app import config
+from mutt_app.core import exporter, logs
+from mutt_app.storage import db, redis_client
 
 log = logging.getLogger(__name__)
 

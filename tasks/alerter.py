@@ -1,6 +1,6 @@
 """mutt.process_events: one batch of events through rules, audit and roll-up.
 
-Thin: claim the batch, let ``mutt_app.alerter`` decide, write the outcome in one transaction,
+Thin: claim the batch, let ``mutt_app.alerting.alerter`` decide, write the outcome in one transaction,
 hand the alerts to the forwarder, retire the batch. The batch stays in Redis until that last
 step, so nothing is lost whatever fails in between (a redelivery is idempotent).
 """
@@ -9,18 +9,22 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from celery.exceptions import MaxRetriesExceededError
 from celery.signals import worker_process_init
 
 import celeryconfig
 from celeryconfig import ALERTS_QUEUE
-from mutt_app import alerter, db, dlq, dynconfig, logs, metrics, outages, redis_client, rulebook
-from mutt_app.batches import Claim, EventBatches
+from mutt_app import handoff
+from mutt_app.alerting import alerter
+from mutt_app.alerting.batches import Claim, EventBatches
+from mutt_app.alerting.rollup import Rollup
 from mutt_app.celery_app import app, in_background
-from mutt_app.rollup import Rollup
-from tasks.forwarder import enqueue_alerts
+from mutt_app.core import dynconfig, logs, metrics, outages
+from mutt_app.dead_letters import dlq
+from mutt_app.rules import rulebook
+from mutt_app.storage import db, redis_client
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +106,7 @@ def _process(batches: EventBatches, claim: Claim, lease: float) -> str:
     if _shed(batches, claim, config, lease):
         return "shed"
     knowledge, _ = _knowledge.get(batches.redis)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     alert_lease = config.get("janitor_stuck_after_seconds")
     outcome = alerter.process(knowledge, claim.events, now=now, alert_lease_seconds=alert_lease)
     threshold, window = config.get("unhandled_threshold"), config.get("unhandled_window_seconds")
@@ -121,7 +125,7 @@ def _process(batches: EventBatches, claim: Claim, lease: float) -> str:
             raise
         log.warning("bulk write of batch %s refused (%s); writing event by event", claim.batch_id, type(error).__name__)
         outcome = alerter.store_each(db.session_scope, outcome, attempts=claim.attempts)
-    enqueue_alerts([alert["id"] for alert in outcome.alerts])
+    handoff.forward_alerts([alert["id"] for alert in outcome.alerts])
     rollup.remember(outcome.unhandled)
     for ref, event, error in outcome.failed:
         with logs.correlated(str(event.get("_correlation_id", ""))):
@@ -154,7 +158,7 @@ def _shed(batches: EventBatches, claim: Claim, config, lease: float) -> bool:
             defer = config.get("alerter_defer_seconds")
             alerter.forgive_claim(batches.redis, claim.batch_id)
             batches.extend(claim.batch_id, defer + lease)
-            process_events.apply_async((claim.batch_id,), queue=ALERTS_QUEUE, countdown=defer)
+            handoff.process_batch(claim.batch_id, countdown=defer)
             log.warning("deferred batch %s by %d s: %d alerts waiting for Moogsoft", claim.batch_id, defer, waiting)
         return True
     if waiting > config.get("alerter_queue_warn_threshold"):
@@ -162,12 +166,8 @@ def _shed(batches: EventBatches, claim: Claim, config, lease: float) -> bool:
     return False
 
 
-def enqueue_batch(batch_id: str) -> None:
-    process_events.apply_async((batch_id,), queue=ALERTS_QUEUE)
-
-
 def recover_batch(batch_id: str, claims: int) -> str:
     """For the janitor: a batch whose lease ran out after ``claims`` claims is enqueued again,
     split into single events, or (a single event) dead-lettered ``worker_lost``."""
     return alerter.recover_batch(EventBatches(redis_client.get()), batch_id, claims, session_scope=db.session_scope,
-                                 enqueue=enqueue_batch, lease_seconds=float(celeryconfig.claim_lease_seconds))
+                                 enqueue=handoff.process_batch, lease_seconds=float(celeryconfig.claim_lease_seconds))

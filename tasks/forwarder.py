@@ -1,4 +1,4 @@
-"""mutt.forward_alerts / mutt.forward_alert: alerts to Moogsoft (the work is in mutt_app.forwarding).
+"""mutt.forward_alerts / mutt.forward_alert: alerts to Moogsoft (the work is in mutt_app.forwarding.delivery).
 
 ``forward_alerts(ids)`` takes one alerter batch: it sends as many as the breaker and the shared
 rate limit allow, several at once over reused connections, and re-enqueues the rest with a
@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import celeryconfig
 from celeryconfig import MOOG_QUEUE
-from mutt_app import config, forwarding, moog, redis_client
+from mutt_app import config
 from mutt_app.celery_app import app
+from mutt_app.forwarding import delivery, moog
+from mutt_app.storage import redis_client
 
-POLICY = forwarding.RetryPolicy(
+POLICY = delivery.RetryPolicy(
     max_retries=celeryconfig.moog_max_retries,
     backoff=celeryconfig.moog_retry_backoff,
     backoff_max=celeryconfig.moog_retry_backoff_max,
@@ -41,11 +43,11 @@ class RetryableDelivery(Exception):
 
 
 # This process's send window: how many sends it dares at once, after how Moogsoft has been answering.
-_WINDOW = forwarding.SendWindow()
+_WINDOW = delivery.SendWindow()
 
 
-def _forwarder() -> forwarding.Forwarder:
-    return forwarding.Forwarder(redis_client.get(), moog.client(), window=_WINDOW, max_countdown=MAX_COUNTDOWN)
+def _forwarder() -> delivery.Forwarder:
+    return delivery.Forwarder(redis_client.get(), moog.client(), window=_WINDOW, max_countdown=MAX_COUNTDOWN)
 
 
 @app.task(name="mutt.forward_alerts", bind=True, soft_time_limit=BATCH_SOFT_LIMIT, time_limit=BATCH_HARD_LIMIT)
@@ -87,8 +89,3 @@ def forward_alert(self, alert_id: str) -> None:
             raise self.retry(exc=error, countdown=retry.countdown)
         raise error
 
-
-def enqueue_alerts(alert_ids: list[str]) -> None:
-    """Ask the forwarder to deliver these (pending) alerts."""
-    if alert_ids:
-        app.send_task("mutt.forward_alerts", args=[list(alert_ids)], queue=MOOG_QUEUE)

@@ -1,11 +1,13 @@
-"""mutt.janitor: recover stuck work, keep partitions ahead, apply retention (domain: mutt_app/janitor.py)."""
+"""mutt.janitor: recover stuck work, keep partitions ahead, apply retention (domain: mutt_app/operations/janitor.py)."""
 
 from __future__ import annotations
 
 from celeryconfig import ALERTS_QUEUE, MOOG_QUEUE
-from mutt_app import janitor as domain
-from mutt_app import jobs, redis_client, status
+from mutt_app import handoff
 from mutt_app.celery_app import app
+from mutt_app.operations import janitor as domain
+from mutt_app.operations import jobs, status
+from mutt_app.storage import redis_client
 
 LOCK_SECONDS = 30  # short: a janitor killed mid-run must not hold up the next for long
 
@@ -17,10 +19,8 @@ def queue_depth(name: str) -> int:
 
 def queues() -> domain.Queues:
     from tasks.alerter import recover_batch
-    from tasks.forwarder import enqueue_alerts
-    from tasks.remediation import flush_buffer
 
-    return domain.Queues(recover_batch, flush_buffer, enqueue_alerts, lambda: queue_depth(ALERTS_QUEUE), lambda: queue_depth(MOOG_QUEUE))
+    return domain.Queues(recover_batch, handoff.flush_buffer, handoff.forward_alerts, lambda: queue_depth(ALERTS_QUEUE), lambda: queue_depth(MOOG_QUEUE))
 
 
 @app.task(name="mutt.janitor", ignore_result=True)

@@ -1,4 +1,4 @@
-"""mutt.remediate: replay dead letters whose cause has cleared (domain: mutt_app/remediation.py).
+"""mutt.remediate: replay dead letters whose cause has cleared (domain: mutt_app/dead_letters/remediation.py).
 
 Beat sends this every 5 s; it returns at once until ``remediation_interval`` has passed since the
 last run, so the interval is a runtime setting rather than a beat schedule.
@@ -6,26 +6,14 @@ last run, so the interval is a runtime setting rather than a beat schedule.
 
 from __future__ import annotations
 
-from mutt_app import dlq, dynconfig, jobs, redis_client, remediation
-from mutt_app.batches import EventBatches
-from mutt_app.breaker import CircuitBreaker
+from mutt_app import handoff
 from mutt_app.celery_app import app
-from mutt_app.db import session_scope
-from mutt_app.ingest import Ingest
-
-
-def flush_buffer() -> int:
-    """Cut whatever waits in the ingest buffer into batches and enqueue them."""
-    from tasks.alerter import enqueue_batch
-
-    return Ingest(redis_client.get(), enqueue_batch).flush()
-
-
-def pipeline() -> dlq.Pipeline:
-    """Where replayed dead letters go (also used by the API and the CLI)."""
-    from tasks.forwarder import enqueue_alerts
-
-    return dlq.Pipeline(EventBatches(redis_client.get()), flush_buffer, enqueue_alerts)
+from mutt_app.core import dynconfig
+from mutt_app.dead_letters import remediation
+from mutt_app.forwarding.breaker import CircuitBreaker
+from mutt_app.operations import jobs
+from mutt_app.storage import redis_client
+from mutt_app.storage.db import session_scope
 
 
 def breaker_state() -> str:
@@ -42,5 +30,5 @@ def remediate() -> dict | None:
             return None
         jobs.mark_ran(client, jobs.REMEDIATION)  # first: a run that fails is not retried every 5 s
         with session_scope() as session:
-            report = remediation.run(session, pipeline(), breaker_state=breaker_state())
+            report = remediation.run(session, handoff.replay_pipeline(), breaker_state=breaker_state())
         return {"replayed": len(report.replayed), "skipped": len(report.skipped), "poisoned": report.poisoned}

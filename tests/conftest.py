@@ -28,9 +28,11 @@ os.environ.pop("CELERY_BROKER_URL", None)
 
 from sqlalchemy import text  # noqa: E402
 
-from mutt_app import config, db, dynconfig, migrate  # noqa: E402
-from mutt_app import redis_client as rc  # noqa: E402
-from mutt_app.models import Base  # noqa: E402
+from mutt_app import config
+from mutt_app.core import dynconfig  # noqa: E402
+from mutt_app.storage import db, migrate
+from mutt_app.storage import redis_client as rc  # noqa: E402
+from mutt_app.storage.models import Base  # noqa: E402
 
 _TEMPLATE_DB = _TMP / "template.db"
 migrate.upgrade(f"sqlite:///{_TEMPLATE_DB}")
@@ -115,8 +117,8 @@ def client(app):
 
 @pytest.fixture
 def standin():
-    """An HTTP stand-in for Moogsoft on a free port of this process (see mutt_app.moog_standin)."""
-    from mutt_app.moog_standin import MoogStandin
+    """An HTTP stand-in for Moogsoft on a free port of this process (see mutt_app.tools.moog_standin)."""
+    from mutt_app.tools.moog_standin import MoogStandin
 
     server = MoogStandin().start()
     yield server

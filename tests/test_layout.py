@@ -1,13 +1,11 @@
 """The project's wiring: every queue consumed, every task routed, compose matches the code."""
 
 import re
-import shlex
 from pathlib import Path
 
 import yaml
 
 import celeryconfig
-from mutt_app.celery_app import app
 from mutt_app.cli import run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,7 +124,7 @@ def test_compose_workers_are_health_checked_by_pinging_their_own_node():
         if command[:2] == ["mutt", "worker"]:
             node = _option(command, "-n").replace("%h", "$$HOSTNAME")
             check = " ".join(service["healthcheck"]["test"])
-            assert f"inspect ping" in check and f"-d {node}" in check, name
+            assert "inspect ping" in check and f"-d {node}" in check, name
 
 
 def test_compose_flower_listens_where_its_port_is_published():

@@ -7,7 +7,8 @@ import uuid
 
 from flask import Flask, g, request
 
-from mutt_app import config, logs
+from mutt_app import config
+from mutt_app.core import logs
 
 CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import wraps
 from urllib.parse import urlsplit
 
@@ -12,9 +12,10 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from mutt_app import redis_client, users
-from mutt_app.db import session_scope
-from mutt_app.login_throttle import LoginThrottle
+from mutt_app.access import users
+from mutt_app.access.login_throttle import LoginThrottle
+from mutt_app.storage import redis_client
+from mutt_app.storage.db import session_scope
 from web.extensions import LoginUser
 
 bp = Blueprint("auth", __name__)
@@ -84,7 +85,7 @@ def login():
             with session_scope() as session:
                 user = users.authenticate(session, username, form.password.data)
                 if user is not None:
-                    user.last_login_at = datetime.now(timezone.utc)
+                    user.last_login_at = datetime.now(UTC)
                     session.flush()
                     login_user(LoginUser(user))
             if user is not None:

@@ -7,8 +7,8 @@ import logging
 from flask import current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from mutt_app import outages
-from mutt_app.ingest import BACKLOG_RETRY_AFTER
+from mutt_app.core import outages
+from mutt_app.ingest.accept import BACKLOG_RETRY_AFTER
 
 log = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ from flask_login import LoginManager
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import select
 
-from mutt_app.db import session_scope
-from mutt_app.models import User
+from mutt_app.storage.db import session_scope
+from mutt_app.storage.models import User
 
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"

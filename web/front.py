@@ -33,7 +33,7 @@ import queue
 import sys
 import threading
 
-from mutt_app import metrics
+from mutt_app.core import metrics
 from web import correlation_id
 
 log = logging.getLogger(__name__)

@@ -13,9 +13,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from sqlalchemy import text
 
 from celeryconfig import ALERTS_QUEUE, MOOG_QUEUE, QUEUES, REMEDIATION_QUEUE
-from mutt_app import __version__, config, dynconfig, jobs, metrics, redis_client, status
-from mutt_app.breaker import CircuitBreaker
-from mutt_app.db import engine, session_scope
+from mutt_app import __version__, config
+from mutt_app.core import dynconfig, metrics
+from mutt_app.forwarding.breaker import CircuitBreaker
+from mutt_app.operations import jobs, status
+from mutt_app.storage import redis_client
+from mutt_app.storage.db import engine, session_scope
 
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
@@ -109,7 +112,7 @@ _forwarding: tuple[float, dict] = (-FORWARDING_TTL, {})
 
 
 def forwarding_state() -> dict:
-    """:func:`mutt_app.status.forwarding`, asked at most once per FORWARDING_TTL per process."""
+    """:func:`mutt_app.operations.status.forwarding`, asked at most once per FORWARDING_TTL per process."""
     global _forwarding
     at, value = _forwarding
     if time.monotonic() - at >= FORWARDING_TTL:

@@ -4,7 +4,7 @@ These paths are answered by a small WSGI handler in front of the Flask app rathe
 view: Flask's per-request machinery (request context, session, hooks) cost more CPU than the
 whole ingest work, and ingest is the one path that must take thousands of requests a second.
 Everything else goes on to Flask. The handler is still thin: authenticate, read the body,
-normalise each item (mutt_app.events), hand the events to mutt_app.ingest, translate the
+normalise each item (mutt_app.ingest.events), hand the events to mutt_app.ingest.accept, translate the
 outcome into v2.5's answers. Errors use v2.5's shape ``{"status": "error", "message": ...,
 "correlation_id": ...}``; never a 500, never an exception text.
 """
@@ -24,9 +24,12 @@ from flask import Flask
 from redis.exceptions import RedisError
 from werkzeug.datastructures import EnvironHeaders
 
-from mutt_app import events, logs, metrics, params, redis_client
-from mutt_app.batches import QUEUED, RATE_LIMITED
-from mutt_app.ingest import BACKLOG_RETRY_AFTER, Ingest
+from mutt_app import handoff
+from mutt_app.alerting.batches import QUEUED, RATE_LIMITED
+from mutt_app.core import logs, metrics, params
+from mutt_app.ingest import events
+from mutt_app.ingest.accept import BACKLOG_RETRY_AFTER, Ingest
+from mutt_app.storage import redis_client
 from web import correlation_id
 from web.api import API_VERSION
 from web.security import authenticate_key
@@ -48,18 +51,6 @@ URL_KEY_PARAMETERS = {"api_key", "apikey", "api-key", "x-api-key", "key", "token
 REASONS = {200: "", 400: "json", 401: "auth", 403: "auth", 405: "method", 413: "too_large", 415: "content_type",
            429: "rate_limit", 503: "unavailable"}
 STATUS_LINES = {status: f"{status} {HTTPStatus(status).phrase}" for status in REASONS}
-
-
-def _enqueue_batch(batch_id: str) -> None:
-    from tasks.alerter import enqueue_batch
-
-    enqueue_batch(batch_id)
-
-
-def _store_rejected() -> None:
-    from tasks.ingest import ask_to_store_rejected
-
-    ask_to_store_rejected()
 
 
 @dataclass(frozen=True)
@@ -99,7 +90,7 @@ class IngestEndpoint:
         if self._ingest is None or self._ingest.batches.redis is not client:
             with self._lock:
                 if self._ingest is None or self._ingest.batches.redis is not client:
-                    self._ingest = Ingest(client, _enqueue_batch, _store_rejected)
+                    self._ingest = Ingest(client, handoff.process_batch, handoff.store_rejected)
         return self._ingest
 
     def __call__(self, environ, start_response):

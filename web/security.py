@@ -10,7 +10,8 @@ from functools import wraps
 from flask import g, request
 from flask_login import current_user
 
-from mutt_app import apikeys, redis_client
+from mutt_app.access import api_keys
+from mutt_app.storage import redis_client
 from web.errors import api_error
 from web.extensions import csrf
 
@@ -18,13 +19,13 @@ from web.extensions import csrf
 ROLE_FOR_SCOPE = {"read": "viewer", "operator": "operator", "admin": "admin"}
 RANK = {"viewer": 0, "operator": 1, "admin": 2}
 
-_cache: apikeys.KeyCache | None = None
+_cache: api_keys.KeyCache | None = None
 
 
-def key_cache() -> apikeys.KeyCache:
+def key_cache() -> api_keys.KeyCache:
     global _cache
     if _cache is None:
-        _cache = apikeys.KeyCache(redis_client.get())
+        _cache = api_keys.KeyCache(redis_client.get())
     return _cache
 
 
@@ -40,7 +41,7 @@ def presented_key(headers=None) -> str | None:
     return None
 
 
-def authenticate_key(headers=None) -> apikeys.KeyInfo | None:
+def authenticate_key(headers=None) -> api_keys.KeyInfo | None:
     return key_cache().verify(presented_key(headers))
 
 

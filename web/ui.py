@@ -12,10 +12,18 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from celeryconfig import QUEUES
-from mutt_app import apikeys, audit_query, dlq, dynconfig, params, redis_client, rulebook, slo, status, users
-from mutt_app import dashboard as dash
-from mutt_app.db import session_scope
-from mutt_app.models import HANDLINGS, MATCH_TYPES, ROLES, SCOPES, ApiKey
+from mutt_app import handoff
+from mutt_app.access import api_keys as api_key_store
+from mutt_app.access import users
+from mutt_app.audit import queries
+from mutt_app.core import dynconfig, params
+from mutt_app.dead_letters import dlq
+from mutt_app.operations import dashboard as dash
+from mutt_app.operations import slo, status
+from mutt_app.rules import rulebook
+from mutt_app.storage import redis_client
+from mutt_app.storage.db import session_scope
+from mutt_app.storage.models import HANDLINGS, MATCH_TYPES, ROLES, SCOPES, ApiKey
 from web.auth import role_required
 from web.security import actor
 
@@ -50,9 +58,9 @@ def _search(search, template: str):
     with session_scope() as session:
         try:
             rows, page = search(session, request.args)
-        except audit_query.QueryError as error:
+        except queries.QueryError as error:
             flash(str(error), "error")
-            rows, page = [], audit_query.Page(1, 50, 0)
+            rows, page = [], queries.Page(1, 50, 0)
     args = {k: v for k, v in request.args.items() if k not in ("page", "offset") and v}
     return render_template(template, rows=rows, page=page, args=args)
 
@@ -60,13 +68,13 @@ def _search(search, template: str):
 @bp.get("/events")
 @role_required("viewer")
 def events():
-    return _search(audit_query.search_events, "ui/events.html")
+    return _search(queries.search_events, "ui/events.html")
 
 
 @bp.get("/config-audit")
 @role_required("viewer")
 def config_audit():
-    return _search(audit_query.search_changes, "ui/config_audit.html")
+    return _search(queries.search_changes, "ui/config_audit.html")
 
 
 # --- runtime settings -------------------------------------------------------------------
@@ -112,8 +120,8 @@ def api_keys():
 def create_api_key():
     try:
         with session_scope() as session:
-            row, secret = apikeys.create(session, request.form.get("name", ""), request.form.getlist("scopes"), **_audit_kwargs())
-    except apikeys.ApiKeyError as error:
+            row, secret = api_key_store.create(session, request.form.get("name", ""), request.form.getlist("scopes"), **_audit_kwargs())
+    except api_key_store.ApiKeyError as error:
         flash(str(error), "error")
         return _keys_page(status=400)
     # Rendered into this response only: never put the secret in the (cookie) session or a URL.
@@ -125,9 +133,9 @@ def create_api_key():
 def revoke_api_key(key_id: int):
     try:
         with session_scope() as session:
-            row = apikeys.revoke(session, key_id, **_audit_kwargs())
+            row = api_key_store.revoke(session, key_id, **_audit_kwargs())
             flash(f"Key {row.name} ({row.prefix}) revoked.")
-    except apikeys.ApiKeyError as error:
+    except api_key_store.ApiKeyError as error:
         abort(404, str(error))
     return redirect(url_for("ui.api_keys"))
 
@@ -349,7 +357,7 @@ def dead_letters():
         flash(str(error), "error")
         rows, page = [], dlq.Page([], 1, 50, 0)
     args.pop("page", None)
-    return render_template("ui/dead_letters.html", rows=rows, page=audit_query.Page(page.page, page.limit, page.total),
+    return render_template("ui/dead_letters.html", rows=rows, page=queries.Page(page.page, page.limit, page.total),
                            args=args, reasons=dlq.REASONS)
 
 
@@ -367,10 +375,8 @@ def dead_letter(letter_id: int):
 @bp.post("/dead-letters/<bigint:letter_id>/replay")
 @role_required("operator")
 def replay_dead_letter(letter_id: int):
-    from tasks.remediation import pipeline
-
     with session_scope() as session:
-        outcome = dlq.replay(session, [letter_id], force=request.form.get("force") == "on", pipeline=pipeline(),
+        outcome = dlq.replay(session, [letter_id], force=request.form.get("force") == "on", pipeline=handoff.replay_pipeline(),
                              **_audit_kwargs())
     if outcome.replayed:
         flash(f"Dead letter {letter_id} replayed.")

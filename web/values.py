@@ -1,4 +1,4 @@
-"""What the Flask app accepts as values (the ingest paths parse their own bodies: mutt_app.events).
+"""What the Flask app accepts as values (the ingest paths parse their own bodies: mutt_app.ingest.events).
 
 - JSON bodies: NaN, Infinity and numbers that overflow to infinity (``1e400``) are not JSON MUTT
   reads, and a NUL character in any string is refused (PostgreSQL cannot store it); answers are
@@ -7,7 +7,7 @@
 - Query parameters, form fields and the path: a NUL character anywhere is a 400.
 - Ids in the path are bounded by their column: ``<int:...>`` at most 2^31-1, ``<bigint:...>``
   at most 2^63-1; beyond, the route does not match (404).
-- ``mutt_app.params.ParamError`` raised by a view (a bad number or id) is a 400.
+- ``mutt_app.core.params.ParamError`` raised by a view (a bad number or id) is a 400.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from flask import Flask, abort, render_template, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.routing import IntegerConverter
 
-from mutt_app import params
+from mutt_app.core import params
 from web.errors import api_error, wants_json
 
 

@@ -1,6 +1,6 @@
 """WSGI entry point: `mutt web` serves 'web.wsgi:app' under granian."""
 
-from mutt_app import logs
+from mutt_app.core import logs
 from web import create_app
 
 logs.configure()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import click
 from sqlalchemy import select
 
-from mutt_app import apikeys, users
+from mutt_app.access import api_keys, users
 from mutt_app.cli.common import require_redis, require_told
-from mutt_app.db import session_scope
-from mutt_app.models import ROLES, SCOPES, ApiKey, User
+from mutt_app.storage.db import session_scope
+from mutt_app.storage.models import ROLES, SCOPES, ApiKey, User
 
 CLI_ACTOR = "cli"
 
@@ -56,9 +56,9 @@ def apikey_create(name: str, scopes: tuple[str, ...]) -> None:
     require_redis("`mutt apikey create`")
     try:
         with session_scope() as session:
-            row, secret = apikeys.create(session, name, scopes, actor=CLI_ACTOR)
+            row, secret = api_keys.create(session, name, scopes, actor=CLI_ACTOR)
             key_id = row.id
-    except apikeys.ApiKeyError as error:
+    except api_keys.ApiKeyError as error:
         raise click.UsageError(str(error)) from None
     click.echo(f"key {key_id} ({name}, scopes {', '.join(sorted(scopes))}):")
     click.echo(secret)
@@ -83,8 +83,8 @@ def apikey_revoke(key_id: int, reason: str) -> None:
     require_redis("`mutt apikey revoke`")
     try:
         with session_scope() as session:
-            apikeys.revoke(session, key_id, actor=CLI_ACTOR, reason=reason)
-    except apikeys.ApiKeyError as error:
+            api_keys.revoke(session, key_id, actor=CLI_ACTOR, reason=reason)
+    except api_keys.ApiKeyError as error:
         raise click.UsageError(str(error)) from None
     require_told(session, f"key {key_id} was revoked", f"`mutt apikey revoke {key_id}` again")
     click.echo(f"key {key_id} revoked")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from mutt_app import checks
+from mutt_app.tools import checks
 
 _MARK = {"passed": "ok  ", "failed": "FAIL", "skipped": "skip"}
 

@@ -9,7 +9,8 @@ import redis
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from mutt_app import config, db, redis_client
+from mutt_app import config
+from mutt_app.storage import db, redis_client
 
 FRIENDLY_ERRORS = (redis.ConnectionError, redis.TimeoutError, OperationalError, ProgrammingError, RuntimeError, ValueError)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from mutt_app import migrate
+from mutt_app.storage import migrate
 
 
 @click.group("db")

@@ -1,4 +1,4 @@
-"""mutt dlq list|show|replay|purge: dead letters from the command line (domain: mutt_app/dlq.py)."""
+"""mutt dlq list|show|replay|purge: dead letters from the command line (domain: mutt_app/dead_letters/dlq.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import sys
 
 import click
 
-from mutt_app import dlq as store
-from mutt_app.db import session_scope
-from mutt_app.models import DEAD_LETTER_STATES
+from mutt_app.dead_letters import dlq as store
+from mutt_app.storage.db import session_scope
+from mutt_app.storage.models import DEAD_LETTER_STATES
 
 CLI_ACTOR = "cli"
 
@@ -100,11 +100,11 @@ class _Bar:
 @click.option("--force", is_flag=True, help="Also replay moog_rejected and invalid_event letters, and replayed ones.")
 def replay(ids, kind, cause, state, reason, force) -> None:
     """Put dead letters back into the pipeline: by IDS, or every letter the filters match."""
-    from tasks.remediation import pipeline
+    from mutt_app.handoff import replay_pipeline
 
     with _Bar("replaying") as bar, session_scope() as session:
         outcome = store.replay(session, _selected_ids(session, ids, store.Filter(kind, cause, state)), actor=CLI_ACTOR,
-                               reason=reason, force=force, pipeline=pipeline(), progress=bar)
+                               reason=reason, force=force, pipeline=replay_pipeline(), progress=bar)
     click.echo(f"replayed {len(outcome.replayed)}, skipped {len(outcome.skipped)}")
     for letter_id, why in list(outcome.skipped.items())[:20]:
         click.echo(f"  {letter_id}: {why}")

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import click
 
-from mutt_app import redis_client, status
 from mutt_app.cli.common import celery_settings
+from mutt_app.operations import status
+from mutt_app.storage import redis_client
 
 
 def _line(label: str, text: str) -> None:
@@ -122,8 +123,8 @@ def _show_sent(report: dict, final: bool = True) -> None:
 def send_command(url, key, path, count, rate, concurrency, batch, message, hostname, severity, timeout, as_json) -> None:
     """Post a test event, or a file of events, to an ingest URL; print accepted, rejected and
     refused counts and latency percentiles. Exits 1 unless every event was accepted."""
-    from mutt_app import config, sender
-
+    from mutt_app import config
+    from mutt_app.tools import sender
     key = key or config.env("MUTT_API_KEY")
     if not key:
         raise click.UsageError("give an API key with the ingest scope: MUTT_API_KEY=... or --key")

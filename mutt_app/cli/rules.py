@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from mutt_app import rules_as_code
 from mutt_app.cli.settings import cli_actor
-from mutt_app.db import session_scope
+from mutt_app.rules import as_code
+from mutt_app.storage.db import session_scope
 
 
 @click.group("rules")
@@ -23,7 +23,7 @@ def rules_group() -> None:
 def rules_export(output: Path | None) -> None:
     """Write the rule book as YAML."""
     with session_scope() as session:
-        text = rules_as_code.export(session)
+        text = as_code.export(session)
     if output is None:
         click.echo(text, nl=False)
     else:
@@ -40,9 +40,9 @@ def rules_import(path: Path, dry_run: bool, yes: bool, reason: str) -> None:
     """Make the rule book equal to PATH: shows the changes, then applies them in one transaction,
     each validated and audited. Rules are matched by id, else by name; unmatched ones are created; stored rules not listed are deleted."""
     try:
-        document = rules_as_code.parse(rules_as_code.read(path))
+        document = as_code.parse(as_code.read(path))
         with session_scope() as session:
-            changes = rules_as_code.plan(session, document)
+            changes = as_code.plan(session, document)
             if not changes:
                 click.echo("no changes: the rule book already matches " + str(path))
                 return
@@ -57,9 +57,9 @@ def rules_import(path: Path, dry_run: bool, yes: bool, reason: str) -> None:
             if not yes:
                 click.confirm("Apply these changes?", abort=True, err=True)
             with click.progressbar(length=len(changes), label="importing", file=sys.stderr) as bar:
-                rules_as_code.apply(session, changes, actor=cli_actor(), reason=reason or f"mutt rules import {path.name}",
+                as_code.apply(session, changes, actor=cli_actor(), reason=reason or f"mutt rules import {path.name}",
                                     progress=lambda _change: bar.update(1))
-    except (rules_as_code.DocumentError, LookupError, ValueError) as error:
+    except (as_code.DocumentError, LookupError, ValueError) as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"imported: {len(changes)} changes applied and audited")
 

@@ -13,9 +13,14 @@ from pathlib import Path
 
 import click
 
-from mutt_app import apikeys, config, exporter, migrate, redis_client, seed, supervisor, users
+from mutt_app import config
+from mutt_app.access import api_keys, users
 from mutt_app.cli.common import celery_settings
-from mutt_app.db import session_scope
+from mutt_app.core import exporter
+from mutt_app.operations import supervisor
+from mutt_app.rules import seed
+from mutt_app.storage import migrate, redis_client
+from mutt_app.storage.db import session_scope
 
 
 def port_free(host: str, port: int) -> bool:
@@ -130,7 +135,7 @@ def first_start(settings: config.Settings, admin_password: str | None) -> list[s
     key_file = settings.home / "ingest_api_key"
     if not key_file.exists():
         with session_scope() as session:
-            _, secret = apikeys.create(session, "embedded ingest", ["ingest"], actor="mutt up")
+            _, secret = api_keys.create(session, "embedded ingest", ["ingest"], actor="mutt up")
         config.write_private(key_file, secret + "\n")
     return lines
 
@@ -266,7 +271,7 @@ def moog_standin(host: str, port: int) -> None:
     require_port(host, port)
     click.echo(f"Moogsoft stand-in on http://{host}:{port}/events (GET /_received, POST /_control)", err=True)
     # One process, so that every request lands in the one record; threads for delayed answers.
-    args = web_server_command("mutt_app.moog_standin:app", host, port, workers=1, wsgi_threads=STANDIN_THREADS)
+    args = web_server_command("mutt_app.tools.moog_standin:app", host, port, workers=1, wsgi_threads=STANDIN_THREADS)
     os.execv(args[0], args)
 
 

@@ -7,8 +7,8 @@ import json
 
 import click
 
-from mutt_app import dynconfig
-from mutt_app.db import session_scope
+from mutt_app.core import dynconfig
+from mutt_app.storage.db import session_scope
 
 
 def cli_actor() -> str:

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from mutt_app import supervisor
+from mutt_app.operations import supervisor
 from tests.support.processes import Process, environment_of, free_port, mutt, process_group, wait_http, wait_log
 
 pytestmark = pytest.mark.integration

@@ -18,10 +18,12 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from mutt_app import apikeys, keys, seed, users
-from mutt_app.db import session_scope
-from mutt_app.models import Alert, DeadLetter, EventAudit
-from mutt_app.moog_standin import MoogStandin
+from mutt_app.access import api_keys, users
+from mutt_app.rules import seed
+from mutt_app.storage import redis_keys
+from mutt_app.storage.db import session_scope
+from mutt_app.storage.models import Alert, DeadLetter, EventAudit
+from mutt_app.tools.moog_standin import MoogStandin
 from tests.conftest import REDIS_URL
 from tests.support.processes import mutt_env, start_beat, start_web, start_worker, wait_until
 
@@ -41,8 +43,8 @@ def stack(redis, pg_url, tmp_path):
     """web (granian, 2 processes), one worker on every queue (prefork, 2), beat, stand-in."""
     with session_scope() as session:
         seed.load_if_empty(session)
-        _, ingest_key = apikeys.create(session, "pipeline ingest", ["ingest"], actor="test")
-        _, admin_key = apikeys.create(session, "pipeline admin", ["admin"], actor="test")
+        _, ingest_key = api_keys.create(session, "pipeline ingest", ["ingest"], actor="test")
+        _, admin_key = api_keys.create(session, "pipeline admin", ["admin"], actor="test")
         users.create(session, "admin", ADMIN_PASSWORD, "admin", actor="test")
     standin = MoogStandin().start()
     env = mutt_env(REDIS_URL, pg_url, tmp_path / "home", MOOG_WEBHOOK_URL=standin.url, JANITOR_INTERVAL="2")
@@ -73,7 +75,7 @@ def post_all(url: str, key: str, events: list[dict]) -> Counter:
 
 
 def outcomes(redis) -> dict[str, int]:
-    stats = redis.hgetall(keys.STATS)
+    stats = redis.hgetall(redis_keys.STATS)
     return {name: int(stats.get(name, 0)) for name in ("accepted", "audited", "unhandled", "dead_lettered")}
 
 
@@ -188,8 +190,7 @@ def _meta_alerts(hostname: str) -> list[Alert]:
 
 def test_smoke_and_operator_validation_pass_against_the_running_stack(stack, tmp_path):
     """`mutt smoke` and `mutt validate` (docs/operator-validation.md) against real processes."""
-    from mutt_app import checks
-
+    from mutt_app.tools import checks
     target = checks.Stack(stack["url"], ingest_key=stack["ingest_key"], admin_key=stack["admin_key"],
                           logs=tmp_path, moog_url=stack["standin"].url, timeout=60)
     smoke = checks.run(target, checks.SMOKE)

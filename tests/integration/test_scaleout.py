@@ -15,10 +15,13 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from mutt_app import apikeys, db, dynconfig, rulebook
-from mutt_app.batches import EventBatches
-from mutt_app.models import Alert
-from mutt_app.moog_standin import STAMP_JITTER, MoogStandin
+from mutt_app.access import api_keys
+from mutt_app.alerting.batches import EventBatches
+from mutt_app.core import dynconfig
+from mutt_app.rules import rulebook
+from mutt_app.storage import db
+from mutt_app.storage.models import Alert
+from mutt_app.tools.moog_standin import STAMP_JITTER, MoogStandin
 from tests.support.processes import mutt_env, start_web, start_worker, wait_until
 
 pytestmark = pytest.mark.integration
@@ -39,7 +42,7 @@ def stack(redis, pg_url, tmp_path):
         rulebook.create_rule(session, {"name": "scale", "match_string": "SCALE-FWD", "match_type": "contains",
                                        "priority": 1, "prod_handling": "Page_only", "dev_handling": "Ignore",
                                        "team_assignment": "NetOps", "moog_severity": 4}, actor="test")
-        _, key = apikeys.create(session, "scale test", ["ingest"], actor="test")
+        _, key = api_keys.create(session, "scale test", ["ingest"], actor="test")
     env = mutt_env(REDIS_URL, pg_url, tmp_path / "home", MOOG_WEBHOOK_URL=standin.url, MOOG_API_KEY="k")
     workers = [start_worker(env, tmp_path, queues="alerts,moog", concurrency=2, name=f"worker-{n}") for n in range(3)]
     web, url = start_web(env, tmp_path)

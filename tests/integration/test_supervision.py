@@ -20,8 +20,9 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from mutt_app import db, keys, redis_client, supervisor
-from mutt_app.models import Alert
+from mutt_app.operations import supervisor
+from mutt_app.storage import db, redis_client, redis_keys
+from mutt_app.storage.models import Alert
 from tests.support.processes import Process, free_port, mutt, process_group, wait_log, wait_until
 
 pytestmark = pytest.mark.integration
@@ -42,7 +43,7 @@ class Embedded:
         self.url = f"http://127.0.0.1:{free_port()}"
         self.process = Process("up", mutt("up", "--port", self.url.rsplit(":", 1)[1]), self.env, tmp_path)
 
-    def wait_up(self) -> "Embedded":
+    def wait_up(self) -> Embedded:
         wait_log(self.process, "MUTT is up", timeout=120)
         self.key = (self.home / "ingest_api_key").read_text().strip()
         return self
@@ -119,7 +120,7 @@ def test_every_celery_worker_process_sigkilled_mid_stream_of_1000_events_every_a
                timeout=30, message="the worker started again")
 
     def settled():
-        stats = run.redis().hgetall(keys.STATS)
+        stats = run.redis().hgetall(redis_keys.STATS)
         done = sum(int(stats.get(name, 0)) for name in ("audited", "unhandled", "dead_lettered"))
         return stats if done >= 1000 else None
 

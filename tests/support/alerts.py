@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from mutt_app import db
-from mutt_app.models import Alert, DeadLetter
+from mutt_app.storage import db
+from mutt_app.storage.models import Alert, DeadLetter
 
 
 def insert_alerts(count: int, **overrides) -> list[str]:
     """Insert ``count`` pending alerts; returns their ids in order."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows = []
     for n in range(count):
         alert_id = uuid.uuid4().hex

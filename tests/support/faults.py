@@ -20,8 +20,9 @@ from pathlib import Path
 import redis
 from sqlalchemy import create_engine, text
 
-from mutt_app.redis_client import embedded_binary
+from mutt_app.storage.redis_client import embedded_binary
 from tests.support.processes import free_port, wait_until
+
 
 def _newest_postgresql_bin() -> Path:
     """The newest installed PostgreSQL's server binaries (Debian: /usr/lib/postgresql/<major>/bin)."""

@@ -5,9 +5,9 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
-from mutt_app.models import Alert
+from mutt_app.storage.models import Alert
 
 
 def make_alert(session, state: str = "pending", lease_in: float = 60, attempts: int = 0, alert_id: str | None = None) -> Alert:
@@ -17,7 +17,7 @@ def make_alert(session, state: str = "pending", lease_in: float = 60, attempts: 
         id=alert_id, state=state, hostname="router1", team="NETO", severity=4, decision="forward",
         environment="prod", signature=f"sig-{alert_id}", description="link down", correlation_id="c1",
         event={"_id": alert_id, "hostname": "router1", "message": "link down"}, attempts=attempts,
-        lease_until=datetime.now(timezone.utc) + timedelta(seconds=lease_in),
+        lease_until=datetime.now(UTC) + timedelta(seconds=lease_in),
     )
     session.add(alert)
     session.flush()

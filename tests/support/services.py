@@ -28,7 +28,7 @@ def redis_url() -> str:
         return url
     except redis.ConnectionError:
         pass
-    from mutt_app.redis_client import start_embedded
+    from mutt_app.storage.redis_client import start_embedded
 
     home = Path(tempfile.mkdtemp(prefix="mutt-test-redis-"))
     process = start_embedded(home)

@@ -6,8 +6,9 @@ import re
 
 import pytest
 
-from mutt_app import config, users
-from mutt_app.db import session_scope
+from mutt_app import config
+from mutt_app.access import users
+from mutt_app.storage.db import session_scope
 
 PASSWORD = "correct horse battery"
 _TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
@@ -37,10 +38,9 @@ def page_token(client, path: str = "/") -> str:
 
 def admin_key(scopes=("admin",), name: str = "test-admin") -> str:
     """A fresh API key with ``scopes``; returns the secret."""
-    from mutt_app import apikeys
-
+    from mutt_app.access import api_keys
     with session_scope() as session:
-        _, secret = apikeys.create(session, name, list(scopes), actor="test")
+        _, secret = api_keys.create(session, name, list(scopes), actor="test")
     forget_keys()
     return secret
 

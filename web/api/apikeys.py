@@ -3,9 +3,9 @@
 from flask import jsonify
 from sqlalchemy import select
 
-from mutt_app import apikeys
-from mutt_app.db import session_scope
-from mutt_app.models import ApiKey
+from mutt_app.access import api_keys
+from mutt_app.storage.db import session_scope
+from mutt_app.storage.models import ApiKey
 from web.api import bp
 from web.api.users import audit_kwargs, body
 from web.errors import api_error
@@ -37,10 +37,10 @@ def create_api_key():
         return api_error(400, "send a JSON object: {name, scopes}")
     try:
         with session_scope() as session:
-            row, secret = apikeys.create(session, str(data.get("name") or ""), data.get("scopes") or [], **audit_kwargs(data))
+            row, secret = api_keys.create(session, str(data.get("name") or ""), data.get("scopes") or [], **audit_kwargs(data))
             result = key_to_dict(row)
-    except (apikeys.ApiKeyError, TypeError, AttributeError) as error:
-        return api_error(422, str(error) if isinstance(error, apikeys.ApiKeyError) else "scopes must be a list of names")
+    except (api_keys.ApiKeyError, TypeError, AttributeError) as error:
+        return api_error(422, str(error) if isinstance(error, api_keys.ApiKeyError) else "scopes must be a list of names")
     return jsonify({**result, "key": secret}), 201
 
 
@@ -50,8 +50,8 @@ def revoke_api_key(key_id: int):
     data = body() or {}
     try:
         with session_scope() as session:
-            row = apikeys.revoke(session, key_id, **audit_kwargs(data))
+            row = api_keys.revoke(session, key_id, **audit_kwargs(data))
             result = key_to_dict(row)
-    except apikeys.ApiKeyError as error:
+    except api_keys.ApiKeyError as error:
         return api_error(404, str(error))
     return jsonify(result)

@@ -2,8 +2,8 @@
 
 from flask import jsonify, request
 
-from mutt_app import audit_query
-from mutt_app.db import session_scope
+from mutt_app.audit import queries
+from mutt_app.storage.db import session_scope
 from web.api import bp
 from web.errors import api_error
 from web.security import api_auth
@@ -13,7 +13,7 @@ def _search(search, name: str):
     try:
         with session_scope() as session:
             rows, page = search(session, request.args)
-    except audit_query.QueryError as error:
+    except queries.QueryError as error:
         return api_error(400, str(error))
     return jsonify({name: rows, "pagination": page.to_dict()})
 
@@ -21,17 +21,17 @@ def _search(search, name: str):
 @bp.get("/audit-logs")
 @api_auth("read")
 def audit_logs():
-    return _search(audit_query.search_events, "logs")
+    return _search(queries.search_events, "logs")
 
 
 @bp.get("/config-audit")
 @api_auth("read")
 def config_audit():
-    return _search(audit_query.search_changes, "changes")
+    return _search(queries.search_changes, "changes")
 
 
 @bp.get("/audit")
 @api_auth("read")
 def config_audit_v25():
     """v2.5's name for the config audit (its answer called the rows "logs")."""
-    return _search(audit_query.search_changes, "logs")
+    return _search(queries.search_changes, "logs")

@@ -1,11 +1,13 @@
-"""/api/v2/dead-letters: list, inspect, replay and purge dead letters (domain: mutt_app/dlq.py)."""
+"""/api/v2/dead-letters: list, inspect, replay and purge dead letters (domain: mutt_app/dead_letters/dlq.py)."""
 
 from __future__ import annotations
 
 from flask import g, jsonify, request
 
-from mutt_app import dlq, params
-from mutt_app.db import session_scope
+from mutt_app import handoff
+from mutt_app.core import params
+from mutt_app.dead_letters import dlq
+from mutt_app.storage.db import session_scope
 from web.api import bp
 from web.errors import api_error
 from web.security import actor, api_auth
@@ -78,13 +80,11 @@ def _body() -> dict:
 @bp.post("/dead-letters/replay")
 @api_auth("operator")
 def replay_dead_letters():
-    from tasks.remediation import pipeline
-
     try:
         body = _body()
         with session_scope() as session:
             outcome = dlq.replay(session, _selection(session, body), actor=actor(), reason=body.get("reason", ""),
-                                 force=body.get("force") is True, pipeline=pipeline(), correlation_id=g.correlation_id)
+                                 force=body.get("force") is True, pipeline=handoff.replay_pipeline(), correlation_id=g.correlation_id)
     except dlq.DeadLetterError as error:
         return api_error(400, str(error))
     return jsonify({"replayed": outcome.replayed,

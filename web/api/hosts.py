@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from mutt_app import rulebook
-from mutt_app.db import session_scope
+from mutt_app.rules import rulebook
+from mutt_app.storage.db import session_scope
 from web.api import bp
 from web.api.rules import change, json_object
 from web.errors import api_error

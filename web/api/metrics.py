@@ -2,7 +2,8 @@
 
 from flask import jsonify
 
-from mutt_app import dashboard, redis_client
+from mutt_app.operations import dashboard
+from mutt_app.storage import redis_client
 from web.api import bp
 from web.security import api_auth
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import jsonify
 
 from mutt_app import __version__
-from mutt_app.models import HANDLINGS, MATCH_TYPES, ROLES, SCOPES
+from mutt_app.storage.models import HANDLINGS, MATCH_TYPES, ROLES, SCOPES
 from web.api import API_VERSION, bp
 
 

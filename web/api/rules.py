@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 
-from mutt_app import params, redis_client, rulebook
-from mutt_app.db import session_scope
+from mutt_app.core import params
+from mutt_app.rules import rulebook
+from mutt_app.storage import redis_client
+from mutt_app.storage.db import session_scope
 from web.api import bp
 from web.errors import api_error
 from web.security import actor, api_auth

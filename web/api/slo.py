@@ -1,10 +1,11 @@
 """GET /api/v2/slo: each SLO with target, actual, burn rate, error budget left and status."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from flask import jsonify
 
-from mutt_app import redis_client, slo
+from mutt_app.operations import slo
+from mutt_app.storage import redis_client
 from web.api import bp
 from web.security import api_auth
 
@@ -13,4 +14,4 @@ from web.security import api_auth
 @api_auth("read")
 def slos():
     items = slo.report(redis_client.get())
-    return jsonify({"timestamp": datetime.now(timezone.utc).isoformat(), "status": slo.overall(items), "slos": items})
+    return jsonify({"timestamp": datetime.now(UTC).isoformat(), "status": slo.overall(items), "slos": items})

@@ -2,8 +2,8 @@
 
 from flask import g, jsonify, request
 
-from mutt_app import users
-from mutt_app.db import session_scope
+from mutt_app.access import users
+from mutt_app.storage.db import session_scope
 from web.api import bp
 from web.errors import api_error
 from web.security import actor, api_auth

@@ -10,18 +10,22 @@ import json
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from celery.contrib.testing.worker import start_worker
 from sqlalchemy import func, select
 
 from celeryconfig import ALERTS_QUEUE
-from mutt_app import config, dlq, dynconfig, keys, rulebook, seed
-from mutt_app.batches import EventBatches
+from mutt_app import config, handoff
+from mutt_app.alerting.batches import EventBatches
 from mutt_app.celery_app import app
-from mutt_app.db import session_scope
-from mutt_app.models import Alert, DeadLetter, EventAudit
+from mutt_app.core import dynconfig
+from mutt_app.dead_letters import dlq
+from mutt_app.rules import rulebook, seed
+from mutt_app.storage import redis_keys
+from mutt_app.storage.db import session_scope
+from mutt_app.storage.models import Alert, DeadLetter, EventAudit
 from tasks import alerter as alerter_task
 from tests.support.processes import wait_until
 
@@ -39,7 +43,7 @@ def worker(redis, pg_url):
 
 
 def make_event(hostname, message, **extra) -> dict:
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     return {"_id": uuid.uuid4().hex, "_correlation_id": uuid.uuid4().hex, "_received_at": now, "_source": "test",
             "_key": "test", "timestamp": now, "hostname": hostname, "message": message, **extra}
 
@@ -52,7 +56,7 @@ def send(batches: EventBatches, events: list[dict], batch_size: int = 50, enqueu
     while (cut := batches.cut(batch_size, 300)) is not None:
         ids.append(cut[0])
         if enqueue:
-            alerter_task.enqueue_batch(cut[0])
+            handoff.process_batch(cut[0])
     return ids
 
 
@@ -110,7 +114,7 @@ def test_a_batch_redelivered_after_its_commit_adds_nothing(worker, monkeypatch):
     (batch_id,) = send(worker, events)
     wait_until(lambda: crashed, message="the first run to crash")
     wait_until(lambda: db_counts()[0] == 20, message="the first run's commit")
-    alerter_task.enqueue_batch(batch_id)  # what the janitor does when the lease runs out
+    handoff.process_batch(batch_id)  # what the janitor does when the lease runs out
     stats = settled(worker, 20)
     assert (stats["audited"], db_counts()) == (20, (20, 20, 0, 0))
 
@@ -162,9 +166,9 @@ def test_database_down_retries_and_loses_nothing(worker, pg_url):
     try:
         (batch_id,) = send(worker, [make_event("core-router-01.dc1.example.com", "LINK-DOWN x")])
         time.sleep(3.5)  # the task meets the unreachable database: tries at about 0, 1 and 3 s
-        assert worker.redis.exists(keys.batch(batch_id)), "the batch must stay in Redis"
+        assert worker.redis.exists(redis_keys.batch(batch_id)), "the batch must stay in Redis"
         # handled failures are not counted as lost workers (three would get the batch split)
-        assert int(worker.redis.hget(keys.BATCH_ATTEMPTS, batch_id) or 0) <= 1
+        assert int(worker.redis.hget(redis_keys.BATCH_ATTEMPTS, batch_id) or 0) <= 1
     finally:
         use_database(good)
     stats = settled(worker, 1)
@@ -174,8 +178,8 @@ def test_database_down_retries_and_loses_nothing(worker, pg_url):
 def test_a_batch_that_keeps_killing_workers_is_split_then_its_poison_dead_lettered(worker):
     events = [make_event("core-router-01.dc1.example.com", f"LINK-DOWN {i}") for i in range(4)]
     (batch_id,) = send(worker, events, enqueue=False)
-    worker.redis.hset(keys.BATCH_ATTEMPTS, batch_id, 3)  # three workers died with it
-    alerter_task.enqueue_batch(batch_id)
+    worker.redis.hset(redis_keys.BATCH_ATTEMPTS, batch_id, 3)  # three workers died with it
+    handoff.process_batch(batch_id)
     stats = settled(worker, 4)
     assert stats["audited"] == 4 and db_counts()[:2] == (4, 4)
     (single,) = send(worker, [make_event("core-router-01.dc1.example.com", "LINK-DOWN poison")], enqueue=False)
@@ -207,8 +211,8 @@ def test_backpressure_sheds_to_dead_letters_or_defers(worker):
     change_setting("alerter_defer_seconds", 1)
     (deferred,) = send(worker, [make_event("h", "LINK-DOWN later")])
     time.sleep(3.5)
-    assert worker.redis.exists(keys.batch(deferred)), "a deferred batch waits in Redis"
-    assert int(worker.redis.hget(keys.BATCH_ATTEMPTS, deferred) or 0) <= 1  # deferring is not crashing
+    assert worker.redis.exists(redis_keys.batch(deferred)), "a deferred batch waits in Redis"
+    assert int(worker.redis.hget(redis_keys.BATCH_ATTEMPTS, deferred) or 0) <= 1  # deferring is not crashing
     change_setting("alerter_queue_shed_threshold", 100_000)
     stats = settled(worker, 6)
     assert stats["audited"] == 4
@@ -260,7 +264,7 @@ def test_a_catastrophic_or_invalid_stored_rule_does_not_stall_the_alerter(worker
     """(a+)+$ stored as a rule used to hold a worker for hours per 'aaaa…a!' event; on RE2 the
     batch completes like any other. Rows written around validation (a lookahead, a handling typo)
     are reported and skipped or audited, and the rest of the rule set keeps working."""
-    from mutt_app.models import Rule
+    from mutt_app.storage.models import Rule
 
     common = dict(team_assignment="NetOps", moog_severity=3, is_active=True, description="", created_by="sql",
                   updated_by="sql", dev_handling="Ignore")

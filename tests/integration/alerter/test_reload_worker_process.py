@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from mutt_app import seed
-from mutt_app.batches import EventBatches
-from mutt_app.db import session_scope
+from mutt_app.alerting.batches import EventBatches
+from mutt_app.rules import seed
+from mutt_app.storage.db import session_scope
 from tests.integration.alerter.test_process_events import switch_over
 from tests.support.processes import mutt_env, start_worker, wait_until
 

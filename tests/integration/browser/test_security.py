@@ -11,9 +11,9 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from mutt_app import apikeys, users
-from mutt_app.db import session_scope
-from mutt_app.models import ApiKey
+from mutt_app.access import api_keys, users
+from mutt_app.storage.db import session_scope
+from mutt_app.storage.models import ApiKey
 from tests.integration.browser.conftest import require_chromium
 from tests.support.processes import mutt_env, start_web
 
@@ -53,7 +53,7 @@ def key_revoked(name: str) -> bool:
 def test_a_script_named_key_is_text_and_revoke_only_asks(web, page):
     url = web
     with session_scope() as session:
-        apikeys.create(session, EVIL_NAME, ["ingest"], actor="test")
+        api_keys.create(session, EVIL_NAME, ["ingest"], actor="test")
     dialogs, violations = [], []
     answer = {"accept": False}
 

@@ -12,10 +12,11 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from mutt_app import apikeys, dlq, users
-from mutt_app.db import session_scope
-from mutt_app.models import DeadLetter, EventAudit
-from mutt_app.moog_standin import MoogStandin
+from mutt_app.access import api_keys, users
+from mutt_app.dead_letters import dlq
+from mutt_app.storage.db import session_scope
+from mutt_app.storage.models import DeadLetter, EventAudit
+from mutt_app.tools.moog_standin import MoogStandin
 from tests.integration.browser.conftest import require_chromium
 from tests.support.processes import mutt_env, start_web, start_worker, wait_until
 
@@ -35,7 +36,7 @@ def stack(redis, pg_url, tmp_path):
     require_chromium()
     with session_scope() as session:
         users.create(session, "ada", PASSWORD, "operator", actor="test")
-        _, key = apikeys.create(session, "browser-sender", ["ingest"], actor="test")
+        _, key = api_keys.create(session, "browser-sender", ["ingest"], actor="test")
     moog = MoogStandin().start()
     env = mutt_env(REDIS_URL, pg_url, tmp_path / "home", MOOG_WEBHOOK_URL=moog.url)
     web, url = start_web(env, tmp_path, workers=1)

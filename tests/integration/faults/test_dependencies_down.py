@@ -15,17 +15,19 @@ import time
 import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import redis as redis_py
 import requests
 from sqlalchemy import func, select
 
-from mutt_app import apikeys, keys, migrate, redis_client, seed, users
-from mutt_app.db import session_scope
-from mutt_app.ingest import rejected_waiting
-from mutt_app.models import Alert, DeadLetter, EventAudit
+from mutt_app.access import api_keys, users
+from mutt_app.ingest.accept import rejected_waiting
+from mutt_app.rules import seed
+from mutt_app.storage import migrate, redis_client, redis_keys
+from mutt_app.storage.db import session_scope
+from mutt_app.storage.models import Alert, DeadLetter, EventAudit
 from tests.conftest import REDIS_URL, use_database
 from tests.support import services
 from tests.support.faults import PG_BIN, OwnPostgres, OwnRedis
@@ -51,7 +53,7 @@ class Sender(threading.Thread):
         self.missing_retry_after = 0
 
     def batch(self, n: int) -> list:
-        now = datetime.now(timezone.utc).isoformat()
+        now = datetime.now(UTC).isoformat()
         return [
             {"hostname": f"core-router-{n}", "message": f"%LINK-DOWN: Interface Gi0/{n} down", "timestamp": now},
             {"hostname": f"core-router-{n}", "message": f"%LINK-DOWN: Interface Gi1/{n} down", "timestamp": now},
@@ -87,7 +89,7 @@ class Sender(threading.Thread):
 
 
 def outcomes(client) -> dict[str, int]:
-    stats = client.hgetall(keys.STATS)
+    stats = client.hgetall(redis_keys.STATS)
     return {name: int(stats.get(name, 0)) for name in ("accepted", "rejected", "audited", "unhandled", "dead_lettered")}
 
 
@@ -128,8 +130,8 @@ def check_everything_counted(client, sender: Sender, standin) -> dict:
 def make_keys() -> tuple[str, str]:
     with session_scope() as session:
         seed.load_if_empty(session)
-        _, ingest_key = apikeys.create(session, "faults ingest", ["ingest"], actor="test")
-        _, admin_key = apikeys.create(session, "faults admin", ["admin"], actor="test")
+        _, ingest_key = api_keys.create(session, "faults ingest", ["ingest"], actor="test")
+        _, admin_key = api_keys.create(session, "faults admin", ["admin"], actor="test")
         users.create(session, "admin", PASSWORD, "admin", actor="test")
     return ingest_key, admin_key
 

@@ -9,10 +9,12 @@ import time
 
 import pytest
 
-from mutt_app import db, dlq, dynconfig
-from mutt_app.breaker import CircuitBreaker
-from mutt_app.moog_standin import STAMP_JITTER
-from tasks.forwarder import enqueue_alerts
+from mutt_app.core import dynconfig
+from mutt_app.dead_letters import dlq
+from mutt_app.forwarding.breaker import CircuitBreaker
+from mutt_app.handoff import forward_alerts
+from mutt_app.storage import db
+from mutt_app.tools.moog_standin import STAMP_JITTER
 from tests.support.alerts import alerts, dead_letters, insert_alerts, states
 from tests.support.processes import mutt_env, start_worker, wait_until
 
@@ -85,7 +87,7 @@ def test_moog_failing_for_a_while_then_recovering_loses_nothing(start, standin, 
     standin.behave(500)
     failing_from = time.monotonic()
     for n in range(0, 30, 10):
-        enqueue_alerts(ids[n:n + 10])
+        forward_alerts(ids[n:n + 10])
     wait_until(lambda: len(standin.received) >= 5 and breaker.state() == "open", timeout=20,
                message="the breaker opened on Moogsoft's 500s")
     time.sleep(max(0.0, 12 - (time.monotonic() - failing_from)))
@@ -101,7 +103,7 @@ def test_429_retry_after_is_honoured(start, standin):
     start()
     ids = insert_alerts(3)
     standin.behave(429, retry_after=2, times=1)
-    enqueue_alerts(ids)
+    forward_alerts(ids)
     wait_until(finished(ids), timeout=30, message="every alert delivered")
     assert_all_delivered(ids, standin)
     throttled = standin.received[0]
@@ -116,7 +118,7 @@ def test_moog_hanging_past_the_timeout_is_retried(start, standin):
     start(MOOG_TIMEOUT="1")
     ids = insert_alerts(3)
     standin.behave(200, delay=3, times=2)
-    enqueue_alerts(ids)
+    forward_alerts(ids)
     wait_until(finished(ids), timeout=40, message="every alert delivered")
     assert_all_delivered(ids, standin)
     # sent again after the timeout (Moogsoft de-duplicates on external_id); the stand-in records
@@ -129,7 +131,7 @@ def test_a_400_is_a_dead_letter_at_once_and_can_be_replayed(start, standin):
     start()
     [rejected, fine] = insert_alerts(2)
     standin.behave(400, body="field severity: expected integer", times=1)
-    enqueue_alerts([rejected, fine])
+    forward_alerts([rejected, fine])
     wait_until(finished([rejected, fine]), timeout=30, message="both alerts finished")
     assert seen(standin) == {rejected: 1, fine: 1}  # no retry of a permanent refusal
     assert states([rejected]) == {"dead": 1} and states([fine]) == {"delivered": 1}
@@ -139,11 +141,11 @@ def test_a_400_is_a_dead_letter_at_once_and_can_be_replayed(start, standin):
     assert letter.payload["external_id"] == rejected and SECRET not in json.dumps(letter.payload)
 
     # an operator fixes the cause and replays it (a permanent refusal is replayed only when forced)
-    from tasks.remediation import pipeline
+    from mutt_app.handoff import replay_pipeline
 
     with db.session_scope() as session:
         outcome = dlq.replay(session, [letter.id], actor="ops", reason="severity fixed", force=True,
-                             pipeline=pipeline())
+                             pipeline=replay_pipeline())
     assert outcome.replayed == [letter.id]
     wait_until(lambda: states([rejected]) == {"delivered": 1}, timeout=30, message="the replayed alert delivered")
     assert seen(standin)[rejected] == 2
@@ -157,7 +159,7 @@ def test_batched_requests_deliver_everything_and_a_refused_one_leaves_only_its_b
     bad = ids[17]
     standin.behave(refuse=bad)
     for n in range(0, len(ids), 20):
-        enqueue_alerts(ids[n:n + 20])
+        forward_alerts(ids[n:n + 20])
     wait_until(finished(ids), timeout=30, message="every alert finished")
     assert states(ids) == {"delivered": 39, "dead": 1}
     assert delivered(standin) == set(ids) - {bad}
@@ -174,7 +176,7 @@ def test_a_burst_of_ten_times_the_rate_limit_is_all_delivered_and_never_early(st
     ids = insert_alerts(10 * limit)
     started = time.time()
     for n in range(0, len(ids), 10):
-        enqueue_alerts(ids[n:n + 10])
+        forward_alerts(ids[n:n + 10])
     wait_until(finished(ids), timeout=60, message="every alert delivered")
     assert_all_delivered(ids, standin)
     assert seen(standin) == {alert_id: 1 for alert_id in ids}
@@ -190,7 +192,7 @@ def test_the_breaker_opens_probes_once_closes(start, standin, settings, breaker)
     start(concurrency=1)
     ids = insert_alerts(8)
     standin.behave(500)
-    enqueue_alerts(ids)
+    forward_alerts(ids)
     wait_until(lambda: breaker.state() == "open", timeout=20, message="the breaker opened")
     opened = breaker.snapshot()["opened_at"]
     wait_until(lambda: breaker.transitions().get("half_open>open") == 1, timeout=20,
@@ -217,7 +219,7 @@ def test_waiting_for_the_breaker_does_not_spend_retries(start, standin, settings
     start(concurrency=1, MOOG_MAX_RETRIES="2")
     [alert_id] = insert_alerts(1)
     standin.behave(500, times=2)
-    enqueue_alerts([alert_id])
+    forward_alerts([alert_id])
     wait_until(finished([alert_id]), timeout=40, message="the alert finished")
     assert_all_delivered([alert_id], standin)
     assert [r.status for r in standin.received] == [500, 500, 200]

@@ -11,8 +11,8 @@ import subprocess
 import pytest
 import requests
 
-from mutt_app import dynconfig
-from tasks.forwarder import enqueue_alerts
+from mutt_app.core import dynconfig
+from mutt_app.handoff import forward_alerts
 from tests.support.alerts import insert_alerts, states
 from tests.support.processes import mutt, mutt_env, start_web, start_worker, wait_until
 
@@ -35,7 +35,7 @@ def test_moogsoft_failing_every_request_shows_in_status_and_health(redis, pg_url
     web, url = start_web(env, tmp_path, workers=1)
     try:
         ids = insert_alerts(3)
-        enqueue_alerts(ids)
+        forward_alerts(ids)
         wait_until(lambda: len(standin.received) >= 6, timeout=30, message="every send failing and retried")
         assert set(states(ids)) <= {"pending", "sending"}
 

@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
-from mutt_app import rulebook
-from mutt_app.batches import EventBatches
-from mutt_app.db import session_scope
-from mutt_app.models import EventAudit
-from tasks.alerter import enqueue_batch
+from mutt_app.alerting.batches import EventBatches
+from mutt_app.handoff import process_batch
+from mutt_app.rules import rulebook
+from mutt_app.storage.db import session_scope
+from mutt_app.storage.models import EventAudit
 from tests.support.processes import mutt_env, start_worker, wait_until
 
 pytestmark = pytest.mark.integration
@@ -25,7 +25,7 @@ OWNED, UNOWNED = "pdu-07.dc2.example.com", "pdu-08.dc2.example.com"
 
 
 def event(hostname: str) -> dict:
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     return {"_id": uuid.uuid4().hex, "_correlation_id": uuid.uuid4().hex, "_received_at": now, "_source": "test",
             "_key": "test", "timestamp": now, "hostname": hostname, "message": "%PDU-2-OUTLET: outlet 4 overload"}
 
@@ -45,7 +45,7 @@ def test_moogsoft_receives_the_device_team_else_the_rules_team(redis, pg_url, st
         batches = EventBatches(redis)
         batches.accept([json.dumps(e) for e in sent], key_id="test", rate_limit=0, rate_window=60, max_backlog=1000)
         batch_id, _ = batches.cut(10, 300)
-        enqueue_batch(batch_id)
+        process_batch(batch_id)
         delivered = wait_until(lambda: len(standin.delivered()) == 2 and standin.delivered(), timeout=60,
                                message="both alerts at the Moogsoft stand-in")
     finally:

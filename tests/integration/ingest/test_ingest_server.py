@@ -9,11 +9,13 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from mutt_app import apikeys, dynconfig, keys
-from mutt_app.batches import EventBatches
-from mutt_app.db import session_scope
-from mutt_app.ingest import rejected_waiting, store_rejected
-from mutt_app.models import DeadLetter
+from mutt_app.access import api_keys
+from mutt_app.alerting.batches import EventBatches
+from mutt_app.core import dynconfig
+from mutt_app.ingest.accept import rejected_waiting, store_rejected
+from mutt_app.storage import redis_keys
+from mutt_app.storage.db import session_scope
+from mutt_app.storage.models import DeadLetter
 from tests.support.processes import mutt_env, start_web, wait_until
 
 pytestmark = pytest.mark.integration
@@ -27,7 +29,7 @@ def web(redis, sqlite_url, tmp_path):
     from tests.conftest import REDIS_URL
 
     with session_scope() as session:
-        _, key = apikeys.create(session, "sender", ["ingest"], actor="test")
+        _, key = api_keys.create(session, "sender", ["ingest"], actor="test")
     process, url = start_web(mutt_env(REDIS_URL, sqlite_url, tmp_path / "home"), tmp_path, workers=2)
     yield url, key
     process.stop()
@@ -60,7 +62,7 @@ def test_concurrent_senders_every_item_is_queued_or_rejected_and_metrics_add_up_
     # every web process's flusher cuts what waits: soon everything is in dispatched batches
     wait_until(lambda: state.buffered() == 0 and redis.llen("alerts") == state.pending(), timeout=10,
                message="buffer cut into batches, one alerter task each")
-    sizes = [redis.llen(keys.batch(batch_id)) for batch_id in redis.zrange(keys.BATCHES_PENDING, 0, -1)]
+    sizes = [redis.llen(redis_keys.batch(batch_id)) for batch_id in redis.zrange(redis_keys.BATCHES_PENDING, 0, -1)]
     assert sum(sizes) == queued and max(sizes) <= dynconfig.REGISTRY["ingest_batch_size"].default
 
     text = requests.get(url + "/metrics", timeout=10).text

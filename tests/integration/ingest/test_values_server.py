@@ -7,8 +7,9 @@ import json
 import pytest
 import requests
 
-from mutt_app import apikeys, keys
-from mutt_app.db import session_scope
+from mutt_app.access import api_keys
+from mutt_app.storage import redis_keys
+from mutt_app.storage.db import session_scope
 from tests.support.processes import mutt_env, start_web
 
 pytestmark = pytest.mark.integration
@@ -28,8 +29,8 @@ def web(redis, pg_url, tmp_path):
     from tests.conftest import REDIS_URL
 
     with session_scope() as session:
-        _, ingest_key = apikeys.create(session, "sender", ["ingest"], actor="test")
-        _, admin_key = apikeys.create(session, "ops", ["admin", "operator", "read"], actor="test")
+        _, ingest_key = api_keys.create(session, "sender", ["ingest"], actor="test")
+        _, admin_key = api_keys.create(session, "ops", ["admin", "operator", "read"], actor="test")
     process, url = start_web(mutt_env(REDIS_URL, pg_url, tmp_path / "home"), tmp_path, workers=1)
     yield url, {"X-API-KEY": ingest_key}, {"X-API-KEY": admin_key}
     process.stop()
@@ -60,9 +61,9 @@ def test_hostile_values_get_a_4xx_and_events_stay_whole(web, redis):
     response = requests.post(url + "/api/v2/ingest", data="\n".join(lines).encode(), timeout=10,
                              headers={**sender, "Content-Type": "application/x-ndjson"})
     assert response.status_code == 200 and strict(response)["accepted"] == 4 and response.json()["rejected"] == []
-    queued = redis.lrange(keys.INGEST_BUFFER, 0, -1)
+    queued = redis.lrange(redis_keys.INGEST_BUFFER, 0, -1)
     if not queued:  # the server's flusher may already have cut them into a batch
-        queued = [item for batch in redis.zrange(keys.BATCHES_PENDING, 0, -1) for item in redis.lrange(keys.batch(batch), 0, -1)]
+        queued = [item for batch in redis.zrange(redis_keys.BATCHES_PENDING, 0, -1) for item in redis.lrange(redis_keys.batch(batch), 0, -1)]
     events = [json.loads(item, parse_constant=lambda name: pytest.fail(name)) for item in queued]
     assert sorted(e["message"] for e in events) == sorted(["a\u2028b", "a\u2029b", "a\u0085b", "link down"])
     assert [e["load"] for e in events if "load" in e] == ["1e400"]

@@ -9,17 +9,19 @@ import re
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 import requests
 from sqlalchemy import func, select
 
-from mutt_app import db, dynconfig, rulebook
-from mutt_app.batches import EventBatches
+from mutt_app.alerting.batches import EventBatches
 from mutt_app.celery_app import app
-from mutt_app.models import Alert, DeadLetter, EventAudit
-from tasks.alerter import enqueue_batch
+from mutt_app.core import dynconfig
+from mutt_app.handoff import process_batch
+from mutt_app.rules import rulebook
+from mutt_app.storage import db
+from mutt_app.storage.models import Alert, DeadLetter, EventAudit
 from tests.support.processes import Process, free_port, mutt, mutt_env, wait_log, wait_until
 
 pytestmark = pytest.mark.integration
@@ -41,7 +43,7 @@ class Stream:
             events = []
             for _ in range(EVENTS_PER_BATCH):
                 event_id = uuid.uuid4().hex
-                now = datetime.now(timezone.utc).isoformat()
+                now = datetime.now(UTC).isoformat()
                 events.append({"_id": event_id, "_correlation_id": event_id, "_received_at": now, "_source": "test",
                                "_key": "test", "hostname": "core-router-01", "timestamp": now,
                                "message": "%LINK-3-UPDOWN: Interface Gi0/1, changed state to down"})
@@ -50,10 +52,10 @@ class Stream:
                                 max_backlog=10_000_000)
             batch = self.batches.cut(EVENTS_PER_BATCH, lease_seconds=300)
             if batch:
-                enqueue_batch(batch[0])
+                process_batch(batch[0])
             self._stop.wait(BATCH_EVERY)
 
-    def start(self) -> "Stream":
+    def start(self) -> Stream:
         self._thread.start()
         return self
 

@@ -6,9 +6,9 @@ import subprocess
 
 import pytest
 
-from mutt_app import apikeys
-from mutt_app.batches import EventBatches
-from mutt_app.db import session_scope
+from mutt_app.access import api_keys
+from mutt_app.alerting.batches import EventBatches
+from mutt_app.storage.db import session_scope
 from tests.support.processes import mutt, mutt_env, start_web
 
 pytestmark = pytest.mark.integration
@@ -20,7 +20,7 @@ def test_mutt_send_posts_v25_samples_to_a_real_web_and_every_event_is_accepted(r
     from tests.conftest import REDIS_URL
 
     with session_scope() as session:
-        _, key = apikeys.create(session, "mutt send test", ["ingest"], actor="test")
+        _, key = api_keys.create(session, "mutt send test", ["ingest"], actor="test")
     env = mutt_env(REDIS_URL, pg_url, tmp_path / "home")
     web, url = start_web(env, tmp_path, workers=1)
     try:

@@ -8,9 +8,10 @@ import time
 import pytest
 import requests
 
-from mutt_app import apikeys, dynconfig
-from mutt_app.db import session_scope
-from tasks.forwarder import enqueue_alerts
+from mutt_app.access import api_keys
+from mutt_app.core import dynconfig
+from mutt_app.handoff import forward_alerts
+from mutt_app.storage.db import session_scope
 from tests.support.alerts import dead_letters, insert_alerts, states
 from tests.support.processes import mutt_env, start_beat, start_web, start_worker, wait_until
 
@@ -49,11 +50,11 @@ def test_moog_400_dead_letter_is_replayed_by_an_operator_through_the_api_once_mo
     web, url = start_web(env, tmp_path, workers=1)
     processes.append(web)
     with session_scope() as session:
-        _, key = apikeys.create(session, "on-call", ["operator"], actor="test")
+        _, key = api_keys.create(session, "on-call", ["operator"], actor="test")
     headers = {"X-API-KEY": key}
     [rejected, fine] = insert_alerts(2)
     standin.behave(400, body="unknown field severity", times=1)
-    enqueue_alerts([rejected, fine])
+    forward_alerts([rejected, fine])
     wait_until(lambda: states([rejected, fine]) == {"dead": 1, "delivered": 1}, timeout=30, message="one dead, one delivered")
 
     listed = requests.get(f"{url}/api/v2/dead-letters?reason=moog_rejected", headers=headers, timeout=10).json()
@@ -78,7 +79,7 @@ def test_a_worker_killed_mid_stream_of_1000_alerts_loses_nothing_the_janitor_rec
     victim = start_worker(env, tmp_path, queues="moog", concurrency=2, name="victim")
     ids = insert_alerts(1000)
     for start in range(0, 1000, 100):  # as the alerter hands them on: one task per batch
-        enqueue_alerts(ids[start:start + 100])
+        forward_alerts(ids[start:start + 100])
     wait_until(lambda: len(standin.received) >= 250, timeout=60, message="a quarter delivered")
     victim.kill()  # SIGKILL, worker and pool
     killed_at = time.monotonic()

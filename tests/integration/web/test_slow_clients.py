@@ -17,8 +17,8 @@ import time
 import pytest
 import requests
 
-from mutt_app import apikeys
-from mutt_app.db import session_scope
+from mutt_app.access import api_keys
+from mutt_app.storage.db import session_scope
 from tests.support.processes import mutt_env, start_web
 
 pytestmark = pytest.mark.integration
@@ -33,7 +33,7 @@ def start(redis, sqlite_url, tmp_path, workers: int, **settings: str):
     from tests.conftest import REDIS_URL
 
     with session_scope() as session:
-        _, key = apikeys.create(session, "sender", ["ingest"], actor="test")
+        _, key = api_keys.create(session, "sender", ["ingest"], actor="test")
     env = mutt_env(REDIS_URL, sqlite_url, tmp_path / "home", WEB_BODY_TIMEOUT=str(BODY_TIMEOUT), **settings)
     process, url = start_web(env, tmp_path, workers=workers)
     return process, url, key
@@ -80,7 +80,7 @@ def answer(connection: socket.socket, deadline: float) -> tuple[bytes, bool]:
         connection.settimeout(max(0.01, deadline - time.monotonic()))
         try:
             chunk = connection.recv(4096)
-        except (socket.timeout, ConnectionResetError):
+        except (TimeoutError, ConnectionResetError):
             break
         if not chunk:
             return received.split(b"\r\n", 1)[0], True

@@ -4,16 +4,15 @@ import pytest
 from celery.contrib.testing.worker import start_worker
 
 from celeryconfig import JANITOR_QUEUE
-from mutt_app import logs
 from mutt_app.celery_app import app
+from mutt_app.core import logs
 
 SEEN = "mutt:test:correlation_seen"
 
 
 @app.task(name="tests.record_correlation_id")
 def record_correlation_id() -> None:
-    from mutt_app import redis_client
-
+    from mutt_app.storage import redis_client
     redis_client.get().rpush(SEEN, logs.correlation_id.get() or "-")
 
 

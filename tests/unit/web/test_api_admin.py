@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
-
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from mutt_app import keys
-from mutt_app.batches import RATE_BUCKETS
-from mutt_app.db import session_scope
-from mutt_app.models import ConfigAudit, EventAudit
+from mutt_app.alerting.batches import RATE_BUCKETS
+from mutt_app.storage import redis_keys
+from mutt_app.storage.db import session_scope
+from mutt_app.storage.models import ConfigAudit, EventAudit
 from tests.support.web import admin_key, pg_app  # noqa: F401 - pg_app is a fixture
 
 
@@ -50,14 +49,14 @@ def test_keys_need_the_right_scope(api):
 
 
 def test_metrics_count_empty_minutes_as_zero_and_leave_out_the_current_minute(api, redis):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     fmt = dict((b, f) for b, f, _ in RATE_BUCKETS)
     minute = now.replace(second=0, microsecond=0)
-    redis.set(keys.ingest_rate("1m", minute.strftime(fmt["1m"])), 999)           # current, partial
-    redis.set(keys.ingest_rate("1m", (minute - timedelta(minutes=1)).strftime(fmt["1m"])), 30)
-    redis.set(keys.ingest_rate("1m", (minute - timedelta(minutes=20)).strftime(fmt["1m"])), 60)
+    redis.set(redis_keys.ingest_rate("1m", minute.strftime(fmt["1m"])), 999)           # current, partial
+    redis.set(redis_keys.ingest_rate("1m", (minute - timedelta(minutes=1)).strftime(fmt["1m"])), 30)
+    redis.set(redis_keys.ingest_rate("1m", (minute - timedelta(minutes=20)).strftime(fmt["1m"])), 60)
     hour = minute.replace(minute=0)
-    redis.set(keys.ingest_rate("1h", (hour - timedelta(hours=2)).strftime(fmt["1h"])), 600)
+    redis.set(redis_keys.ingest_rate("1h", (hour - timedelta(hours=2)).strftime(fmt["1h"])), 600)
     body = api.get("/api/v2/metrics", headers=headers(admin_key(("read",)))).json
     assert body["summary"] == {"current_rate_1m": 999, "avg_rate_15m": 2.0, "avg_rate_1h": 1.5}
     assert len(body["chart_24h"]["labels"]) == len(body["chart_24h"]["data"]) == 24
@@ -117,7 +116,7 @@ def _event(i: int, host: str, rule_id: int, decision: str, received: datetime) -
 
 
 def test_audit_logs_filter_and_paginate_newest_first(api):
-    base = datetime.now(timezone.utc) - timedelta(hours=1)
+    base = datetime.now(UTC) - timedelta(hours=1)
     with session_scope() as session:
         session.add_all(EventAudit(**_event(i, "r1" if i % 2 else "r2", 1 + i % 3, "forward" if i < 5 else "ignore",
                                             base + timedelta(minutes=i))) for i in range(12))
@@ -140,7 +139,7 @@ def test_audit_logs_filter_and_paginate_newest_first(api):
 
 
 def test_an_audit_page_stops_at_max_bytes_and_says_where_the_next_rows_start(api):
-    base = datetime.now(timezone.utc) - timedelta(hours=1)
+    base = datetime.now(UTC) - timedelta(hours=1)
     with session_scope() as session:
         for i in range(30):  # 30 rows of ~100 KB: 3 MB in one page of 200 rows before
             row = _event(i, "big", 1, "forward", base + timedelta(minutes=i))
@@ -173,7 +172,7 @@ def test_config_audit_filters(api):
     assert [c["new_values"]["username"] for c in by_key] == ["u1"]
     assert api.get("/api/v2/config-audit?operation=delete", headers=read).json["pagination"]["total"] == 0
     assert api.get("/api/v2/config-audit?changed_by=%25", headers=read).json["pagination"]["total"] == 0
-    future = (datetime.now(timezone.utc) + timedelta(days=1)).date().isoformat()
+    future = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
     assert api.get(f"/api/v2/config-audit?start_date={future}", headers=read).json["pagination"]["total"] == 0
     assert api.get("/api/v2/config-audit?operation=DROP", headers=read).status_code == 400
     user_id = by_key[0]["record_id"]
@@ -181,7 +180,7 @@ def test_config_audit_filters(api):
 
 
 def test_slo_reports_every_objective(api, redis):
-    redis.hset(keys.STATS, mapping={"audited": 990, "unhandled": 9, "dead_lettered": 1})
+    redis.hset(redis_keys.STATS, mapping={"audited": 990, "unhandled": 9, "dead_lettered": 1})
     body = api.get("/api/v2/slo", headers=headers(admin_key(("read",)))).json
     names = [s["slo_name"] for s in body["slos"]]
     assert names == ["ingestor_availability", "ingestor_latency_p99", "forwarder_availability",

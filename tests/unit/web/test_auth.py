@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from mutt_app import dynconfig, keys
-from mutt_app.db import session_scope
+from mutt_app.core import dynconfig
+from mutt_app.storage import redis_keys
+from mutt_app.storage.db import session_scope
 from tests.support.web import PASSWORD, csrf_token, login, make_user, page_token
 
 
@@ -62,8 +63,7 @@ def test_wrong_password_and_unknown_user_are_refused_alike(client, alice):
 
 
 def test_disabled_user_cannot_log_in(client, alice):
-    from mutt_app import users
-
+    from mutt_app.access import users
     with session_scope() as session:
         user = next(u for u in users.list_all(session) if u.username == "alice")
         users.update(session, user, is_active=False, actor="test")
@@ -204,6 +204,6 @@ def test_guessing_the_current_password_is_throttled_like_login(app, alice, redis
     assert b"Too many wrong passwords" in locked.data
     assert login(app.test_client(), alice).status_code == 429  # the same counters as login
     assert client.get("/password").status_code == 200  # reading the form is not an attempt
-    for key in redis.scan_iter(keys.login_failures("*", "*")):  # the lockout over
+    for key in redis.scan_iter(redis_keys.login_failures("*", "*")):  # the lockout over
         redis.delete(key)
     assert change_password(client, PASSWORD).status_code == 302

@@ -2,9 +2,11 @@
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC
 
-from mutt_app import dynconfig, jobs
-from mutt_app.breaker import CircuitBreaker
+from mutt_app.core import dynconfig
+from mutt_app.forwarding.breaker import CircuitBreaker
+from mutt_app.operations import jobs
 from tests.support.processes import wait_until
 from web import health
 
@@ -82,7 +84,7 @@ def test_checks_never_wait_for_the_workers_broadcast_while_an_answer_is_at_hand(
 
 def test_forwarder_is_unhealthy_while_alerts_wait_and_none_is_delivered(client, monkeypatch):
     """Every send failing, the breaker still closed: /health/forwarder says so (today it said healthy)."""
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from tests.support.alerts import insert_alerts
 
@@ -90,7 +92,7 @@ def test_forwarder_is_unhealthy_while_alerts_wait_and_none_is_delivered(client, 
     monkeypatch.setattr(health, "FORWARDING_TTL", 0.0)
     monkeypatch.setattr(health, "_forwarding", health._forwarding)  # put back after the test
     assert client.get("/health/forwarder").status_code == 200
-    insert_alerts(1, created_at=datetime.now(timezone.utc) - timedelta(minutes=10), attempts=4, last_error="HTTP 502")
+    insert_alerts(1, created_at=datetime.now(UTC) - timedelta(minutes=10), attempts=4, last_error="HTTP 502")
     response = client.get("/health/forwarder")
     assert response.status_code == 503 and response.json["circuit_breaker"] == "closed"
     assert response.json["reasons"][0].startswith("forwarding is stalled: an alert has waited 6")

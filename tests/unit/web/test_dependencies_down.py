@@ -11,8 +11,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from mutt_app import apikeys, config, dynconfig, redis_client
-from mutt_app.db import session_scope
+from mutt_app import config
+from mutt_app.access import api_keys
+from mutt_app.core import dynconfig
+from mutt_app.storage import redis_client
+from mutt_app.storage.db import session_scope
 from tests.support.faults import SilentServer, closed_port_url
 from tests.support.web import PASSWORD, csrf_token, forget_keys, login, make_user
 
@@ -22,7 +25,7 @@ EVENT = {"hostname": "core-router-01", "message": "link down"}
 @pytest.fixture
 def admin_key(redis, sqlite_url):
     with session_scope() as session:
-        _, secret = apikeys.create(session, "on-call", ["admin", "ingest"], actor="test")
+        _, secret = api_keys.create(session, "on-call", ["admin", "ingest"], actor="test")
     return secret
 
 
@@ -157,8 +160,8 @@ def test_a_sqlite_database_locked_by_another_writer_answers_503_after_the_busy_t
 def test_threads_that_need_a_hung_redis_fail_together_not_one_timeout_after_another(redis):
     """The API-key cache and the runtime settings each check Redis under a lock: while Redis
     hangs, eight threads must not wait out eight timeouts in turn (they did: 16 s for 8 calls)."""
-    from mutt_app.apikeys import KeyCache
-    from mutt_app.dynconfig import RuntimeConfig
+    from mutt_app.access.api_keys import KeyCache
+    from mutt_app.core.dynconfig import RuntimeConfig
 
     server = SilentServer()
     try:

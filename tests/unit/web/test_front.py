@@ -51,7 +51,7 @@ def raw(url: str, request: bytes, wait: float = 3) -> bytes:
         try:
             while chunk := connection.recv(4096):
                 received += chunk
-        except socket.timeout:
+        except TimeoutError:
             pass
     return received
 

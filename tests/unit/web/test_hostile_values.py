@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC
 from urllib.parse import quote, urlencode
 
 import pytest
 
-from mutt_app import rulebook
-from mutt_app.db import session_scope
+from mutt_app.rules import rulebook
+from mutt_app.storage.db import session_scope
 from tests.support.web import admin_key, fresh_app, login, make_user
 
 # As text (path, query, form) and as JSON values.
@@ -153,12 +154,12 @@ def test_path_ids_beyond_their_column_are_404_and_json_bodies_with_nul_or_nan_ar
 
 
 def test_the_pager_keeps_any_filter_name_as_a_query_parameter(hostile_app):
-    from mutt_app import audit
-    from mutt_app.db import session_scope
+    from mutt_app.audit import config_audit
+    from mutt_app.storage.db import session_scope
 
     with session_scope() as session:
         for number in range(60):
-            audit.record(session, actor="test", operation="UPDATE", table="rules", record_id=number)
+            config_audit.record(session, actor="test", operation="UPDATE", table="rules", record_id=number)
     ui = hostile_app.test_client()
     make_user("viewer1", "viewer")
     assert login(ui, "viewer1").status_code == 302
@@ -170,12 +171,12 @@ def test_the_pager_keeps_any_filter_name_as_a_query_parameter(hostile_app):
 
 
 def test_the_event_audit_page_of_the_ui_says_when_it_stops_at_max_bytes(hostile_app):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
-    from mutt_app.db import session_scope
-    from mutt_app.models import EventAudit
+    from mutt_app.storage.db import session_scope
+    from mutt_app.storage.models import EventAudit
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with session_scope() as session:
         session.add_all(EventAudit(event_id=f"{i:032x}", received_at=now - timedelta(minutes=i), event_time=now,
                                    hostname="big", rule_id=1, rule_name="r", environment="prod", decision="forward",
@@ -190,14 +191,14 @@ def test_the_event_audit_page_of_the_ui_says_when_it_stops_at_max_bytes(hostile_
 
 
 def test_an_audit_row_holding_infinity_from_an_older_release_is_answered_as_strict_json(hostile_app, database_url):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    from mutt_app.db import session_scope
-    from mutt_app.models import EventAudit
+    from mutt_app.storage.db import session_scope
+    from mutt_app.storage.models import EventAudit
 
     if database_url.startswith("postgresql"):
         pytest.skip("PostgreSQL's jsonb never stored Infinity")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with session_scope() as session:
         session.add(EventAudit(event_id="0" * 32, received_at=now, event_time=now, hostname="h", rule_id=1,
                                rule_name="r", environment="prod", decision="forward", forwarded=True, team="NETO",

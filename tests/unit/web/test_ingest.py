@@ -15,11 +15,14 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from mutt_app import apikeys, config, dynconfig, keys, redis_client
-from mutt_app.batches import EventBatches
-from mutt_app.db import session_scope
-from mutt_app.ingest import rejected_waiting, store_rejected
-from mutt_app.models import DeadLetter
+from mutt_app import config
+from mutt_app.access import api_keys
+from mutt_app.alerting.batches import EventBatches
+from mutt_app.core import dynconfig
+from mutt_app.ingest.accept import rejected_waiting, store_rejected
+from mutt_app.storage import redis_client, redis_keys
+from mutt_app.storage.db import session_scope
+from mutt_app.storage.models import DeadLetter
 from tests.support.web import forget_keys
 from web.ingest import endpoint
 
@@ -44,7 +47,7 @@ def live(app):
 @pytest.fixture
 def key(app):
     with session_scope() as session:
-        _, secret = apikeys.create(session, "rsyslog dc1", ["ingest"], actor="test")
+        _, secret = api_keys.create(session, "rsyslog dc1", ["ingest"], actor="test")
     forget_keys()
     return secret
 
@@ -60,7 +63,7 @@ def post(live, key):
 
 
 def buffered(redis):
-    return [json.loads(item) for item in redis.lrange(keys.INGEST_BUFFER, 0, -1)]
+    return [json.loads(item) for item in redis.lrange(redis_keys.INGEST_BUFFER, 0, -1)]
 
 
 def dead_letters():
@@ -227,7 +230,7 @@ def test_the_flusher_sends_what_waits_without_filling_a_batch(app, post, redis):
     while batches.buffered() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert batches.buffered() == 0 and batches.pending() >= 1 and redis.llen("alerts") >= 1
-    claimed = [batches.claim(batch_id, 60) for batch_id in redis.zrange(keys.BATCHES_PENDING, 0, -1)]
+    claimed = [batches.claim(batch_id, 60) for batch_id in redis.zrange(redis_keys.BATCHES_PENDING, 0, -1)]
     assert sum(len(claim.events) for claim in claimed) == 3
 
 
@@ -254,7 +257,7 @@ def test_a_key_in_the_url_is_refused_even_with_a_good_header(post, key, query):
 
 def test_a_key_without_the_ingest_scope_is_403(live):
     with session_scope() as session:
-        _, reader = apikeys.create(session, "dashboard", ["read", "admin"], actor="test")
+        _, reader = api_keys.create(session, "dashboard", ["read", "admin"], actor="test")
     forget_keys()
     response = requests.post(live + "/ingest", json=EVENT, headers={"X-API-KEY": reader}, timeout=10)
     assert response.status_code == 403 and "ingest scope" in response.json()["message"]
@@ -262,13 +265,13 @@ def test_a_key_without_the_ingest_scope_is_403(live):
 
 def test_rotation_two_keys_work_and_a_revoked_one_stops_within_seconds(post, live, key):
     with session_scope() as session:
-        row, second = apikeys.create(session, "rsyslog dc1 (new)", ["ingest"], actor="test")
+        row, second = api_keys.create(session, "rsyslog dc1 (new)", ["ingest"], actor="test")
         second_id = row.id
     forget_keys()
     assert post(EVENT).status_code == 200
     assert requests.post(live + "/ingest", json=EVENT, headers={"X-API-KEY": second}, timeout=10).status_code == 200
     with session_scope() as session:
-        apikeys.revoke(session, second_id, actor="test")
+        api_keys.revoke(session, second_id, actor="test")
     deadline = time.monotonic() + 5
     status = 200
     while status == 200 and time.monotonic() < deadline:
@@ -281,9 +284,9 @@ def test_rotation_two_keys_work_and_a_revoked_one_stops_within_seconds(post, liv
 def test_last_used_is_kept_in_redis_and_synced_to_the_key_row(post, redis):
     post(EVENT)
     with session_scope() as session:
-        assert apikeys.sync_last_used(session, redis) == 1
+        assert api_keys.sync_last_used(session, redis) == 1
     with session_scope() as session:
-        [row] = session.scalars(select(apikeys.ApiKey)).all()
+        [row] = session.scalars(select(api_keys.ApiKey)).all()
         assert row.last_used_at is not None and abs(row.last_used_at.timestamp() - time.time()) < 60
 
 
@@ -422,7 +425,7 @@ def test_a_field_of_1e400_is_queued_as_its_text_and_never_becomes_infinity(post,
     raw = json.dumps(EVENT)[:-1] + ', "load": 1e400, "ratio": -1e999}'
     response = post(raw=raw)
     assert response.status_code == 200, response.text
-    stored = redis.lrange(keys.INGEST_BUFFER, 0, -1)
+    stored = redis.lrange(redis_keys.INGEST_BUFFER, 0, -1)
     assert len(stored) == 1 and "Infinity" not in stored[0] and "NaN" not in stored[0]
     assert buffered(redis)[0]["load"] == "1e400" and buffered(redis)[0]["ratio"] == "-1e999"
     for constant in ("NaN", "Infinity", "-Infinity"):
@@ -458,8 +461,7 @@ def test_the_default_event_limit_is_64_kib():
 def test_a_content_length_that_is_not_ascii_digits_is_a_400_not_a_short_read(length):
     import io
 
+    from mutt_app.ingest import events as event_parsing
     from web.ingest import _body
-    from mutt_app import events as event_parsing
-
     with pytest.raises(event_parsing.BodyError, match="Content-Length: not a number"):
         _body({"CONTENT_LENGTH": length, "wsgi.input": io.BytesIO(b'{"a": 1}')}, 1024)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mutt_app import keys
+from mutt_app.storage import redis_keys
 from tests.unit.web.test_ingest import key, live  # noqa: F401 - fixtures
 
 SCRIPT = Path(__file__).parents[3] / "contrib" / "snmptrapd" / "mutt-traphandle"
@@ -78,11 +78,11 @@ def test_traps_are_queued_and_an_outage_spools_them_until_mutt_answers(traphandl
     first = traphandle.parse(V2C_LINK_DOWN.splitlines())
     assert traphandle.deliver(down, first, spool) is False
     traphandle.spool(spool, first)
-    assert len(list(spool.glob("*.json"))) == 1 and redis.llen(keys.INGEST_BUFFER) == 0
+    assert len(list(spool.glob("*.json"))) == 1 and redis.llen(redis_keys.INGEST_BUFFER) == 0
 
     assert traphandle.deliver(up, json.loads(next(spool.glob("*.json")).read_text()), spool) is True
     assert traphandle.deliver(up, traphandle.parse(V1_RELAYED.splitlines()), spool) is True
-    queued = [json.loads(item) for item in redis.lrange(keys.INGEST_BUFFER, 0, -1)]
+    queued = [json.loads(item) for item in redis.lrange(redis_keys.INGEST_BUFFER, 0, -1)]
     assert [e["hostname"] for e in queued] == ["core-router-01.dc1", "10.9.8.7"]
 
     assert traphandle.deliver(up, {"message": "no host"}, spool) is True  # refused: kept for a human

@@ -2,9 +2,9 @@
 
 import re
 
-from mutt_app import apikeys
-from mutt_app.db import session_scope
-from mutt_app.ingest import store_rejected
+from mutt_app.access import api_keys
+from mutt_app.ingest.accept import store_rejected
+from mutt_app.storage.db import session_scope
 from tests.support.web import forget_keys
 
 EVENT = {"hostname": "h", "timestamp": "2025-01-15T14:30:22Z", "message": "m"}
@@ -17,7 +17,7 @@ def sample(text: str, name: str, labels: str = "") -> float | None:
 
 def test_metrics_count_ingest_outcomes_and_sample_the_backlog_at_scrape_time(client, redis):
     with session_scope() as session:
-        _, key = apikeys.create(session, "sender", ["ingest"], actor="test")
+        _, key = api_keys.create(session, "sender", ["ingest"], actor="test")
     forget_keys()
     before = client.get("/metrics").get_data(as_text=True)
     client.post("/api/v2/ingest", json=[EVENT, EVENT, {"message": "no host"}], headers={"X-API-KEY": key})

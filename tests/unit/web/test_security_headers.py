@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from web import headers, ingest
 from tests.support.web import login, make_user
+from web import headers, ingest
 
 TEMPLATES = Path(__file__).resolve().parents[3] / "web" / "templates"
 SAMPLE_ARGUMENTS = {"int": "1", "path": "nohost", "default": "x"}
@@ -115,13 +115,13 @@ EVIL_NAME = "'+alert(document.domain)+'"
 
 
 def test_a_key_name_is_data_not_script_on_the_keys_page(client):
-    from mutt_app import apikeys
-    from mutt_app.db import session_scope
+    from mutt_app.access import api_keys
+    from mutt_app.storage.db import session_scope
 
     make_user("root", "admin")
     login(client, "root")
     with session_scope() as session:
-        apikeys.create(session, EVIL_NAME, ["ingest"], actor="test")
+        api_keys.create(session, EVIL_NAME, ["ingest"], actor="test")
     html = client.get("/api-keys").get_data(as_text=True)
     assert 'data-confirm="Revoke key &#39;+alert(document.domain)+&#39;?"' in html
     assert "onsubmit" not in html and "<td>&#39;+alert(document.domain)+&#39;</td>" in html

@@ -8,9 +8,9 @@ import re
 import pytest
 from sqlalchemy import select
 
-from mutt_app import dlq
-from mutt_app.db import session_scope
-from mutt_app.models import ConfigAudit, DeadLetter, DeviceTeam, Rule
+from mutt_app.dead_letters import dlq
+from mutt_app.storage.db import session_scope
+from mutt_app.storage.models import ConfigAudit, DeadLetter, DeviceTeam, Rule
 from tests.support.web import login, make_user, page_token
 
 RULE = {"name": "link down", "match_type": "contains", "match_string": "LINK-3-UPDOWN", "trap_oid": "",

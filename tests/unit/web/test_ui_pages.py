@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC
 
 import pytest
 from sqlalchemy import select
 
-from mutt_app import dynconfig
-from mutt_app.db import session_scope
-from mutt_app.models import ConfigAudit
+from mutt_app.core import dynconfig
+from mutt_app.storage.db import session_scope
+from mutt_app.storage.models import ConfigAudit
 from tests.support.web import login, make_user, page_token
 
 
@@ -36,11 +37,11 @@ def test_dashboard_shows_rates_chart_and_state(admin):
 
 
 def test_dashboard_names_a_forwarder_that_delivers_nothing(admin):
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
     from tests.support.alerts import insert_alerts
 
-    insert_alerts(1, created_at=datetime.now(timezone.utc) - timedelta(minutes=10), attempts=5,
+    insert_alerts(1, created_at=datetime.now(UTC) - timedelta(minutes=10), attempts=5,
                   last_error="HTTP 503: Service Unavailable")
     html = admin.get("/").get_data(as_text=True)
     assert re.search(r'class="flash error">forwarding is stalled: an alert has waited 6\d\d s and none was delivered '
@@ -71,8 +72,7 @@ def test_admin_creates_and_disables_a_user(admin, app):
     admin.post("/users", data={"username": "nina", "password": "nina's long password", "role": "viewer", "csrf_token": token})
     assert login(app.test_client(), "nina", "nina's long password").status_code == 302
     with session_scope() as session:
-        from mutt_app import users
-
+        from mutt_app.access import users
         nina = next(u for u in users.list_all(session) if u.username == "nina")
     admin.post(f"/users/{nina.id}", data={"role": "viewer", "is_active": "false", "csrf_token": token})
     assert login(app.test_client(), "nina", "nina's long password").status_code == 401

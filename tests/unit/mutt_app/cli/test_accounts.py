@@ -5,10 +5,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from mutt_app import apikeys, config, keys
+from mutt_app import config
+from mutt_app.access import api_keys
 from mutt_app.cli import cli
-from mutt_app.db import session_scope
-from mutt_app.models import ApiKey
+from mutt_app.storage import redis_keys
+from mutt_app.storage.db import session_scope
+from mutt_app.storage.models import ApiKey
 
 
 def mutt(*args):
@@ -40,13 +42,13 @@ def test_with_redis_unreachable_the_command_says_so_in_one_line_and_changes_noth
 
 
 def test_a_key_created_as_redis_fails_is_still_shown_and_the_failure_named(redis, sqlite_url):
-    redis.set(keys.APIKEYS_VERSION, "not-a-counter")  # INCR after the commit fails, as it would with Redis gone
+    redis.set(redis_keys.APIKEYS_VERSION, "not-a-counter")  # INCR after the commit fails, as it would with Redis gone
     result = mutt("apikey", "create", "--name", "rsyslog", "--scope", "ingest")
     assert result.exit_code == 1
     [key] = stored_keys()
     lines = result.output.splitlines()
     secret = lines[1]
-    assert apikeys.digest(secret) == key.digest  # the committed key's secret was shown
+    assert api_keys.digest(secret) == key.digest  # the committed key's secret was shown
     assert lines[-1] == (f"Error: key {key.id} was created, but running MUTT processes were not told "
                          "(bump_version: ResponseError: value is not an integer or out of range); once Redis answers, "
                          f"run `mutt apikey create` again (and revoke key {key.id})")
@@ -55,13 +57,13 @@ def test_a_key_created_as_redis_fails_is_still_shown_and_the_failure_named(redis
 
 def test_revoking_again_announces_a_revocation_redis_missed(redis, sqlite_url):
     with session_scope() as session:
-        row, _ = apikeys.create(session, "rsyslog", ["ingest"], actor="test")
-    redis.set(keys.APIKEYS_VERSION, "not-a-counter")
+        row, _ = api_keys.create(session, "rsyslog", ["ingest"], actor="test")
+    redis.set(redis_keys.APIKEYS_VERSION, "not-a-counter")
     missed = mutt("apikey", "revoke", str(row.id))
     assert missed.exit_code == 1 and f"run `mutt apikey revoke {row.id}` again" in missed.output
     assert stored_keys()[0].revoked_at is not None
 
-    redis.delete(keys.APIKEYS_VERSION)  # Redis answers again
+    redis.delete(redis_keys.APIKEYS_VERSION)  # Redis answers again
     again = mutt("apikey", "revoke", str(row.id))
     assert again.exit_code == 0 and again.output == f"key {row.id} revoked\n"
-    assert redis.get(keys.APIKEYS_VERSION) == "1"  # every process reloads the keys
+    assert redis.get(redis_keys.APIKEYS_VERSION) == "1"  # every process reloads the keys

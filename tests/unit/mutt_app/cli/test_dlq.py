@@ -4,10 +4,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from mutt_app import dlq, keys
 from mutt_app.cli import cli
-from mutt_app.db import session_scope
-from mutt_app.models import ConfigAudit, DeadLetter
+from mutt_app.dead_letters import dlq
+from mutt_app.storage import redis_keys
+from mutt_app.storage.db import session_scope
+from mutt_app.storage.models import ConfigAudit, DeadLetter
 from tests.support.recovery import queued_batch_ids
 
 
@@ -44,7 +45,7 @@ def test_replay_by_filter_with_progress_and_a_reason(mutt, redis):
     result = mutt("dlq", "replay", "--cause", "processing_failed", "--reason", "parser fixed")
     assert result.exit_code == 0 and "replayed 450, skipped 0" in result.output
     batch_ids = queued_batch_ids(redis)  # one alerter task per batch, every replayed event in one
-    assert sum(redis.llen(keys.batch(batch_id)) for batch_id in batch_ids) == 450
+    assert sum(redis.llen(redis_keys.batch(batch_id)) for batch_id in batch_ids) == 450
     with session_scope() as session:
         reasons = set(session.scalars(select(ConfigAudit.reason).where(ConfigAudit.table_name == "dead_letters")))
         assert reasons == {"parser fixed"}

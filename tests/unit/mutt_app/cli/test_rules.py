@@ -5,10 +5,10 @@ import yaml
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from mutt_app import rulebook
 from mutt_app.cli import cli
-from mutt_app.db import session_scope
-from mutt_app.models import ConfigAudit
+from mutt_app.rules import rulebook
+from mutt_app.storage.db import session_scope
+from mutt_app.storage.models import ConfigAudit
 
 OK = "match_string: a, prod_handling: Ignore, dev_handling: Ignore, team_assignment: t"
 RULE = {"name": "link down", "match_string": "LINK-3-UPDOWN", "prod_handling": "page_only", "dev_handling": "ignore",

@@ -104,7 +104,7 @@ def test_refusals_explain_themselves(args, env, message):
 
 
 def test_an_ndjson_file_whose_messages_hold_u2028_is_read_as_one_event_a_line(tmp_path):
-    from mutt_app.sender import load_events
+    from mutt_app.tools.sender import load_events
 
     sent = [{"hostname": "h", "message": f"a{separator}b", "timestamp": 1} for separator in "\u2028\u2029\u0085"]
     path = tmp_path / "events.ndjson"

@@ -3,9 +3,11 @@
 import pytest
 from sqlalchemy import select
 
-from mutt_app import apikeys, config, dynconfig, logs
-from mutt_app.db import session_scope
-from mutt_app.models import ConfigAudit
+from mutt_app import config
+from mutt_app.access import api_keys
+from mutt_app.core import dynconfig, logs
+from mutt_app.storage.db import session_scope
+from mutt_app.storage.models import ConfigAudit
 
 
 @pytest.fixture
@@ -17,8 +19,8 @@ def api(redis, pg_url):
     application = create_app()
     application.config.update(TESTING=True)
     with session_scope() as session:
-        _, admin = apikeys.create(session, "ops script", ["admin"], actor="test")
-        _, reader = apikeys.create(session, "dashboard", ["read"], actor="test")
+        _, admin = api_keys.create(session, "ops script", ["admin"], actor="test")
+        _, reader = api_keys.create(session, "dashboard", ["read"], actor="test")
     return application.test_client(), {"X-API-KEY": admin}, {"X-API-KEY": reader}
 
 

@@ -3,9 +3,10 @@
 import pytest
 from sqlalchemy import select
 
-from mutt_app import config, dlq
-from mutt_app.db import session_scope
-from mutt_app.models import Alert, ConfigAudit, DeadLetter
+from mutt_app import config
+from mutt_app.dead_letters import dlq
+from mutt_app.storage.db import session_scope
+from mutt_app.storage.models import Alert, ConfigAudit, DeadLetter
 from tests.support.recovery import make_alert, queued_alert_ids, queued_batch_ids
 from tests.support.web import admin_key, forget_keys
 

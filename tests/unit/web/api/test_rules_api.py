@@ -6,8 +6,10 @@ import time
 
 import pytest
 
-from mutt_app import config, keys, rulebook, seed
-from mutt_app.db import session_scope
+from mutt_app import config
+from mutt_app.rules import rulebook, seed
+from mutt_app.storage import redis_keys
+from mutt_app.storage.db import session_scope
 from tests.support.web import admin_key, forget_keys
 
 RULE = {"match_string": "BGP-5-ADJCHANGE", "prod_handling": "Page_only", "dev_handling": "Ignore",
@@ -52,7 +54,7 @@ def test_rules_crud_in_v25_shapes(api, operator, reader, redis):
     assert api.delete(f"/api/v2/rules/{rule_id}", json={"reason": "done"}, headers=operator).status_code == 200
     assert api.get(f"/api/v2/rules/{rule_id}", headers=reader).status_code == 404
     assert rule_id in [r["id"] for r in api.get("/api/v2/rules?include_deleted=true", headers=reader).json["rules"]]
-    assert redis.get(keys.RULES_VERSION) == "3"
+    assert redis.get(redis_keys.RULES_VERSION) == "3"
 
 
 @pytest.mark.parametrize(
@@ -105,7 +107,7 @@ def test_bad_requests_get_a_clear_4xx(api, operator, method, path, body, status,
 
 def test_the_catastrophic_pattern_is_answered_at_once_by_the_dry_run(api, reader):
     """(a+)+$ with 34 a's and a '!' held a web thread for hours on Python's re; on RE2 the
-    answer is immediate (the bound is structural: tests/unit/mutt_app/test_patterns.py)."""
+    answer is immediate (the bound is structural: tests/unit/mutt_app/core/test_patterns.py)."""
     rule = {**RULE, "match_type": "regex", "match_string": "(a+)+$"}
     for message in ("a" * 34 + "!", "a" * 200_000 + "!"):
         started = time.monotonic()
@@ -120,8 +122,7 @@ def test_the_catastrophic_pattern_is_answered_at_once_by_the_dry_run(api, reader
 def test_a_dry_run_over_recent_events_stops_after_its_time_with_what_it_tried(api, reader, redis):
     """Each search is bounded (~100 ms at worst); 2 x 300 of them are not: the dry run over recent
     events stops trying after DRY_RUN_SECONDS and says so, instead of holding the web thread."""
-    from mutt_app import rollup
-
+    from mutt_app.alerting import rollup
     rollup.Rollup(redis).remember([{"_id": str(n), "hostname": "h", "message": "ab" * 4096,
                                     "_received_at": f"2026-12-03T10:{n // 60:02d}:{n % 60:02d}+00:00"} for n in range(300)])
     costly = {**RULE, "match_type": "regex", "match_string": "(?:[ab]{0,120}){1,8}[cd]"}  # no literal to index: ~60 ms a search
@@ -175,6 +176,6 @@ def test_dry_run(api, reader, redis):
     assert (with_rule["decision"], with_rule["forwarded"]) == ("Ignore", False)
     assert with_rule["why"] == [{"field": "message", "pattern": "BGP-5-ADJCHANGE", "how": "contains (case-insensitive)",
                                  "found": "BGP-5-ADJCHANGE"}]
-    assert redis.get(keys.RULES_VERSION) is None  # nothing changed
+    assert redis.get(redis_keys.RULES_VERSION) is None  # nothing changed
     recent = api.post("/api/v2/rules/test?last=10", json={"rule": RULE}, headers=reader)
     assert recent.status_code == 200 and recent.json == {"results": [], "count": 0}

@@ -1,0 +1,1 @@
+"""The config audit trail and searching it and the event audit."""

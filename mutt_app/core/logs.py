@@ -1,0 +1,123 @@
+"""Structured logs: one JSON object per line, carrying the correlation id of the event at hand."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import os
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from mutt_app import config
+
+correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="")
+TASK_HEADER = "mutt_correlation_id"  # Celery message header; AMQP's own correlation_id is the task id
+
+_RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        document = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        cid = getattr(record, "correlation_id", None) or correlation_id.get()
+        if cid:
+            document["correlation_id"] = cid
+        for key, value in record.__dict__.items():
+            if key not in _RESERVED and key not in document and not key.startswith("_"):
+                document[key] = value
+        if record.exc_info:
+            document["exception"] = self.formatException(record.exc_info)
+        return json.dumps(document, default=str)
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+_configured = False
+LEVEL_CHECK_SECONDS = 0.5
+_follower_pid: int | None = None
+_applied: str | None = None  # the level the runtime setting last asked for
+
+
+def configure(level: str | None = None) -> None:
+    """Install the handler on the root logger once per process, and follow the runtime log_level."""
+    global _configured, _applied
+    settings = config.get()
+    root = logging.getLogger()
+    if not _configured:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter() if settings.log_format == "json" else TextFormatter())
+        root.handlers[:] = [handler]
+        _configured = True
+    _applied = level or settings.log_level
+    root.setLevel(_applied)
+    follow_runtime_level()
+
+
+def apply_runtime_level() -> str:
+    """Set the root level when the runtime setting `log_level` (LOG_LEVEL while unset) moves.
+
+    Only a change of the setting touches the root logger, so a level set in code (a test's
+    caplog) stands until an operator changes the setting.
+    """
+    global _applied
+    from mutt_app.core import dynconfig
+    level = dynconfig.runtime().explicit("log_level") or config.get().log_level
+    if level != _applied:
+        root = logging.getLogger()
+        root.setLevel(level)
+        _applied = level
+        root.log(max(logging.INFO, root.level), "log level is now %s", level)
+    return level
+
+
+def _follow() -> None:
+    while _follower_pid == os.getpid():
+        try:
+            apply_runtime_level()
+        except Exception:  # noqa: BLE001 - Redis away: keep the level we have and try again
+            pass
+        time.sleep(LEVEL_CHECK_SECONDS)
+
+
+def stop_following() -> None:
+    global _follower_pid
+    _follower_pid = None
+
+
+def follow_runtime_level() -> None:
+    """Start (once per process, again after a fork) the thread that applies `log_level` changes."""
+    global _follower_pid
+    if _follower_pid == os.getpid():
+        return
+    _follower_pid = os.getpid()
+    threading.Thread(target=_follow, name="mutt-log-level", daemon=True).start()
+
+
+def _after_fork_in_child() -> None:
+    if _follower_pid is not None:  # the parent followed; the thread did not survive the fork
+        follow_runtime_level()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+@contextmanager
+def correlated(cid: str):
+    """Tag every log line inside the block with ``cid``."""
+    token = correlation_id.set(cid or "")
+    try:
+        yield
+    finally:
+        correlation_id.reset(token)

@@ -1,0 +1,1 @@
+"""Alerts going out to Moogsoft: the payload and client, the circuit breaker, the forwarder."""

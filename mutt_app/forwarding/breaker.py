@@ -1,0 +1,177 @@
+"""The circuit breaker in front of Moogsoft, shared by every worker through Redis.
+
+closed     sends go through; ``circuit_breaker_threshold`` consecutive failures open it.
+open       nothing is sent for ``circuit_breaker_timeout`` seconds; callers are told how long to wait.
+half_open  exactly one caller (the probe) may send. Its success closes the breaker, its failure
+           opens it again. The probe holds a lease: if it never reports (its worker died), the
+           next caller after the lease becomes the probe, so a lost probe cannot block forever.
+
+Every transition is one Lua script (atomic across workers, Redis's clock), counted in a Redis
+hash for the UI and in ``mutt_circuit_breaker_state_changes_total``. Both thresholds are runtime
+settings read at each call, so a change applies at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mutt_app import config
+from mutt_app.core import dynconfig, metrics
+from mutt_app.core.limits import LUA_NOW_MS
+from mutt_app.storage import redis_keys
+
+NAME = "moogsoft"
+CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
+STATES = (CLOSED, OPEN, HALF_OPEN)
+GAUGE_VALUES = {CLOSED: 0, OPEN: 1, HALF_OPEN: 2}
+# Callers turned away while a probe is out come back this soon, to follow a quick probe.
+HALF_OPEN_POLL_MS = 1000
+
+_SCRIPT = LUA_NOW_MS + """
+local key, transitions = KEYS[1], KEYS[2]
+local op = ARGV[1]
+local threshold, timeout_ms, lease_ms, poll_ms = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local now = now_ms()
+local h = redis.call('HMGET', key, 'state', 'failures', 'opened_at', 'probe_until')
+local state = h[1] or 'closed'
+local failures = tonumber(h[2]) or 0
+local opened_at = tonumber(h[3]) or 0
+local probe_until = tonumber(h[4]) or 0
+local moves = {}
+local function move(new)
+  table.insert(moves, state .. '>' .. new)
+  redis.call('HINCRBY', transitions, state .. '>' .. new, 1)
+  state = new
+  redis.call('HSET', key, 'state', new, 'changed_at', now)
+end
+local allowed, wait, probe = 0, 0, 0
+if op == 'allow' then
+  if state == 'closed' then
+    allowed = 1
+  elseif state == 'open' then
+    if now < opened_at + timeout_ms then
+      wait = opened_at + timeout_ms - now
+    else
+      move('half_open')
+      redis.call('HSET', key, 'probe_until', now + lease_ms)
+      allowed, probe = 1, 1
+    end
+  elseif now < probe_until then
+    wait = math.min(probe_until - now, poll_ms)
+  else
+    -- the last probe's lease ran out without a result: its worker is gone; this caller probes
+    redis.call('HSET', key, 'probe_until', now + lease_ms)
+    allowed, probe = 1, 1
+  end
+else
+  -- op 'record': ARGV[6] holds the outcomes of sends in the order they finished, s or f each
+  for i = 1, #ARGV[6] do
+    if string.sub(ARGV[6], i, i) == 's' then
+      if state == 'half_open' then move('closed') end
+      failures = 0
+    else
+      failures = failures + 1
+      if state == 'half_open' or (state == 'closed' and failures >= threshold) then
+        move('open')
+        redis.call('HSET', key, 'opened_at', now)
+      end
+    end
+  end
+  redis.call('HSET', key, 'failures', failures)
+end
+return {allowed, wait, probe, table.concat(moves, ',')}
+"""
+
+
+@dataclass(frozen=True)
+class Permit:
+    allowed: bool
+    wait_seconds: float  # when not allowed: until the breaker may let a send through
+    probe: bool          # this caller is the half-open probe: send one alert and report
+
+
+class CircuitBreaker:
+    """``allow()`` before a send, then ``record_success()`` or ``record_failure()``."""
+
+    def __init__(self, redis_client, *, probe_lease: float | None = None) -> None:
+        self._redis = redis_client
+        self._script = redis_client.register_script(_SCRIPT)
+        # A probe is one send (connect + answer, each up to MOOG_TIMEOUT): it reports by then
+        # unless its worker died.
+        self._probe_lease = probe_lease if probe_lease is not None else 2 * config.get().moog_timeout + 10
+
+    def _run(self, op: str, outcomes: str = "") -> tuple[int, int, int]:
+        runtime = dynconfig.runtime(self._redis)
+        allowed, wait_ms, probe, moves = self._script(
+            keys=[redis_keys.BREAKER, redis_keys.BREAKER_TRANSITIONS],
+            args=[
+                op,
+                runtime.get("circuit_breaker_threshold"),
+                int(runtime.get("circuit_breaker_timeout") * 1000),
+                int(self._probe_lease * 1000),
+                HALF_OPEN_POLL_MS,
+                outcomes,
+            ],
+        )
+        moves = moves.decode() if isinstance(moves, bytes) else moves
+        for move in filter(None, moves.split(",")):
+            from_state, to_state = move.split(">")
+            metrics.BREAKER_TRANSITIONS.labels(NAME, from_state, to_state).inc()
+            metrics.BREAKER_STATE.labels(NAME).set(GAUGE_VALUES[to_state])
+        return int(allowed), int(wait_ms), int(probe)
+
+    def acquire(self) -> Permit:
+        """May a send go now? Also says whether this caller is the half-open probe."""
+        allowed, wait_ms, probe = self._run("allow")
+        return Permit(bool(allowed), wait_ms / 1000.0, bool(probe))
+
+    def allow(self) -> tuple[bool, float]:
+        """(True, 0.0) to send now, else (False, seconds to wait)."""
+        permit = self.acquire()
+        return permit.allowed, permit.wait_seconds
+
+    def record_success(self) -> None:
+        """Moogsoft answered (2xx, or a permanent 4xx: it is up, it refused one alert)."""
+        self.record([True])
+
+    def record_failure(self) -> None:
+        """Moogsoft failed a send: 5xx, 408/425/429, a timeout or no connection."""
+        self.record([False])
+
+    def record(self, answered: list[bool]) -> None:
+        """The results of several sends at once, in order: True where Moogsoft answered."""
+        if answered:
+            self._run("record", "".join("s" if ok else "f" for ok in answered))
+
+    def state(self) -> str:
+        return self._redis.hget(redis_keys.BREAKER, "state") or CLOSED
+
+    def snapshot(self) -> dict:
+        """State, consecutive failures and times (epoch seconds), for the UI and health checks."""
+        raw = self._redis.hgetall(redis_keys.BREAKER)
+
+        def seconds(field: str) -> float | None:
+            return int(raw[field]) / 1000.0 if raw.get(field) else None
+
+        opened_at = seconds("opened_at")
+        state = raw.get("state") or CLOSED
+        return {
+            "state": state,
+            "failures": int(raw.get("failures") or 0),
+            "threshold": dynconfig.runtime(self._redis).get("circuit_breaker_threshold"),
+            "opened_at": opened_at,
+            "probe_at": opened_at + dynconfig.runtime(self._redis).get("circuit_breaker_timeout")
+            if state == OPEN and opened_at else None,
+            "changed_at": seconds("changed_at"),
+            "transitions": self.transitions(),
+        }
+
+    def transitions(self) -> dict[str, int]:
+        """Transitions since the start, as {"closed>open": n, ...}."""
+        return {name: int(count) for name, count in self._redis.hgetall(redis_keys.BREAKER_TRANSITIONS).items()}
+
+    def sample_metrics(self) -> str:
+        """Set the state gauge from Redis (call when /metrics is scraped); returns the state."""
+        state = self.state()
+        metrics.BREAKER_STATE.labels(NAME).set(GAUGE_VALUES.get(state, 0))
+        return state

@@ -1,0 +1,1 @@
+"""Events coming in: request bodies parsed into canonical events, accepted into the buffer."""

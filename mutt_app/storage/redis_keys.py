@@ -1,0 +1,83 @@
+"""Every Redis key MUTT uses, in one place. Nothing else builds a key name by hand."""
+
+from __future__ import annotations
+
+PREFIX = "mutt:"
+
+# Ingest: events waiting to be cut into a batch, and the batches waiting for the alerter.
+INGEST_BUFFER = PREFIX + "ingest:buffer"            # list of event JSON
+INGEST_BACKLOG = PREFIX + "ingest:backlog"          # int: events accepted and not yet processed
+INGEST_BUFFER_SINCE = PREFIX + "ingest:buffer:since"  # ms (Redis clock): when the oldest buffered event came, about
+INGEST_REJECTED = PREFIX + "ingest:rejected"        # list of JSON {id, payload, error}: rejected items waiting to be stored as dead letters
+BATCHES_PENDING = PREFIX + "batches:pending"        # zset batch_id -> lease deadline (epoch s)
+BATCH_ATTEMPTS = PREFIX + "batches:attempts"        # hash batch_id -> times claimed
+
+
+def batch(batch_id: str) -> str:
+    """List of the event JSON documents in one batch."""
+    return f"{PREFIX}batch:{batch_id}"
+
+
+# Counters of what happened to events, for the count-everything tests and the dashboard.
+STATS = PREFIX + "stats"                            # hash: accepted, audited, unhandled, dead_lettered, ...
+
+
+def ingest_rate(bucket: str, stamp: str) -> str:
+    """Events accepted in one UTC minute/hour/day: bucket is 1m, 1h or 24h (v2.5's names)."""
+    return f"{PREFIX}metrics:{bucket}:{stamp}"
+
+
+# API keys
+APIKEY_LAST_USED = PREFIX + "apikeys:last_used"     # hash key_id -> epoch seconds
+
+
+def ingest_rate_limit(key_id: str) -> str:
+    return f"{PREFIX}rate_limit:ingest:{key_id}"
+
+
+# Versions: bumped after a committed change so every process reloads within a second.
+RULES_VERSION = PREFIX + "version:rules"            # rules, development hosts, device teams
+APIKEYS_VERSION = PREFIX + "version:apikeys"
+
+# Runtime settings (see mutt_app.core.dynconfig)
+CONFIG = PREFIX + "config"                          # hash key -> JSON value
+CONFIG_VERSION = PREFIX + "config:version"
+CONFIG_CHANNEL = PREFIX + "config:updates"          # pub/sub: the changed key's name
+
+# Unhandled roll-up
+def unhandled_window(hostname: str, fingerprint: str) -> str:
+    """Zset of event ids seen for (host, fingerprint) in the sliding window."""
+    return f"{PREFIX}unhandled:{{{hostname}:{fingerprint}}}"
+
+
+UNHANDLED_RECENT = PREFIX + "unhandled:recent"      # list: latest unhandled events (JSON), for the rule dry run
+
+
+def unhandled_suppressed(hostname: str, fingerprint: str) -> str:
+    """Present while a meta-alert for (host, fingerprint) has fired and its window is running."""
+    return f"{PREFIX}unhandled:{{{hostname}:{fingerprint}}}:triggered"
+
+
+# Moogsoft delivery
+MOOG_RATE_LIMIT = PREFIX + "rate_limit:moog"        # zset: sliding log of sends (forwarding.SendSlots), + ":seq"
+BREAKER = PREFIX + "circuit_breaker:moogsoft"       # hash: state, failures, opened_at, probe_until, changed_at (ms)
+BREAKER_TRANSITIONS = PREFIX + "circuit_breaker:moogsoft:transitions"  # hash "from>to" -> count
+
+# Login throttling
+def login_failures(kind: str, value: str) -> str:
+    return f"{PREFIX}login_failures:{kind}:{value}"
+
+
+# Beat-driven jobs take this lock so two overlapping runs never work on the same rows.
+def job_lock(name: str) -> str:
+    return f"{PREFIX}lock:{name}"
+
+
+# Beat jobs: when each last ran (epoch seconds), for scheduling and /health.
+def job_last_run(name: str) -> str:
+    return f"{PREFIX}job:{name}:last_run"
+
+
+def alert_losses(alert_id: str) -> str:
+    """Times the janitor found this alert held by a worker that died (expires after a day)."""
+    return f"{PREFIX}janitor:alert_losses:{alert_id}"

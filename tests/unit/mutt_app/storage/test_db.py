@@ -1,0 +1,88 @@
+"""Bulk writes that skip what exists (what makes a redelivered batch harmless), on SQLite and
+PostgreSQL: the same rows; the count of rows written where the driver gives it (SQLite)."""
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import select
+
+from mutt_app.storage import db
+from mutt_app.storage.models import DeadLetter, EventAudit
+
+AUDIT = EventAudit.__table__
+
+
+def audit_rows(count: int, **overrides) -> list[dict]:
+    now = datetime.now(UTC)
+    return [dict(event_id=uuid.uuid4().hex, received_at=now, event_time=now, hostname=f"router-{n}", rule_id=n,
+                 rule_name="link down", environment="prod", decision="page_only", forwarded=True, team="NETO",
+                 correlation_id=f"corr-{n}", event={"hostname": f"router-{n}", "message": f"link down é {n}", "n": n},
+                 **overrides) for n in range(count)]
+
+
+@pytest.mark.parametrize("count", [1, 120])
+def test_rows_are_written_once_with_their_types_and_counted(database_url, count):
+    told = (lambda n: n) if database_url.startswith("sqlite") else (lambda n: None)
+    rows = audit_rows(count)
+    with db.session_scope() as session:
+        assert db.insert_ignoring_duplicates(session, AUDIT, rows) == told(count)
+    with db.session_scope() as session:  # a redelivered batch, with some new rows
+        assert db.insert_ignoring_duplicates(session, AUDIT, rows + audit_rows(2)) == told(2)
+    with db.session_scope() as session:
+        stored = {row.event_id: row for row in session.scalars(select(EventAudit))}
+    assert len(stored) == count + 2
+    first = stored[rows[-1]["event_id"]]
+    assert first.event == rows[-1]["event"] and first.rule_id == count - 1 and first.forwarded is True
+    assert first.received_at == rows[-1]["received_at"] and first.received_at.tzinfo is not None
+
+
+def test_columns_the_rows_leave_out_get_their_python_or_server_defaults(database_url):
+    count = 60
+    letters = [dict(kind="event", ref_id=f"ref-{n}", reason="processing_failed", payload={"n": n}) for n in range(count)]
+    with db.session_scope() as session:
+        db.insert_ignoring_duplicates(session, DeadLetter.__table__, letters)
+    with db.session_scope() as session:
+        stored = list(session.scalars(select(DeadLetter)))
+    assert len({letter.id for letter in stored}) == count  # the server's sequence
+    assert {(letter.state, letter.attempts, letter.error) for letter in stored} == {("waiting", 0, "")}
+    assert all(letter.first_failed_at is not None for letter in stored)
+
+
+def test_an_action_failing_after_the_commit_is_logged_and_reported_and_the_others_still_run(sqlite_url, caplog):
+    ran = []
+
+    def unreachable():
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
+
+    with db.session_scope() as session:
+        db.insert_ignoring_duplicates(session, AUDIT, audit_rows(1))
+        db.on_commit(session, lambda: ran.append("first"))
+        db.on_commit(session, unreachable)
+        db.on_commit(session, lambda: ran.append("last"))
+    # no InvalidRequestError from a rollback after the commit: the commit stands
+    assert ran == ["first", "last"]
+    [failure] = db.after_commit_failures(session)
+    assert "unreachable: ConnectionError: Error 111 connecting to 127.0.0.1:1" in failure
+    assert "failed after the commit" in caplog.text and "Connection refused" in caplog.text
+    with db.session_scope() as session:
+        assert len(session.scalars(select(EventAudit)).all()) == 1
+        assert db.after_commit_failures(session) == []
+
+
+def test_a_new_sqlite_database_and_its_wal_are_readable_by_their_owner_only(tmp_path):
+    import os
+
+    url = f"sqlite:///{tmp_path / 'mutt.db'}"
+    before = os.umask(0o022)  # the common umask, under which a plain create is readable by everyone
+    try:
+        with db.session_scope(url) as session:
+            session.execute(select(1))
+            session.connection().exec_driver_sql("CREATE TABLE secrets (digest TEXT)")
+            session.connection().exec_driver_sql("INSERT INTO secrets VALUES ('x')")
+    finally:
+        os.umask(before)
+        db.engine(url).dispose()
+    modes = {path.name: path.stat().st_mode & 0o777 for path in tmp_path.iterdir()}
+    assert modes.pop("mutt.db") == 0o600
+    assert set(modes.values()) <= {0o600}  # -wal, -shm while open
