@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from mutt_app.core import params
+from mutt_app.errors import InvalidInput
 from mutt_app.storage import redis_keys
 
 REFRESH_SECONDS = 0.5
 
 
-class SettingError(ValueError):
+class SettingError(InvalidInput):
     """An unknown key, or a value of the wrong type or out of bounds."""
 
 

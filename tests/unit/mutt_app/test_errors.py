@@ -1,0 +1,59 @@
+import pytest
+
+from mutt_app import config, errors
+from mutt_app.access import api_keys, users
+from mutt_app.audit import queries
+from mutt_app.core import dynconfig, params, patterns
+from mutt_app.dead_letters import dlq
+from mutt_app.ingest import events
+from mutt_app.operations import supervisor
+from mutt_app.rules import as_code, matcher, rulebook
+from mutt_app.tools import checks
+
+KINDS = {
+    errors.InvalidInput: [dlq.DeadLetterError, queries.QueryError, users.UserError, api_keys.ApiKeyError,
+                          as_code.DocumentError, rulebook.RuleError, matcher.RuleCompileError, events.BodyError,
+                          events.UnsupportedMediaType, events.TooLarge, events.EventError, events.EventTooLarge,
+                          dynconfig.SettingError, params.ParamError, patterns.PatternError],
+    errors.Conflict: [rulebook.AlreadyExists, users.LastAdmin, users.UserExists],
+    errors.NotFound: [users.NoSuchUser, api_keys.NoSuchKey],
+    errors.ConfigurationError: [config.ConfigurationError],
+    errors.MuttError: [supervisor.CrashLoop, checks.CheckFailed, checks.Skipped],
+}
+
+
+@pytest.mark.parametrize(("kind", "domain_error"), [(kind, error) for kind, found in KINDS.items() for error in found],
+                         ids=lambda value: value.__name__)
+def test_each_domain_error_is_a_mutt_error_of_its_kind(kind, domain_error):
+    assert issubclass(domain_error, kind) and issubclass(domain_error, errors.MuttError)
+
+
+@pytest.mark.parametrize("domain_error", KINDS[errors.InvalidInput], ids=lambda value: value.__name__)
+def test_invalid_input_is_still_a_value_error_for_callers_that_catch_that(domain_error):
+    with pytest.raises(ValueError, match="a bad value"):
+        raise domain_error("a bad value")
+
+
+def test_a_conflict_or_a_missing_thing_is_still_caught_as_the_refusal_it_was():
+    assert issubclass(rulebook.AlreadyExists, rulebook.RuleError) and issubclass(users.LastAdmin, users.UserError)
+    assert issubclass(users.NoSuchUser, users.UserError) and issubclass(api_keys.NoSuchKey, api_keys.ApiKeyError)
+    assert issubclass(errors.NotFound, LookupError)
+
+
+def test_a_conflict_is_found_before_the_invalid_input_it_also_is():
+    """Flask and ``except`` clauses in MRO order pick the most specific kind: a 409, not a 400."""
+    for error in KINDS[errors.Conflict]:
+        assert error.__mro__.index(errors.Conflict) < error.__mro__.index(errors.InvalidInput)
+    for error in KINDS[errors.NotFound]:
+        assert error.__mro__.index(errors.NotFound) < error.__mro__.index(errors.InvalidInput)
+
+
+def test_the_configuration_error_has_one_class_under_both_names():
+    assert config.ConfigurationError is errors.ConfigurationError
+    assert issubclass(errors.ConfigurationError, RuntimeError)
+
+
+def test_a_dependency_down_names_the_dependency():
+    error = errors.DependencyDown("Redis", "no answer within 2 s")
+    assert str(error) == "Redis is unavailable: no answer within 2 s" and error.dependency == "Redis"
+    assert str(errors.DependencyDown("the database")) == "the database is unavailable"
