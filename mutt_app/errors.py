@@ -2,7 +2,7 @@
 
 Every error MUTT raises on purpose is a :class:`MuttError`; its message is written for the
 person who reads it (an operator, a sender) and holds no secret. A caller catches the kind it
-means: the web answers :class:`InvalidInput` with 400 (422 where a resource's contract says so),
+means: the web answers :class:`InvalidInput` with 400, :class:`InvalidChange` with 422,
 :class:`NotFound` with 404, :class:`Conflict` with 409 and :class:`DependencyDown` with 503; the
 CLI prints any MuttError in one line. Anything else that escapes is a bug and is logged as one.
 
@@ -21,6 +21,11 @@ class MuttError(Exception):
 class InvalidInput(MuttError, ValueError):
     """A value from outside (a request, a form, a file, a command's argument) is refused; the
     message names the value and what it must be."""
+
+
+class InvalidChange(InvalidInput):
+    """A change (a rule, a user, an API key, a runtime setting, a rules document) that is refused
+    as given, though the request asking for it is well formed; the message says why."""
 
 
 class NotFound(MuttError, LookupError):

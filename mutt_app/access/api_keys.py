@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mutt_app.audit import config_audit
-from mutt_app.errors import InvalidInput, NotFound
+from mutt_app.errors import InvalidChange, NotFound
 from mutt_app.storage import redis_keys
 from mutt_app.storage.db import on_commit, session_scope
 from mutt_app.storage.models import SCOPES, ApiKey
@@ -28,7 +28,7 @@ from mutt_app.storage.models import SCOPES, ApiKey
 IMPLIED = {"admin": {"admin", "operator", "read"}, "operator": {"operator", "read"}, "read": {"read"}, "ingest": {"ingest"}}
 
 
-class ApiKeyError(InvalidInput):
+class ApiKeyError(InvalidChange):
     pass
 
 

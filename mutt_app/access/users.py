@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mutt_app.audit import config_audit
-from mutt_app.errors import Conflict, InvalidInput, NotFound
+from mutt_app.errors import Conflict, InvalidChange, NotFound
 from mutt_app.storage.models import ROLES, User
 
 _hasher = PasswordHasher()  # argon2id, argon2-cffi's defaults (RFC 9106 low-memory profile)
@@ -18,7 +18,7 @@ MIN_PASSWORD_LENGTH = 12
 RANK = {role: rank for rank, role in enumerate(ROLES)}
 
 
-class UserError(InvalidInput):
+class UserError(InvalidChange):
     pass
 
 

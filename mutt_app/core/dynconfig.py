@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from mutt_app.core import params
-from mutt_app.errors import InvalidInput
+from mutt_app.errors import InvalidChange
 from mutt_app.storage import redis_keys
 
 REFRESH_SECONDS = 0.5
 
 
-class SettingError(InvalidInput):
+class SettingError(InvalidChange):
     """An unknown key, or a value of the wrong type or out of bounds."""
 
 

@@ -11,10 +11,11 @@ from mutt_app.rules import as_code, matcher, rulebook
 from mutt_app.tools import checks
 
 KINDS = {
-    errors.InvalidInput: [dlq.DeadLetterError, queries.QueryError, users.UserError, api_keys.ApiKeyError,
-                          as_code.DocumentError, rulebook.RuleError, matcher.RuleCompileError, events.BodyError,
+    errors.InvalidInput: [dlq.DeadLetterError, queries.QueryError, matcher.RuleCompileError, events.BodyError,
                           events.UnsupportedMediaType, events.TooLarge, events.EventError, events.EventTooLarge,
-                          dynconfig.SettingError, params.ParamError, patterns.PatternError],
+                          params.ParamError, patterns.PatternError],
+    errors.InvalidChange: [users.UserError, api_keys.ApiKeyError, as_code.DocumentError, rulebook.RuleError,
+                           dynconfig.SettingError],
     errors.Conflict: [rulebook.AlreadyExists, users.LastAdmin, users.UserExists],
     errors.NotFound: [users.NoSuchUser, api_keys.NoSuchKey],
     errors.ConfigurationError: [config.ConfigurationError],
@@ -28,7 +29,7 @@ def test_each_domain_error_is_a_mutt_error_of_its_kind(kind, domain_error):
     assert issubclass(domain_error, kind) and issubclass(domain_error, errors.MuttError)
 
 
-@pytest.mark.parametrize("domain_error", KINDS[errors.InvalidInput], ids=lambda value: value.__name__)
+@pytest.mark.parametrize("domain_error", KINDS[errors.InvalidInput] + KINDS[errors.InvalidChange], ids=lambda value: value.__name__)
 def test_invalid_input_is_still_a_value_error_for_callers_that_catch_that(domain_error):
     with pytest.raises(ValueError, match="a bad value"):
         raise domain_error("a bad value")
@@ -46,6 +47,7 @@ def test_a_conflict_is_found_before_the_invalid_input_it_also_is():
         assert error.__mro__.index(errors.Conflict) < error.__mro__.index(errors.InvalidInput)
     for error in KINDS[errors.NotFound]:
         assert error.__mro__.index(errors.NotFound) < error.__mro__.index(errors.InvalidInput)
+    assert issubclass(errors.InvalidChange, errors.InvalidInput)
 
 
 def test_the_configuration_error_has_one_class_under_both_names():
