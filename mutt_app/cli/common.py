@@ -10,9 +10,21 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from mutt_app import config
+from mutt_app.errors import MuttError
 from mutt_app.storage import db, redis_client
 
 FRIENDLY_ERRORS = (redis.ConnectionError, redis.TimeoutError, OperationalError, ProgrammingError, RuntimeError, ValueError)
+
+
+class Group(click.Group):
+    """The `mutt` group: a :class:`MuttError` from any command (a refused value, a missing thing,
+    a wrong setting) is printed as ``Error: <message>``, exit status 1, never as a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except MuttError as error:
+            raise click.ClickException(str(error)) from None
 
 
 def celery_settings():
