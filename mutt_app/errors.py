@@ -13,6 +13,8 @@ from these. The kinds also derive from the built-in exception callers caught bef
 
 from __future__ import annotations
 
+import re
+
 
 class MuttError(Exception):
     """An error MUTT raises on purpose; the message says what and why, without secrets."""
@@ -52,3 +54,22 @@ class DependencyDown(MuttError, RuntimeError):
     def __init__(self, dependency: str, detail: str = "") -> None:
         super().__init__(f"{dependency} is unavailable" + (f": {detail}" if detail else ""))
         self.dependency = dependency
+
+
+_URL_PASSWORD = re.compile(r"//([^:/@\s]*):[^@\s]*@")
+_DSN_PASSWORD = re.compile(r"\b(password|passwd)=\S+", re.IGNORECASE)
+BRIEF_LIMIT = 200  # characters
+
+
+def without_password(text: str) -> str:
+    """``text`` with the password of any URL (``//user:secret@host``) or DSN (``password=secret``) masked."""
+    return _DSN_PASSWORD.sub(r"\1=***", _URL_PASSWORD.sub(r"//\1:***@", text))
+
+
+def brief(error: BaseException) -> str:
+    """``error`` in one line an operator may be shown: its class and the first line of its message
+    (of a database error, the driver's message without the SQL), passwords masked, no traceback."""
+    cause = getattr(error, "orig", None) or error  # SQLAlchemy wraps the driver's error and adds the SQL
+    lines = str(cause).strip().splitlines()
+    text = without_password(lines[0].strip()) if lines else ""
+    return (f"{type(error).__name__}: {text}" if text else type(error).__name__)[:BRIEF_LIMIT]

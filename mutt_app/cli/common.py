@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 import click
 import redis
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from mutt_app import config
-from mutt_app.errors import MuttError
+from mutt_app.errors import MuttError, without_password
 from mutt_app.storage import db, redis_client
 
 FRIENDLY_ERRORS = (redis.ConnectionError, redis.TimeoutError, OperationalError, ProgrammingError, RuntimeError, ValueError)
@@ -33,10 +31,6 @@ def celery_settings():
     import celeryconfig
 
     return celeryconfig
-
-
-def without_password(url: str) -> str:
-    return re.sub(r"//([^:/@]*):[^@]*@", r"//\1:***@", url)
 
 
 def explain(error: Exception) -> str:

@@ -59,3 +59,25 @@ def test_a_dependency_down_names_the_dependency():
     error = errors.DependencyDown("Redis", "no answer within 2 s")
     assert str(error) == "Redis is unavailable: no answer within 2 s" and error.dependency == "Redis"
     assert str(errors.DependencyDown("the database")) == "the database is unavailable"
+
+
+def test_brief_is_one_line_without_passwords_sql_or_traceback():
+    import redis
+    import sqlalchemy
+
+    url = "postgresql+psycopg://mutt:s3cret@127.0.0.1:1/mutt?connect_timeout=1"
+    with pytest.raises(sqlalchemy.exc.OperationalError) as caught:
+        sqlalchemy.create_engine(url).connect()
+    text = errors.brief(caught.value)
+    assert text.startswith("OperationalError: connection failed: ") and "\n" not in text
+    assert "sqlalche.me" not in text and "s3cret" not in text
+
+    with pytest.raises(redis.ConnectionError) as caught:
+        redis.Redis.from_url("redis://:s3cret@127.0.0.1:1/0").ping()
+    assert errors.brief(caught.value) == "ConnectionError: Error 111 connecting to 127.0.0.1:1. Connection refused."
+
+    assert errors.brief(RuntimeError("cannot use redis://admin:s3cret@cache:6379/0\nmore")) == \
+        "RuntimeError: cannot use redis://admin:***@cache:6379/0"
+    assert errors.brief(RuntimeError("host=db password=s3cret user=mutt")) == "RuntimeError: host=db password=*** user=mutt"
+    assert errors.brief(TimeoutError()) == "TimeoutError"
+    assert len(errors.brief(ValueError("x" * 1000))) == errors.BRIEF_LIMIT
