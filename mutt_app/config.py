@@ -12,6 +12,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from mutt_app.errors import ConfigurationError  # noqa: F401 - callers name it config.ConfigurationError
+
 
 @dataclass(frozen=True)
 class EnvVar:
@@ -63,10 +65,6 @@ ENV_VARS: tuple[EnvVar, ...] = (
 )
 
 _DEFAULTS = {v.name: v.default for v in ENV_VARS}
-
-
-class ConfigurationError(RuntimeError):
-    """A setting MUTT cannot run with; the message names the setting and what it must be."""
 
 
 def env(name: str) -> str | None:

@@ -8,11 +8,15 @@ from flask import current_app, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from mutt_app.core import outages
+from mutt_app.errors import Conflict, InvalidChange, InvalidInput, MuttError, NotFound
 from mutt_app.ingest.accept import BACKLOG_RETRY_AFTER
 
 log = logging.getLogger(__name__)
 
 MACHINE_PREFIXES = ("/api/", "/ingest", "/health", "/metrics")
+
+# A refusal a view lets escape, by kind (the most specific first in the error's class order).
+REFUSAL_STATUS = {InvalidInput: 400, InvalidChange: 422, NotFound: 404, Conflict: 409}
 
 
 def api_error(status: int, message: str, **extra):
@@ -35,6 +39,15 @@ def init_app(app) -> None:
                     response.headers[header] = error.get_response().headers[header]
             return response, status
         return render_template("error.html", status=error.code, message=error.description), error.code
+
+    @app.errorhandler(InvalidInput)
+    @app.errorhandler(NotFound)
+    @app.errorhandler(Conflict)
+    def _refused(error: MuttError):
+        status = next(REFUSAL_STATUS[kind] for kind in type(error).__mro__ if kind in REFUSAL_STATUS)
+        if wants_json():
+            return api_error(status, str(error))
+        return render_template("error.html", status=status, message=str(error)), status
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from celeryconfig import ALERTS_QUEUE, MOOG_QUEUE, QUEUES, REMEDIATION_QUEUE
 from mutt_app import __version__, config
 from mutt_app.core import dynconfig, metrics
+from mutt_app.errors import brief
 from mutt_app.forwarding.breaker import CircuitBreaker
 from mutt_app.operations import jobs, status
 from mutt_app.storage import redis_client
@@ -24,20 +25,40 @@ log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
 
 
+_logged: dict[str, str] = {}  # check -> the reason of its failure last logged with the traceback
+
+
+def failed(check: str, error: Exception) -> str:
+    """Why ``check`` failed, in one line fit for an unauthenticated answer (no secret, no
+    traceback). The log gets the traceback once per failure (not at every poll while it lasts)."""
+    reason = brief(error)
+    if _logged.get(check) != reason:
+        _logged[check] = reason
+        log.warning("health: %s failed: %s", check, reason, exc_info=error)
+    return reason
+
+
+def passed(check: str) -> None:
+    if _logged.pop(check, None) is not None:
+        log.info("health: %s passes again", check)
+
+
+def _ping_database() -> None:
+    with engine().connect() as connection:
+        connection.execute(text("SELECT 1"))
+
+
 def check_dependencies() -> dict[str, str]:
     """'ok' or what went wrong, for Redis and the database."""
     results = {}
-    try:
-        redis_client.probe().ping()  # short timeouts: a hung Redis is reported, not waited for
-        results["redis"] = "ok"
-    except Exception as error:  # noqa: BLE001 - any failure is the answer
-        results["redis"] = f"unreachable: {type(error).__name__}"
-    try:
-        with engine().connect() as connection:
-            connection.execute(text("SELECT 1"))
-        results["database"] = "ok"
-    except Exception as error:  # noqa: BLE001
-        results["database"] = f"unreachable: {type(error).__name__}"
+    # the probe's short timeouts: a hung Redis is reported, not waited for
+    for name, check in (("redis", lambda: redis_client.probe().ping()), ("database", _ping_database)):
+        try:
+            check()
+            results[name] = "ok"
+            passed(name)
+        except Exception as error:  # noqa: BLE001 - any failure is the answer
+            results[name] = f"unreachable: {failed(name, error)}"
     return results
 
 
@@ -69,8 +90,9 @@ def _ask_workers() -> None:
         for worker, queues in status.workers(app, timeout=INSPECT_TIMEOUT).items():
             for queue in queues:
                 value.setdefault(queue, []).append(worker)
+        passed("asking the workers")
     except Exception as error:  # noqa: BLE001 - the broker is unreachable, say so
-        value = f"cannot ask the workers: {type(error).__name__}"
+        value = f"cannot ask the workers: {failed('asking the workers', error)}"
     finally:
         with _answered:
             _consumers = (time.monotonic(), value)
@@ -157,9 +179,11 @@ def _guarded(view):
     @wraps(view)
     def wrapper():
         try:
-            return view()
-        except Exception as error:  # noqa: BLE001
-            return _answer(view.__name__, [f"cannot check: {type(error).__name__}"])
+            answer = view()
+        except Exception as error:  # noqa: BLE001 - any failure is the answer
+            return _answer(view.__name__, [f"cannot check: {failed(view.__name__, error)}"])
+        passed(view.__name__)
+        return answer
 
     return wrapper
 
@@ -235,7 +259,7 @@ def sample_gauges() -> None:
         try:
             sample()
         except Exception as error:  # noqa: BLE001 - one unreadable part must not fail the scrape
-            log.warning("metrics: could not sample %s (%s)", name, type(error).__name__)
+            log.warning("metrics: could not sample %s (%s)", name, brief(error))
 
 
 SAMPLE_SECONDS = 1.5  # a scrape waits this long for the gauges, so that /metrics answers within 2 s

@@ -7,7 +7,8 @@
 - Query parameters, form fields and the path: a NUL character anywhere is a 400.
 - Ids in the path are bounded by their column: ``<int:...>`` at most 2^31-1, ``<bigint:...>``
   at most 2^63-1; beyond, the route does not match (404).
-- ``mutt_app.core.params.ParamError`` raised by a view (a bad number or id) is a 400.
+- ``mutt_app.core.params.ParamError`` raised by a view (a bad number or id) is a 400, like every
+  ``InvalidInput`` (web/errors.py).
 """
 
 from __future__ import annotations
@@ -16,12 +17,11 @@ import json
 import math
 from typing import Any
 
-from flask import Flask, abort, render_template, request
+from flask import Flask, abort, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.routing import IntegerConverter
 
 from mutt_app.core import params
-from web.errors import api_error, wants_json
 
 
 def _no_constant(name: str):
@@ -92,9 +92,3 @@ def init_app(app: Flask) -> None:
     app.url_map.converters.update(int=Int32, bigint=BigInt)
     app.json = StrictJSONProvider(app)
     app.before_request(_refuse_nul)
-
-    @app.errorhandler(params.ParamError)
-    def _bad_value(error: params.ParamError):
-        if wants_json():
-            return api_error(400, str(error))
-        return render_template("error.html", status=400, message=str(error)), 400

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mutt_app.audit import config_audit
+from mutt_app.errors import InvalidChange, NotFound
 from mutt_app.storage import redis_keys
 from mutt_app.storage.db import on_commit, session_scope
 from mutt_app.storage.models import SCOPES, ApiKey
@@ -27,8 +28,12 @@ from mutt_app.storage.models import SCOPES, ApiKey
 IMPLIED = {"admin": {"admin", "operator", "read"}, "operator": {"operator", "read"}, "read": {"read"}, "ingest": {"ingest"}}
 
 
-class ApiKeyError(ValueError):
+class ApiKeyError(InvalidChange):
     pass
+
+
+class NoSuchKey(NotFound, ApiKeyError):
+    """No API key has that id."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,7 @@ def revoke(session: Session, key_id: int, *, actor: str, reason: str = "", corre
     again mends a revocation that Redis, down at the time, never announced)."""
     row = session.get(ApiKey, key_id)
     if row is None:
-        raise ApiKeyError(f"no API key with id {key_id}")
+        raise NoSuchKey(f"no API key with id {key_id}")
     if row.revoked_at is None:
         row.revoked_at = datetime.now(UTC)
         config_audit.record(session, actor=actor, operation="DELETE", table="api_keys", record_id=row.id,

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mutt_app.audit import config_audit
+from mutt_app.errors import Conflict, InvalidChange, NotFound
 from mutt_app.storage.models import ROLES, User
 
 _hasher = PasswordHasher()  # argon2id, argon2-cffi's defaults (RFC 9106 low-memory profile)
@@ -17,12 +18,20 @@ MIN_PASSWORD_LENGTH = 12
 RANK = {role: rank for rank, role in enumerate(ROLES)}
 
 
-class UserError(ValueError):
+class UserError(InvalidChange):
     pass
 
 
-class LastAdmin(UserError):
+class LastAdmin(Conflict, UserError):
     """The change would leave no active admin (nobody could manage users and keys any more)."""
+
+
+class UserExists(Conflict, UserError):
+    """A user of that name is already there."""
+
+
+class NoSuchUser(NotFound, UserError):
+    """No user has that id."""
 
 
 def hash_password(password: str) -> str:
@@ -58,7 +67,7 @@ def create(session: Session, username: str, password: str, role: str, *, actor: 
         raise UserError(f"role must be one of {', '.join(ROLES)}")
     validate_password(password)
     if session.scalar(select(User).where(func.lower(User.username) == username.lower())):
-        raise UserError(f"user {username!r} already exists")
+        raise UserExists(f"user {username!r} already exists")
     user = User(username=username, password_hash=hash_password(password), role=role, session_token=secrets.token_hex(32))
     session.add(user)
     session.flush()
@@ -120,7 +129,7 @@ def log_out(session: Session, user_id: int) -> None:
 def get(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
-        raise UserError(f"no user with id {user_id}")
+        raise NoSuchUser(f"no user with id {user_id}")
     return user
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from mutt_app.core import params
+from mutt_app.errors import InvalidInput
 from mutt_app.storage.models import ConfigAudit, EventAudit
 
 MAX_LIMIT = 200
@@ -27,7 +28,7 @@ MAX_PAGE_BYTES = 1024 * 1024  # of the rows' JSON in one answer; at least one ro
 OPERATIONS = ("CREATE", "UPDATE", "DELETE")
 
 
-class QueryError(ValueError):
+class QueryError(InvalidInput):
     pass
 
 

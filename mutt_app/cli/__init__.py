@@ -9,7 +9,7 @@ import click
 from mutt_app.cli import accounts, checks, common, database, dlq, ops, rules, run, settings
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=common.Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="mutt", prog_name="mutt")
 def cli() -> None:
     """MUTT 3: network events in, alerts to Moogsoft out.

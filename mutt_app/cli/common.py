@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-import re
-
 import click
 import redis
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from mutt_app import config
+from mutt_app.errors import MuttError, without_password
 from mutt_app.storage import db, redis_client
 
 FRIENDLY_ERRORS = (redis.ConnectionError, redis.TimeoutError, OperationalError, ProgrammingError, RuntimeError, ValueError)
+
+
+class Group(click.Group):
+    """The `mutt` group: a :class:`MuttError` from any command (a refused value, a missing thing,
+    a wrong setting) is printed as ``Error: <message>``, exit status 1, never as a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except MuttError as error:
+            raise click.ClickException(str(error)) from None
 
 
 def celery_settings():
@@ -21,10 +31,6 @@ def celery_settings():
     import celeryconfig
 
     return celeryconfig
-
-
-def without_password(url: str) -> str:
-    return re.sub(r"//([^:/@]*):[^@]*@", r"//\1:***@", url)
 
 
 def explain(error: Exception) -> str:

@@ -23,13 +23,6 @@ def _shown(value) -> str:
     return json.dumps(value) if not isinstance(value, str) else value
 
 
-def _describe(key: str | None) -> list[dict]:
-    try:
-        return dynconfig.describe(key)
-    except dynconfig.SettingError as error:
-        raise click.ClickException(str(error)) from None
-
-
 @click.group("config")
 def config_group() -> None:
     """Runtime settings: changed while MUTT runs, seen by every process within a second."""
@@ -39,7 +32,7 @@ def config_group() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON document, for scripts.")
 def config_list(as_json: bool) -> None:
     """Every runtime setting with its value; * marks values set away from the default."""
-    rows = _describe(None)
+    rows = dynconfig.describe(None)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -55,7 +48,7 @@ def config_list(as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="The whole description as JSON.")
 def config_get(key: str, as_json: bool) -> None:
     """Show one setting: value, default, bounds, who reads it."""
-    row = _describe(key)[0]
+    row = dynconfig.describe(key)[0]
     if as_json:
         click.echo(json.dumps(row, indent=2))
         return
@@ -69,11 +62,8 @@ def config_get(key: str, as_json: bool) -> None:
 
 
 def _change(key: str, raw: str | None, reason: str) -> None:
-    try:
-        with session_scope() as session:
-            old, new = dynconfig.change(session, key, raw, actor=cli_actor(), reason=reason)
-    except dynconfig.SettingError as error:
-        raise click.ClickException(str(error)) from None
+    with session_scope() as session:
+        old, new = dynconfig.change(session, key, raw, actor=cli_actor(), reason=reason)
     verb = "reset to default" if raw is None else "set"
     click.echo(f"{key} {verb}: {_shown(old)} -> {_shown(new)} (every process within a second)")
 

@@ -10,18 +10,22 @@ every ``REFRESH_SECONDS``. Writing bumps the counter and publishes the key on a 
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from mutt_app.core import params
+from mutt_app.errors import InvalidChange
 from mutt_app.storage import redis_keys
+
+log = logging.getLogger(__name__)
 
 REFRESH_SECONDS = 0.5
 
 
-class SettingError(ValueError):
+class SettingError(InvalidChange):
     """An unknown key, or a value of the wrong type or out of bounds."""
 
 
@@ -169,8 +173,9 @@ class RuntimeConfig:
                     if key in REGISTRY:
                         try:
                             values[key] = REGISTRY[key].parse(json.loads(text))
-                        except (SettingError, ValueError):
-                            continue  # a value an older release wrote; the default applies
+                        except (SettingError, ValueError) as error:  # a value an older release wrote
+                            log.warning("runtime setting %s: the stored value is refused (%s); the default applies",
+                                        key, error)
                 self._values, self._version = values, version
         finally:
             self._checked_at = time.monotonic()  # a failed check counts too: the next is due in REFRESH_SECONDS

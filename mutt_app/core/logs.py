@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
+import math
 import os
 import sys
 import threading
@@ -13,7 +14,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from mutt_app import config
+from mutt_app.core import outages
+from mutt_app.errors import brief
 
+log = logging.getLogger(__name__)
 correlation_id: contextvars.ContextVar[str] = contextvars.ContextVar("correlation_id", default="")
 TASK_HEADER = "mutt_correlation_id"  # Celery message header; AMQP's own correlation_id is the task id
 
@@ -46,6 +50,7 @@ class TextFormatter(logging.Formatter):
 
 _configured = False
 LEVEL_CHECK_SECONDS = 0.5
+FAILURE_LOG_SECONDS = 60.0  # while log_level cannot be read, one warning per this many seconds
 _follower_pid: int | None = None
 _applied: str | None = None  # the level the runtime setting last asked for
 
@@ -82,12 +87,26 @@ def apply_runtime_level() -> str:
     return level
 
 
+def check_runtime_level(warned_at: float) -> float:
+    """One check of the follower thread: :func:`apply_runtime_level`, or, when that fails, keep the
+    level we have and say so, at most once per FAILURE_LOG_SECONDS (``warned_at``: when it was last
+    said, time.monotonic()). Returns when it was last said."""
+    try:
+        apply_runtime_level()
+    except Exception as error:  # noqa: BLE001 - the thread must live on (Redis away): keep the level, try again
+        now = time.monotonic()
+        if now - warned_at >= FAILURE_LOG_SECONDS:
+            log.warning("cannot read the runtime setting log_level (%s); keeping %s and trying again every %g s",
+                        brief(error), logging.getLevelName(logging.getLogger().level), LEVEL_CHECK_SECONDS,
+                        exc_info=outages.unavailable(error) is None)  # not an outage: a bug, show where
+            return now
+    return warned_at
+
+
 def _follow() -> None:
+    warned_at = -math.inf
     while _follower_pid == os.getpid():
-        try:
-            apply_runtime_level()
-        except Exception:  # noqa: BLE001 - Redis away: keep the level we have and try again
-            pass
+        warned_at = check_runtime_level(warned_at)
         time.sleep(LEVEL_CHECK_SECONDS)
 
 

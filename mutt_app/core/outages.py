@@ -6,6 +6,8 @@ retries), a task retries later. Everything else is a bug and is handled as one.
 
 from __future__ import annotations
 
+from mutt_app.errors import DependencyDown
+
 REDIS, BROKER, DATABASE = "Redis", "the message broker", "the database"
 
 
@@ -17,6 +19,8 @@ def unavailable(error: BaseException) -> str | None:
     from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+    if isinstance(error, DependencyDown):
+        return error.dependency
     if isinstance(error, (RedisConnectionError, RedisTimeout)):  # refused, reset, loading, or no answer in time
         return REDIS
     if isinstance(error, BrokerError):

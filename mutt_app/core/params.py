@@ -17,13 +17,15 @@ import math
 import re
 from typing import Any
 
+from mutt_app.errors import InvalidInput
+
 MAX_INT32 = 2**31 - 1      # page numbers and counts: PostgreSQL's integer
 MAX_WHOLE = 2**63 - 1      # any whole number: SQLite's and PostgreSQL's bigint
 _WHOLE = re.compile(r"-?[0-9]+\Z", re.ASCII)
 _MISSING = object()
 
 
-class ParamError(ValueError):
+class ParamError(InvalidInput):
     """A value that is not what was asked for; the message names it (the web answers 400)."""
 
 

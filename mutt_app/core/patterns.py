@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import re2
 
+from mutt_app.errors import InvalidInput
+
 MAX_PROGRAM_SIZE = 2000       # RE2 instructions; docs/rules.md
 MATCH_BUDGET = 8_000_000      # instructions x bytes per search: ~100 ms at the worst measured cost
 
@@ -47,7 +49,7 @@ _UNSUPPORTED = (
 )
 
 
-class PatternError(ValueError):
+class PatternError(InvalidInput):
     """A pattern that is refused; the message names the field and the problem."""
 
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from mutt_app.alerting.batches import QUEUED, EventBatches
 from mutt_app.audit import config_audit
 from mutt_app.core import dynconfig
+from mutt_app.errors import InvalidInput
 from mutt_app.ingest import events
 from mutt_app.storage.db import insert_ignoring_duplicates, on_commit
 from mutt_app.storage.models import DEAD_LETTER_STATES, Alert, DeadLetter
@@ -109,7 +110,7 @@ def record_many(
             letter.payload = row["payload"]
 
 
-class DeadLetterError(ValueError):
+class DeadLetterError(InvalidInput):
     """A bad filter or request (the API answers 400, the CLI prints it)."""
 
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from mutt_app.errors import InvalidInput
+
 MEDIA_JSON = "json"
 MEDIA_NDJSON = "ndjson"
 MEDIA_TEXT = "text"
@@ -63,19 +65,19 @@ _PORT = re.compile(r":[0-9]{1,5}$")
 _UNSTORABLE_ESCAPE = re.compile(r"\\u(0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
 
 
-class BodyError(ValueError):
+class BodyError(InvalidInput):
     """The body is not one of the accepted shapes (400)."""
 
 
-class UnsupportedMediaType(ValueError):
+class UnsupportedMediaType(InvalidInput):
     """The declared content type or encoding is not one MUTT reads (415)."""
 
 
-class TooLarge(ValueError):
+class TooLarge(InvalidInput):
     """The body, once decompressed, or its number of events is over the limit (413)."""
 
 
-class EventError(ValueError):
+class EventError(InvalidInput):
     """An item is not a valid event; the message names the field."""
 
 

@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from mutt_app.errors import MuttError
+
 RESTART_LIMIT = 5        # restarts of one child within RESTART_WINDOW seconds; one more death is a crash loop
 RESTART_WINDOW = 120.0
 BACKOFF_FIRST = 0.5      # seconds before the first restart; doubled for each restart within the window
@@ -29,7 +31,7 @@ BACKOFF_MAX = 10.0
 RESTARTS_FILE = "restarts.json"
 
 
-class CrashLoop(RuntimeError):
+class CrashLoop(MuttError, RuntimeError):
     """A child died again after RESTART_LIMIT restarts within RESTART_WINDOW seconds."""
 
 

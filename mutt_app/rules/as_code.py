@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 from sqlalchemy.orm import Session
 
+from mutt_app.errors import InvalidChange
 from mutt_app.rules import rulebook
 
 HEADER = """\
@@ -39,7 +40,7 @@ MAX_NODES = 1_000_000                # YAML values after expanding aliases; 10,0
 SHOWN = 60                           # characters of a value quoted in a problem
 
 
-class DocumentError(ValueError):
+class DocumentError(InvalidChange):
     """The document cannot be imported; the message lists every problem."""
 
 

@@ -35,6 +35,7 @@ from typing import Any
 import ahocorasick
 
 from mutt_app.core import patterns
+from mutt_app.errors import InvalidInput
 from mutt_app.ingest import events
 from mutt_app.storage.models import HANDLINGS, MATCH_TYPES
 
@@ -96,7 +97,7 @@ class Rule:
         return cls(**values)
 
 
-class RuleCompileError(ValueError):
+class RuleCompileError(InvalidInput):
     """A rule that cannot be compiled (bad regex, no criteria, unknown match type)."""
 
 

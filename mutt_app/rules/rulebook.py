@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from mutt_app.audit import config_audit
 from mutt_app.core import params
+from mutt_app.errors import Conflict, InvalidChange
 from mutt_app.rules.matcher import MATCH_TYPES, RuleSet, handling, handling_problem, rule_problem, syslog_severity
 from mutt_app.rules.matcher import Rule as MatcherRule
 from mutt_app.storage import db, redis_keys
@@ -42,11 +43,11 @@ HOSTNAME = re.compile(r"^[A-Za-z0-9_.:-]{1,255}$")
 DRY_RUN_SECONDS = 2.0  # a dry run over recent events stops trying more events after this
 
 
-class RuleError(ValueError):
+class RuleError(InvalidChange):
     """A change that is refused; the message says why."""
 
 
-class AlreadyExists(RuleError):
+class AlreadyExists(Conflict, RuleError):
     """The thing to add is already there (HTTP 409)."""
 
 

@@ -19,15 +19,17 @@ from pathlib import Path
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from mutt_app.errors import MuttError
+
 PROCESSED_METRIC = "mutt_alerter_events_processed"
 LOG_LINE_WAIT = 2.0  # v2.5's guide: a posted event shows in the logs within 2 s
 
 
-class CheckFailed(Exception):
+class CheckFailed(MuttError):
     """The check ran and what it saw is wrong."""
 
 
-class Skipped(Exception):
+class Skipped(MuttError):
     """The check cannot run with what it was given (a key or the log folder is missing)."""
 
 

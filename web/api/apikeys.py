@@ -36,11 +36,11 @@ def create_api_key():
     if data is None:
         return api_error(400, "send a JSON object: {name, scopes}")
     try:
-        with session_scope() as session:
+        with session_scope() as session:  # a refused key (ApiKeyError) answers 422: web/errors.py
             row, secret = api_keys.create(session, str(data.get("name") or ""), data.get("scopes") or [], **audit_kwargs(data))
             result = key_to_dict(row)
-    except (api_keys.ApiKeyError, TypeError, AttributeError) as error:
-        return api_error(422, str(error) if isinstance(error, api_keys.ApiKeyError) else "scopes must be a list of names")
+    except (TypeError, AttributeError):
+        return api_error(422, "scopes must be a list of names")
     return jsonify({**result, "key": secret}), 201
 
 
@@ -48,10 +48,7 @@ def create_api_key():
 @api_auth("admin")
 def revoke_api_key(key_id: int):
     data = body() or {}
-    try:
-        with session_scope() as session:
-            row = api_keys.revoke(session, key_id, **audit_kwargs(data))
-            result = key_to_dict(row)
-    except api_keys.ApiKeyError as error:
-        return api_error(404, str(error))
+    with session_scope() as session:  # no such key (NoSuchKey) answers 404: web/errors.py
+        row = api_keys.revoke(session, key_id, **audit_kwargs(data))
+        result = key_to_dict(row)
     return jsonify(result)

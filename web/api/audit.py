@@ -5,16 +5,12 @@ from flask import jsonify, request
 from mutt_app.audit import queries
 from mutt_app.storage.db import session_scope
 from web.api import bp
-from web.errors import api_error
 from web.security import api_auth
 
 
 def _search(search, name: str):
-    try:
-        with session_scope() as session:
-            rows, page = search(session, request.args)
-    except queries.QueryError as error:
-        return api_error(400, str(error))
+    with session_scope() as session:
+        rows, page = search(session, request.args)  # a bad filter (QueryError) answers 400: web/errors.py
     return jsonify({name: rows, "pagination": page.to_dict()})
 
 

@@ -27,12 +27,9 @@ def get_setting(key: str):
 
 
 def _change(key: str, raw, reason: str):
-    try:
-        with session_scope() as session:
-            old, _new = dynconfig.change(session, key, raw, actor=actor(), reason=reason,
-                                        correlation_id=getattr(g, "correlation_id", ""))
-    except dynconfig.SettingError as error:
-        return api_error(422, str(error))
+    with session_scope() as session:  # a refused value (SettingError) answers 422: web/errors.py
+        old, _new = dynconfig.change(session, key, raw, actor=actor(), reason=reason,
+                                    correlation_id=getattr(g, "correlation_id", ""))
     return jsonify({**dynconfig.describe(key)[0], "old": old})
 
 

@@ -1,4 +1,6 @@
-"""/api/v2/dead-letters: list, inspect, replay and purge dead letters (domain: mutt_app/dead_letters/dlq.py)."""
+"""/api/v2/dead-letters: list, inspect, replay and purge dead letters (domain: mutt_app/dead_letters/dlq.py).
+
+A refused filter or selection (``dlq.DeadLetterError``) answers 400 through web/errors.py."""
 
 from __future__ import annotations
 
@@ -22,15 +24,12 @@ def _int_arg(name: str, default: int) -> int:
 @bp.get("/dead-letters")
 @api_auth("read")
 def list_dead_letters():
-    try:
-        with session_scope() as session:
-            page = dlq.list_dead_letters(
-                session, kind=request.args.get("kind") or None, reason=request.args.get("reason") or None,
-                state=request.args.get("state") or None, page=_int_arg("page", 1), limit=_int_arg("limit", 50),
-            )
-            items = [dlq.as_dict(letter, with_payload=False) for letter in page.items]
-    except dlq.DeadLetterError as error:
-        return api_error(400, str(error))
+    with session_scope() as session:
+        page = dlq.list_dead_letters(
+            session, kind=request.args.get("kind") or None, reason=request.args.get("reason") or None,
+            state=request.args.get("state") or None, page=_int_arg("page", 1), limit=_int_arg("limit", 50),
+        )
+        items = [dlq.as_dict(letter, with_payload=False) for letter in page.items]
     return jsonify({"dead_letters": items,
                     "pagination": {"page": page.page, "limit": page.limit, "total": page.total, "pages": page.pages}})
 
@@ -80,13 +79,10 @@ def _body() -> dict:
 @bp.post("/dead-letters/replay")
 @api_auth("operator")
 def replay_dead_letters():
-    try:
-        body = _body()
-        with session_scope() as session:
-            outcome = dlq.replay(session, _selection(session, body), actor=actor(), reason=body.get("reason", ""),
-                                 force=body.get("force") is True, pipeline=handoff.replay_pipeline(), correlation_id=g.correlation_id)
-    except dlq.DeadLetterError as error:
-        return api_error(400, str(error))
+    body = _body()
+    with session_scope() as session:
+        outcome = dlq.replay(session, _selection(session, body), actor=actor(), reason=body.get("reason", ""),
+                             force=body.get("force") is True, pipeline=handoff.replay_pipeline(), correlation_id=g.correlation_id)
     return jsonify({"replayed": outcome.replayed,
                     "skipped": [{"id": letter_id, "why": why} for letter_id, why in outcome.skipped.items()]})
 
@@ -94,11 +90,8 @@ def replay_dead_letters():
 @bp.post("/dead-letters/purge")
 @api_auth("operator")
 def purge_dead_letters():
-    try:
-        body = _body()
-        with session_scope() as session:
-            purged = dlq.purge(session, _selection(session, body), actor=actor(), reason=body.get("reason", ""),
-                               correlation_id=g.correlation_id)
-    except dlq.DeadLetterError as error:
-        return api_error(400, str(error))
+    body = _body()
+    with session_scope() as session:
+        purged = dlq.purge(session, _selection(session, body), actor=actor(), reason=body.get("reason", ""),
+                           correlation_id=g.correlation_id)
     return jsonify({"purged": purged})

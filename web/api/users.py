@@ -31,15 +31,11 @@ def create_user():
     data = body()
     if data is None:
         return api_error(400, "send a JSON object: {username, password, role}")
-    try:
-        with session_scope() as session:
-            user = users.create(session, str(data.get("username") or ""), str(data.get("password") or ""),
-                                str(data.get("role") or "viewer"), **audit_kwargs(data))
-            session.flush()
-            result = users.to_dict(user)
-    except users.UserError as error:
-        status = 409 if "already exists" in str(error) else 422
-        return api_error(status, str(error))
+    with session_scope() as session:  # a refused user answers 422, one that exists 409: web/errors.py
+        user = users.create(session, str(data.get("username") or ""), str(data.get("password") or ""),
+                            str(data.get("role") or "viewer"), **audit_kwargs(data))
+        session.flush()
+        result = users.to_dict(user)
     return jsonify(result), 201
 
 
@@ -51,13 +47,8 @@ def update_user(user_id: int):
         return api_error(400, "send a JSON object with role and/or is_active")
     if "is_active" in data and not isinstance(data["is_active"], bool):
         return api_error(422, "is_active must be true or false")
-    try:
-        with session_scope() as session:
-            user = session.get(users.User, user_id)
-            if user is None:
-                return api_error(404, f"no user with id {user_id}")
-            users.update(session, user, role=data.get("role"), is_active=data.get("is_active"), **audit_kwargs(data))
-            result = users.to_dict(user)
-    except users.UserError as error:
-        return api_error(409 if isinstance(error, users.LastAdmin) else 422, str(error))
+    with session_scope() as session:  # no such user 404, the last admin 409, a refused role 422: web/errors.py
+        user = users.get(session, user_id)
+        users.update(session, user, role=data.get("role"), is_active=data.get("is_active"), **audit_kwargs(data))
+        result = users.to_dict(user)
     return jsonify(result)

@@ -74,7 +74,7 @@ def test_every_command_that_runs_mutt_refuses_a_wrong_celery_setting_before_it_s
 def test_celery_started_directly_refuses_a_wrong_setting_too(tmp_path):
     result = run_optimised(["-c", "import celeryconfig"], tmp_path, CLAIM_LEASE_SECONDS="20")
     assert result.returncode == 1
-    assert "mutt_app.config.ConfigurationError: CLAIM_LEASE_SECONDS=20 must be at least" in result.stderr
+    assert "mutt_app.errors.ConfigurationError: CLAIM_LEASE_SECONDS=20 must be at least" in result.stderr
 
 
 @pytest.fixture

@@ -1,3 +1,6 @@
+import json
+import logging
+
 import pytest
 from sqlalchemy import select
 
@@ -85,3 +88,14 @@ def test_a_non_finite_value_left_in_redis_falls_back_to_the_default(redis):
     redis.hset(redis_keys.CONFIG, "moog_rate_period", "NaN")  # what an older release let `config set` write
     redis.incr(redis_keys.CONFIG_VERSION)
     assert dynconfig.RuntimeConfig(redis).get("moog_rate_period") == 1.0
+
+
+def test_a_stored_value_the_registry_refuses_is_logged_and_the_default_applies(redis, caplog):
+    from mutt_app.storage import redis_keys
+
+    redis.hset(redis_keys.CONFIG, "moog_rate_limit", json.dumps("fast"))
+    redis.incr(redis_keys.CONFIG_VERSION)
+    with caplog.at_level(logging.WARNING, logger="mutt_app.core.dynconfig"):
+        assert dynconfig.RuntimeConfig(redis).get("moog_rate_limit") == dynconfig.REGISTRY["moog_rate_limit"].default
+    assert "runtime setting moog_rate_limit: the stored value is refused (" in caplog.text
+    assert "the default applies" in caplog.text

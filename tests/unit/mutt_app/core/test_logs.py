@@ -1,5 +1,6 @@
 import json
 import logging
+import math
 import time
 
 import pytest
@@ -48,3 +49,22 @@ def test_json_lines_carry_the_correlation_id_of_the_block():
     outside = json.loads(formatter.format(record))
     assert inside["correlation_id"] == "abc-123" and inside["message"] == "matched rule 7"
     assert "correlation_id" not in outside
+
+
+def test_a_runtime_level_that_cannot_be_read_is_logged_at_most_once_a_minute(redis, monkeypatch, caplog, root_level):
+    from tests.support.faults import closed_port_url
+
+    logging.getLogger().setLevel("INFO")
+    monkeypatch.setenv("REDIS_URL", closed_port_url())
+    config.reset()
+    with caplog.at_level(logging.INFO, logger="mutt_app.core.logs"):
+        warned_at = logs.check_runtime_level(-math.inf)
+        time.sleep(dynconfig.REFRESH_SECONDS)  # the next check asks Redis again, and fails again
+        assert logs.check_runtime_level(warned_at) == warned_at
+        time.sleep(dynconfig.REFRESH_SECONDS)
+        assert logs.check_runtime_level(warned_at - logs.FAILURE_LOG_SECONDS) > warned_at  # a minute on: said again
+    failures = [record for record in caplog.records if record.levelno == logging.WARNING]
+    assert len(failures) == 2 and not failures[0].exc_info  # an outage, not a bug: no traceback
+    assert failures[0].getMessage().startswith("cannot read the runtime setting log_level (ConnectionError: Error 111 ")
+    assert "keeping INFO" in failures[0].getMessage()
+    assert logging.getLevelName(logging.getLogger().level) == "INFO"
