@@ -6,9 +6,8 @@ last run, so the interval is a runtime setting rather than a beat schedule.
 
 from __future__ import annotations
 
-from mutt_app import handoff
+from mutt_app import dynconfig, handoff
 from mutt_app.celery_app import app
-from mutt_app.core import dynconfig
 from mutt_app.dead_letters import remediation
 from mutt_app.forwarding.breaker import CircuitBreaker
 from mutt_app.operations import jobs

@@ -12,11 +12,11 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from celeryconfig import QUEUES
-from mutt_app import handoff
+from mutt_app import dynconfig, handoff
 from mutt_app.access import api_keys as api_key_store
 from mutt_app.access import users
 from mutt_app.audit import queries
-from mutt_app.core import dynconfig, params
+from mutt_app.core import params
 from mutt_app.dead_letters import dlq
 from mutt_app.operations import dashboard as dash
 from mutt_app.operations import slo, status

@@ -22,9 +22,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
+from mutt_app import dynconfig
 from mutt_app.alerting.batches import QUEUED, EventBatches
 from mutt_app.audit import config_audit
-from mutt_app.core import dynconfig
 from mutt_app.ingest import events
 from mutt_app.storage.db import insert_ignoring_duplicates, on_commit
 from mutt_app.storage.models import DEAD_LETTER_STATES, Alert, DeadLetter

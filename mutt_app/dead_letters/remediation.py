@@ -24,7 +24,8 @@ from datetime import UTC, datetime
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from mutt_app.core import dynconfig, metrics
+from mutt_app import dynconfig
+from mutt_app.core import metrics
 from mutt_app.dead_letters import dlq
 from mutt_app.storage.models import Alert, DeadLetter
 

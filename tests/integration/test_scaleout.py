@@ -15,9 +15,9 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from mutt_app import dynconfig
 from mutt_app.access import api_keys
 from mutt_app.alerting.batches import EventBatches
-from mutt_app.core import dynconfig
 from mutt_app.rules import rulebook
 from mutt_app.storage import db
 from mutt_app.storage.models import Alert

@@ -17,10 +17,9 @@ from celery.contrib.testing.worker import start_worker
 from sqlalchemy import func, select
 
 from celeryconfig import ALERTS_QUEUE
-from mutt_app import config, handoff
+from mutt_app import config, dynconfig, handoff
 from mutt_app.alerting.batches import EventBatches
 from mutt_app.celery_app import app
-from mutt_app.core import dynconfig
 from mutt_app.dead_letters import dlq
 from mutt_app.rules import rulebook, seed
 from mutt_app.storage import redis_keys

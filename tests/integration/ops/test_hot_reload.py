@@ -15,9 +15,9 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
+from mutt_app import dynconfig
 from mutt_app.alerting.batches import EventBatches
 from mutt_app.celery_app import app
-from mutt_app.core import dynconfig
 from mutt_app.handoff import process_batch
 from mutt_app.rules import rulebook
 from mutt_app.storage import db

@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from mutt_app import config
-from mutt_app.core import dynconfig, logs
+from mutt_app import config, dynconfig
+from mutt_app.core import logs
 from mutt_app.storage.db import session_scope
 
 
@@ -27,7 +27,7 @@ def root_level():
 
 def test_log_level_follows_the_runtime_setting_within_a_second(redis, sqlite_url, root_level):
     config.reset()
-    logs.configure()
+    logs.configure(runtime_level=dynconfig.log_level)
     assert logging.getLevelName(logging.getLogger().level) == config.get().log_level == "INFO"
     with session_scope() as session:
         dynconfig.change(session, "log_level", "DEBUG", actor="test")

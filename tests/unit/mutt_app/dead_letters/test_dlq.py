@@ -3,8 +3,8 @@ import json
 import pytest
 from sqlalchemy import select
 
+from mutt_app import dynconfig
 from mutt_app.alerting.batches import EventBatches
-from mutt_app.core import dynconfig
 from mutt_app.dead_letters import dlq
 from mutt_app.handoff import replay_pipeline
 from mutt_app.storage import redis_keys

@@ -2,7 +2,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from mutt_app.core import dynconfig
+from mutt_app import dynconfig
 from mutt_app.dead_letters import dlq, remediation
 from mutt_app.forwarding.breaker import CircuitBreaker
 from mutt_app.handoff import replay_pipeline
