@@ -20,6 +20,7 @@ from mutt_app.core import params
 from mutt_app.dead_letters import dlq
 from mutt_app.operations import dashboard as dash
 from mutt_app.operations import slo, status
+from mutt_app.remediation import replay
 from mutt_app.rules import rulebook
 from mutt_app.storage import redis_client
 from mutt_app.storage.db import session_scope
@@ -376,8 +377,8 @@ def dead_letter(letter_id: int):
 @role_required("operator")
 def replay_dead_letter(letter_id: int):
     with session_scope() as session:
-        outcome = dlq.replay(session, [letter_id], force=request.form.get("force") == "on", pipeline=handoff.replay_pipeline(),
-                             **_audit_kwargs())
+        outcome = replay.replay(session, [letter_id], force=request.form.get("force") == "on", pipeline=handoff.replay_pipeline(),
+                                **_audit_kwargs())
     if outcome.replayed:
         flash(f"Dead letter {letter_id} replayed.")
     else:

@@ -1,4 +1,5 @@
-"""/api/v2/dead-letters: list, inspect, replay and purge dead letters (domain: mutt_app/dead_letters/dlq.py)."""
+"""/api/v2/dead-letters: list, inspect, replay and purge dead letters (domain: mutt_app/dead_letters/dlq.py,
+mutt_app/remediation/replay.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from flask import g, jsonify, request
 from mutt_app import handoff
 from mutt_app.core import params
 from mutt_app.dead_letters import dlq
+from mutt_app.remediation import replay
 from mutt_app.storage.db import session_scope
 from web.api import bp
 from web.errors import api_error
@@ -83,8 +85,8 @@ def replay_dead_letters():
     try:
         body = _body()
         with session_scope() as session:
-            outcome = dlq.replay(session, _selection(session, body), actor=actor(), reason=body.get("reason", ""),
-                                 force=body.get("force") is True, pipeline=handoff.replay_pipeline(), correlation_id=g.correlation_id)
+            outcome = replay.replay(session, _selection(session, body), actor=actor(), reason=body.get("reason", ""),
+                                    force=body.get("force") is True, pipeline=handoff.replay_pipeline(), correlation_id=g.correlation_id)
     except dlq.DeadLetterError as error:
         return api_error(400, str(error))
     return jsonify({"replayed": outcome.replayed,
