@@ -55,7 +55,7 @@ def for_recent_events(session: Session, last: int, rule_fields: dict | None = No
     events = sorted(audited + unhandled, key=lambda e: str(e.get("_received_at", "")), reverse=True)[:last]
     knowledge, candidate = _knowledge_with(session, rule_fields)
     deadline = time.monotonic() + seconds
-    verdicts = []
+    verdicts: list[dict[str, Any]] = []
     for event in events:
         if verdicts and time.monotonic() > deadline:
             log.info("dry run stopped after %.1f s: %d of %d events tried", seconds, len(verdicts), len(events))
