@@ -10,7 +10,6 @@ import time
 import pytest
 
 from mutt_app import dynconfig
-from mutt_app.dead_letters import dlq
 from mutt_app.forwarding.breaker import CircuitBreaker
 from mutt_app.handoff import forward_alerts
 from mutt_app.storage import db
