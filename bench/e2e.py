@@ -116,9 +116,8 @@ class Stack:
         self.redis.flushdb()
         env = self.env()
         os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "MUTT_HOME", "SECRET_KEY", "MUTT_ENV")})
-        from mutt_app import config
+        from mutt_app import config, dynconfig
         from mutt_app.access import api_keys
-        from mutt_app.core import dynconfig
         from mutt_app.storage import migrate, redis_keys
         from mutt_app.storage.db import session_scope
         from mutt_app.storage.models import Rule
@@ -157,7 +156,7 @@ class Stack:
         self.url = f"http://127.0.0.1:{port}"
         wait_http(self.url + "/health", web)
         # Quiet from here on, as an operator would run a loaded system (applied within a second).
-        from mutt_app.core import dynconfig
+        from mutt_app import dynconfig
         dynconfig.runtime(self.redis).store("log_level", "WARNING")
         time.sleep(1.5)
 

@@ -44,7 +44,7 @@ def main() -> None:
 
     from sqlalchemy import text
 
-    from mutt_app.core import dynconfig
+    from mutt_app import dynconfig
     from mutt_app.storage import db, migrate, redis_client
     from mutt_app.storage.models import Base
     from mutt_app.tools.moog_standin import MoogStandin

@@ -147,9 +147,8 @@ def start_mutt(redis_url: str, workers: int, home: Path):
     redis.Redis.from_url(redis_url).flushdb()
     env = mutt_env(redis_url, f"sqlite:///{home / 'bench.db'}", home, LOG_LEVEL="WARNING")
     os.environ.update(env)
-    from mutt_app import config
+    from mutt_app import config, dynconfig
     from mutt_app.access import api_keys
-    from mutt_app.core import dynconfig
     from mutt_app.storage import migrate
     from mutt_app.storage.db import session_scope
 

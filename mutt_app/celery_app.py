@@ -14,7 +14,7 @@ from celery.signals import (
     worker_ready,
 )
 
-from mutt_app import config
+from mutt_app import config, dynconfig
 from mutt_app.core import exporter, logs
 from mutt_app.storage import db, redis_client
 
@@ -26,7 +26,7 @@ app.config_from_object("celeryconfig")
 
 @setup_logging.connect
 def _configure_logging(**_kwargs) -> None:
-    logs.configure()
+    logs.configure(runtime_level=dynconfig.log_level)
 
 
 @worker_process_init.connect

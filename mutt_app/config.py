@@ -2,7 +2,7 @@
 
 Every environment variable MUTT reads is declared here, in ``ENV_VARS``, with its default and
 meaning; ``docs/configuration.md`` is generated from this table. Settings that operators change
-while MUTT runs are not here: they live in :mod:`mutt_app.core.dynconfig`.
+while MUTT runs are not here: they live in :mod:`mutt_app.dynconfig`.
 """
 
 from __future__ import annotations

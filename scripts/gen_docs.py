@@ -3,7 +3,7 @@
     python scripts/gen_docs.py           # rewrite them
     python scripts/gen_docs.py --check   # exit 1 and name the stale ones (a test runs this)
 
-- docs/configuration.md  from mutt_app.config.ENV_VARS and mutt_app.core.dynconfig.REGISTRY
+- docs/configuration.md  from mutt_app.config.ENV_VARS and mutt_app.dynconfig.REGISTRY
 - docs/api.md            from the OpenAPI document the web app serves (GET /api/v2/openapi.json)
 - codecov.yml            from the component table in scripts/run_tests.py
 """
@@ -28,9 +28,9 @@ def _cell(text: object) -> str:
 
 def configuration() -> str:
     from mutt_app.config import ENV_VARS
-    from mutt_app.core.dynconfig import REGISTRY
+    from mutt_app.dynconfig import REGISTRY
 
-    out = [HEADER.format(source="mutt_app/config.py (ENV_VARS) and mutt_app/core/dynconfig.py (REGISTRY)"),
+    out = [HEADER.format(source="mutt_app/config.py (ENV_VARS) and mutt_app/dynconfig.py (REGISTRY)"),
            "# Configuration\n",
            "MUTT has two kinds of settings:\n",
            "- **Environment variables**, read once when a process starts (change them and restart the process).",

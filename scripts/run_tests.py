@@ -42,10 +42,11 @@ class Component:
 COMPONENTS = (
     Component("ingest", 80, ("web/ingest.py", "tasks/ingest.py", "mutt_app/ingest/*.py", "mutt_app/alerting/batches.py",
                              "mutt_app/access/api_keys.py")),
-    Component("dynamic config", 80, ("mutt_app/core/dynconfig.py", "mutt_app/cli/settings.py", "web/api/config.py")),
+    Component("dynamic config", 80, ("mutt_app/dynconfig.py", "mutt_app/cli/settings.py", "web/api/config.py")),
     Component("alerter", 80, ("tasks/alerter.py", "mutt_app/alerting/*.py", "mutt_app/rules/*.py", "mutt_app/cli/rules.py")),
     Component("forwarder", 80, ("tasks/forwarder.py", "mutt_app/forwarding/*.py")),
-    Component("remediation", 80, ("tasks/remediation.py", "mutt_app/dead_letters/*.py", "mutt_app/cli/dlq.py")),
+    Component("remediation", 80, ("tasks/remediation.py", "mutt_app/dead_letters/*.py", "mutt_app/remediation/*.py",
+                                  "mutt_app/cli/dlq.py")),
     Component("janitor", 80, ("tasks/janitor.py", "mutt_app/operations/janitor.py", "mutt_app/operations/jobs.py",
                               "mutt_app/storage/partitions.py")),
     Component("web UI/API", 80, ("web/*", "mutt_app/operations/dashboard.py", "mutt_app/operations/slo.py",

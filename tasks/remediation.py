@@ -1,4 +1,4 @@
-"""mutt.remediate: replay dead letters whose cause has cleared (domain: mutt_app/dead_letters/remediation.py).
+"""mutt.remediate: replay dead letters whose cause has cleared (domain: mutt_app/remediation/automatic.py).
 
 Beat sends this every 5 s; it returns at once until ``remediation_interval`` has passed since the
 last run, so the interval is a runtime setting rather than a beat schedule.
@@ -6,12 +6,11 @@ last run, so the interval is a runtime setting rather than a beat schedule.
 
 from __future__ import annotations
 
-from mutt_app import handoff
+from mutt_app import dynconfig, handoff
 from mutt_app.celery_app import app
-from mutt_app.core import dynconfig
-from mutt_app.dead_letters import remediation
 from mutt_app.forwarding.breaker import CircuitBreaker
 from mutt_app.operations import jobs
+from mutt_app.remediation import automatic
 from mutt_app.storage import redis_client
 from mutt_app.storage.db import session_scope
 
@@ -30,5 +29,5 @@ def remediate() -> dict | None:
             return None
         jobs.mark_ran(client, jobs.REMEDIATION)  # first: a run that fails is not retried every 5 s
         with session_scope() as session:
-            report = remediation.run(session, handoff.replay_pipeline(), breaker_state=breaker_state())
+            report = automatic.run(session, handoff.replay_pipeline(), breaker_state=breaker_state())
         return {"replayed": len(report.replayed), "skipped": len(report.skipped), "poisoned": report.poisoned}

@@ -28,8 +28,10 @@ os.environ.pop("CELERY_BROKER_URL", None)
 
 from sqlalchemy import text  # noqa: E402
 
-from mutt_app import config
-from mutt_app.core import dynconfig  # noqa: E402
+from mutt_app import (
+    config,
+    dynconfig,  # noqa: E402
+)
 from mutt_app.storage import db, migrate
 from mutt_app.storage import redis_client as rc  # noqa: E402
 from mutt_app.storage.models import Base  # noqa: E402

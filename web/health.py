@@ -13,8 +13,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from sqlalchemy import text
 
 from celeryconfig import ALERTS_QUEUE, MOOG_QUEUE, QUEUES, REMEDIATION_QUEUE
-from mutt_app import __version__, config
-from mutt_app.core import dynconfig, metrics
+from mutt_app import __version__, config, dynconfig
+from mutt_app.core import metrics
 from mutt_app.errors import brief
 from mutt_app.forwarding.breaker import CircuitBreaker
 from mutt_app.operations import jobs, status

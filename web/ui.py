@@ -12,15 +12,17 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
 
 from celeryconfig import QUEUES
-from mutt_app import handoff
+from mutt_app import dynconfig, handoff
 from mutt_app.access import api_keys as api_key_store
 from mutt_app.access import users
+from mutt_app.alerting import dry_run
 from mutt_app.audit import queries
-from mutt_app.core import dynconfig, params
+from mutt_app.core import params
 from mutt_app.dead_letters import dlq
 from mutt_app.operations import dashboard as dash
 from mutt_app.operations import slo, status
-from mutt_app.rules import rulebook
+from mutt_app.remediation import replay
+from mutt_app.rules import host_store, rule_store, validation
 from mutt_app.storage import redis_client
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import HANDLINGS, MATCH_TYPES, ROLES, SCOPES, ApiKey
@@ -186,7 +188,7 @@ SAMPLE_EVENT = {"hostname": "router1.example.net", "message": "%LINK-3-UPDOWN: I
 
 def rule_fields(form) -> dict:
     """The rule editor's form as rule fields (the domain validates them)."""
-    fields: dict = {name: form.get(name, "") for name in rulebook.EDITABLE if name not in ("is_active",)}
+    fields: dict = {name: form.get(name, "") for name in validation.EDITABLE if name not in ("is_active",)}
     for name in ("priority", "moog_severity", "syslog_severity"):
         value = fields[name].strip()
         try:
@@ -210,7 +212,7 @@ def _editor(rule: dict, *, rule_id: int | None = None, sample: str | None = None
 @role_required("viewer")
 def rules():
     with session_scope() as session:
-        rows = [rulebook.rule_to_dict(rule) for rule in rulebook.list_rules(session)]
+        rows = [rule_store.rule_to_dict(rule) for rule in rule_store.list_rules(session)]
     return render_template("ui/rules.html", rows=rows)
 
 
@@ -225,7 +227,7 @@ def new_rule():
 def edit_rule(rule_id: int):
     with session_scope() as session:
         try:
-            rule = rulebook.rule_to_dict(rulebook.get_rule(session, rule_id))
+            rule = rule_store.rule_to_dict(rule_store.get_rule(session, rule_id))
         except LookupError:
             abort(404, f"No rule {rule_id}.")
     return _editor(rule, rule_id=rule_id)
@@ -248,16 +250,16 @@ def save_rule(rule_id: int | None = None):
                 except ValueError:
                     return _editor(shown, rule_id=rule_id, sample=sample, error="The sample event is not valid JSON.", status=400)
                 candidate = {**fields, "id": rule_id} if rule_id else fields
-                result = rulebook.dry_run(session, event, candidate)
+                result = dry_run.for_event(session, event, candidate)
                 return _editor(shown, rule_id=rule_id, sample=sample, result=result)
             if rule_id is None:
-                rule = rulebook.create_rule(session, fields, **_audit_kwargs())
+                rule = rule_store.create_rule(session, fields, **_audit_kwargs())
             else:
-                rule = rulebook.update_rule(session, rule_id, fields, **_audit_kwargs())
+                rule = rule_store.update_rule(session, rule_id, fields, **_audit_kwargs())
             session.flush()
             flash(f"Rule {rule.id} ({rule.name}) saved.")
             return redirect(url_for("ui.rules"))
-    except rulebook.RuleError as error:
+    except validation.RuleError as error:
         return _editor(shown, rule_id=rule_id, sample=sample, error=str(error), status=422)
     except LookupError as error:
         not_found(error)
@@ -268,8 +270,8 @@ def save_rule(rule_id: int | None = None):
 def toggle_rule(rule_id: int):
     try:
         with session_scope() as session:
-            rule = rulebook.get_rule(session, rule_id)
-            rulebook.update_rule(session, rule_id, {"is_active": not rule.is_active}, **_audit_kwargs())
+            rule = rule_store.get_rule(session, rule_id)
+            rule_store.update_rule(session, rule_id, {"is_active": not rule.is_active}, **_audit_kwargs())
             flash(f"Rule {rule_id} {'enabled' if rule.is_active else 'disabled'}.")
     except LookupError as error:
         not_found(error)
@@ -281,7 +283,7 @@ def toggle_rule(rule_id: int):
 def delete_rule(rule_id: int):
     try:
         with session_scope() as session:
-            rulebook.delete_rule(session, rule_id, **_audit_kwargs())
+            rule_store.delete_rule(session, rule_id, **_audit_kwargs())
             flash(f"Rule {rule_id} deleted (its history stays in the audit).")
     except LookupError as error:
         not_found(error)
@@ -295,7 +297,7 @@ def _host_change(change, *args, endpoint: str):
         with session_scope() as session:
             change(session, *args, **_audit_kwargs())
         flash("Saved.")
-    except (rulebook.RuleError, LookupError) as error:
+    except (validation.RuleError, LookupError) as error:
         flash(str(error).strip("'\""), "error")
     return redirect(url_for(endpoint))
 
@@ -304,41 +306,41 @@ def _host_change(change, *args, endpoint: str):
 @role_required("viewer")
 def dev_hosts():
     with session_scope() as session:
-        rows = rulebook.list_dev_hosts(session)
+        rows = host_store.list_dev_hosts(session)
     return render_template("ui/dev_hosts.html", rows=rows)
 
 
 @bp.post("/dev-hosts")
 @role_required("operator")
 def add_dev_host():
-    return _host_change(rulebook.add_dev_host, request.form.get("hostname", ""), endpoint="ui.dev_hosts")
+    return _host_change(host_store.add_dev_host, request.form.get("hostname", ""), endpoint="ui.dev_hosts")
 
 
 @bp.post("/dev-hosts/<path:hostname>/delete")
 @role_required("operator")
 def remove_dev_host(hostname: str):
-    return _host_change(rulebook.remove_dev_host, hostname, endpoint="ui.dev_hosts")
+    return _host_change(host_store.remove_dev_host, hostname, endpoint="ui.dev_hosts")
 
 
 @bp.get("/teams")
 @role_required("viewer")
 def teams():
     with session_scope() as session:
-        rows = rulebook.list_teams(session)
+        rows = host_store.list_teams(session)
     return render_template("ui/teams.html", rows=rows)
 
 
 @bp.post("/teams")
 @role_required("operator")
 def set_team():
-    return _host_change(rulebook.set_team, request.form.get("hostname", ""), request.form.get("team_assignment", ""),
+    return _host_change(host_store.set_team, request.form.get("hostname", ""), request.form.get("team_assignment", ""),
                         endpoint="ui.teams")
 
 
 @bp.post("/teams/<path:hostname>/delete")
 @role_required("operator")
 def remove_team(hostname: str):
-    return _host_change(rulebook.remove_team, hostname, endpoint="ui.teams")
+    return _host_change(host_store.remove_team, hostname, endpoint="ui.teams")
 
 
 # --- dead letters -----------------------------------------------------------------------
@@ -376,8 +378,8 @@ def dead_letter(letter_id: int):
 @role_required("operator")
 def replay_dead_letter(letter_id: int):
     with session_scope() as session:
-        outcome = dlq.replay(session, [letter_id], force=request.form.get("force") == "on", pipeline=handoff.replay_pipeline(),
-                             **_audit_kwargs())
+        outcome = replay.replay(session, [letter_id], force=request.form.get("force") == "on", pipeline=handoff.replay_pipeline(),
+                                **_audit_kwargs())
     if outcome.replayed:
         flash(f"Dead letter {letter_id} replayed.")
     else:

@@ -7,7 +7,7 @@ the first failure and is renewed at the limit, so a locked client waits the full
 
 from __future__ import annotations
 
-from mutt_app.core import dynconfig
+from mutt_app import dynconfig
 from mutt_app.storage import redis_keys
 
 _FAIL = """

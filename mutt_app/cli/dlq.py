@@ -1,4 +1,5 @@
-"""mutt dlq list|show|replay|purge: dead letters from the command line (domain: mutt_app/dead_letters/dlq.py)."""
+"""mutt dlq list|show|replay|purge: dead letters from the command line (domain: mutt_app/dead_letters/dlq.py,
+mutt_app/remediation/replay.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 import click
 
 from mutt_app.dead_letters import dlq as store
+from mutt_app.remediation.replay import replay as replay_dead_letters
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import DEAD_LETTER_STATES
 
@@ -103,8 +105,8 @@ def replay(ids, kind, cause, state, reason, force) -> None:
     from mutt_app.handoff import replay_pipeline
 
     with _Bar("replaying") as bar, session_scope() as session:
-        outcome = store.replay(session, _selected_ids(session, ids, store.Filter(kind, cause, state)), actor=CLI_ACTOR,
-                               reason=reason, force=force, pipeline=replay_pipeline(), progress=bar)
+        outcome = replay_dead_letters(session, _selected_ids(session, ids, store.Filter(kind, cause, state)), actor=CLI_ACTOR,
+                                      reason=reason, force=force, pipeline=replay_pipeline(), progress=bar)
     click.echo(f"replayed {len(outcome.replayed)}, skipped {len(outcome.skipped)}")
     for letter_id, why in list(outcome.skipped.items())[:20]:
         click.echo(f"  {letter_id}: {why}")

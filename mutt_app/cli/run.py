@@ -17,7 +17,7 @@ from mutt_app import config
 from mutt_app.access import api_keys, users
 from mutt_app.cli.common import celery_settings
 from mutt_app.core import exporter
-from mutt_app.operations import supervisor
+from mutt_app.operations import embedded_redis, supervisor
 from mutt_app.rules import seed
 from mutt_app.storage import migrate, redis_client
 from mutt_app.storage.db import session_scope
@@ -181,7 +181,7 @@ def up(host: str, port: int) -> None:
     started = time.monotonic()
     children = supervisor.Supervisor(settings.home / supervisor.RESTARTS_FILE)
     if settings.embedded_redis:
-        children.start("redis", lambda: redis_client.start_embedded(settings.home), settings.home / "redis.log",
+        children.start("redis", lambda: embedded_redis.start(settings.home), settings.home / "redis.log",
                        stop_last=True)
     stopping = False
 

@@ -7,7 +7,7 @@ import json
 
 import click
 
-from mutt_app.core import dynconfig
+from mutt_app import dynconfig
 from mutt_app.storage.db import session_scope
 
 

@@ -10,6 +10,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -52,11 +53,13 @@ _configured = False
 LEVEL_CHECK_SECONDS = 0.5
 FAILURE_LOG_SECONDS = 60.0  # while log_level cannot be read, one warning per this many seconds
 _follower_pid: int | None = None
+_runtime_level: Callable[[], str] | None = None  # what the runtime setting asks for (dynconfig.log_level)
 _applied: str | None = None  # the level the runtime setting last asked for
 
 
-def configure(level: str | None = None) -> None:
-    """Install the handler on the root logger once per process, and follow the runtime log_level."""
+def configure(level: str | None = None, runtime_level: Callable[[], str] | None = None) -> None:
+    """Install the handler on the root logger once per process; with ``runtime_level`` (the level
+    the runtime setting `log_level` asks for: ``mutt_app.dynconfig.log_level``), follow it."""
     global _configured, _applied
     settings = config.get()
     root = logging.getLogger()
@@ -67,18 +70,18 @@ def configure(level: str | None = None) -> None:
         _configured = True
     _applied = level or settings.log_level
     root.setLevel(_applied)
-    follow_runtime_level()
+    if runtime_level is not None:
+        follow_runtime_level(runtime_level)
 
 
-def apply_runtime_level() -> str:
+def apply_runtime_level(runtime_level: Callable[[], str]) -> str:
     """Set the root level when the runtime setting `log_level` (LOG_LEVEL while unset) moves.
 
     Only a change of the setting touches the root logger, so a level set in code (a test's
     caplog) stands until an operator changes the setting.
     """
     global _applied
-    from mutt_app.core import dynconfig
-    level = dynconfig.runtime().explicit("log_level") or config.get().log_level
+    level = runtime_level()
     if level != _applied:
         root = logging.getLogger()
         root.setLevel(level)
@@ -87,12 +90,12 @@ def apply_runtime_level() -> str:
     return level
 
 
-def check_runtime_level(warned_at: float) -> float:
+def check_runtime_level(runtime_level: Callable[[], str], warned_at: float) -> float:
     """One check of the follower thread: :func:`apply_runtime_level`, or, when that fails, keep the
     level we have and say so, at most once per FAILURE_LOG_SECONDS (``warned_at``: when it was last
     said, time.monotonic()). Returns when it was last said."""
     try:
-        apply_runtime_level()
+        apply_runtime_level(runtime_level)
     except Exception as error:  # noqa: BLE001 - the thread must live on (Redis away): keep the level, try again
         now = time.monotonic()
         if now - warned_at >= FAILURE_LOG_SECONDS:
@@ -103,10 +106,10 @@ def check_runtime_level(warned_at: float) -> float:
     return warned_at
 
 
-def _follow() -> None:
+def _follow(runtime_level: Callable[[], str]) -> None:
     warned_at = -math.inf
     while _follower_pid == os.getpid():
-        warned_at = check_runtime_level(warned_at)
+        warned_at = check_runtime_level(runtime_level, warned_at)
         time.sleep(LEVEL_CHECK_SECONDS)
 
 
@@ -115,18 +118,19 @@ def stop_following() -> None:
     _follower_pid = None
 
 
-def follow_runtime_level() -> None:
+def follow_runtime_level(runtime_level: Callable[[], str]) -> None:
     """Start (once per process, again after a fork) the thread that applies `log_level` changes."""
-    global _follower_pid
+    global _follower_pid, _runtime_level
+    _runtime_level = runtime_level
     if _follower_pid == os.getpid():
         return
     _follower_pid = os.getpid()
-    threading.Thread(target=_follow, name="mutt-log-level", daemon=True).start()
+    threading.Thread(target=_follow, args=(runtime_level,), name="mutt-log-level", daemon=True).start()
 
 
 def _after_fork_in_child() -> None:
-    if _follower_pid is not None:  # the parent followed; the thread did not survive the fork
-        follow_runtime_level()
+    if _follower_pid is not None and _runtime_level is not None:  # the parent followed; the thread did not survive the fork
+        follow_runtime_level(_runtime_level)
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mutt_app import config
-from mutt_app.core import dynconfig, metrics
+from mutt_app import config, dynconfig
+from mutt_app.core import metrics
 from mutt_app.core.limits import LUA_NOW_MS
 from mutt_app.storage import redis_keys
 

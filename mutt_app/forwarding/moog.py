@@ -29,8 +29,8 @@ import certifi
 import urllib3
 from sqlalchemy import Row
 
-from mutt_app import __version__, config
-from mutt_app.core import dynconfig, metrics
+from mutt_app import __version__, config, dynconfig
+from mutt_app.core import metrics
 from mutt_app.storage.models import Alert
 
 DELIVERED, RETRY, PERMANENT = "delivered", "retry", "permanent"

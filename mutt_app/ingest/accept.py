@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import uuid4
 
+from mutt_app import dynconfig
 from mutt_app.alerting.batches import QUEUED, EventBatches
-from mutt_app.core import dynconfig
 from mutt_app.dead_letters import dlq
 from mutt_app.ingest import events
 from mutt_app.storage import redis_keys

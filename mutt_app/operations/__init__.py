@@ -1,1 +1,1 @@
-"""Keeping MUTT running: the janitor, beat jobs, status, dashboard, SLOs, the embedded supervisor."""
+"""Keeping MUTT running: the janitor, beat jobs, status, dashboard, SLOs; `mutt up`'s supervisor and its embedded Redis."""

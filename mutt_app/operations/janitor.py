@@ -32,10 +32,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import and_, delete, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from mutt_app import dynconfig
 from mutt_app.access import api_keys
 from mutt_app.alerting.alerter import DEAD_LETTER, SPLIT
 from mutt_app.alerting.batches import EventBatches
-from mutt_app.core import dynconfig, metrics
+from mutt_app.core import metrics
 from mutt_app.dead_letters import dlq
 from mutt_app.storage import partitions, redis_keys
 from mutt_app.storage.db import session_scope

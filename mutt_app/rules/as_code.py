@@ -2,7 +2,7 @@
 
 An import makes the stored rule book equal to the document: it first works out the plan (what is
 created, changed, deleted), refuses the whole document if any part of it is invalid, and then
-applies the plan through the rulebook functions in one transaction, so every change is validated
+applies the plan through rule_store and host_store in one transaction, so every change is validated
 and audited like one made in the UI, and a failure half-way changes nothing.
 
 Rules are matched by ``id``, or, without one, by name (a stored rule of that name not listed by
@@ -26,7 +26,7 @@ import yaml
 from sqlalchemy.orm import Session
 
 from mutt_app.errors import InvalidChange
-from mutt_app.rules import rulebook
+from mutt_app.rules import host_store, rule_store, validation
 
 HEADER = """\
 # MUTT rule book: rules (first match by priority, then id), development hosts, device teams.
@@ -69,19 +69,19 @@ class Change:
 
 
 def _rule_fields(rule) -> dict[str, Any]:
-    return {name: getattr(rule, name) for name in rulebook.EDITABLE}
+    return {name: getattr(rule, name) for name in validation.EDITABLE}
 
 
 def export(session: Session) -> str:
     """The rule book as a YAML document."""
     rules = []
-    for rule in rulebook.list_rules(session):
+    for rule in rule_store.list_rules(session):
         fields = {name: value for name, value in _rule_fields(rule).items() if value not in (None, "")}
         rules.append({"id": rule.id, **fields})
     document = {
         "rules": rules,
-        "development_hosts": [row["hostname"] for row in rulebook.list_dev_hosts(session)],
-        "device_teams": {row["hostname"]: row["team_assignment"] for row in rulebook.list_teams(session)},
+        "development_hosts": [row["hostname"] for row in host_store.list_dev_hosts(session)],
+        "device_teams": {row["hostname"]: row["team_assignment"] for row in host_store.list_teams(session)},
     }
     return HEADER + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=120)
 
@@ -174,7 +174,7 @@ def plan(session: Session, document: dict[str, Any]) -> list[Change]:
     """What an import of ``document`` would change, or DocumentError listing every problem."""
     problems: list[str] = []
     changes: list[Change] = []
-    stored = {rule.id: rule for rule in rulebook.list_rules(session)}
+    stored = {rule.id: rule for rule in rule_store.list_rules(session)}
     items = document["rules"]
     by_id = {item.get("id") for item in items if isinstance(item, dict) and _is_id(item.get("id"))}
     by_name: dict[str, list[int]] = {}
@@ -199,8 +199,8 @@ def plan(session: Session, document: dict[str, Any]) -> list[Change]:
             problems.append(f"{where}: id must be a whole number (a stored rule's id), got {_show(rule_id)}")
             continue
         try:
-            wanted = rulebook.validate_rule_fields(fields)
-        except rulebook.RuleError as error:
+            wanted = validation.validate_rule_fields(fields)
+        except validation.RuleError as error:
             problems.append(f"{where}: {_clip(str(error))}")
             continue
         if rule_id is None:
@@ -220,30 +220,30 @@ def plan(session: Session, document: dict[str, Any]) -> list[Change]:
             continue
         listed.add(rule_id)
         current = _rule_fields(stored[rule_id])
-        wanted = {name: wanted.get(name) for name in rulebook.EDITABLE}
+        wanted = {name: wanted.get(name) for name in validation.EDITABLE}
         if "name" not in fields:
             wanted["name"] = current["name"]  # a generated name is not a change
-        differing = {name: (current[name], wanted[name]) for name in rulebook.EDITABLE if current[name] != wanted[name]}
+        differing = {name: (current[name], wanted[name]) for name in validation.EDITABLE if current[name] != wanted[name]}
         if differing:
             changes.append(Change("rule", "update", rule_id, stored[rule_id].name,
                                   fields={name: new for name, (_, new) in differing.items()}, changes=differing))
     for rule_id in sorted(set(stored) - listed):
         changes.append(Change("rule", "delete", rule_id, stored[rule_id].name))
 
-    hosts = {row["hostname"].lower(): row["hostname"] for row in rulebook.list_dev_hosts(session)}
+    hosts = {row["hostname"].lower(): row["hostname"] for row in host_store.list_dev_hosts(session)}
     wanted_hosts: dict[str, str] = {}
     for hostname in document["development_hosts"]:
-        if not isinstance(hostname, str) or not rulebook.HOSTNAME.match(hostname.strip()):
+        if not isinstance(hostname, str) or not validation.HOSTNAME.match(hostname.strip()):
             problems.append(f"development_hosts: {_show(hostname)} is not a hostname")
             continue
         wanted_hosts[hostname.strip().lower()] = hostname.strip()
     changes += [Change("development_host", "create", wanted_hosts[h], wanted_hosts[h]) for h in wanted_hosts if h not in hosts]
     changes += [Change("development_host", "delete", hosts[h], hosts[h]) for h in hosts if h not in wanted_hosts]
 
-    teams = {row["hostname"].lower(): (row["hostname"], row["team_assignment"]) for row in rulebook.list_teams(session)}
+    teams = {row["hostname"].lower(): (row["hostname"], row["team_assignment"]) for row in host_store.list_teams(session)}
     wanted_teams: dict[str, tuple[str, str]] = {}
     for hostname, team in document["device_teams"].items():
-        if not isinstance(hostname, str) or not rulebook.HOSTNAME.match(hostname.strip()):
+        if not isinstance(hostname, str) or not validation.HOSTNAME.match(hostname.strip()):
             problems.append(f"device_teams: {_show(hostname)} is not a hostname")
         elif not isinstance(team, str) or not team.strip() or len(team.strip()) > 100:
             problems.append(f"device_teams: {hostname}: the team must be a name of 1-100 characters, got {_show(team)}")
@@ -274,24 +274,24 @@ def _clip(problem: str, limit: int = 300) -> str:
 
 def apply(session: Session, changes: list[Change], *, actor: str, reason: str,
           progress: Callable[[Change], None] | None = None) -> None:
-    """Make ``changes`` through the rulebook (validated, audited) in ``session``'s transaction."""
+    """Make ``changes`` through rule_store and host_store (validated, audited) in ``session``'s transaction."""
     audit = {"actor": actor, "reason": reason}
     for change in changes:
         if change.kind == "rule":
             if change.action == "create":
-                rulebook.create_rule(session, change.fields, **audit)
+                rule_store.create_rule(session, change.fields, **audit)
             elif change.action == "update":
-                rulebook.update_rule(session, change.key, change.fields, **audit)
+                rule_store.update_rule(session, change.key, change.fields, **audit)
             else:
-                rulebook.delete_rule(session, change.key, **audit)
+                rule_store.delete_rule(session, change.key, **audit)
         elif change.kind == "development_host":
             if change.action == "create":
-                rulebook.add_dev_host(session, change.key, **audit)
+                host_store.add_dev_host(session, change.key, **audit)
             else:
-                rulebook.remove_dev_host(session, change.key, **audit)
+                host_store.remove_dev_host(session, change.key, **audit)
         elif change.action == "delete":
-            rulebook.remove_team(session, change.key, **audit)
+            host_store.remove_team(session, change.key, **audit)
         else:
-            rulebook.set_team(session, change.key, change.fields["team"], **audit)
+            host_store.set_team(session, change.key, change.fields["team"], **audit)
         if progress:
             progress(change)

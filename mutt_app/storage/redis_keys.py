@@ -39,7 +39,7 @@ def ingest_rate_limit(key_id: str) -> str:
 RULES_VERSION = PREFIX + "version:rules"            # rules, development hosts, device teams
 APIKEYS_VERSION = PREFIX + "version:apikeys"
 
-# Runtime settings (see mutt_app.core.dynconfig)
+# Runtime settings (see mutt_app.dynconfig)
 CONFIG = PREFIX + "config"                          # hash key -> JSON value
 CONFIG_VERSION = PREFIX + "config:version"
 CONFIG_CHANNEL = PREFIX + "config:updates"          # pub/sub: the changed key's name

@@ -15,10 +15,10 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from mutt_app import dynconfig
 from mutt_app.access import api_keys
 from mutt_app.alerting.batches import EventBatches
-from mutt_app.core import dynconfig
-from mutt_app.rules import rulebook
+from mutt_app.rules import rule_store
 from mutt_app.storage import db
 from mutt_app.storage.models import Alert
 from mutt_app.tools.moog_standin import STAMP_JITTER, MoogStandin
@@ -39,7 +39,7 @@ def stack(redis, pg_url, tmp_path):
                        "unhandled_window_seconds": 3600, "ingest_batch_size": 5}.items():
         runtime.store(key, value)
     with db.session_scope() as session:
-        rulebook.create_rule(session, {"name": "scale", "match_string": "SCALE-FWD", "match_type": "contains",
+        rule_store.create_rule(session, {"name": "scale", "match_string": "SCALE-FWD", "match_type": "contains",
                                        "priority": 1, "prod_handling": "Page_only", "dev_handling": "Ignore",
                                        "team_assignment": "NetOps", "moog_severity": 4}, actor="test")
         _, key = api_keys.create(session, "scale test", ["ingest"], actor="test")

@@ -20,7 +20,7 @@ from pathlib import Path
 import redis
 from sqlalchemy import create_engine, text
 
-from mutt_app.storage.redis_client import embedded_binary
+from mutt_app.operations import embedded_redis
 from tests.support.processes import free_port, wait_until
 
 
@@ -81,7 +81,7 @@ class OwnRedis:
         home.mkdir(parents=True, exist_ok=True)
 
     def start(self) -> OwnRedis:
-        args = [shutil.which("redis-server") or embedded_binary(), "--port", str(self.port), "--bind", "127.0.0.1",
+        args = [shutil.which("redis-server") or embedded_redis.binary(), "--port", str(self.port), "--bind", "127.0.0.1",
                 "--dir", str(self.home), "--appendonly", "yes", "--appendfsync", "everysec", "--save", "",
                 "--maxmemory-policy", "noeviction", "--logfile", str(self.home / "redis.log")]
         self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)

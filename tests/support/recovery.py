@@ -7,7 +7,10 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from mutt_app.storage.models import Alert
+from sqlalchemy import select
+
+from mutt_app.dead_letters import dlq
+from mutt_app.storage.models import Alert, DeadLetter
 
 
 def make_alert(session, state: str = "pending", lease_in: float = 60, attempts: int = 0, alert_id: str | None = None) -> Alert:
@@ -43,3 +46,19 @@ def queued_alert_ids(redis_client) -> list[str]:
 
 def queued_batch_ids(redis_client) -> list[str]:
     return [args[0] for _, args in queued(redis_client, "alerts")]
+
+
+def event_letter(session, event_id="ev1", reason=dlq.PROCESSING_FAILED, **event) -> DeadLetter:
+    """A dead letter for an event MUTT had accepted (its payload: the canonical event)."""
+    payload = {"_id": event_id, "hostname": "h1", "message": "boom", "_source": "ingest", **event}
+    dlq.record(session, dlq.EVENT, event_id, reason, error="KeyError", payload=payload, attempts=1)
+    session.flush()
+    return session.scalar(select(DeadLetter).where(DeadLetter.ref_id == event_id))
+
+
+def alert_letter(session, reason=dlq.RETRIES_EXHAUSTED) -> tuple[Alert, DeadLetter]:
+    """A dead alert and its dead letter, as the forwarder leaves them after its retries."""
+    alert = make_alert(session, state="dead", attempts=13)
+    dlq.record(session, dlq.ALERT, alert.id, reason, error="503", payload={"alert_id": alert.id}, attempts=13, last_status=503)
+    session.flush()
+    return alert, session.scalar(select(DeadLetter).where(DeadLetter.ref_id == alert.id))

@@ -28,10 +28,10 @@ def redis_url() -> str:
         return url
     except redis.ConnectionError:
         pass
-    from mutt_app.storage.redis_client import start_embedded
+    from mutt_app.operations import embedded_redis
 
     home = Path(tempfile.mkdtemp(prefix="mutt-test-redis-"))
-    process = start_embedded(home)
+    process = embedded_redis.start(home)
     atexit.register(process.terminate)
     return f"unix://{home / 'redis.sock'}?db=0"
 

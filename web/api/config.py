@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 
-from mutt_app.core import dynconfig
+from mutt_app import dynconfig
 from mutt_app.storage.db import session_scope
 from web.api import bp
 from web.errors import api_error

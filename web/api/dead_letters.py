@@ -1,4 +1,5 @@
-"""/api/v2/dead-letters: list, inspect, replay and purge dead letters (domain: mutt_app/dead_letters/dlq.py).
+"""/api/v2/dead-letters: list, inspect, replay and purge dead letters (domain: mutt_app/dead_letters/dlq.py,
+mutt_app/remediation/replay.py).
 
 A refused filter or selection (``dlq.DeadLetterError``) answers 400 through web/errors.py."""
 
@@ -9,6 +10,7 @@ from flask import g, jsonify, request
 from mutt_app import handoff
 from mutt_app.core import params
 from mutt_app.dead_letters import dlq
+from mutt_app.remediation import replay
 from mutt_app.storage.db import session_scope
 from web.api import bp
 from web.errors import api_error
@@ -81,8 +83,8 @@ def _body() -> dict:
 def replay_dead_letters():
     body = _body()
     with session_scope() as session:
-        outcome = dlq.replay(session, _selection(session, body), actor=actor(), reason=body.get("reason", ""),
-                             force=body.get("force") is True, pipeline=handoff.replay_pipeline(), correlation_id=g.correlation_id)
+        outcome = replay.replay(session, _selection(session, body), actor=actor(), reason=body.get("reason", ""),
+                                force=body.get("force") is True, pipeline=handoff.replay_pipeline(), correlation_id=g.correlation_id)
     return jsonify({"replayed": outcome.replayed,
                     "skipped": [{"id": letter_id, "why": why} for letter_id, why in outcome.skipped.items()]})
 

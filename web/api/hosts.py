@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from mutt_app.rules import rulebook
+from mutt_app.rules import host_store
 from mutt_app.storage.db import session_scope
 from web.api import bp
 from web.api.rules import change, json_object
@@ -13,7 +13,7 @@ from web.security import api_auth
 
 
 def _hosts(session, _result=None) -> dict:
-    return {"hosts": rulebook.list_dev_hosts(session)}
+    return {"hosts": host_store.list_dev_hosts(session)}
 
 
 @bp.get("/dev-hosts")
@@ -29,7 +29,7 @@ def add_dev_host():
     body = json_object()
     if body is None or "hostname" not in body:
         return api_error(400, 'send {"hostname": "...", "reason": "..."}')
-    return change(rulebook.add_dev_host, body.pop("hostname"), body=body, status=201, answer=_hosts)
+    return change(host_store.add_dev_host, body.pop("hostname"), body=body, status=201, answer=_hosts)
 
 
 @bp.delete("/dev-hosts/<path:hostname>")
@@ -38,4 +38,4 @@ def remove_dev_host(hostname: str):
     body = json_object(allow_empty=True)
     if body is None:
         return api_error(400, 'send no body or a JSON object {"reason": "..."}')
-    return change(rulebook.remove_dev_host, hostname, body=body, answer=_hosts)
+    return change(host_store.remove_dev_host, hostname, body=body, answer=_hosts)

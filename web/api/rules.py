@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 
+from mutt_app.alerting import dry_run
 from mutt_app.core import params
-from mutt_app.rules import rulebook
+from mutt_app.rules import rule_store
 from mutt_app.storage import redis_client
 from mutt_app.storage.db import session_scope
 from web.api import bp
@@ -44,7 +45,7 @@ def change(action, *args, status: int = 200, body: dict | None = None, answer=No
 def list_rules():
     include_deleted = request.args.get("include_deleted", "").lower() in ("1", "true", "yes")
     with session_scope() as session:
-        rules = [rulebook.rule_to_dict(rule) for rule in rulebook.list_rules(session, include_deleted)]
+        rules = [rule_store.rule_to_dict(rule) for rule in rule_store.list_rules(session, include_deleted)]
     return jsonify({"rules": rules})
 
 
@@ -53,7 +54,7 @@ def list_rules():
 def get_rule(rule_id: int):
     try:
         with session_scope() as session:
-            return jsonify(rulebook.rule_to_dict(rulebook.get_rule(session, rule_id)))
+            return jsonify(rule_store.rule_to_dict(rule_store.get_rule(session, rule_id)))
     except LookupError as error:
         return api_error(404, str(error).strip("'\""))
 
@@ -64,9 +65,9 @@ def create_rule():
     body = json_object()
     if body is None:
         return api_error(400, "send the rule as a JSON object")
-    return change(rulebook.create_rule, body, body=body,
+    return change(rule_store.create_rule, body, body=body,
                   status=201, answer=lambda _s, rule: {"id": rule.id, "message": f"rule {rule.id} created",
-                                                       "rule": rulebook.rule_to_dict(rule)})
+                                                       "rule": rule_store.rule_to_dict(rule)})
 
 
 @bp.put("/rules/<int:rule_id>")
@@ -75,8 +76,8 @@ def update_rule(rule_id: int):
     body = json_object()
     if body is None:
         return api_error(400, "send the fields to change as a JSON object")
-    return change(rulebook.update_rule, rule_id, body, body=body,
-                  answer=lambda _s, rule: {"message": f"rule {rule.id} updated", "rule": rulebook.rule_to_dict(rule)})
+    return change(rule_store.update_rule, rule_id, body, body=body,
+                  answer=lambda _s, rule: {"message": f"rule {rule.id} updated", "rule": rule_store.rule_to_dict(rule)})
 
 
 @bp.delete("/rules/<int:rule_id>")
@@ -85,7 +86,7 @@ def delete_rule(rule_id: int):
     body = json_object(allow_empty=True)
     if body is None:
         return api_error(400, 'send no body or a JSON object {"reason": "..."}')
-    return change(rulebook.delete_rule, rule_id, body=body,
+    return change(rule_store.delete_rule, rule_id, body=body,
                   answer=lambda _s, rule: {"message": f"rule {rule.id} deleted", "id": rule.id})
 
 
@@ -105,14 +106,14 @@ def test_rule():
         with session_scope() as session:
             if last is not None:
                 count = params.whole_number(last, "last", minimum=1, maximum=params.MAX_INT32)
-                results, available = rulebook.dry_run_recent(session, count, rule_fields, redis_client.get())
+                results, available = dry_run.for_recent_events(session, count, rule_fields, redis_client.get())
                 answer = {"results": results, "count": len(results)}
                 if len(results) < available:
-                    answer["stopped"] = (f"stopped after {rulebook.DRY_RUN_SECONDS:g} s: {len(results)} of the "
+                    answer["stopped"] = (f"stopped after {dry_run.TIME_LIMIT_SECONDS:g} s: {len(results)} of the "
                                          f"{available} most recent events tried; ask for fewer or simplify the rule")
                 return jsonify(answer)
             if "event" not in body:
                 return api_error(400, 'send the event to test as {"event": {...}} (or use ?last=N)')
-            return jsonify(rulebook.dry_run(session, body["event"], rule_fields))
+            return jsonify(dry_run.for_event(session, body["event"], rule_fields))
     except LookupError as error:
         return api_error(404, str(error).strip("'\""))

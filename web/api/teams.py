@@ -7,7 +7,7 @@ from functools import partial
 
 from flask import jsonify
 
-from mutt_app.rules import rulebook
+from mutt_app.rules import host_store
 from mutt_app.storage.db import session_scope
 from web.api import bp
 from web.api.rules import change, json_object
@@ -16,7 +16,7 @@ from web.security import api_auth
 
 
 def _teams(session, _result=None) -> dict:
-    return {"teams": rulebook.list_teams(session)}
+    return {"teams": host_store.list_teams(session)}
 
 
 @bp.get("/teams")
@@ -32,7 +32,7 @@ def add_team():
     body = json_object()
     if body is None or "hostname" not in body or "team_assignment" not in body:
         return api_error(400, 'send {"hostname": "...", "team_assignment": "...", "reason": "..."}')
-    return change(partial(rulebook.set_team, must_exist=False), body.pop("hostname"), body.pop("team_assignment"),
+    return change(partial(host_store.set_team, must_exist=False), body.pop("hostname"), body.pop("team_assignment"),
                   body=body, status=201, answer=_teams)
 
 
@@ -42,7 +42,7 @@ def update_team(hostname: str):
     body = json_object()
     if body is None or "team_assignment" not in body:
         return api_error(400, 'send {"team_assignment": "...", "reason": "..."}')
-    return change(partial(rulebook.set_team, must_exist=True), hostname, body.pop("team_assignment"),
+    return change(partial(host_store.set_team, must_exist=True), hostname, body.pop("team_assignment"),
                   body=body, answer=_teams)
 
 
@@ -52,4 +52,4 @@ def remove_team(hostname: str):
     body = json_object(allow_empty=True)
     if body is None:
         return api_error(400, 'send no body or a JSON object {"reason": "..."}')
-    return change(rulebook.remove_team, hostname, body=body, answer=_teams)
+    return change(host_store.remove_team, hostname, body=body, answer=_teams)

@@ -17,12 +17,11 @@ from celery.contrib.testing.worker import start_worker
 from sqlalchemy import func, select
 
 from celeryconfig import ALERTS_QUEUE
-from mutt_app import config, handoff
+from mutt_app import config, dynconfig, handoff
 from mutt_app.alerting.batches import EventBatches
 from mutt_app.celery_app import app
-from mutt_app.core import dynconfig
 from mutt_app.dead_letters import dlq
-from mutt_app.rules import rulebook, seed
+from mutt_app.rules import rule_store, rulebook, seed
 from mutt_app.storage import redis_keys
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import Alert, DeadLetter, EventAudit
@@ -137,7 +136,7 @@ def switch_over(batches: EventBatches, message: str, batch_size: int) -> tuple[l
     try:
         wait_until(lambda: batches.stats().get("unhandled", 0) >= 40, message="unhandled events before the change")
         with session_scope() as session:
-            rule = rulebook.create_rule(session, {"match_string": message.lower(), "prod_handling": "Ignore",
+            rule = rule_store.create_rule(session, {"match_string": message.lower(), "prod_handling": "Ignore",
                                                   "dev_handling": "Ignore", "team_assignment": "T"}, actor="test")
         changed_at = time.monotonic()
         time.sleep(2.5)

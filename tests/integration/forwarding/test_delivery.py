@@ -9,8 +9,7 @@ import time
 
 import pytest
 
-from mutt_app.core import dynconfig
-from mutt_app.dead_letters import dlq
+from mutt_app import dynconfig
 from mutt_app.forwarding.breaker import CircuitBreaker
 from mutt_app.handoff import forward_alerts
 from mutt_app.storage import db
@@ -142,10 +141,11 @@ def test_a_400_is_a_dead_letter_at_once_and_can_be_replayed(start, standin):
 
     # an operator fixes the cause and replays it (a permanent refusal is replayed only when forced)
     from mutt_app.handoff import replay_pipeline
+    from mutt_app.remediation import replay
 
     with db.session_scope() as session:
-        outcome = dlq.replay(session, [letter.id], actor="ops", reason="severity fixed", force=True,
-                             pipeline=replay_pipeline())
+        outcome = replay.replay(session, [letter.id], actor="ops", reason="severity fixed", force=True,
+                                pipeline=replay_pipeline())
     assert outcome.replayed == [letter.id]
     wait_until(lambda: states([rejected]) == {"delivered": 1}, timeout=30, message="the replayed alert delivered")
     assert seen(standin)[rejected] == 2

@@ -11,7 +11,7 @@ import subprocess
 import pytest
 import requests
 
-from mutt_app.core import dynconfig
+from mutt_app import dynconfig
 from mutt_app.handoff import forward_alerts
 from tests.support.alerts import insert_alerts, states
 from tests.support.processes import mutt, mutt_env, start_web, start_worker, wait_until

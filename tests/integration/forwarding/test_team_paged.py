@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from mutt_app.alerting.batches import EventBatches
 from mutt_app.handoff import process_batch
-from mutt_app.rules import rulebook
+from mutt_app.rules import host_store, rule_store
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import EventAudit
 from tests.support.processes import mutt_env, start_worker, wait_until
@@ -34,10 +34,10 @@ def test_moogsoft_receives_the_device_team_else_the_rules_team(redis, pg_url, st
     from tests.conftest import REDIS_URL
 
     with session_scope() as session:
-        rulebook.create_rule(session, {"name": "PDU overload", "match_type": "contains", "match_string": "PDU-2-OUTLET",
+        rule_store.create_rule(session, {"name": "PDU overload", "match_type": "contains", "match_string": "PDU-2-OUTLET",
                                        "prod_handling": "Page_only", "dev_handling": "Ignore",
                                        "team_assignment": "Facilities", "moog_severity": 4}, actor="test")
-        rulebook.set_team(session, OWNED, "DC2-Operations", actor="test")
+        host_store.set_team(session, OWNED, "DC2-Operations", actor="test")
     worker = start_worker(mutt_env(REDIS_URL, pg_url, tmp_path / "home", MOOG_WEBHOOK_URL=standin.url), tmp_path,
                           queues="alerts,moog", concurrency=1)
     try:

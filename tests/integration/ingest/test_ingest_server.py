@@ -9,9 +9,9 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
+from mutt_app import dynconfig
 from mutt_app.access import api_keys
 from mutt_app.alerting.batches import EventBatches
-from mutt_app.core import dynconfig
 from mutt_app.ingest.accept import rejected_waiting, store_rejected
 from mutt_app.storage import redis_keys
 from mutt_app.storage.db import session_scope

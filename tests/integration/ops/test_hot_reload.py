@@ -15,11 +15,11 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
+from mutt_app import dynconfig
 from mutt_app.alerting.batches import EventBatches
 from mutt_app.celery_app import app
-from mutt_app.core import dynconfig
 from mutt_app.handoff import process_batch
-from mutt_app.rules import rulebook
+from mutt_app.rules import rule_store
 from mutt_app.storage import db
 from mutt_app.storage.models import Alert, DeadLetter, EventAudit
 from tests.support.processes import Process, free_port, mutt, mutt_env, wait_log, wait_until
@@ -90,7 +90,7 @@ def test_rate_limit_and_shed_threshold_change_within_a_second_without_restart(re
     from tests.conftest import REDIS_URL
 
     with db.session_scope() as session:
-        rulebook.create_rule(session, {"name": "link down", "match_string": "LINK-3-UPDOWN", "match_type": "contains",
+        rule_store.create_rule(session, {"name": "link down", "match_string": "LINK-3-UPDOWN", "match_type": "contains",
                                        "prod_handling": "page_only", "dev_handling": "ignore",
                                        "team_assignment": "NETO"}, actor="test")
     change("moog_rate_limit", 100)

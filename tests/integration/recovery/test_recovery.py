@@ -8,8 +8,8 @@ import time
 import pytest
 import requests
 
+from mutt_app import dynconfig
 from mutt_app.access import api_keys
-from mutt_app.core import dynconfig
 from mutt_app.handoff import forward_alerts
 from mutt_app.storage.db import session_scope
 from tests.support.alerts import dead_letters, insert_alerts, states

@@ -7,16 +7,16 @@ from mutt_app.core import dynconfig, params, patterns
 from mutt_app.dead_letters import dlq
 from mutt_app.ingest import events
 from mutt_app.operations import supervisor
-from mutt_app.rules import as_code, matcher, rulebook
+from mutt_app.rules import as_code, matcher, validation
 from mutt_app.tools import checks
 
 KINDS = {
     errors.InvalidInput: [dlq.DeadLetterError, queries.QueryError, matcher.RuleCompileError, events.BodyError,
                           events.UnsupportedMediaType, events.TooLarge, events.EventError, events.EventTooLarge,
                           params.ParamError, patterns.PatternError],
-    errors.InvalidChange: [users.UserError, api_keys.ApiKeyError, as_code.DocumentError, rulebook.RuleError,
+    errors.InvalidChange: [users.UserError, api_keys.ApiKeyError, as_code.DocumentError, validation.RuleError,
                            dynconfig.SettingError],
-    errors.Conflict: [rulebook.AlreadyExists, users.LastAdmin, users.UserExists],
+    errors.Conflict: [validation.AlreadyExists, users.LastAdmin, users.UserExists],
     errors.NotFound: [users.NoSuchUser, api_keys.NoSuchKey],
     errors.ConfigurationError: [config.ConfigurationError],
     errors.MuttError: [supervisor.CrashLoop, checks.CheckFailed, checks.Skipped],
@@ -36,7 +36,7 @@ def test_invalid_input_is_still_a_value_error_for_callers_that_catch_that(domain
 
 
 def test_a_conflict_or_a_missing_thing_is_still_caught_as_the_refusal_it_was():
-    assert issubclass(rulebook.AlreadyExists, rulebook.RuleError) and issubclass(users.LastAdmin, users.UserError)
+    assert issubclass(validation.AlreadyExists, validation.RuleError) and issubclass(users.LastAdmin, users.UserError)
     assert issubclass(users.NoSuchUser, users.UserError) and issubclass(api_keys.NoSuchKey, api_keys.ApiKeyError)
     assert issubclass(errors.NotFound, LookupError)
 

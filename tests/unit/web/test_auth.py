@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mutt_app.core import dynconfig
+from mutt_app import dynconfig
 from mutt_app.storage import redis_keys
 from mutt_app.storage.db import session_scope
 from tests.support.web import PASSWORD, csrf_token, login, make_user, page_token

@@ -4,7 +4,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC
 
-from mutt_app.core import dynconfig
+from mutt_app import dynconfig
 from mutt_app.forwarding.breaker import CircuitBreaker
 from mutt_app.operations import jobs
 from tests.support.processes import wait_until

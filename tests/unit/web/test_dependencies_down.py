@@ -11,9 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from mutt_app import config
+from mutt_app import config, dynconfig
 from mutt_app.access import api_keys
-from mutt_app.core import dynconfig
 from mutt_app.storage import redis_client
 from mutt_app.storage.db import session_scope
 from tests.support.faults import SilentServer, closed_port_url
@@ -161,7 +160,7 @@ def test_threads_that_need_a_hung_redis_fail_together_not_one_timeout_after_anot
     """The API-key cache and the runtime settings each check Redis under a lock: while Redis
     hangs, eight threads must not wait out eight timeouts in turn (they did: 16 s for 8 calls)."""
     from mutt_app.access.api_keys import KeyCache
-    from mutt_app.core.dynconfig import RuntimeConfig
+    from mutt_app.dynconfig import RuntimeConfig
 
     server = SilentServer()
     try:

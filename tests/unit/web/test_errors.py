@@ -6,7 +6,7 @@ import pytest
 
 from mutt_app import errors
 from mutt_app.access import users
-from mutt_app.rules import rulebook
+from mutt_app.rules import validation
 
 
 @pytest.fixture
@@ -30,10 +30,10 @@ def raising(app):
 
 @pytest.mark.parametrize(("error", "status"), [
     (errors.InvalidInput("page must be a whole number"), 400),
-    (rulebook.RuleError("name is required"), 422),
+    (validation.RuleError("name is required"), 422),
     (errors.NotFound("no user with id 9"), 404),
     (users.NoSuchUser("no user with id 9"), 404),
-    (rulebook.AlreadyExists("host1 is already a development host"), 409),
+    (validation.AlreadyExists("host1 is already a development host"), 409),
     (users.LastAdmin("olga is the last active admin"), 409),
 ])
 def test_a_refusal_answers_its_status_with_its_message(raising, error, status):

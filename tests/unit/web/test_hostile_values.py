@@ -11,7 +11,7 @@ from urllib.parse import quote, urlencode
 
 import pytest
 
-from mutt_app.rules import rulebook
+from mutt_app.rules import rule_store
 from mutt_app.storage.db import session_scope
 from tests.support.web import admin_key, fresh_app, login, make_user
 
@@ -84,7 +84,7 @@ def test_no_route_answers_500_to_hostile_values(hostile_app):
     make_user("root", "admin")
     assert login(ui, "root").status_code == 302
     with session_scope() as session:  # rule 1, so that PUT /rules/1 reaches the field checks
-        rulebook.create_rule(session, dict(RULE), actor="test")
+        rule_store.create_rule(session, dict(RULE), actor="test")
     hostile_app.config["WTF_CSRF_ENABLED"] = False  # reach the views' own checks
     failures, unauthorised = [], []
 

@@ -15,10 +15,9 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
-from mutt_app import config
+from mutt_app import config, dynconfig
 from mutt_app.access import api_keys
 from mutt_app.alerting.batches import EventBatches
-from mutt_app.core import dynconfig
 from mutt_app.ingest.accept import rejected_waiting, store_rejected
 from mutt_app.storage import redis_client, redis_keys
 from mutt_app.storage.db import session_scope

@@ -8,7 +8,7 @@ from datetime import UTC
 import pytest
 from sqlalchemy import select
 
-from mutt_app.core import dynconfig
+from mutt_app import dynconfig
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import ConfigAudit
 from tests.support.web import login, make_user, page_token

@@ -6,7 +6,7 @@ from click.testing import CliRunner
 from sqlalchemy import select
 
 from mutt_app.cli import cli
-from mutt_app.rules import rulebook
+from mutt_app.rules import host_store, rule_store
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import ConfigAudit
 
@@ -20,10 +20,10 @@ def book(redis, database_url):
     with session_scope() as session:
         for table in ("rules", "development_hosts", "device_teams"):
             session.execute(__import__("sqlalchemy").text(f"DELETE FROM {table}"))
-        rulebook.create_rule(session, RULE, actor="test")
-        rulebook.create_rule(session, {**RULE, "name": "fan failed", "match_string": "FAN-FAIL", "priority": 50}, actor="test")
-        rulebook.add_dev_host(session, "lab-router-01", actor="test")
-        rulebook.set_team(session, "core-router-01", "NETO", actor="test")
+        rule_store.create_rule(session, RULE, actor="test")
+        rule_store.create_rule(session, {**RULE, "name": "fan failed", "match_string": "FAN-FAIL", "priority": 50}, actor="test")
+        host_store.add_dev_host(session, "lab-router-01", actor="test")
+        host_store.set_team(session, "core-router-01", "NETO", actor="test")
 
 
 def mutt(*args, input=None):
@@ -37,9 +37,9 @@ def audit_count() -> int:
 
 def stored():
     with session_scope() as session:
-        return ({r.name: (r.priority, r.match_string) for r in rulebook.list_rules(session)},
-                [h["hostname"] for h in rulebook.list_dev_hosts(session)],
-                {t["hostname"]: t["team_assignment"] for t in rulebook.list_teams(session)})
+        return ({r.name: (r.priority, r.match_string) for r in rule_store.list_rules(session)},
+                [h["hostname"] for h in host_store.list_dev_hosts(session)],
+                {t["hostname"]: t["team_assignment"] for t in host_store.list_teams(session)})
 
 
 def test_export_then_import_of_the_same_document_changes_nothing(book, tmp_path):

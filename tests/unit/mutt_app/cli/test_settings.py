@@ -4,8 +4,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
+from mutt_app import dynconfig
 from mutt_app.cli import cli
-from mutt_app.core import dynconfig
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import ConfigAudit
 

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from mutt_app import config
-from mutt_app.core import dynconfig, logs
+from mutt_app import config, dynconfig
+from mutt_app.core import logs
 from mutt_app.storage.db import session_scope
 
 
@@ -28,7 +28,7 @@ def root_level():
 
 def test_log_level_follows_the_runtime_setting_within_a_second(redis, sqlite_url, root_level):
     config.reset()
-    logs.configure()
+    logs.configure(runtime_level=dynconfig.log_level)
     assert logging.getLevelName(logging.getLogger().level) == config.get().log_level == "INFO"
     with session_scope() as session:
         dynconfig.change(session, "log_level", "DEBUG", actor="test")
@@ -58,11 +58,11 @@ def test_a_runtime_level_that_cannot_be_read_is_logged_at_most_once_a_minute(red
     monkeypatch.setenv("REDIS_URL", closed_port_url())
     config.reset()
     with caplog.at_level(logging.INFO, logger="mutt_app.core.logs"):
-        warned_at = logs.check_runtime_level(-math.inf)
+        warned_at = logs.check_runtime_level(dynconfig.log_level, -math.inf)
         time.sleep(dynconfig.REFRESH_SECONDS)  # the next check asks Redis again, and fails again
-        assert logs.check_runtime_level(warned_at) == warned_at
+        assert logs.check_runtime_level(dynconfig.log_level, warned_at) == warned_at
         time.sleep(dynconfig.REFRESH_SECONDS)
-        assert logs.check_runtime_level(warned_at - logs.FAILURE_LOG_SECONDS) > warned_at  # a minute on: said again
+        assert logs.check_runtime_level(dynconfig.log_level, warned_at - logs.FAILURE_LOG_SECONDS) > warned_at  # a minute on: said again
     failures = [record for record in caplog.records if record.levelno == logging.WARNING]
     assert len(failures) == 2 and not failures[0].exc_info  # an outage, not a bug: no traceback
     assert failures[0].getMessage().startswith("cannot read the runtime setting log_level (ConnectionError: Error 111 ")

@@ -3,7 +3,8 @@ import time
 
 import pytest
 
-from mutt_app.core import dynconfig, metrics
+from mutt_app import dynconfig
+from mutt_app.core import metrics
 from mutt_app.forwarding.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 
 

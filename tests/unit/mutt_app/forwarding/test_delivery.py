@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from mutt_app.core import dynconfig
+from mutt_app import dynconfig
 from mutt_app.forwarding import delivery, moog
 from mutt_app.forwarding.breaker import OPEN, CircuitBreaker
 from mutt_app.storage import db

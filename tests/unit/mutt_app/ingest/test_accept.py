@@ -8,10 +8,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from mutt_app import config
+from mutt_app import config, dynconfig
 from mutt_app.access import api_keys
 from mutt_app.alerting.batches import QUEUED, EventBatches
-from mutt_app.core import dynconfig
 from mutt_app.dead_letters import dlq
 from mutt_app.ingest import events
 from mutt_app.ingest.accept import Ingest, Rejected, rejected_waiting, store_rejected

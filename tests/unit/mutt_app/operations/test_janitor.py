@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, text
 
+from mutt_app import dynconfig
 from mutt_app.alerting.alerter import MAX_BATCH_CLAIMS
 from mutt_app.alerting.batches import EventBatches
-from mutt_app.core import dynconfig
 from mutt_app.dead_letters import dlq
 from mutt_app.handoff import forward_alerts, process_batch
 from mutt_app.operations import janitor

@@ -42,29 +42,3 @@ def test_a_connection_redis_closed_between_calls_is_made_again(redis):
     time.sleep(0.05)  # the close reaches this side
     again = redis_client.for_this_thread(redis)
     assert again.get("mutt:test:own") == "1" and again.client_id() != first
-
-
-def test_the_embedded_redis_keeps_its_append_only_file_private(tmp_path):
-    import os
-    import signal
-
-    home = tmp_path / "home"
-    before = os.umask(0o022)
-    try:
-        process = redis_client.start_embedded(home)
-    finally:
-        os.umask(before)
-    try:
-        client = redis_client.redis.Redis(unix_socket_path=str(home / "redis.sock"))
-        client.set("mutt:test:private", "1")
-        client.bgrewriteaof()
-        time.sleep(0.5)
-        written = [p for p in home.rglob("*") if "aof" in p.name or p.name == "appendonlydir"]
-        assert written, sorted(home.iterdir())
-        for path in written:
-            assert path.stat().st_mode & 0o777 == (0o700 if path.is_dir() else 0o600), path
-        with open(f"/proc/{process.pid}/status") as status:
-            assert "Umask:\t0077" in status.read()
-    finally:
-        process.send_signal(signal.SIGTERM)
-        process.wait(30)

@@ -3,9 +3,9 @@
 import pytest
 from sqlalchemy import select
 
-from mutt_app import config
+from mutt_app import config, dynconfig
 from mutt_app.access import api_keys
-from mutt_app.core import dynconfig, logs
+from mutt_app.core import logs
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import ConfigAudit
 

@@ -2,10 +2,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from mutt_app.core import dynconfig
-from mutt_app.dead_letters import dlq, remediation
+from mutt_app import dynconfig
+from mutt_app.dead_letters import dlq
 from mutt_app.forwarding.breaker import CircuitBreaker
 from mutt_app.handoff import replay_pipeline
+from mutt_app.remediation import automatic
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import Alert, DeadLetter
 from tasks.remediation import breaker_state, remediate
@@ -24,7 +25,7 @@ def letter_for_alert(session, reason=dlq.RETRIES_EXHAUSTED):
 
 def run(now=None):
     with session_scope() as session:
-        return remediation.run(session, replay_pipeline(), breaker_state=breaker_state(), now=now)
+        return automatic.run(session, replay_pipeline(), breaker_state=breaker_state(), now=now)
 
 
 def letters(session):

@@ -4,7 +4,7 @@ import logging
 import pytest
 from sqlalchemy import select
 
-from mutt_app.core import dynconfig
+from mutt_app import dynconfig
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import ConfigAudit
 

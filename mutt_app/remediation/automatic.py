@@ -1,4 +1,4 @@
-"""Remediation: put dead letters whose cause has cleared back into the pipeline, a few at a time.
+"""Automatic remediation: put dead letters whose cause has cleared back into the pipeline, a few at a time.
 
 What counts as "cleared", by kind and reason:
 
@@ -10,7 +10,7 @@ What counts as "cleared", by kind and reason:
 - ``moog_rejected`` and ``invalid_event`` are never replayed here: they fail the same way until a
   human fixes something and replays them (``mutt dlq replay --force``).
 
-Each replay pushes the letter's ``next_replay_at`` further out (``dlq.replay_backoff``); a letter
+Each replay pushes the letter's ``next_replay_at`` further out (``replay.replay_backoff``); a letter
 that has been replayed ``remediation_max_replays`` times and failed again is parked as ``poison``
 and stays for a human. So remediation never loops on a letter.
 """
@@ -24,8 +24,10 @@ from datetime import UTC, datetime
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from mutt_app.core import dynconfig, metrics
+from mutt_app import dynconfig
+from mutt_app.core import metrics
 from mutt_app.dead_letters import dlq
+from mutt_app.remediation import replay
 from mutt_app.storage.models import Alert, DeadLetter
 
 log = logging.getLogger(__name__)
@@ -47,7 +49,7 @@ def alerts_waiting(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Alert).where(Alert.state.in_(("pending", "sending")))) or 0
 
 
-def run(session: Session, pipeline: dlq.Pipeline, *, breaker_state: str, now: datetime | None = None) -> Report:
+def run(session: Session, pipeline: replay.Pipeline, *, breaker_state: str, now: datetime | None = None) -> Report:
     """One remediation pass (the caller commits)."""
     now = now or datetime.now(UTC)
     report = Report()
@@ -70,17 +72,17 @@ def run(session: Session, pipeline: dlq.Pipeline, *, breaker_state: str, now: da
         .limit(dynconfig.get("remediation_batch_size"))
     ).all()
     if letters:
-        outcome = dlq.replay_letters(session, list(letters), pipeline, now=now)
+        outcome = replay.replay_letters(session, list(letters), pipeline, now=now)
         report.replayed, report.skipped = outcome.replayed, outcome.skipped
         for letter in letters:
             why = outcome.skipped.get(letter.id)
-            if why == dlq.ALREADY_DELIVERED:
+            if why == replay.ALREADY_DELIVERED:
                 letter.state = dlq.REPLAYED
-            elif why in dlq.CANNOT_REPLAY:
+            elif why in replay.CANNOT_REPLAY:
                 letter.state = dlq.POISON
                 report.poisoned += 1
             elif why:  # e.g. the ingest backlog is full: later, not at once
-                letter.next_replay_at = now + dlq.replay_backoff(letter.replays + 1)
+                letter.next_replay_at = now + replay.replay_backoff(letter.replays + 1)
         metrics.REMEDIATION_REPLAYS.labels(result="replayed").inc(len(outcome.replayed))
         if outcome.skipped:
             metrics.REMEDIATION_REPLAYS.labels(result="skipped").inc(len(outcome.skipped))

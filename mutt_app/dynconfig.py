@@ -237,6 +237,13 @@ def get(key: str) -> Any:
     return runtime().get(key)
 
 
+def log_level() -> str:
+    """The level processes log at now: the runtime setting log_level, LOG_LEVEL while it is unset
+    (``mutt_app.core.logs`` follows it)."""
+    from mutt_app import config
+    return runtime().explicit("log_level") or config.get().log_level
+
+
 def change(session, key: str, raw: Any, *, actor: str, reason: str = "", correlation_id: str = "") -> tuple[Any, Any]:
     """Set (or, with ``raw=None``, unset) a runtime setting and audit it in ``session``.
 
