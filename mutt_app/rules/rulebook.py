@@ -382,8 +382,8 @@ def remove_team(session: Session, hostname: str, *, actor: str, reason: str = ""
 
 
 def load_knowledge(session: Session, version: str | None = None):
-    """The active rules compiled, the development hosts and the device teams (alerter.Knowledge)."""
-    from mutt_app.alerting.alerter import Knowledge
+    """The active rules compiled, the development hosts and the device teams (alerting.knowledge.Knowledge)."""
+    from mutt_app.alerting.knowledge import Knowledge
 
     rules = []
     for row in session.scalars(select(Rule).where(Rule.is_active.is_(True), Rule.deleted_at.is_(None))):
@@ -467,7 +467,7 @@ def _candidate_rule(session: Session, fields: dict) -> MatcherRule:
 
 
 def _verdict(knowledge, event: dict, candidate: MatcherRule | None) -> dict[str, Any]:
-    from mutt_app.alerting.alerter import decide
+    from mutt_app.alerting.decide import decide
 
     match = knowledge.rules.explain(event)
     decision = decide(knowledge, event, match.rule if match else None)
