@@ -8,9 +8,9 @@ the same whoever sends it.
 from __future__ import annotations
 
 from celeryconfig import ALERTS_QUEUE, JANITOR_QUEUE, MOOG_QUEUE
-from mutt_app.alerting.batches import EventBatches
 from mutt_app.celery_app import app
 from mutt_app.ingest.accept import Ingest
+from mutt_app.ingest.buffer import EventBuffer
 from mutt_app.remediation import replay
 from mutt_app.storage import redis_client
 
@@ -42,4 +42,4 @@ def flush_buffer() -> int:
 
 def replay_pipeline() -> replay.Pipeline:
     """Where replayed dead letters go (remediation, the API, the UI and the CLI)."""
-    return replay.Pipeline(EventBatches(redis_client.get()), flush_buffer, forward_alerts)
+    return replay.Pipeline(EventBuffer(redis_client.get()), flush_buffer, forward_alerts)

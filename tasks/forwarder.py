@@ -1,4 +1,4 @@
-"""mutt.forward_alerts / mutt.forward_alert: alerts to Moogsoft (the work is in mutt_app.forwarding.delivery).
+"""mutt.forward_alerts / mutt.forward_alert: alerts to Moogsoft (the work is in mutt_app.forwarding.forwarder).
 
 ``forward_alerts(ids)`` takes one alerter batch: it sends as many as the breaker and the shared
 rate limit allow, several at once over reused connections, and re-enqueues the rest with a
@@ -15,10 +15,13 @@ import celeryconfig
 from celeryconfig import MOOG_QUEUE
 from mutt_app import config
 from mutt_app.celery_app import app
-from mutt_app.forwarding import delivery, moog
+from mutt_app.forwarding import moog
+from mutt_app.forwarding.forwarder import Forwarder
+from mutt_app.forwarding.retry import RetryPolicy
+from mutt_app.forwarding.send_window import SendWindow
 from mutt_app.storage import redis_client
 
-POLICY = delivery.RetryPolicy(
+POLICY = RetryPolicy(
     max_retries=celeryconfig.moog_max_retries,
     backoff=celeryconfig.moog_retry_backoff,
     backoff_max=celeryconfig.moog_retry_backoff_max,
@@ -43,11 +46,11 @@ class RetryableDelivery(Exception):
 
 
 # This process's send window: how many sends it dares at once, after how Moogsoft has been answering.
-_WINDOW = delivery.SendWindow()
+_WINDOW = SendWindow()
 
 
-def _forwarder() -> delivery.Forwarder:
-    return delivery.Forwarder(redis_client.get(), moog.client(), window=_WINDOW, max_countdown=MAX_COUNTDOWN)
+def _forwarder() -> Forwarder:
+    return Forwarder(redis_client.get(), moog.client(), window=_WINDOW, max_countdown=MAX_COUNTDOWN)
 
 
 @app.task(name="mutt.forward_alerts", bind=True, soft_time_limit=BATCH_SOFT_LIMIT, time_limit=BATCH_HARD_LIMIT)

@@ -25,10 +25,10 @@ from redis.exceptions import RedisError
 from werkzeug.datastructures import EnvironHeaders
 
 from mutt_app import handoff
-from mutt_app.alerting.batches import QUEUED, RATE_LIMITED
 from mutt_app.core import logs, metrics, params
 from mutt_app.ingest import events
 from mutt_app.ingest.accept import BACKLOG_RETRY_AFTER, Ingest
+from mutt_app.ingest.buffer import QUEUED, RATE_LIMITED
 from mutt_app.storage import redis_client
 from web import correlation_id
 from web.api import API_VERSION
@@ -87,9 +87,9 @@ class IngestEndpoint:
     def pipeline(self) -> Ingest:
         """This process's ingest pipeline (rebuilt after a fork, with its own Redis client)."""
         client = redis_client.get()
-        if self._ingest is None or self._ingest.batches.redis is not client:
+        if self._ingest is None or self._ingest.buffer.redis is not client:
             with self._lock:
-                if self._ingest is None or self._ingest.batches.redis is not client:
+                if self._ingest is None or self._ingest.buffer.redis is not client:
                     self._ingest = Ingest(client, handoff.process_batch, handoff.store_rejected)
         return self._ingest
 

@@ -8,19 +8,14 @@ the first failure and is renewed at the limit, so a locked client waits the full
 from __future__ import annotations
 
 from mutt_app import dynconfig
+from mutt_app.core import lua
 from mutt_app.storage import redis_keys
-
-_FAIL = """
-local n = redis.call('INCR', KEYS[1])
-if n == 1 or n >= tonumber(ARGV[1]) then redis.call('EXPIRE', KEYS[1], tonumber(ARGV[2])) end
-return n
-"""
 
 
 class LoginThrottle:
     def __init__(self, redis_client) -> None:
         self._redis = redis_client
-        self._fail = redis_client.register_script(_FAIL)
+        self._fail = lua.script(redis_client, "mutt_app.access:login_failed")
 
     @staticmethod
     def _keys(address: str, username: str) -> list[str]:

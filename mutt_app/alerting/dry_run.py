@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mutt_app.alerting import rollup
-from mutt_app.alerting.alerter import Knowledge, decide
+from mutt_app.alerting.decide import decide
+from mutt_app.alerting.knowledge import Knowledge
 from mutt_app.alerting.knowledge import load as load_knowledge
 from mutt_app.rules.matcher import Rule as MatcherRule
 from mutt_app.rules.matcher import RuleSet

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from mutt_app.core.limits import LUA_NOW_MS
+from mutt_app.core import lua
 from mutt_app.storage import redis_keys
 
 _DIGIT = re.compile(r"\d")
@@ -56,44 +56,6 @@ def fingerprint(message: str) -> str:
     return hashlib.sha1(masked(message).encode("utf-8", "replace")).hexdigest()[:16]
 
 
-# KEYS: per (hostname, fingerprint) key of the batch: its window zset, its suppression key
-# ARGV: window_ms, threshold, then per key: how many event ids, the event ids
-# Returns per key: count, triggering event id or "".
-_COUNT = LUA_NOW_MS + """
-local now = now_ms()
-local window = tonumber(ARGV[1])
-local threshold = tonumber(ARGV[2])
-local results = {}
-local at = 3
-for k = 1, #KEYS, 2 do
-  local counted, suppressed = KEYS[k], KEYS[k + 1]
-  local last = at + tonumber(ARGV[at])
-  redis.call('ZREMRANGEBYSCORE', counted, '-inf', now - window)
-  local fired = redis.call('GET', suppressed)
-  local count = redis.call('ZCARD', counted)
-  local trigger = ''
-  for i = at + 1, last do
-    if fired then
-      -- suppressed: nothing is counted, but a redelivered batch gets its own meta-alert back
-      if fired == ARGV[i] then trigger = fired end
-    else
-      count = count + redis.call('ZADD', counted, 'NX', now, ARGV[i])  -- an id counted already adds 0
-      if count >= threshold then
-        redis.call('SET', suppressed, ARGV[i], 'PX', window)
-        fired = ARGV[i]
-        trigger = fired
-      end
-    end
-  end
-  redis.call('PEXPIRE', counted, window)
-  table.insert(results, count)
-  table.insert(results, trigger)
-  at = last + 1
-end
-return results
-"""
-
-
 @dataclass(frozen=True)
 class Trigger:
     """A (hostname, fingerprint) that reached the threshold with ``event``."""
@@ -107,7 +69,7 @@ class Trigger:
 class Rollup:
     def __init__(self, redis_client) -> None:
         self.redis = redis_client
-        self._count = redis_client.register_script(_COUNT)
+        self._count = lua.script(redis_client, "mutt_app.alerting:rollup_count")
 
     def count(self, events: Iterable[dict], *, threshold: int, window_seconds: int) -> list[Trigger]:
         """Count unhandled events (each needs ``_id``, ``hostname``, ``message``); the keys that
@@ -125,7 +87,7 @@ class Rollup:
             args += [len(members), *(str(event["_id"]) for event in members)]
         answers = self._count(keys=window_keys, args=args)
         triggers = []
-        for ((hostname, print_), members), count, trigger in zip(groups.items(), answers[::2], answers[1::2]):
+        for ((hostname, print_), members), count, trigger in zip(groups.items(), answers[::2], answers[1::2], strict=True):
             if trigger:
                 event = next(event for event in members if str(event["_id"]) == trigger)
                 triggers.append(Trigger(hostname, print_, int(count), event))

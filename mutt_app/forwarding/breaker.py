@@ -6,7 +6,7 @@ half_open  exactly one caller (the probe) may send. Its success closes the break
            opens it again. The probe holds a lease: if it never reports (its worker died), the
            next caller after the lease becomes the probe, so a lost probe cannot block forever.
 
-Every transition is one Lua script (atomic across workers, Redis's clock), counted in a Redis
+Every transition is one Lua script (``lua/breaker.lua``: atomic across workers, Redis's clock), counted in a Redis
 hash for the UI and in ``mutt_circuit_breaker_state_changes_total``. Both thresholds are runtime
 settings read at each call, so a change applies at once.
 """
@@ -16,8 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mutt_app import config, dynconfig
-from mutt_app.core import metrics
-from mutt_app.core.limits import LUA_NOW_MS
+from mutt_app.core import lua, metrics
 from mutt_app.storage import redis_keys
 
 NAME = "moogsoft"
@@ -26,62 +25,6 @@ STATES = (CLOSED, OPEN, HALF_OPEN)
 GAUGE_VALUES = {CLOSED: 0, OPEN: 1, HALF_OPEN: 2}
 # Callers turned away while a probe is out come back this soon, to follow a quick probe.
 HALF_OPEN_POLL_MS = 1000
-
-_SCRIPT = LUA_NOW_MS + """
-local key, transitions = KEYS[1], KEYS[2]
-local op = ARGV[1]
-local threshold, timeout_ms, lease_ms, poll_ms = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-local now = now_ms()
-local h = redis.call('HMGET', key, 'state', 'failures', 'opened_at', 'probe_until')
-local state = h[1] or 'closed'
-local failures = tonumber(h[2]) or 0
-local opened_at = tonumber(h[3]) or 0
-local probe_until = tonumber(h[4]) or 0
-local moves = {}
-local function move(new)
-  table.insert(moves, state .. '>' .. new)
-  redis.call('HINCRBY', transitions, state .. '>' .. new, 1)
-  state = new
-  redis.call('HSET', key, 'state', new, 'changed_at', now)
-end
-local allowed, wait, probe = 0, 0, 0
-if op == 'allow' then
-  if state == 'closed' then
-    allowed = 1
-  elseif state == 'open' then
-    if now < opened_at + timeout_ms then
-      wait = opened_at + timeout_ms - now
-    else
-      move('half_open')
-      redis.call('HSET', key, 'probe_until', now + lease_ms)
-      allowed, probe = 1, 1
-    end
-  elseif now < probe_until then
-    wait = math.min(probe_until - now, poll_ms)
-  else
-    -- the last probe's lease ran out without a result: its worker is gone; this caller probes
-    redis.call('HSET', key, 'probe_until', now + lease_ms)
-    allowed, probe = 1, 1
-  end
-else
-  -- op 'record': ARGV[6] holds the outcomes of sends in the order they finished, s or f each
-  for i = 1, #ARGV[6] do
-    if string.sub(ARGV[6], i, i) == 's' then
-      if state == 'half_open' then move('closed') end
-      failures = 0
-    else
-      failures = failures + 1
-      if state == 'half_open' or (state == 'closed' and failures >= threshold) then
-        move('open')
-        redis.call('HSET', key, 'opened_at', now)
-      end
-    end
-  end
-  redis.call('HSET', key, 'failures', failures)
-end
-return {allowed, wait, probe, table.concat(moves, ',')}
-"""
-
 
 @dataclass(frozen=True)
 class Permit:
@@ -95,7 +38,7 @@ class CircuitBreaker:
 
     def __init__(self, redis_client, *, probe_lease: float | None = None) -> None:
         self._redis = redis_client
-        self._script = redis_client.register_script(_SCRIPT)
+        self._script = lua.script(redis_client, "mutt_app.forwarding:breaker")
         # A probe is one send (connect + answer, each up to MOOG_TIMEOUT): it reports by then
         # unless its worker died.
         self._probe_lease = probe_lease if probe_lease is not None else 2 * config.get().moog_timeout + 10

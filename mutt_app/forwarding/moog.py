@@ -19,10 +19,12 @@ import os
 import threading
 import time
 import urllib.request
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 import certifi
@@ -76,7 +78,7 @@ def payload(alert: Alert | Row) -> dict:
     }
 
 
-def request_body(alerts: list[Alert | Row]) -> dict:
+def request_body(alerts: Sequence[Alert | Row[Any]]) -> dict:
     """What one request to Moogsoft carries: one alert's event as it is (v2.5's format), several
     as ``{"events": [...]}``, the list form of Moogsoft's REST LAM."""
     if len(alerts) == 1:

@@ -26,9 +26,10 @@ from typing import Any
 from uuid import uuid4
 
 from mutt_app import dynconfig
-from mutt_app.alerting.batches import QUEUED, EventBatches
+from mutt_app.core import lua
 from mutt_app.dead_letters import dlq
 from mutt_app.ingest import events
+from mutt_app.ingest.buffer import QUEUED, EventBuffer
 from mutt_app.storage import redis_keys
 from mutt_app.storage.db import session_scope
 
@@ -48,7 +49,7 @@ class Rejected:
 
 @dataclass(frozen=True)
 class Result:
-    status: str                        # batches.QUEUED / RATE_LIMITED / BACKLOG_FULL
+    status: str                        # buffer.QUEUED / RATE_LIMITED / BACKLOG_FULL
     accepted: int = 0
     rejected: tuple[Rejected, ...] = ()
     backlog: int = 0
@@ -61,7 +62,7 @@ class Ingest:
 
     def __init__(self, redis_client, dispatch: Callable[[str], None],
                  store_rejected: Callable[[], None] = lambda: None) -> None:
-        self.batches = EventBatches(redis_client)
+        self.buffer = EventBuffer(redis_client)
         self.dispatch = dispatch
         self.store_rejected = store_rejected  # asks for the rejected items to be stored (the web: a task)
         self._flusher_pid: int | None = None
@@ -92,7 +93,7 @@ class Ingest:
         settings = self.settings()
         limit = settings.get("max_ingest_queue_size")
         context = f" (key {key_name}, correlation id {correlation_id})"
-        result = self.batches.accept(
+        result = self.buffer.accept(
             documents,
             key_id=key_id,
             rate_limit=settings.get("ingest_rate_limit"),
@@ -118,7 +119,7 @@ class Ingest:
     def settings(self) -> dynconfig.RuntimeConfig:
         """The runtime settings, as kept in this pipeline's Redis (looked up without going through
         the process-wide client: ingest reads them several times a request)."""
-        return dynconfig.runtime(self.batches.redis)
+        return dynconfig.runtime(self.buffer.redis)
 
     def _cut_filled(self, buffered: int, added: int) -> None:
         """Cut one batch for every ``ingest_batch_size`` boundary this request's events crossed."""
@@ -130,7 +131,7 @@ class Ingest:
     def _cut_and_dispatch(self, size: int, waited_ms: int = 0) -> tuple[int, float]:
         """Cut one batch (with ``waited_ms``: if due) and enqueue it: (events cut, seconds until
         the rest of the buffer is due, 0 when it is empty)."""
-        cut, due_in = self.batches.cut_when_due(size, self.settings().get("janitor_stuck_after_seconds"), waited_ms=waited_ms)
+        cut, due_in = self.buffer.cut_when_due(size, self.settings().get("janitor_stuck_after_seconds"), waited_ms=waited_ms)
         if cut is None:
             return 0, due_in
         batch_id, count = cut
@@ -190,19 +191,6 @@ class Ingest:
                 stop.wait(1.0)
 
 
-_TRIM_STORED = """
--- KEYS: rejected ; ARGV: the ids of the items at the head of the list that were just stored
--- Trim them, unless they are no longer at the head: another run stored and trimmed them first.
-local head = redis.call('LRANGE', KEYS[1], 0, #ARGV - 1)
-if #head < #ARGV then return 0 end
-for i, raw in ipairs(head) do
-  if cjson.decode(raw)['id'] ~= ARGV[i] then return 0 end
-end
-redis.call('LTRIM', KEYS[1], #ARGV, -1)
-return 1
-"""
-
-
 def store_rejected(redis_client, scope=session_scope, at_once: int = STORE_REJECTED_AT_ONCE) -> int:
     """Store the rejected items waiting in Redis as dead letters (kind event, reason invalid_event),
     oldest first, ``at_once`` a transaction; returns how many were stored.
@@ -210,7 +198,7 @@ def store_rejected(redis_client, scope=session_scope, at_once: int = STORE_REJEC
     An item leaves Redis only after its dead letter committed, and is written under the id it got
     at ingest, so a run that dies in between, or two runs at once, store it once.
     """
-    trim = redis_client.register_script(_TRIM_STORED)
+    trim = lua.script(redis_client, "mutt_app.ingest:trim_stored")
     stored = 0
     while True:
         items = [json.loads(raw) for raw in redis_client.lrange(redis_keys.INGEST_REJECTED, 0, at_once - 1)]

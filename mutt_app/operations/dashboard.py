@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from mutt_app.alerting.batches import RATE_BUCKETS
+from mutt_app.ingest.buffer import RATE_BUCKETS
 from mutt_app.storage import redis_keys
 
 _FORMATS = {bucket: fmt for bucket, fmt, _ in RATE_BUCKETS}

@@ -12,7 +12,7 @@ a. event batches past their lease: a claimed batch (its worker died) is re-enque
    a batch never claimed is most likely still queued behind others, so it is re-enqueued only
    when the ``alerts`` queue is empty or it is long overdue (a lost message) — re-enqueueing a
    whole backlog would double it. A batch that lost its worker more than
-   ``mutt_app.alerting.alerter.MAX_BATCH_CLAIMS`` times is split into one batch per event; a single
+   ``mutt_app.alerting.lifecycle.MAX_BATCH_CLAIMS`` times is split into one batch per event; a single
    event that keeps killing workers becomes a dead letter ``worker_lost`` (the alerter's rule).
 b. events still in the ingest buffer (a web process died before cutting them into a batch).
 c. alerts in ``pending``/``sending`` past their lease: back to ``pending`` and re-enqueued; an
@@ -34,8 +34,8 @@ from sqlalchemy.orm import Session
 
 from mutt_app import dynconfig
 from mutt_app.access import api_keys
-from mutt_app.alerting.alerter import DEAD_LETTER, SPLIT
 from mutt_app.alerting.batches import EventBatches
+from mutt_app.alerting.lifecycle import DEAD_LETTER, SPLIT
 from mutt_app.core import metrics
 from mutt_app.dead_letters import dlq
 from mutt_app.storage import partitions, redis_keys

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mutt_app import config, dynconfig
-from mutt_app.alerting.batches import RATE_BUCKETS
+from mutt_app.ingest.buffer import RATE_BUCKETS
 from mutt_app.operations import supervisor
 from mutt_app.storage import redis_keys
 from mutt_app.storage.db import session_scope

@@ -18,11 +18,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mutt_app import dynconfig
-from mutt_app.alerting.batches import QUEUED, EventBatches
 from mutt_app.audit import config_audit
 from mutt_app.dead_letters.dlq import ALERT, CHUNK, EVENT, INVALID_EVENT, MOOG_REJECTED, REPLAYED, Progress
-from mutt_app.forwarding.delivery import reopen
+from mutt_app.forwarding.outbox import reopen
 from mutt_app.ingest import events
+from mutt_app.ingest.buffer import QUEUED, EventBuffer
 from mutt_app.storage.db import on_commit
 from mutt_app.storage.models import Alert, DeadLetter
 
@@ -35,10 +35,10 @@ MAX_REPLAY_BACKOFF = 6 * 3600  # seconds
 @dataclass
 class Pipeline:
     """Where replayed work goes, given by the caller so this module stays free of Celery: the
-    event batches in Redis, ``flush_buffer`` (cut the ingest buffer into batches and enqueue
+    ingest buffer in Redis, ``flush_buffer`` (cut the ingest buffer into batches and enqueue
     them: ``mutt_app.ingest.accept.Ingest.flush``) and ``mutt_app.handoff.forward_alerts``."""
 
-    batches: EventBatches
+    buffer: EventBuffer
     flush_buffer: Callable[[], int]
     enqueue_alerts: Callable[[list[str]], None]
 
@@ -169,8 +169,8 @@ def _replay_events(letters: list[DeadLetter], pipeline: Pipeline, correlation_id
         return outcome
     # Into Redis before the caller commits: if the commit then fails, the event is processed and
     # the letter still says waiting, and a second replay is harmless (audit keyed on the event id).
-    accepted = pipeline.batches.accept(documents, key_id=REPLAY_SOURCE, rate_limit=0, rate_window=60,
-                                       max_backlog=dynconfig.get("max_ingest_queue_size"))
+    accepted = pipeline.buffer.accept(documents, key_id=REPLAY_SOURCE, rate_limit=0, rate_window=60,
+                                      max_backlog=dynconfig.get("max_ingest_queue_size"))
     if accepted.status != QUEUED:
         outcome.skipped.update({letter_id: "the ingest backlog is full; try again later" for letter_id in sent})
         return outcome

@@ -58,11 +58,3 @@ def load(session: Session) -> RuleBook:
     teams = session.execute(select(DeviceTeam.hostname, DeviceTeam.team_assignment))
     return RuleBook(rules, list(hosts), {host: team for host, team in teams})
 
-
-def load_knowledge(session: Session, version: str | None = None):
-    """``mutt_app.alerting.knowledge.load``. Temporary (issue #21): tasks/alerter.py, which helper
-    "lifecycle" is reshaping, still calls it here; delete this (and its ignore_imports entry in
-    pyproject.toml) once it calls alerting.knowledge.load."""
-    from mutt_app.alerting import knowledge
-
-    return knowledge.load(session, version)

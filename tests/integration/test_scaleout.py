@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from mutt_app import dynconfig
 from mutt_app.access import api_keys
-from mutt_app.alerting.batches import EventBatches
+from mutt_app.ingest.buffer import EventBuffer
 from mutt_app.rules import rule_store
 from mutt_app.storage import db
 from mutt_app.storage.models import Alert
@@ -72,9 +72,9 @@ def test_rate_limit_and_rollup_threshold_hold_exactly_across_three_workers(stack
         answers = list(pool.map(post, chunks))
     assert sum(answer["accepted"] for answer in answers) == len(events)
 
-    batches = EventBatches(redis)
+    buffer = EventBuffer(redis)
     unhandled = len(events) - 10 * LIMIT
-    wait_until(lambda: batches.stats().get("unhandled", 0) == unhandled and batches.stats().get("audited") == 10 * LIMIT,
+    wait_until(lambda: buffer.stats().get("unhandled", 0) == unhandled and buffer.stats().get("audited") == 10 * LIMIT,
                timeout=60, message="every event processed")
     expected_alerts = 10 * LIMIT + len(at_or_above)
 
@@ -90,7 +90,7 @@ def test_rate_limit_and_rollup_threshold_hold_exactly_across_three_workers(stack
         metas = sorted(row.hostname for row in rows if row.kind == "meta")
         assert len(rows) == expected_alerts and {row.state for row in rows} == {"delivered"}
     assert metas == sorted(host for host, _ in at_or_above)  # one each, none for the quiet host
-    assert batches.stats().get("dead_lettered", 0) == 0
+    assert buffer.stats().get("dead_lettered", 0) == 0
 
     assert standin.tightest(LIMIT + 1) >= PERIOD - STAMP_JITTER, \
         "more than moog_rate_limit sends reached Moogsoft within one period"

@@ -21,6 +21,7 @@ from mutt_app import config, dynconfig, handoff
 from mutt_app.alerting.batches import EventBatches
 from mutt_app.celery_app import app
 from mutt_app.dead_letters import dlq
+from mutt_app.ingest.buffer import EventBuffer
 from mutt_app.rules import rule_store, rulebook, seed
 from mutt_app.storage import redis_keys
 from mutt_app.storage.db import session_scope
@@ -38,7 +39,7 @@ def worker(redis, pg_url):
     alerter_task._knowledge._knowledge = None
     alerter_task._backlog = (0.0, 0)
     with start_worker(app, pool="solo", perform_ping_check=False, queues=[ALERTS_QUEUE], shutdown_timeout=30):
-        yield EventBatches(redis)
+        yield EventBuffer(redis)
 
 
 def make_event(hostname, message, **extra) -> dict:
@@ -47,23 +48,23 @@ def make_event(hostname, message, **extra) -> dict:
             "_key": "test", "timestamp": now, "hostname": hostname, "message": message, **extra}
 
 
-def send(batches: EventBatches, events: list[dict], batch_size: int = 50, enqueue: bool = True) -> list[str]:
-    result = batches.accept([json.dumps(e) for e in events], key_id="test", rate_limit=0, rate_window=60,
-                            max_backlog=10_000_000)
+def send(buffer: EventBuffer, events: list[dict], batch_size: int = 50, enqueue: bool = True) -> list[str]:
+    result = buffer.accept([json.dumps(e) for e in events], key_id="test", rate_limit=0, rate_window=60,
+                           max_backlog=10_000_000)
     assert result.status == "queued"
     ids = []
-    while (cut := batches.cut(batch_size, 300)) is not None:
+    while (cut := buffer.cut(batch_size, 300)) is not None:
         ids.append(cut[0])
         if enqueue:
             handoff.process_batch(cut[0])
     return ids
 
 
-def settled(batches: EventBatches, expected: int) -> dict:
+def settled(buffer: EventBuffer, expected: int) -> dict:
     def done():
-        stats = batches.stats()
+        stats = buffer.stats()
         total = sum(stats.get(k, 0) for k in ("audited", "unhandled", "dead_lettered"))
-        return stats if total >= expected and batches.backlog() == 0 else None
+        return stats if total >= expected and buffer.backlog() == 0 else None
 
     return wait_until(done, timeout=60, message=f"{expected} events processed")
 
@@ -118,7 +119,7 @@ def test_a_batch_redelivered_after_its_commit_adds_nothing(worker, monkeypatch):
     assert (stats["audited"], db_counts()) == (20, (20, 20, 0, 0))
 
 
-def switch_over(batches: EventBatches, message: str, batch_size: int) -> tuple[list[bool], float]:
+def switch_over(buffer: EventBuffer, message: str, batch_size: int) -> tuple[list[bool], float]:
     """Stream events saying ``message`` while a rule matching it is created; returns, per event
     sent more than 1 s after the change, whether it matched, and how long after the change the
     first matching event was sent (negative: it was sent before and processed after)."""
@@ -127,14 +128,14 @@ def switch_over(batches: EventBatches, message: str, batch_size: int) -> tuple[l
     def stream():
         while not stop.is_set():
             batch = [make_event(f"host{i}", message) for i in range(4)]
-            send(batches, batch, batch_size=batch_size)
+            send(buffer, batch, batch_size=batch_size)
             sent.extend((e["_id"], time.monotonic()) for e in batch)
             time.sleep(0.02)
 
     feeder = threading.Thread(target=stream)
     feeder.start()
     try:
-        wait_until(lambda: batches.stats().get("unhandled", 0) >= 40, message="unhandled events before the change")
+        wait_until(lambda: buffer.stats().get("unhandled", 0) >= 40, message="unhandled events before the change")
         with session_scope() as session:
             rule = rule_store.create_rule(session, {"match_string": message.lower(), "prod_handling": "Ignore",
                                                   "dev_handling": "Ignore", "team_assignment": "T"}, actor="test")
@@ -143,7 +144,7 @@ def switch_over(batches: EventBatches, message: str, batch_size: int) -> tuple[l
     finally:
         stop.set()
         feeder.join()
-    settled(batches, len(sent))
+    settled(buffer, len(sent))
     with session_scope() as session:
         audited = set(session.scalars(select(EventAudit.event_id).where(EventAudit.rule_id == rule.id)))
     assert len(audited) < len(sent), "before the change the events were unhandled"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mutt_app.alerting.batches import EventBatches
+from mutt_app.ingest.buffer import EventBuffer
 from mutt_app.rules import seed
 from mutt_app.storage.db import session_scope
 from tests.integration.alerter.test_process_events import switch_over
@@ -24,7 +24,7 @@ def test_a_rule_change_reaches_every_worker_process_within_a_second(redis, pg_ur
         wait_until(lambda: worker.log().count("rule set loaded") == 2, timeout=10,
                    message="each pool process loaded the rule set before its first batch")
         # batches of two events: both pool processes get work, each with its own rule-set cache
-        after, first_match = switch_over(EventBatches(redis), "%QUUX-2-ZAP it broke", batch_size=2)
+        after, first_match = switch_over(EventBuffer(redis), "%QUUX-2-ZAP it broke", batch_size=2)
     finally:
         worker.stop()
     assert after and all(after), "every event sent more than 1 s after the change matched the new rule"

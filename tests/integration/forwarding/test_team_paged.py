@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from mutt_app.alerting.batches import EventBatches
 from mutt_app.handoff import process_batch
+from mutt_app.ingest.buffer import EventBuffer
 from mutt_app.rules import host_store, rule_store
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import EventAudit
@@ -42,9 +42,9 @@ def test_moogsoft_receives_the_device_team_else_the_rules_team(redis, pg_url, st
                           queues="alerts,moog", concurrency=1)
     try:
         sent = [event(OWNED), event(UNOWNED)]
-        batches = EventBatches(redis)
-        batches.accept([json.dumps(e) for e in sent], key_id="test", rate_limit=0, rate_window=60, max_backlog=1000)
-        batch_id, _ = batches.cut(10, 300)
+        buffer = EventBuffer(redis)
+        buffer.accept([json.dumps(e) for e in sent], key_id="test", rate_limit=0, rate_window=60, max_backlog=1000)
+        batch_id, _ = buffer.cut(10, 300)
         process_batch(batch_id)
         delivered = wait_until(lambda: len(standin.delivered()) == 2 and standin.delivered(), timeout=60,
                                message="both alerts at the Moogsoft stand-in")

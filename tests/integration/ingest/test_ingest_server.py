@@ -13,6 +13,7 @@ from mutt_app import dynconfig
 from mutt_app.access import api_keys
 from mutt_app.alerting.batches import EventBatches
 from mutt_app.ingest.accept import rejected_waiting, store_rejected
+from mutt_app.ingest.buffer import EventBuffer
 from mutt_app.storage import redis_keys
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import DeadLetter
@@ -57,10 +58,10 @@ def test_concurrent_senders_every_item_is_queued_or_rejected_and_metrics_add_up_
     assert (queued, rejected) == (600 + 30 * 40, 30 * 2)
     assert len({r.json()["correlation_id"] for r in singles}) == 600
 
-    state = EventBatches(redis)
+    state, batches = EventBuffer(redis), EventBatches(redis)
     assert state.stats()["accepted"] == queued == state.backlog()
     # every web process's flusher cuts what waits: soon everything is in dispatched batches
-    wait_until(lambda: state.buffered() == 0 and redis.llen("alerts") == state.pending(), timeout=10,
+    wait_until(lambda: state.buffered() == 0 and redis.llen("alerts") == batches.pending(), timeout=10,
                message="buffer cut into batches, one alerter task each")
     sizes = [redis.llen(redis_keys.batch(batch_id)) for batch_id in redis.zrange(redis_keys.BATCHES_PENDING, 0, -1)]
     assert sum(sizes) == queued and max(sizes) <= dynconfig.REGISTRY["ingest_batch_size"].default

@@ -16,9 +16,9 @@ import requests
 from sqlalchemy import func, select
 
 from mutt_app import dynconfig
-from mutt_app.alerting.batches import EventBatches
 from mutt_app.celery_app import app
 from mutt_app.handoff import process_batch
+from mutt_app.ingest.buffer import EventBuffer
 from mutt_app.rules import rule_store
 from mutt_app.storage import db
 from mutt_app.storage.models import Alert, DeadLetter, EventAudit
@@ -33,7 +33,7 @@ class Stream:
     """Feeds batches of matching events to the alerter, as ingest would, until stopped."""
 
     def __init__(self, redis) -> None:
-        self.batches = EventBatches(redis)
+        self.buffer = EventBuffer(redis)
         self.fed: list[tuple[float, str]] = []   # (wall time, event id)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -48,9 +48,9 @@ class Stream:
                                "_key": "test", "hostname": "core-router-01", "timestamp": now,
                                "message": "%LINK-3-UPDOWN: Interface Gi0/1, changed state to down"})
                 self.fed.append((time.time(), event_id))
-            self.batches.accept([json.dumps(e) for e in events], key_id="test", rate_limit=0, rate_window=60,
-                                max_backlog=10_000_000)
-            batch = self.batches.cut(EVENTS_PER_BATCH, lease_seconds=300)
+            self.buffer.accept([json.dumps(e) for e in events], key_id="test", rate_limit=0, rate_window=60,
+                               max_backlog=10_000_000)
+            batch = self.buffer.cut(EVENTS_PER_BATCH, lease_seconds=300)
             if batch:
                 process_batch(batch[0])
             self._stop.wait(BATCH_EVERY)

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from mutt_app.access import api_keys
-from mutt_app.alerting.batches import EventBatches
+from mutt_app.ingest.buffer import EventBuffer
 from mutt_app.storage.db import session_scope
 from tests.support.processes import mutt, mutt_env, start_web
 
@@ -33,6 +33,6 @@ def test_mutt_send_posts_v25_samples_to_a_real_web_and_every_event_is_accepted(r
         assert (report["events"], report["accepted"], report["requests"]) == (132, 132, 27)
         assert report["latency_ms"]["p50"] is not None
         assert key not in result.stdout + result.stderr
-        assert EventBatches(redis).stats().get("accepted") == 132
+        assert EventBuffer(redis).stats().get("accepted") == 132
     finally:
         web.stop()

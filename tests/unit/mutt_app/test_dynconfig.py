@@ -95,7 +95,7 @@ def test_a_stored_value_the_registry_refuses_is_logged_and_the_default_applies(r
 
     redis.hset(redis_keys.CONFIG, "moog_rate_limit", json.dumps("fast"))
     redis.incr(redis_keys.CONFIG_VERSION)
-    with caplog.at_level(logging.WARNING, logger="mutt_app.core.dynconfig"):
+    with caplog.at_level(logging.WARNING, logger="mutt_app.dynconfig"):
         assert dynconfig.RuntimeConfig(redis).get("moog_rate_limit") == dynconfig.REGISTRY["moog_rate_limit"].default
     assert "runtime setting moog_rate_limit: the stored value is refused (" in caplog.text
     assert "the default applies" in caplog.text

@@ -1,9 +1,9 @@
 import pytest
 
-from mutt_app import config, errors
+from mutt_app import config, dynconfig, errors
 from mutt_app.access import api_keys, users
 from mutt_app.audit import queries
-from mutt_app.core import dynconfig, params, patterns
+from mutt_app.core import params, patterns
 from mutt_app.dead_letters import dlq
 from mutt_app.ingest import events
 from mutt_app.operations import supervisor

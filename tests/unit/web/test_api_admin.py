@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from mutt_app.alerting.batches import RATE_BUCKETS
+from mutt_app.ingest.buffer import RATE_BUCKETS
 from mutt_app.storage import redis_keys
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import ConfigAudit, EventAudit

@@ -19,6 +19,7 @@ from mutt_app import config, dynconfig
 from mutt_app.access import api_keys
 from mutt_app.alerting.batches import EventBatches
 from mutt_app.ingest.accept import rejected_waiting, store_rejected
+from mutt_app.ingest.buffer import EventBuffer
 from mutt_app.storage import redis_client, redis_keys
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import DeadLetter
@@ -88,7 +89,7 @@ def test_a_single_event_is_queued_with_v25s_answer(post, redis):
     assert event["hostname"] == "core-router-01" and event["syslog_severity"] == 5
     assert event["timestamp"] == "2025-01-15T14:30:22+00:00"
     assert (event["_correlation_id"], event["_source"], event["_key"]) == ("rsyslog-42.a:b", "ingest", "rsyslog dc1")
-    assert EventBatches(redis).backlog() == 1 and EventBatches(redis).stats()["accepted"] == 1
+    assert EventBuffer(redis).backlog() == 1 and EventBuffer(redis).stats()["accepted"] == 1
 
 
 @pytest.mark.parametrize("presented", ["has spaces", "x" * 65, "ünïcode", ""])
@@ -215,8 +216,7 @@ def test_batch_requests_cut_a_batch_for_each_full_batch_size(post, redis, monkey
     set_runtime("ingest_batch_size", 10)
     response = post([EVENT] * 25)
     assert response.json()["accepted"] == 25
-    batches = EventBatches(redis)
-    assert batches.pending() == 2 and batches.buffered() == 5
+    assert EventBatches(redis).pending() == 2 and EventBuffer(redis).buffered() == 5
     assert redis.llen("alerts") == 2  # two mutt.process_events tasks on the broker
 
 
@@ -224,11 +224,11 @@ def test_the_flusher_sends_what_waits_without_filling_a_batch(app, post, redis):
     app.config["MUTT_INGEST_FLUSHER"] = True
     for _ in range(3):
         assert post(EVENT).status_code == 200
-    batches = EventBatches(redis)
+    buffer, batches = EventBuffer(redis), EventBatches(redis)
     deadline = time.monotonic() + 10
-    while batches.buffered() and time.monotonic() < deadline:
+    while buffer.buffered() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert batches.buffered() == 0 and batches.pending() >= 1 and redis.llen("alerts") >= 1
+    assert buffer.buffered() == 0 and batches.pending() >= 1 and redis.llen("alerts") >= 1
     claimed = [batches.claim(batch_id, 60) for batch_id in redis.zrange(redis_keys.BATCHES_PENDING, 0, -1)]
     assert sum(len(claim.events) for claim in claimed) == 3
 
@@ -332,7 +332,7 @@ def test_a_full_backlog_is_503_with_retry_after_and_keeps_nothing_of_the_request
     body = response.json()
     assert (body["message"], body["queue_depth"], body["queue_limit"]) == ("Service Unavailable - queue full", 999, 1000)
     assert post(EVENT).status_code == 200
-    assert EventBatches(redis).stats()["accepted"] == 1000
+    assert EventBuffer(redis).stats()["accepted"] == 1000
 
 
 def test_redis_down_is_503_with_retry_after(post, monkeypatch):
@@ -367,11 +367,11 @@ def test_every_posted_item_is_either_queued_or_a_dead_letter(post, redis):
         rejected += len(body["rejected"])
     ndjson = post(raw=json.dumps(EVENT) + "\n{oops\n" + json.dumps(EVENT), content_type="application/x-ndjson").json()
     posted, queued, rejected = posted + 3, queued + ndjson["accepted"], rejected + len(ndjson["rejected"])
-    assert EventBatches(redis).stats()["rejected"] == rejected == rejected_waiting(redis)
+    assert EventBuffer(redis).stats()["rejected"] == rejected == rejected_waiting(redis)
     assert store_rejected(redis) == rejected and rejected_waiting(redis) == 0
     with session_scope() as session:
         letters = session.scalar(select(func.count()).select_from(DeadLetter).where(DeadLetter.reason == "invalid_event"))
-    assert EventBatches(redis).stats()["accepted"] == queued == EventBatches(redis).backlog()
+    assert EventBuffer(redis).stats()["accepted"] == queued == EventBuffer(redis).backlog()
     assert letters == rejected
     assert posted == queued + rejected
 

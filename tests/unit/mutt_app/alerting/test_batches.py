@@ -1,74 +1,32 @@
 import json
-import time
-from datetime import UTC
 
 import pytest
 
-from mutt_app.alerting.batches import BACKLOG_FULL, QUEUED, RATE_LIMITED, EventBatches
-from mutt_app.storage import redis_keys
+from mutt_app.alerting.batches import EventBatches
+from mutt_app.ingest.buffer import EventBuffer
 
 
 def events(n, start=0):
     return [json.dumps({"_id": f"e{i}", "message": f"m{i}"}) for i in range(start, start + n)]
 
 
-def accept(batches, items, **overrides):
+def accept(redis, items, **overrides):
     options = dict(key_id="k1", rate_limit=0, rate_window=60, max_backlog=1000)
     options.update(overrides)
-    return batches.accept(items, **options)
-
-
-def test_accepted_events_are_buffered_counted_and_cut_into_leased_batches(redis):
-    batches = EventBatches(redis)
-    result = accept(batches, events(5))
-    assert (result.status, result.backlog, result.buffered) == (QUEUED, 5, 5)
-    batch_id, size = batches.cut(max_events=3, lease_seconds=60)
-    assert size == 3 and batches.buffered() == 2 and batches.pending() == 1
-    claim = batches.claim(batch_id, lease_seconds=60)
-    assert claim.attempts == 1
-    assert [event["_id"] for event in claim.events] == ["e0", "e1", "e2"]
-    assert batches.stats()["accepted"] == 5
-
-
-def test_cut_of_an_empty_buffer_makes_no_batch(redis):
-    assert EventBatches(redis).cut(max_events=10, lease_seconds=60) is None
-
-
-def test_a_timed_cut_waits_until_the_oldest_buffered_event_has_waited_long_enough(redis):
-    batches = EventBatches(redis)
-    assert batches.cut_when_due(10, 60, waited_ms=300) == (None, 0.0)  # empty
-    accept(batches, events(2))
-    cut, due_in = batches.cut_when_due(10, 60, waited_ms=300)
-    assert cut is None and 0.1 < due_in <= 0.3  # just arrived
-    time.sleep(0.2)
-    accept(batches, events(2, start=2))  # newer events do not make the buffer younger
-    time.sleep(0.15)
-    (batch_id, size), due_in = batches.cut_when_due(10, 60, waited_ms=300)
-    assert size == 4 and due_in == 0 and redis.get(redis_keys.INGEST_BUFFER_SINCE) is None
-
-
-def test_what_a_cut_leaves_in_the_buffer_is_dated_from_the_cut(redis):
-    batches = EventBatches(redis)
-    accept(batches, events(5))
-    time.sleep(0.35)
-    batches.cut(max_events=3, lease_seconds=60)  # a request filled a batch; 2 events stay
-    cut, due_in = batches.cut_when_due(10, 60, waited_ms=300)
-    assert cut is None and 0.1 < due_in <= 0.3
-    time.sleep(due_in + 0.02)
-    assert batches.cut_when_due(10, 60, waited_ms=300)[0][1] == 2
+    return EventBuffer(redis).accept(items, **options)
 
 
 def test_complete_counts_once_even_when_a_batch_is_delivered_twice(redis):
     batches = EventBatches(redis)
-    accept(batches, events(4))
-    batch_id, _ = batches.cut(max_events=4, lease_seconds=60)
+    accept(redis, events(4))
+    batch_id, _ = EventBuffer(redis).cut(max_events=4, lease_seconds=60)
     batches.claim(batch_id, 60)
     assert batches.complete(batch_id, {"audited": 3, "unhandled": 1}) is True
     assert batches.complete(batch_id, {"audited": 3, "unhandled": 1}) is False
     assert batches.claim(batch_id, 60) is None
-    stats = batches.stats()
+    stats = EventBuffer(redis).stats()
     assert (stats["audited"], stats["unhandled"]) == (3, 1)
-    assert batches.backlog() == 0 and batches.pending() == 0
+    assert EventBuffer(redis).backlog() == 0 and batches.pending() == 0
 
 
 def test_complete_refuses_outcomes_it_does_not_know(redis):
@@ -76,47 +34,11 @@ def test_complete_refuses_outcomes_it_does_not_know(redis):
         EventBatches(redis).complete("b", {"vanished": 1})
 
 
-def test_backlog_limit_refuses_a_whole_request_and_keeps_nothing(redis):
-    batches = EventBatches(redis)
-    accept(batches, events(8), max_backlog=10)
-    refused = accept(batches, events(3, start=8), max_backlog=10)
-    assert refused.status == BACKLOG_FULL and refused.backlog == 8
-    assert batches.buffered() == 8 and batches.stats()["accepted"] == 8
-
-
-def test_rate_limit_refuses_with_a_retry_time(redis):
-    batches = EventBatches(redis)
-    assert accept(batches, events(1), rate_limit=2, rate_window=60).status == QUEUED
-    assert accept(batches, events(1), rate_limit=2, rate_window=60).status == QUEUED
-    refused = accept(batches, events(1), rate_limit=2, rate_window=60)
-    assert refused.status == RATE_LIMITED
-    assert 0 < refused.retry_after <= 30
-    assert accept(batches, events(1), key_id="other", rate_limit=2, rate_window=60).status == QUEUED
-
-
-def test_accept_counts_events_per_minute_for_the_dashboard(redis):
-    from datetime import datetime
-
-    now = datetime(2026, 11, 25, 12, 34, 56, tzinfo=UTC)
-    accept(EventBatches(redis), events(7), now=now)
-    assert redis.get(redis_keys.ingest_rate("1m", "2026-11-25T12:34")) == "7"
-    assert redis.get(redis_keys.ingest_rate("24h", "2026-11-25")) == "7"
-    assert 0 < redis.ttl(redis_keys.ingest_rate("1m", "2026-11-25T12:34")) <= 7200
-
-
-def test_a_request_of_more_events_than_lua_can_unpack_at_once_is_queued_whole(redis):
-    batches = EventBatches(redis)
-    result = accept(batches, events(20_000), max_backlog=100_000)
-    assert (result.status, result.backlog, result.buffered) == (QUEUED, 20_000, 20_000)
-    assert json.loads(redis.lindex(redis_keys.INGEST_BUFFER, -1))["_id"] == "e19999"
-    assert batches.stats()["accepted"] == 20_000
-
-
 def test_expired_batches_are_found_with_their_attempts(redis):
     batches = EventBatches(redis)
-    accept(batches, events(2))
-    stale, _ = batches.cut(max_events=1, lease_seconds=-1)
-    fresh, _ = batches.cut(max_events=1, lease_seconds=60)
+    accept(redis, events(2))
+    stale, _ = EventBuffer(redis).cut(max_events=1, lease_seconds=-1)
+    fresh, _ = EventBuffer(redis).cut(max_events=1, lease_seconds=60)
     assert batches.expired() == [(stale, 0)]
     batches.claim(stale, lease_seconds=-1)
     assert batches.expired() == [(stale, 1)]
@@ -126,8 +48,8 @@ def test_expired_batches_are_found_with_their_attempts(redis):
 
 def test_split_isolates_each_event_in_its_own_batch(redis):
     batches = EventBatches(redis)
-    accept(batches, events(3))
-    batch_id, _ = batches.cut(max_events=3, lease_seconds=60)
+    accept(redis, events(3))
+    batch_id, _ = EventBuffer(redis).cut(max_events=3, lease_seconds=60)
     batches.claim(batch_id, 60)
     singles = batches.split(batch_id, lease_seconds=60)
     assert len(singles) == 3 and batches.pending() == 3

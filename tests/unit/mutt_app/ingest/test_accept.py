@@ -10,10 +10,11 @@ from sqlalchemy.exc import OperationalError
 
 from mutt_app import config, dynconfig
 from mutt_app.access import api_keys
-from mutt_app.alerting.batches import QUEUED, EventBatches
+from mutt_app.alerting.batches import EventBatches
 from mutt_app.dead_letters import dlq
 from mutt_app.ingest import events
 from mutt_app.ingest.accept import Ingest, Rejected, rejected_waiting, store_rejected
+from mutt_app.ingest.buffer import QUEUED, EventBuffer
 from mutt_app.storage import redis_keys
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import DeadLetter
@@ -41,10 +42,10 @@ def test_each_full_batch_size_is_cut_and_dispatched_and_flush_sends_the_rest(red
     ingest = Ingest(redis, dispatched.append)
     result = submit(ingest, canonical(250))
     assert (result.status, result.accepted, result.backlog) == (QUEUED, 250, 250)
-    batches = EventBatches(redis)
-    assert len(dispatched) == 2 and batches.buffered() == 50
+    buffer, batches = EventBuffer(redis), EventBatches(redis)
+    assert len(dispatched) == 2 and buffer.buffered() == 50
     assert ingest.flush() == 50
-    assert len(dispatched) == 3 and batches.buffered() == 0 and batches.pending() == 3
+    assert len(dispatched) == 3 and buffer.buffered() == 0 and batches.pending() == 3
     sizes = sorted(len(batches.claim(batch_id, 60).events) for batch_id in dispatched)
     assert sizes == [50, 100, 100]
 
@@ -57,7 +58,7 @@ def test_a_request_that_does_not_cross_a_batch_boundary_leaves_its_events_to_the
         submit(ingest, canonical(1))
     assert dispatched == []
     submit(ingest, canonical(1))
-    assert len(dispatched) == 1 and EventBatches(redis).buffered() == 0
+    assert len(dispatched) == 1 and EventBuffer(redis).buffered() == 0
 
 
 def test_a_failed_dispatch_leaves_the_batch_leased_for_the_janitor(redis, sqlite_url, caplog):
@@ -67,9 +68,9 @@ def test_a_failed_dispatch_leaves_the_batch_leased_for_the_janitor(redis, sqlite
     batch_size(5)
     result = submit(Ingest(redis, broker_down), canonical(5))
     assert result.status == QUEUED
-    batches = EventBatches(redis)
+    buffer = EventBuffer(redis)
     [(batch_id, deadline)] = redis.zrange(redis_keys.BATCHES_PENDING, 0, -1, withscores=True)
-    assert batches.buffered() == 0 and 30 < deadline - time.time() <= 45  # janitor_stuck_after_seconds
+    assert buffer.buffered() == 0 and 30 < deadline - time.time() <= 45  # janitor_stuck_after_seconds
     assert "janitor will enqueue it" in caplog.text
 
 
@@ -83,7 +84,7 @@ def test_rejected_items_become_dead_letters_only_when_the_valid_ones_were_queued
     assert rejected_waiting(redis) == 0 and asked == []
     result = submit(ingest, canonical(1), [Rejected(3, "hostname: required", {"message": "x"})])
     assert result.status == QUEUED and result.rejected[0].index == 3
-    assert rejected_waiting(redis) == 1 and asked == [1] and EventBatches(redis).stats()["rejected"] == 1
+    assert rejected_waiting(redis) == 1 and asked == [1] and EventBuffer(redis).stats()["rejected"] == 1
     assert store_rejected(redis) == 1 and rejected_waiting(redis) == 0
     with session_scope() as session:
         [letter] = session.scalars(select(DeadLetter)).all()
@@ -94,7 +95,7 @@ def test_rejected_items_become_dead_letters_only_when_the_valid_ones_were_queued
 def test_an_all_invalid_batch_is_kept_for_dead_letters_without_touching_the_buffer(redis, sqlite_url):
     result = submit(Ingest(redis, lambda b: None), [], [Rejected(0, "event: a JSON int, not an object", 5)])
     assert result.status == QUEUED and result.accepted == 0
-    assert EventBatches(redis).buffered() == 0 and EventBatches(redis).backlog() == 0
+    assert EventBuffer(redis).buffered() == 0 and EventBuffer(redis).backlog() == 0
     assert store_rejected(redis) == 1
     with session_scope() as session:
         assert [d.payload for d in session.scalars(select(DeadLetter))] == [5]
@@ -161,7 +162,7 @@ def test_the_flusher_thread_cuts_what_waits_and_stops(redis, sqlite_url):
     while not dispatched and time.monotonic() < deadline:
         time.sleep(0.02)
     ingest.stop_flusher()
-    assert len(dispatched) == 1 and EventBatches(redis).buffered() == 0
+    assert len(dispatched) == 1 and EventBuffer(redis).buffered() == 0
 
 
 def test_web_processes_share_one_flush_timer_so_a_batch_holds_what_came_in_an_interval(redis, sqlite_url):

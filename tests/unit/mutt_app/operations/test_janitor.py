@@ -5,10 +5,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select, text
 
 from mutt_app import dynconfig
-from mutt_app.alerting.alerter import MAX_BATCH_CLAIMS
 from mutt_app.alerting.batches import EventBatches
+from mutt_app.alerting.lifecycle import MAX_BATCH_CLAIMS
 from mutt_app.dead_letters import dlq
 from mutt_app.handoff import forward_alerts, process_batch
+from mutt_app.ingest.buffer import EventBuffer
 from mutt_app.operations import janitor
 from mutt_app.storage import partitions, redis_keys
 from mutt_app.storage.db import session_scope
@@ -25,9 +26,10 @@ def run(**options):
 
 def stuck_batch(batches, n=3, claims=1, start=0):
     """A batch whose worker died after ``claims`` claims (lease already over)."""
-    batches.accept([json.dumps({"_id": f"e{i}", "message": "m"}) for i in range(start, start + n)],
-                   key_id="k", rate_limit=0, rate_window=60, max_backlog=10_000)
-    batch_id, _ = batches.cut(n, lease_seconds=-1)
+    buffer = EventBuffer(batches.redis)
+    buffer.accept([json.dumps({"_id": f"e{i}", "message": "m"}) for i in range(start, start + n)],
+                  key_id="k", rate_limit=0, rate_window=60, max_backlog=10_000)
+    batch_id, _ = buffer.cut(n, lease_seconds=-1)
     for _ in range(claims):
         batches.claim(batch_id, lease_seconds=-1)
     return batch_id
@@ -76,18 +78,18 @@ def test_a_batch_that_keeps_killing_workers_is_split_and_its_single_event_dead_l
         [letter] = session.scalars(select(DeadLetter)).all()
         assert (letter.kind, letter.ref_id, letter.reason, letter.attempts) == ("event", "e0", "worker_lost", max_attempts)
         assert letter.payload["message"] == "m"
-    assert batches.stats()["dead_lettered"] == 1
+    assert EventBuffer(redis).stats()["dead_lettered"] == 1
     assert crashy not in {batch for batch, _ in batches.expired()}
 
 
 def test_events_left_in_the_ingest_buffer_are_cut_and_dispatched(redis, sqlite_url):
-    batches = EventBatches(redis)
-    batches.accept([json.dumps({"_id": f"e{i}"}) for i in range(250)], key_id="k", rate_limit=0,
-                   rate_window=60, max_backlog=10_000)
+    buffer = EventBuffer(redis)
+    buffer.accept([json.dumps({"_id": f"e{i}"}) for i in range(250)], key_id="k", rate_limit=0,
+                  rate_window=60, max_backlog=10_000)
     with session_scope() as session:
         dynconfig.change(session, "ingest_batch_size", 100, actor="test")
     report = run(redis_client=redis)
-    assert report.buffered_events == 250 and batches.buffered() == 0
+    assert report.buffered_events == 250 and buffer.buffered() == 0
     assert len(queued_batch_ids(redis)) == 3  # 100 + 100 + 50
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from mutt_app.alerting import alerter
+from mutt_app.alerting import decide
+from mutt_app.alerting.knowledge import Knowledge
 from mutt_app.alerting.rollup import Trigger
 from mutt_app.rules.seed import DEVELOPMENT_HOSTS, DEVICE_TEAMS, RULES
 
@@ -12,7 +13,7 @@ NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def knowledge():
-    return alerter.Knowledge.build([dict(r, id=i + 1) for i, r in enumerate(RULES)], DEVELOPMENT_HOSTS, dict(DEVICE_TEAMS))
+    return Knowledge.build([dict(r, id=i + 1) for i, r in enumerate(RULES)], DEVELOPMENT_HOSTS, dict(DEVICE_TEAMS))
 
 
 def event(n, hostname, message, **extra):
@@ -30,7 +31,7 @@ def test_a_batch_becomes_audit_rows_alerts_unhandled_and_failures():
         event(6, 42, "hostname is a number"),                            # failed
         "not even an object",                                            # failed
     ]
-    outcome = alerter.process(knowledge(), batch, now=NOW, alert_lease_seconds=45)
+    outcome = decide.process(knowledge(), batch, now=NOW, alert_lease_seconds=45)
     assert [(r["event_id"], r["environment"], r["decision"], r["forwarded"], r["rule_name"]) for r in outcome.audit_rows] == [
         ("e1", "prod", "Page_and_ticket", True, "Link down"),
         ("e2", "dev", "Ticket_only", True, "Link down"),
@@ -50,9 +51,9 @@ def test_a_batch_becomes_audit_rows_alerts_unhandled_and_failures():
 
 def test_signatures_are_stable_per_rule_host_and_message_shape():
     k = knowledge()
-    one = alerter.process(k, [event(1, "h", "LINK-DOWN port 1")], now=NOW, alert_lease_seconds=1).alerts[0]
-    two = alerter.process(k, [event(2, "H", "link-down port 2")], now=NOW, alert_lease_seconds=1).alerts[0]
-    three = alerter.process(k, [event(3, "h", "LINK-DOWN fan")], now=NOW, alert_lease_seconds=1).alerts[0]
+    one = decide.process(k, [event(1, "h", "LINK-DOWN port 1")], now=NOW, alert_lease_seconds=1).alerts[0]
+    two = decide.process(k, [event(2, "H", "link-down port 2")], now=NOW, alert_lease_seconds=1).alerts[0]
+    three = decide.process(k, [event(3, "h", "LINK-DOWN fan")], now=NOW, alert_lease_seconds=1).alerts[0]
     assert one["signature"] == two["signature"] != three["signature"]
 
 
@@ -60,13 +61,13 @@ def test_a_hosts_device_team_overrides_the_rules_team():
     """The Teams page's promise: a host with a device team pages that team; other hosts page the
     rule's team. The audit row records the team that was paged."""
     k = knowledge()  # rule "Link down" pages NetOps; edge-fw-02 belongs to Security
-    owned, anonymous = alerter.process(k, [
+    owned, anonymous = decide.process(k, [
         event(1, "EDGE-FW-02.edge.example.com", "LINK-DOWN Gi0/1"),
         event(2, "lonely-router.example.com", "LINK-DOWN Gi0/1"),
     ], now=NOW, alert_lease_seconds=45).alerts
     assert (owned["team"], anonymous["team"]) == ("Security", "NetOps")
-    assert alerter.decide(k, event(4, "edge-fw-02.edge.example.com", "x"), None).team == "Security"
-    audit = alerter.process(k, [event(5, "edge-fw-02.edge.example.com", "LINK-DOWN Gi0/2")], now=NOW,
+    assert decide.decide(k, event(4, "edge-fw-02.edge.example.com", "x"), None).team == "Security"
+    audit = decide.process(k, [event(5, "edge-fw-02.edge.example.com", "LINK-DOWN Gi0/2")], now=NOW,
                             alert_lease_seconds=45).audit_rows
     assert audit[0]["team"] == "Security"
 
@@ -75,19 +76,14 @@ def test_meta_alert_goes_to_the_device_team_or_the_default():
     k = knowledge()
     known = Trigger("edge-fw-02.edge.example.com", "f" * 16, 100, event(1, "edge-fw-02.edge.example.com", "odd thing 7"))
     unknown = Trigger("nobody", "a" * 16, 100, event(2, "nobody", "odd thing 7"))
-    meta = alerter.meta_alert(k, known, threshold=100, window_seconds=600, default_team="NETO", now=NOW, alert_lease_seconds=45)
+    meta = decide.meta_alert(k, known, threshold=100, window_seconds=600, default_team="NETO", now=NOW, alert_lease_seconds=45)
     assert (meta["kind"], meta["team"], meta["severity"], meta["id"]) == ("meta", "Security", 2, "e1")
     assert meta["description"].startswith("[MUTT] 100 unhandled events (threshold 100) in 600s from 'edge-fw-02")
     assert meta["signature"] == "mutt:unhandled:edge-fw-02.edge.example.com:" + "f" * 16
-    other = alerter.meta_alert(k, unknown, threshold=100, window_seconds=600, default_team="NETO", now=NOW, alert_lease_seconds=45)
+    other = decide.meta_alert(k, unknown, threshold=100, window_seconds=600, default_team="NETO", now=NOW, alert_lease_seconds=45)
     assert other["team"] == "NETO" and other["signature"] != meta["signature"]
 
 
 def test_forwarding_decisions_in_any_case():
-    assert all(alerter.forwards(d) for d in ("page_and_ticket", "PAGE_ONLY", " Ticket_only "))
-    assert not any(alerter.forwards(d) for d in ("Ignore", "page", "ticket-only", ""))
-
-
-def test_crash_action():
-    assert [alerter.crash_action(claims, 10, 3) for claims in (1, 3, 4)] == ["process", "process", "split"]
-    assert alerter.crash_action(4, 1, 3) == "dead_letter"
+    assert all(decide.forwards(d) for d in ("page_and_ticket", "PAGE_ONLY", " Ticket_only "))
+    assert not any(decide.forwards(d) for d in ("Ignore", "page", "ticket-only", ""))

@@ -5,12 +5,15 @@ from datetime import UTC, datetime
 import pytest
 
 from mutt_app import dynconfig
-from mutt_app.forwarding import delivery, moog
+from mutt_app.forwarding import moog, outbox
 from mutt_app.forwarding.breaker import OPEN, CircuitBreaker
+from mutt_app.forwarding.forwarder import BREAKER_OPEN, MOOG_FAILING, NO_ENDPOINT, RATE_LIMITED, Deferral, Forwarder, Retry
+from mutt_app.forwarding.retry import RetryPolicy
+from mutt_app.forwarding.send_window import SendWindow
 from mutt_app.storage import db
 from tests.support.alerts import alerts, dead_letters, insert_alerts, states
 
-POLICY = delivery.RetryPolicy(max_retries=3, backoff=2, backoff_max=8, jitter=False)
+POLICY = RetryPolicy(max_retries=3, backoff=2, backoff_max=8, jitter=False)
 SECRET = "moog-secret-key"
 
 
@@ -20,7 +23,7 @@ def forwarder(redis, database_url, standin):
     settings.store("moog_rate_limit", 1000)
     settings.store("circuit_breaker_threshold", 3)
     settings.store("circuit_breaker_timeout", 60)
-    return delivery.Forwarder(redis, moog.MoogClient(standin.url, SECRET, timeout=2))
+    return Forwarder(redis, moog.MoogClient(standin.url, SECRET, timeout=2))
 
 
 def forward(forwarder, ids, retries=0):
@@ -61,8 +64,8 @@ def test_a_retryable_failure_hands_that_alert_to_the_retry_path_and_puts_the_res
     ids = insert_alerts(4)
     standin.behave(503, times=1)
     report = forward(forwarder, ids)
-    assert report.retries == [delivery.Retry(ids[0], 2.0, None, 'HTTP 503: {"message": "stand-in error"}')]
-    assert report.deferred == [delivery.Deferral(tuple(ids[1:]), 2.0, delivery.MOOG_FAILING)]
+    assert report.retries == [Retry(ids[0], 2.0, None, 'HTTP 503: {"message": "stand-in error"}')]
+    assert report.deferred == [Deferral(tuple(ids[1:]), 2.0, MOOG_FAILING)]
     rows = alerts(ids)
     assert {a.state for a in rows.values()} == {"pending"}
     assert rows[ids[0]].attempts == 1 and rows[ids[0]].last_status == 503
@@ -95,7 +98,7 @@ def test_the_rate_limit_sends_what_it_allows_and_spreads_the_rest_over_the_next_
     report = forward(forwarder, ids)
     assert report.delivered == ids[:3]
     assert [d.alert_ids for d in report.deferred] == [tuple(ids[3:6]), tuple(ids[6:9]), tuple(ids[9:])]
-    assert {d.reason for d in report.deferred} == {delivery.RATE_LIMITED}
+    assert {d.reason for d in report.deferred} == {RATE_LIMITED}
     countdowns = [d.countdown for d in report.deferred]
     assert 0 < countdowns[0] <= 2.0 and countdowns[1] == pytest.approx(countdowns[0] + 2.0, abs=0.1)
     assert states(ids) == {"delivered": 3, "pending": 7}
@@ -111,7 +114,7 @@ def test_an_open_breaker_puts_alerts_off_without_sending_or_claiming(forwarder, 
         forwarder.breaker.record_failure()
     assert forwarder.breaker.state() == OPEN
     report = forward(forwarder, ids)
-    assert report.deferred == [delivery.Deferral(tuple(ids), pytest.approx(60, abs=1), delivery.BREAKER_OPEN)]
+    assert report.deferred == [Deferral(tuple(ids), pytest.approx(60, abs=1), BREAKER_OPEN)]
     assert standin.received == [] and states(ids) == {"pending": 3}
     assert {a.attempts for a in alerts(ids).values()} == {0}
 
@@ -125,8 +128,8 @@ def test_consecutive_failures_open_the_breaker(forwarder, standin):
 
 def test_without_an_endpoint_alerts_wait(redis, database_url):
     ids = insert_alerts(2)
-    report = delivery.Forwarder(redis, None).forward(ids, policy=POLICY, lease_seconds=60, budget_seconds=60)
-    assert report.deferred == [delivery.Deferral(tuple(ids), 60.0, delivery.NO_ENDPOINT)]
+    report = Forwarder(redis, None).forward(ids, policy=POLICY, lease_seconds=60, budget_seconds=60)
+    assert report.deferred == [Deferral(tuple(ids), 60.0, NO_ENDPOINT)]
     assert states(ids) == {"pending": 2} and dead_letters() == {}
 
 
@@ -136,45 +139,9 @@ def test_a_dead_alert_can_be_reopened_for_replay(forwarder, standin):
     standin.behave(400, times=1)
     forward(forwarder, [alert_id])
     with db.session_scope() as session:
-        assert delivery.reopen(session, [alert_id, "unknown"]) == [alert_id]
+        assert outbox.reopen(session, [alert_id, "unknown"]) == [alert_id]
     assert alerts([alert_id])[alert_id].attempts == 0
     assert forward(forwarder, [alert_id]).delivered == [alert_id]
-
-
-def test_send_slots_count_in_flight_requests_and_date_them_by_the_answer(redis):
-    slots = delivery.SendSlots(redis, "test:slots")
-    [first], _ = slots.take(limit=2, period=0.5, lease=5)
-    [second], _ = slots.take(limit=2, period=0.5, lease=5)
-    assert first != second
-    time.sleep(0.6)
-    refused, wait = slots.take(limit=2, period=0.5, lease=5)
-    assert refused == [] and 0 < wait <= 0.5  # both still in flight: they count however long they take
-    slots.done([first])
-    slots.cancel([second])
-    assert slots.take(limit=2, period=0.5, lease=5)[0]  # the cancelled slot is free
-    refused, wait = slots.take(limit=2, period=0.5, lease=5)
-    assert refused == [] and 0.4 < wait <= 0.5  # the answered one counts from its answer
-    time.sleep(wait + 0.01)
-    assert slots.take(limit=2, period=0.5, lease=5)[0]
-
-
-def test_send_slots_grant_several_at_once_but_never_past_the_limit(redis):
-    slots = delivery.SendSlots(redis, "test:slots")
-    granted, _ = slots.take(limit=5, period=10, lease=5, count=3)
-    assert len(set(granted)) == 3
-    more, _ = slots.take(limit=5, period=10, lease=5, count=3)
-    assert len(more) == 2 and not set(more) & set(granted)
-    assert slots.take(limit=5, period=10, lease=5, count=3)[0] == []
-    slots.cancel(granted)
-    assert len(slots.take(limit=5, period=10, lease=5, count=8)[0]) == 3
-
-
-def test_a_slot_whose_worker_died_is_freed_after_its_lease(redis):
-    slots = delivery.SendSlots(redis, "test:slots")
-    assert slots.take(limit=1, period=0.2, lease=0.3)[0]
-    assert slots.take(limit=1, period=0.2, lease=0.3)[0] == []
-    time.sleep(0.55)
-    assert slots.take(limit=1, period=0.2, lease=0.3)[0]
 
 
 def test_alerts_go_one_first_then_in_growing_waves_up_to_moog_concurrency(redis, forwarder, standin):
@@ -197,7 +164,7 @@ def test_every_alert_that_fails_in_a_wave_goes_to_the_retry_path_and_the_rest_wa
     report = forward(forwarder, ids)
     assert len(report.delivered) == 3
     assert sorted(r.alert_id for r in report.retries) == sorted(set(ids[3:7]))
-    assert report.deferred == [delivery.Deferral((ids[7],), 2.0, delivery.MOOG_FAILING)]
+    assert report.deferred == [Deferral((ids[7],), 2.0, MOOG_FAILING)]
     rows = alerts(ids)
     assert [rows[i].state for i in ids[3:]] == ["pending"] * 5
     assert [rows[i].attempts for i in ids[3:]] == [1, 1, 1, 1, 0]
@@ -206,8 +173,8 @@ def test_every_alert_that_fails_in_a_wave_goes_to_the_retry_path_and_the_rest_wa
 
 def test_the_send_window_outlives_a_task_and_closes_to_one_after_a_failure(redis, standin, forwarder):
     dynconfig.runtime(redis).store("moog_concurrency", 4)
-    window = delivery.SendWindow()
-    make = lambda: delivery.Forwarder(redis, moog.MoogClient(standin.url, SECRET, timeout=2), window=window)  # noqa: E731
+    window = SendWindow()
+    make = lambda: Forwarder(redis, moog.MoogClient(standin.url, SECRET, timeout=2), window=window)  # noqa: E731
     forward(make(), insert_alerts(7))  # waves of 1, 2, 4
     assert window.size(4) == 4
     standin.behave(200, delay=0.5)

@@ -1,0 +1,120 @@
+"""The alerts table as the forwarder's outbox: the SQL of an alert's states.
+
+The contract with the alerter and the janitor: an alert is written ``pending`` (with a lease),
+claimed with one ``UPDATE ... WHERE state = 'pending'`` (so a duplicate task finds nothing to
+do) into ``sending``, then marked ``delivered``, put back to ``pending`` for a retry, or made
+``dead`` with a dead letter. Every statement here is one of those moves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from sqlalchemy import Row, Table, select, update
+from sqlalchemy.orm import Session
+
+from mutt_app import dynconfig
+from mutt_app.forwarding import moog
+from mutt_app.storage import db
+from mutt_app.storage.models import Alert
+
+# The table, not the mapped class: claimed alerts are plain rows (attributes named as on Alert),
+# which spares the ORM's per-object work on the forwarder's hot path.
+ALERTS = cast(Table, Alert.__table__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def pending(session: Session, alert_ids: Sequence[str]) -> list[str]:
+    """The alerts among ``alert_ids`` that are pending, in the given order."""
+    found = set(session.scalars(select(ALERTS.c.id).where(ALERTS.c.id.in_(alert_ids), ALERTS.c.state == "pending")))
+    return [alert_id for alert_id in alert_ids if alert_id in found]
+
+
+def claim(session: Session, alert_ids: Sequence[str], lease_seconds: float) -> list[Row[Any]]:
+    """Take the pending alerts among ``alert_ids`` for this worker, in the given order."""
+    now = utcnow()
+    statement = (
+        update(ALERTS)
+        .where(ALERTS.c.id.in_(alert_ids), ALERTS.c.state == "pending")
+        .values(state="sending", attempts=ALERTS.c.attempts + 1, lease_until=now + timedelta(seconds=lease_seconds),
+                updated_at=now)
+        .returning(ALERTS)
+    )
+    claimed = {alert.id: alert for alert in session.execute(statement)}
+    return [claimed[alert_id] for alert_id in alert_ids if alert_id in claimed]
+
+
+def postpone(session: Session, alert_ids: Sequence[str], lease_until: datetime) -> None:
+    """Move the lease of alerts that were never claimed (nothing else changes)."""
+    session.execute(
+        update(ALERTS)
+        .where(ALERTS.c.id.in_(alert_ids), ALERTS.c.state == "pending")
+        .values(lease_until=lease_until, updated_at=utcnow())
+    )
+
+
+def set_pending(alerts: Iterable[str | Row[Any]], countdown: float, grace: float, *, uncount: bool) -> None:
+    """Give claimed alerts back (``sending`` -> ``pending``), due in ``countdown`` seconds; with
+    ``uncount``, their claim does not count (they were not sent)."""
+    ids = [alert if isinstance(alert, str) else alert.id for alert in alerts]
+    if not ids:
+        return
+    values: dict[str, Any] = {"state": "pending", "lease_until": utcnow() + timedelta(seconds=countdown + grace),
+                              "updated_at": utcnow()}
+    if uncount:
+        values["attempts"] = ALERTS.c.attempts - 1
+    with db.session_scope() as session:
+        session.execute(update(ALERTS).where(ALERTS.c.id.in_(ids), ALERTS.c.state == "sending").values(**values))
+
+
+def mark_delivered(delivered: Sequence[tuple[str, int | None]]) -> None:
+    """Record delivered alerts (id, HTTP status), in one transaction."""
+    if not delivered:
+        return
+    by_status: dict[int | None, list[str]] = {}
+    for alert_id, status in delivered:
+        by_status.setdefault(status, []).append(alert_id)
+    now = utcnow()
+    with db.session_scope() as session:
+        for status, ids in by_status.items():
+            session.execute(
+                update(ALERTS)
+                .where(ALERTS.c.id.in_(ids), ALERTS.c.state.in_(("sending", "pending")))
+                .values(state="delivered", last_status=status, last_error="", lease_until=None,
+                        delivered_at=now, updated_at=now)
+            )
+
+
+def finish(session: Session, alert_id: str, state: str, outcome: moog.Outcome, **values: Any) -> None:
+    """Record a failed send's outcome: ``state`` is ``dead`` or ``pending`` (a retry)."""
+    # Also from pending: a janitor that took the claim for dead must not undo a finished send.
+    values.setdefault("lease_until", None)
+    session.execute(
+        update(ALERTS)
+        .where(ALERTS.c.id == alert_id, ALERTS.c.state.in_(("sending", "pending")))
+        .values(state=state, last_status=outcome.status, last_error=outcome.error, updated_at=utcnow(), **values)
+    )
+
+
+def reopen(session: Session, alert_ids: list[str]) -> list[str]:
+    """Make dead alerts pending again (operator replay); returns those reopened.
+
+    The caller commits, then hands the ids to the forwarder (``mutt_app.handoff.forward_alerts``).
+    The claim count starts again, so the janitor's crash cap applies afresh.
+    """
+    if not alert_ids:
+        return []
+    grace = float(dynconfig.get("janitor_stuck_after_seconds"))
+    statement = (
+        update(ALERTS)
+        .where(ALERTS.c.id.in_(alert_ids), ALERTS.c.state == "dead")
+        .values(state="pending", attempts=0, last_error="", lease_until=utcnow() + timedelta(seconds=grace),
+                updated_at=utcnow())
+        .returning(ALERTS.c.id)
+    )
+    return list(session.scalars(statement))
