@@ -12,12 +12,7 @@ from mutt_app.alerting.batches import RATE_BUCKETS
 from mutt_app.storage import redis_keys
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import ConfigAudit, EventAudit
-from tests.support.web import admin_key, pg_app  # noqa: F401 - pg_app is a fixture
-
-
-@pytest.fixture
-def api(pg_app):
-    return pg_app.test_client()
+from tests.support.web import admin_key
 
 
 def headers(key: str) -> dict:
