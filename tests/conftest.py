@@ -34,7 +34,7 @@ from mutt_app.core import dynconfig  # noqa: E402
 from mutt_app.storage import db, migrate
 from mutt_app.storage import redis_client as rc  # noqa: E402
 from mutt_app.storage.models import Base  # noqa: E402
-from tests.support.fixtures import admin, api, operator, reader, stack, worker  # noqa: E402, F401 - shared fixtures
+from tests.support.fixtures import admin, api, clock, operator, reader, stack, worker  # noqa: E402, F401 - shared fixtures
 
 _TEMPLATE_DB = _TMP / "template.db"
 migrate.upgrade(f"sqlite:///{_TEMPLATE_DB}")

@@ -27,7 +27,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from mutt_app.core.limits import LUA_GCRA, LUA_NOW_MS
+from mutt_app.core.limits import LUA_GCRA, LUA_NOW_MS, REDIS_CLOCK, RedisClock
 from mutt_app.storage import redis_client, redis_keys
 
 QUEUED, RATE_LIMITED, BACKLOG_FULL = "queued", "rate_limited", "backlog_full"
@@ -162,10 +162,10 @@ def new_batch_id() -> str:
 
 
 class EventBatches:
-    def __init__(self, redis_client) -> None:
+    def __init__(self, redis_client, *, clock: RedisClock = REDIS_CLOCK) -> None:
         self.redis = redis_client
-        self._accept = redis_client.register_script(_ACCEPT)
-        self._cut = redis_client.register_script(_CUT)
+        self._accept = clock.register(redis_client, _ACCEPT)
+        self._cut = clock.register(redis_client, _CUT)
         self._claim = redis_client.register_script(_CLAIM)
         self._complete = redis_client.register_script(_COMPLETE)
         self._split = redis_client.register_script(_SPLIT)

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from mutt_app.core.limits import LUA_NOW_MS
+from mutt_app.core.limits import LUA_NOW_MS, REDIS_CLOCK, RedisClock
 from mutt_app.storage import redis_keys
 
 _DIGIT = re.compile(r"\d")
@@ -105,9 +105,9 @@ class Trigger:
 
 
 class Rollup:
-    def __init__(self, redis_client) -> None:
+    def __init__(self, redis_client, *, clock: RedisClock = REDIS_CLOCK) -> None:
         self.redis = redis_client
-        self._count = redis_client.register_script(_COUNT)
+        self._count = clock.register(redis_client, _COUNT)
 
     def count(self, events: Iterable[dict], *, threshold: int, window_seconds: int) -> list[Trigger]:
         """Count unhandled events (each needs ``_id``, ``hostname``, ``message``); the keys that

@@ -5,7 +5,9 @@
   includes it for the per-key limit; the class here runs it on its own.
 * The Moogsoft limit is exact and counted by arrival: ``mutt_app.forwarding.delivery.SendSlots``.
 
-Both use the Redis server's clock, so workers with skewed clocks still agree.
+Both use the Redis server's clock, so workers with skewed clocks still agree. The scripts that
+read it (``LUA_NOW_MS``) are registered through a ``RedisClock``, so a test can give them a clock
+it moves itself instead of waiting for Redis's to pass.
 """
 
 from __future__ import annotations
@@ -32,6 +34,18 @@ local function gcra(key, limit, period_ms, now)
 end
 """
 
+
+
+class RedisClock:
+    """The Redis server's clock (``TIME``), read by the scripts when they run."""
+
+    def register(self, redis_client, script: str):
+        """``script`` registered on ``redis_client``, reading this clock (a redis-py Script)."""
+        return redis_client.register_script(script)
+
+
+REDIS_CLOCK = RedisClock()
+
 _GCRA = LUA_NOW_MS + LUA_GCRA + """
 return gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), now_ms())
 """
@@ -40,8 +54,8 @@ return gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), now_ms())
 class GCRA:
     """``limit`` per ``period`` seconds with bursts up to ``limit``, across all processes."""
 
-    def __init__(self, redis_client) -> None:
-        self._script = redis_client.register_script(_GCRA)
+    def __init__(self, redis_client, *, clock: RedisClock = REDIS_CLOCK) -> None:
+        self._script = clock.register(redis_client, _GCRA)
 
     def acquire(self, key: str, limit: int, period: float) -> float:
         """0.0 when allowed, else the seconds until a request would be."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from mutt_app import config
 from mutt_app.core import dynconfig, metrics
-from mutt_app.core.limits import LUA_NOW_MS
+from mutt_app.core.limits import LUA_NOW_MS, REDIS_CLOCK, RedisClock
 from mutt_app.storage import redis_keys
 
 NAME = "moogsoft"
@@ -93,9 +93,9 @@ class Permit:
 class CircuitBreaker:
     """``allow()`` before a send, then ``record_success()`` or ``record_failure()``."""
 
-    def __init__(self, redis_client, *, probe_lease: float | None = None) -> None:
+    def __init__(self, redis_client, *, probe_lease: float | None = None, clock: RedisClock = REDIS_CLOCK) -> None:
         self._redis = redis_client
-        self._script = redis_client.register_script(_SCRIPT)
+        self._script = clock.register(redis_client, _SCRIPT)
         # A probe is one send (connect + answer, each up to MOOG_TIMEOUT): it reports by then
         # unless its worker died.
         self._probe_lease = probe_lease if probe_lease is not None else 2 * config.get().moog_timeout + 10

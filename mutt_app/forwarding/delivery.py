@@ -31,7 +31,7 @@ from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
 from mutt_app.core import dynconfig, logs, metrics
-from mutt_app.core.limits import LUA_NOW_MS
+from mutt_app.core.limits import LUA_NOW_MS, REDIS_CLOCK, RedisClock
 from mutt_app.dead_letters import dlq
 from mutt_app.forwarding import moog
 from mutt_app.forwarding.breaker import CircuitBreaker
@@ -93,9 +93,9 @@ class SendSlots:
     is quick.
     """
 
-    def __init__(self, redis_client, key: str = redis_keys.MOOG_RATE_LIMIT) -> None:
+    def __init__(self, redis_client, key: str = redis_keys.MOOG_RATE_LIMIT, *, clock: RedisClock = REDIS_CLOCK) -> None:
         self._keys = [key, key + ":seq"]
-        self._script = redis_client.register_script(_SEND_SLOTS)
+        self._script = clock.register(redis_client, _SEND_SLOTS)
 
     def take(self, limit: int, period: float, lease: float, count: int = 1) -> tuple[list[str], float]:
         """(up to ``count`` slots, 0) when requests may go now, else ([], seconds until one might)."""

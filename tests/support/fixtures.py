@@ -131,3 +131,11 @@ def stack(request, redis, tmp_path):
             process.stop()
         if standin is not None:
             standin.stop()
+
+
+@pytest.fixture
+def clock():
+    """A Redis clock that stands still until the test advances it (tests/support/clock.py)."""
+    from tests.support.clock import StoppedClock
+
+    return StoppedClock()
