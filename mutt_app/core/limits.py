@@ -12,6 +12,12 @@ it moves itself instead of waiting for Redis's to pass.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from redis import Redis
+
 # Shared Lua helpers; scripts that need a limit inside a larger atomic step include these.
 LUA_NOW_MS = """
 local function now_ms()
@@ -35,11 +41,10 @@ end
 """
 
 
-
 class RedisClock:
     """The Redis server's clock (``TIME``), read by the scripts when they run."""
 
-    def register(self, redis_client, script: str):
+    def register(self, redis_client: Redis, script: str) -> Callable[..., Any]:
         """``script`` registered on ``redis_client``, reading this clock (a redis-py Script)."""
         return redis_client.register_script(script)
 
@@ -54,7 +59,7 @@ return gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), now_ms())
 class GCRA:
     """``limit`` per ``period`` seconds with bursts up to ``limit``, across all processes."""
 
-    def __init__(self, redis_client, *, clock: RedisClock = REDIS_CLOCK) -> None:
+    def __init__(self, redis_client: Redis, *, clock: RedisClock = REDIS_CLOCK) -> None:
         self._script = clock.register(redis_client, _GCRA)
 
     def acquire(self, key: str, limit: int, period: float) -> float:
