@@ -206,6 +206,13 @@ def test_every_component_but_core_owns_code():
     assert owned == {c.name for c in run_tests.COMPONENTS}
 
 
+def test_docs_coverage_md_has_the_one_section_a_full_run_writes():
+    run_tests = _run_tests_module()
+    text = run_tests.COVERAGE_DOC.read_text()
+    assert text.count(run_tests.DOC_BEGIN) == 1 and text.count(run_tests.DOC_END) == 1
+    assert text.index(run_tests.DOC_BEGIN) < text.index(run_tests.DOC_END)
+
+
 def test_every_relative_link_in_the_docs_resolves():
     """docs/ is the single source of truth: no link in README, CHANGELOG or docs/ points nowhere."""
     pages = [ROOT / "README.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "docs").rglob("*.md"))]
