@@ -51,6 +51,9 @@ def pytest_configure(config):
 
 
 def pytest_unconfigure(config):
+    from mutt_app.core import logs
+
+    logs.stop_following()  # the log-level thread reads Redis: it stops before the session's Redis does
     _session_redis.stop()
 
 
