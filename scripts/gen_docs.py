@@ -161,18 +161,15 @@ def codecov() -> str:
              "  integration: {paths: [mutt_app/, tasks/, web/], carryforward: false}",
              "component_management:",
              "  individual_components:"]
-    claimed: list[str] = []
+    everything_owned = [pattern for component in run_tests.COMPONENTS for pattern in component.files
+                        if not pattern.startswith("!")]
     for component in run_tests.COMPONENTS:
-        slug = component.name.replace(" ", "_").replace("/", "_")
-        # codecov paths are regular expressions and components may overlap; run_tests.py gives a file to
-        # the first component that matches it, so each regex excludes what earlier components claimed
-        bodies = [_regex(p) for p in component.files]
-        guard = f"(?!({'|'.join(claimed)})$)" if claimed else ""
-        paths = [f"^{guard}{body}$" for body in bodies]
-        claimed += bodies
-        lines += [f"    - component_id: {slug}",
+        # core has no patterns of its own: it is everything the other components do not own
+        patterns = component.files or tuple("!" + pattern for pattern in everything_owned)
+        lines += [f"    - component_id: {component.name.replace(' ', '_').replace('/', '_')}",
                   f"      name: {json.dumps(component.name)}",
-                  f"      paths: {json.dumps(paths)}",
+                  "      paths:",
+                  *(f"        - {json.dumps(_regex(pattern))}" for pattern in patterns),
                   "      statuses:",
                   "        - type: project",
                   f"          target: {component.floor:g}%"]
@@ -181,7 +178,9 @@ def codecov() -> str:
 
 
 def _regex(pattern: str) -> str:
-    return pattern.replace(".", "\\.").replace("*", ".*")  # fnmatch: * crosses folders
+    """An fnmatch pattern (* crosses folders; a leading ! excludes) as a codecov path regex."""
+    negated, pattern = pattern.startswith("!"), pattern.removeprefix("!")
+    return ("!" if negated else "") + "^" + pattern.replace(".", "\\.").replace("*", ".*") + "$"
 
 
 def generated() -> dict[Path, str]:

@@ -1,6 +1,7 @@
 """Shared fixtures: real Redis, real SQLite/PostgreSQL, the Flask app, a Celery worker.
 
-The environment is set before any MUTT module is imported, because celeryconfig reads it once.
+The environment is set before any MUTT module is imported, because celeryconfig reads it once;
+REDIS_URL is set when pytest is configured, before any test module (and so celeryconfig) is imported.
 """
 
 from __future__ import annotations
@@ -15,11 +16,11 @@ import pytest
 from tests.support import services
 
 _TMP = Path(tempfile.mkdtemp(prefix="mutt-tests-"))
-REDIS_URL = services.redis_url()
+_INTEGRATION = Path(__file__).resolve().parent / "integration"
+REDIS_URL = ""  # the session's Redis, set by pytest_configure
 os.environ.update(
     MUTT_ENV="test",
     MUTT_HOME=str(_TMP / "home"),
-    REDIS_URL=REDIS_URL,
     DATABASE_URL=f"sqlite:///{_TMP / 'session.db'}",
     LOG_FORMAT="text",
     SESSION_COOKIE_SECURE="false",
@@ -35,12 +36,35 @@ from mutt_app import (
 from mutt_app.storage import db, migrate
 from mutt_app.storage import redis_client as rc  # noqa: E402
 from mutt_app.storage.models import Base  # noqa: E402
+from tests.support.fixtures import admin, api, clock, operator, reader, stack, worker  # noqa: E402, F401 - shared fixtures
 
 _TEMPLATE_DB = _TMP / "template.db"
 migrate.upgrade(f"sqlite:///{_TEMPLATE_DB}")
 db.engine(f"sqlite:///{_TEMPLATE_DB}").dispose()  # checkpoints the WAL into the file we copy
 _PG_URL = services.postgres_url()
 _pg_migrated = False
+
+
+def pytest_configure(config):
+    """Unit tests get a Redis of their own; a session with integration tests uses the real one."""
+    global REDIS_URL, _session_redis
+    _session_redis = services.SessionRedis(own=not _includes_integration_tests(config.args))
+    REDIS_URL = os.environ["REDIS_URL"] = _session_redis.url
+
+
+def pytest_unconfigure(config):
+    from mutt_app.core import logs
+
+    logs.stop_following()  # the log-level thread reads Redis: it stops before the session's Redis does
+    _session_redis.stop()
+
+
+def _includes_integration_tests(args: list[str]) -> bool:
+    for arg in args:
+        path = Path(arg.split("::")[0]).resolve()
+        if path == _INTEGRATION or _INTEGRATION in path.parents or path in _INTEGRATION.parents:
+            return True
+    return False
 
 
 def _forget_api_keys() -> None:

@@ -166,22 +166,51 @@ def _run_tests_module():
     return sys.modules["run_tests"]
 
 
+def _sources() -> list[str]:
+    return sorted(p.relative_to(ROOT).as_posix() for top in ("mutt_app", "tasks", "web") for p in (ROOT / top).rglob("*.py"))
+
+
+def _codecov_owns(paths: list[str], source: str) -> bool:
+    """Codecov's rule for a component's paths: no "!" regex matches, and a plain one does (or there is none)."""
+    excluded = [rx[1:] for rx in paths if rx.startswith("!")]
+    included = [rx for rx in paths if not rx.startswith("!")]
+    if any(re.match(rx, source) for rx in excluded):
+        return False
+    return not included or any(re.match(rx, source) for rx in included)
+
+
 def test_codecov_components_partition_the_code_as_the_test_command_does():
     run_tests = _run_tests_module()
     components = yaml.safe_load((ROOT / "codecov.yml").read_text())["component_management"]["individual_components"]
     floors = {c.name: c.floor for c in run_tests.COMPONENTS}
     assert {c["name"]: float(c["statuses"][0]["target"].rstrip("%")) for c in components} == floors
-    sources = [p.relative_to(ROOT).as_posix() for top in ("mutt_app", "tasks", "web") for p in (ROOT / top).rglob("*.py")]
-    for source in sources:
-        matching = [c["name"] for c in components if any(re.match(rx, source) for rx in c["paths"])]
-        assert matching == [run_tests.component_of(source)], source
+    for source in _sources():
+        owners = [c["name"] for c in components if _codecov_owns(c["paths"], source)]
+        assert owners == [run_tests.component_of(source)], source  # component_of fails on overlapping patterns
+
+
+def test_every_component_pattern_matches_a_file():
+    """A pattern that matches nothing is a file moved or renamed without its component following it."""
+    from fnmatch import fnmatchcase
+
+    run_tests = _run_tests_module()
+    sources = _sources()
+    dead = [(c.name, pattern) for c in run_tests.COMPONENTS for pattern in c.files
+            if not any(fnmatchcase(source, pattern.removeprefix("!")) for source in sources)]
+    assert dead == [], "COMPONENTS in scripts/run_tests.py names files that do not exist"
 
 
 def test_every_component_but_core_owns_code():
     run_tests = _run_tests_module()
-    sources = [p.relative_to(ROOT).as_posix() for top in ("mutt_app", "tasks", "web") for p in (ROOT / top).rglob("*.py")]
-    owned = {run_tests.component_of(source) for source in sources}
+    owned = {run_tests.component_of(source) for source in _sources()}
     assert owned == {c.name for c in run_tests.COMPONENTS}
+
+
+def test_docs_coverage_md_has_the_one_section_a_full_run_writes():
+    run_tests = _run_tests_module()
+    text = run_tests.COVERAGE_DOC.read_text()
+    assert text.count(run_tests.DOC_BEGIN) == 1 and text.count(run_tests.DOC_END) == 1
+    assert text.index(run_tests.DOC_BEGIN) < text.index(run_tests.DOC_END)
 
 
 def test_every_relative_link_in_the_docs_resolves():

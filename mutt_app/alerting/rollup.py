@@ -67,9 +67,9 @@ class Trigger:
 
 
 class Rollup:
-    def __init__(self, redis_client) -> None:
+    def __init__(self, redis_client, *, clock: lua.RedisClock = lua.REDIS_CLOCK) -> None:
         self.redis = redis_client
-        self._count = lua.script(redis_client, "mutt_app.alerting:rollup_count")
+        self._count = clock.register(redis_client, "mutt_app.alerting:rollup_count")
 
     def count(self, events: Iterable[dict], *, threshold: int, window_seconds: int) -> list[Trigger]:
         """Count unhandled events (each needs ``_id``, ``hostname``, ``message``); the keys that

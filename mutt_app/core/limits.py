@@ -19,8 +19,8 @@ from mutt_app.core import lua
 class GCRA:
     """``limit`` per ``period`` seconds with bursts up to ``limit``, across all processes."""
 
-    def __init__(self, redis_client: Redis) -> None:
-        self._script = lua.script(redis_client, "mutt_app.core:gcra_acquire")
+    def __init__(self, redis_client: Redis, *, clock: lua.RedisClock = lua.REDIS_CLOCK) -> None:
+        self._script = clock.register(redis_client, "mutt_app.core:gcra_acquire")
 
     def acquire(self, key: str, limit: int, period: float) -> float:
         """0.0 when allowed, else the seconds until a request would be."""

@@ -36,9 +36,9 @@ class Permit:
 class CircuitBreaker:
     """``allow()`` before a send, then ``record_success()`` or ``record_failure()``."""
 
-    def __init__(self, redis_client, *, probe_lease: float | None = None) -> None:
+    def __init__(self, redis_client, *, probe_lease: float | None = None, clock: lua.RedisClock = lua.REDIS_CLOCK) -> None:
         self._redis = redis_client
-        self._script = lua.script(redis_client, "mutt_app.forwarding:breaker")
+        self._script = clock.register(redis_client, "mutt_app.forwarding:breaker")
         # A probe is one send (connect + answer, each up to MOOG_TIMEOUT): it reports by then
         # unless its worker died.
         self._probe_lease = probe_lease if probe_lease is not None else 2 * config.get().moog_timeout + 10

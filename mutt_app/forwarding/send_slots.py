@@ -20,9 +20,10 @@ class SendSlots:
     followed by one that is quick.
     """
 
-    def __init__(self, redis_client: Redis, key: str = redis_keys.MOOG_RATE_LIMIT) -> None:
+    def __init__(self, redis_client: Redis, key: str = redis_keys.MOOG_RATE_LIMIT, *,
+                 clock: lua.RedisClock = lua.REDIS_CLOCK) -> None:
         self._keys = [key, key + ":seq"]
-        self._script = lua.script(redis_client, "mutt_app.forwarding:send_slots")
+        self._script = clock.register(redis_client, "mutt_app.forwarding:send_slots")
 
     def take(self, limit: int, period: float, lease: float, count: int = 1) -> tuple[list[str], float]:
         """(up to ``count`` slots, 0) when requests may go now, else ([], seconds until one might)."""

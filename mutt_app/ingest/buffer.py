@@ -46,10 +46,10 @@ def new_batch_id() -> str:
 
 
 class EventBuffer:
-    def __init__(self, redis_client: Redis) -> None:
+    def __init__(self, redis_client: Redis, *, clock: lua.RedisClock = lua.REDIS_CLOCK) -> None:
         self.redis = redis_client
-        self._accept = lua.script(redis_client, "mutt_app.ingest:append")
-        self._cut = lua.script(redis_client, "mutt_app.ingest:cut")
+        self._accept = clock.register(redis_client, "mutt_app.ingest:append")
+        self._cut = clock.register(redis_client, "mutt_app.ingest:cut")
 
     def accept(
         self,

@@ -23,11 +23,8 @@ from mutt_app.rules import seed
 from mutt_app.storage import redis_keys
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import Alert, DeadLetter, EventAudit
-from mutt_app.tools.moog_standin import MoogStandin
-from tests.conftest import REDIS_URL
-from tests.support.processes import mutt_env, start_beat, start_web, start_worker, wait_until
-
-pytestmark = pytest.mark.integration
+from tests.support.fixtures import stack_of
+from tests.support.processes import wait_until
 
 DATA = Path(__file__).resolve().parents[1] / "data"  # v2.5's published samples, as published
 SAMPLES = ("test_data_syslog_events.json", "demo_syslog_events.json", "demo_snmp_traps.json")
@@ -38,28 +35,18 @@ def sample(name: str) -> list[dict]:
     return json.loads((DATA / name).read_text(encoding="utf-8-sig"))
 
 
-@pytest.fixture
-def stack(redis, pg_url, tmp_path):
-    """web (granian, 2 processes), one worker on every queue (prefork, 2), beat, stand-in."""
+def accounts(_redis) -> dict:
+    """The seed rules, an ingest and an admin key, and the UI's admin."""
     with session_scope() as session:
         seed.load_if_empty(session)
         _, ingest_key = api_keys.create(session, "pipeline ingest", ["ingest"], actor="test")
         _, admin_key = api_keys.create(session, "pipeline admin", ["admin"], actor="test")
         users.create(session, "admin", ADMIN_PASSWORD, "admin", actor="test")
-    standin = MoogStandin().start()
-    env = mutt_env(REDIS_URL, pg_url, tmp_path / "home", MOOG_WEBHOOK_URL=standin.url, JANITOR_INTERVAL="2")
-    processes = []
-    try:
-        web, url = start_web(env, tmp_path)
-        processes.append(web)
-        processes.append(start_worker(env, tmp_path))
-        processes.append(start_beat(env, tmp_path))
-        yield {"url": url, "ingest_key": ingest_key, "admin_key": admin_key, "standin": standin,
-               "redis": redis, "processes": processes}
-    finally:
-        for process in processes:
-            process.stop()
-        standin.stop()
+    return {"ingest_key": ingest_key, "admin_key": admin_key}
+
+
+# web (granian, 2 processes), one worker on every queue (prefork, 2), beat, stand-in
+pytestmark = [pytest.mark.integration, stack_of("pipeline", beat=True, env={"JANITOR_INTERVAL": "2"}, prepare=accounts)]
 
 
 def post_all(url: str, key: str, events: list[dict]) -> Counter:
@@ -95,8 +82,8 @@ def test_sample_data_flows_ingest_to_moog_and_nothing_is_lost(stack):
     assert len(events) == 66 + 330 + 100
 
     started = time.monotonic()
-    post_all(stack["url"], stack["ingest_key"], events)
-    counts = wait_until(lambda: settled(stack["redis"], len(events)), timeout=120, message="every event processed")
+    post_all(stack.url, stack.prepared["ingest_key"], events)
+    counts = wait_until(lambda: settled(stack.redis, len(events)), timeout=120, message="every event processed")
 
     # every event posted ends in exactly one place
     assert counts["accepted"] == len(events)
@@ -120,7 +107,7 @@ def test_sample_data_flows_ingest_to_moog_and_nothing_is_lost(stack):
         rule_alerts = session.scalar(select(func.count()).select_from(Alert).where(Alert.kind == "rule"))
         alert_ids = set(session.scalars(select(Alert.id)))
     assert rule_alerts == forwarded_rows > 0
-    delivered = stack["standin"].delivered()
+    delivered = stack.standin.delivered()
     external_ids = [body.get("external_id") for body in delivered]
     assert set(external_ids) == alert_ids
     elapsed = time.monotonic() - started
@@ -129,8 +116,8 @@ def test_sample_data_flows_ingest_to_moog_and_nothing_is_lost(stack):
 
 def test_demo_traps_are_accepted_in_their_demo_shape_and_named_after_their_device(stack):
     traps = sample("demo_snmp_traps.json")
-    post_all(stack["url"], stack["ingest_key"], traps)
-    wait_until(lambda: settled(stack["redis"], len(traps)), timeout=90, message="every trap processed")
+    post_all(stack.url, stack.prepared["ingest_key"], traps)
+    wait_until(lambda: settled(stack.redis, len(traps)), timeout=90, message="every trap processed")
     with session_scope() as session:
         audited = list(session.scalars(select(EventAudit)))
     for row in audited:
@@ -139,7 +126,7 @@ def test_demo_traps_are_accepted_in_their_demo_shape_and_named_after_their_devic
 
 
 def test_web_ui_smoke_path(stack):
-    url = stack["url"]
+    url = stack.url
     health = requests.get(url + "/health", timeout=5)
     assert health.status_code == 200 and health.json()["status"] == "healthy"
     with requests.Session() as browser:
@@ -164,9 +151,9 @@ def test_web_ui_smoke_path(stack):
 
 def test_runtime_setting_changed_through_the_api_reaches_every_running_process(stack):
     """Hot reload: a lower unhandled threshold takes effect in the running worker, no restart."""
-    url, redis = stack["url"], stack["redis"]
-    headers = {"X-API-KEY": stack["admin_key"]}
-    worker_pids = [p.pid for p in stack["processes"]]
+    url, redis = stack.url, stack.redis
+    headers = {"X-API-KEY": stack.prepared["admin_key"]}
+    worker_pids = [p.pid for p in stack.processes]
     event = {"hostname": "reload-probe-01", "timestamp": "2026-01-01T00:00:00Z", "message": "reload probe " + uuid.uuid4().hex}
 
     changed = requests.put(url + "/api/v2/config/unhandled_threshold", json={"value": 3, "reason": "hot reload test"},
@@ -175,12 +162,12 @@ def test_runtime_setting_changed_through_the_api_reaches_every_running_process(s
     assert requests.get(url + "/api/v2/config/unhandled_threshold", headers=headers, timeout=5).json()["value"] == 3
     time.sleep(1.5)  # every process checks the settings version at most every 0.5 s
 
-    post_all(url, stack["ingest_key"], [event] * 3)
+    post_all(url, stack.prepared["ingest_key"], [event] * 3)
     wait_until(lambda: settled(redis, 3), timeout=60, message="three events processed")
     meta = wait_until(lambda: alerts_by_state() and _meta_alerts("reload-probe-01"), timeout=60,
                       message="a meta-alert at the new threshold of 3")
     assert len(meta) == 1
-    assert [p.pid for p in stack["processes"]] == worker_pids and all(p.alive() for p in stack["processes"])
+    assert [p.pid for p in stack.processes] == worker_pids and all(p.alive() for p in stack.processes)
 
 
 def _meta_alerts(hostname: str) -> list[Alert]:
@@ -191,12 +178,12 @@ def _meta_alerts(hostname: str) -> list[Alert]:
 def test_smoke_and_operator_validation_pass_against_the_running_stack(stack, tmp_path):
     """`mutt smoke` and `mutt validate` (docs/operator-validation.md) against real processes."""
     from mutt_app.tools import checks
-    target = checks.Stack(stack["url"], ingest_key=stack["ingest_key"], admin_key=stack["admin_key"],
-                          logs=tmp_path, moog_url=stack["standin"].url, timeout=60)
+    target = checks.Stack(stack.url, ingest_key=stack.prepared["ingest_key"], admin_key=stack.prepared["admin_key"],
+                          logs=tmp_path, moog_url=stack.standin.url, timeout=60)
     smoke = checks.run(target, checks.SMOKE)
     assert [(r.name, r.detail) for r in smoke if r.status != "passed"] == []
     validation = checks.run(target, checks.VALIDATE)
     assert [(r.name, r.detail) for r in validation if r.status != "passed"] == []
     # every setting the validation touched is back as it was
-    listing = requests.get(stack["url"] + "/api/v2/config", headers={"X-API-KEY": stack["admin_key"]}, timeout=5).json()
+    listing = requests.get(stack.url + "/api/v2/config", headers={"X-API-KEY": stack.prepared["admin_key"]}, timeout=5).json()
     assert [item["key"] for item in listing["settings"] if item["overridden"]] == []

@@ -21,19 +21,14 @@ from mutt_app.ingest.buffer import EventBuffer
 from mutt_app.rules import rule_store
 from mutt_app.storage import db
 from mutt_app.storage.models import Alert
-from mutt_app.tools.moog_standin import STAMP_JITTER, MoogStandin
-from tests.support.processes import mutt_env, start_web, start_worker, wait_until
-
-pytestmark = pytest.mark.integration
+from mutt_app.tools.moog_standin import STAMP_JITTER
+from tests.support.fixtures import stack_of
+from tests.support.processes import wait_until
 
 LIMIT, PERIOD, THRESHOLD = 10, 1.0, 40
 
 
-@pytest.fixture
-def stack(redis, pg_url, tmp_path):
-    from tests.conftest import REDIS_URL
-
-    standin = MoogStandin().start()
+def limits_rule_and_key(redis) -> dict:
     runtime = dynconfig.runtime(redis)
     for key, value in {"moog_rate_limit": LIMIT, "moog_rate_period": PERIOD, "unhandled_threshold": THRESHOLD,
                        "unhandled_window_seconds": 3600, "ingest_batch_size": 5}.items():
@@ -43,17 +38,15 @@ def stack(redis, pg_url, tmp_path):
                                        "priority": 1, "prod_handling": "Page_only", "dev_handling": "Ignore",
                                        "team_assignment": "NetOps", "moog_severity": 4}, actor="test")
         _, key = api_keys.create(session, "scale test", ["ingest"], actor="test")
-    env = mutt_env(REDIS_URL, pg_url, tmp_path / "home", MOOG_WEBHOOK_URL=standin.url, MOOG_API_KEY="k")
-    workers = [start_worker(env, tmp_path, queues="alerts,moog", concurrency=2, name=f"worker-{n}") for n in range(3)]
-    web, url = start_web(env, tmp_path)
-    yield url, key, standin
-    for process in [web, *workers]:
-        process.stop()
-    standin.stop()
+    return {"key": key}
+
+
+pytestmark = [pytest.mark.integration, stack_of("three workers", workers=3, queues="alerts,moog",
+                                                env={"MOOG_API_KEY": "k"}, prepare=limits_rule_and_key)]
 
 
 def test_rate_limit_and_rollup_threshold_hold_exactly_across_three_workers(stack, redis):
-    url, key, standin = stack
+    url, key, standin = stack.url, stack.prepared["key"], stack.standin
     events = [{"hostname": "edge-1", "timestamp": "2026-11-25T10:00:00Z", "message": f"SCALE-FWD link {n} down"}
               for n in range(10 * LIMIT)]
     below = [("quiet-host", THRESHOLD - 1)]

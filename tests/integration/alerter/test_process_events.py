@@ -13,13 +13,11 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 from sqlalchemy import func, select
 
 from celeryconfig import ALERTS_QUEUE
 from mutt_app import config, dynconfig, handoff
 from mutt_app.alerting.batches import EventBatches
-from mutt_app.celery_app import app
 from mutt_app.dead_letters import dlq
 from mutt_app.ingest.buffer import EventBuffer
 from mutt_app.rules import rule_store, rulebook, seed
@@ -29,17 +27,18 @@ from mutt_app.storage.models import Alert, DeadLetter, EventAudit
 from tasks import alerter as alerter_task
 from tests.support.processes import wait_until
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration,
+              pytest.mark.parametrize("worker", [[ALERTS_QUEUE]], indirect=True, ids=["alerts queue"])]
 
 
 @pytest.fixture
-def worker(redis, pg_url):
+def batches(redis, pg_url, worker):
+    """The ingest side of the batches the in-thread worker processes, with the seed rules loaded."""
     with session_scope() as session:
         seed.load_if_empty(session)
     alerter_task._knowledge._knowledge = None
     alerter_task._backlog = (0.0, 0)
-    with start_worker(app, pool="solo", perform_ping_check=False, queues=[ALERTS_QUEUE], shutdown_timeout=30):
-        yield EventBuffer(redis)
+    return EventBuffer(redis)
 
 
 def make_event(hostname, message, **extra) -> dict:
@@ -79,15 +78,15 @@ def db_counts() -> tuple[int, int, int, int]:
         )
 
 
-def test_every_event_ends_audited_unhandled_or_dead_lettered(worker):
+def test_every_event_ends_audited_unhandled_or_dead_lettered(batches):
     events = (
         [make_event("core-router-01.dc1.example.com", f"LINK-DOWN Gi0/{i}") for i in range(150)]   # alert each
         + [make_event("test-switch1", f"ERROR {i}") for i in range(50)]                           # dev: Ignore
         + [make_event("edge-fw-02.edge.example.com", f"port {i} flapping") for i in range(100)]  # roll-up: 1 meta
         + [{**make_event("x", "no host"), "hostname": None} for _ in range(5)]                  # dead letters
     )
-    send(worker, events)
-    stats = settled(worker, len(events))
+    send(batches, events)
+    stats = settled(batches, len(events))
     assert (stats["accepted"], stats["audited"], stats["unhandled"], stats["dead_lettered"]) == (305, 200, 100, 5)
     assert db_counts() == (200, 150, 1, 5)
     with session_scope() as session:
@@ -100,7 +99,7 @@ def test_every_event_ends_audited_unhandled_or_dead_lettered(worker):
         assert (dev.environment, dev.decision, dev.forwarded, dev.rule_name) == ("dev", "Ignore", False, "Error")
 
 
-def test_a_batch_redelivered_after_its_commit_adds_nothing(worker, monkeypatch):
+def test_a_batch_redelivered_after_its_commit_adds_nothing(batches, monkeypatch):
     real_complete, crashed = EventBatches.complete, []
 
     def crash_once(self, batch_id, counts):
@@ -111,11 +110,11 @@ def test_a_batch_redelivered_after_its_commit_adds_nothing(worker, monkeypatch):
 
     monkeypatch.setattr(EventBatches, "complete", crash_once)
     events = [make_event("core-router-01.dc1.example.com", f"LINK-DOWN {i}") for i in range(20)]
-    (batch_id,) = send(worker, events)
+    (batch_id,) = send(batches, events)
     wait_until(lambda: crashed, message="the first run to crash")
     wait_until(lambda: db_counts()[0] == 20, message="the first run's commit")
     handoff.process_batch(batch_id)  # what the janitor does when the lease runs out
-    stats = settled(worker, 20)
+    stats = settled(batches, 20)
     assert (stats["audited"], db_counts()) == (20, (20, 20, 0, 0))
 
 
@@ -152,39 +151,39 @@ def switch_over(buffer: EventBuffer, message: str, batch_size: int) -> tuple[lis
     return [event_id in audited for event_id, at in sent if at > changed_at + 1.0], first_matched - changed_at
 
 
-def test_a_rule_change_is_used_within_a_second(worker):
-    after, first_match = switch_over(worker, "%FOO-3-BAR thing happened", batch_size=4)
+def test_a_rule_change_is_used_within_a_second(batches):
+    after, first_match = switch_over(batches, "%FOO-3-BAR thing happened", batch_size=4)
     assert after and all(after), "events sent more than 1 s after the change must all match the new rule"
     assert first_match < 1.0
 
 
-def test_database_down_retries_and_loses_nothing(worker, pg_url):
+def test_database_down_retries_and_loses_nothing(batches, pg_url):
     good = pg_url
     from tests.conftest import use_database
 
     use_database("postgresql+psycopg://postgres@127.0.0.1:1/unreachable")
     try:
-        (batch_id,) = send(worker, [make_event("core-router-01.dc1.example.com", "LINK-DOWN x")])
+        (batch_id,) = send(batches, [make_event("core-router-01.dc1.example.com", "LINK-DOWN x")])
         time.sleep(3.5)  # the task meets the unreachable database: tries at about 0, 1 and 3 s
-        assert worker.redis.exists(redis_keys.batch(batch_id)), "the batch must stay in Redis"
+        assert batches.redis.exists(redis_keys.batch(batch_id)), "the batch must stay in Redis"
         # handled failures are not counted as lost workers (three would get the batch split)
-        assert int(worker.redis.hget(redis_keys.BATCH_ATTEMPTS, batch_id) or 0) <= 1
+        assert int(batches.redis.hget(redis_keys.BATCH_ATTEMPTS, batch_id) or 0) <= 1
     finally:
         use_database(good)
-    stats = settled(worker, 1)
+    stats = settled(batches, 1)
     assert stats["audited"] == 1 and db_counts()[0] == 1
 
 
-def test_a_batch_that_keeps_killing_workers_is_split_then_its_poison_dead_lettered(worker):
+def test_a_batch_that_keeps_killing_workers_is_split_then_its_poison_dead_lettered(batches):
     events = [make_event("core-router-01.dc1.example.com", f"LINK-DOWN {i}") for i in range(4)]
-    (batch_id,) = send(worker, events, enqueue=False)
-    worker.redis.hset(redis_keys.BATCH_ATTEMPTS, batch_id, 3)  # three workers died with it
+    (batch_id,) = send(batches, events, enqueue=False)
+    batches.redis.hset(redis_keys.BATCH_ATTEMPTS, batch_id, 3)  # three workers died with it
     handoff.process_batch(batch_id)
-    stats = settled(worker, 4)
+    stats = settled(batches, 4)
     assert stats["audited"] == 4 and db_counts()[:2] == (4, 4)
-    (single,) = send(worker, [make_event("core-router-01.dc1.example.com", "LINK-DOWN poison")], enqueue=False)
+    (single,) = send(batches, [make_event("core-router-01.dc1.example.com", "LINK-DOWN poison")], enqueue=False)
     assert alerter_task.recover_batch(single, 4) == "dead_letter"  # the janitor's view of a 4th loss
-    stats = settled(worker, 5)
+    stats = settled(batches, 5)
     assert stats["dead_lettered"] == 1
     with session_scope() as session:
         letter = session.scalars(select(DeadLetter)).one()
@@ -196,33 +195,33 @@ def change_setting(key, value):
         dynconfig.change(session, key, value, actor="test")
 
 
-def test_backpressure_sheds_to_dead_letters_or_defers(worker):
-    send(worker, [make_event("core-router-01.dc1.example.com", f"LINK-DOWN {i}") for i in range(3)])
-    settled(worker, 3)  # three alerts now wait for Moogsoft (no forwarder runs here)
+def test_backpressure_sheds_to_dead_letters_or_defers(batches):
+    send(batches, [make_event("core-router-01.dc1.example.com", f"LINK-DOWN {i}") for i in range(3)])
+    settled(batches, 3)  # three alerts now wait for Moogsoft (no forwarder runs here)
     change_setting("alerter_queue_shed_threshold", 2)
     change_setting("alerter_shed_mode", "dlq")
     alerter_task._backlog = (0.0, 0)
-    send(worker, [make_event("h", "LINK-DOWN shed me") for _ in range(2)])
-    stats = settled(worker, 5)
+    send(batches, [make_event("h", "LINK-DOWN shed me") for _ in range(2)])
+    stats = settled(batches, 5)
     assert stats["dead_lettered"] == 2
     with session_scope() as session:
         assert {d.reason for d in session.scalars(select(DeadLetter))} == {dlq.SHED}
     change_setting("alerter_shed_mode", "defer")
     change_setting("alerter_defer_seconds", 1)
-    (deferred,) = send(worker, [make_event("h", "LINK-DOWN later")])
+    (deferred,) = send(batches, [make_event("h", "LINK-DOWN later")])
     time.sleep(3.5)
-    assert worker.redis.exists(redis_keys.batch(deferred)), "a deferred batch waits in Redis"
-    assert int(worker.redis.hget(redis_keys.BATCH_ATTEMPTS, deferred) or 0) <= 1  # deferring is not crashing
+    assert batches.redis.exists(redis_keys.batch(deferred)), "a deferred batch waits in Redis"
+    assert int(batches.redis.hget(redis_keys.BATCH_ATTEMPTS, deferred) or 0) <= 1  # deferring is not crashing
     change_setting("alerter_queue_shed_threshold", 100_000)
-    stats = settled(worker, 6)
+    stats = settled(batches, 6)
     assert stats["audited"] == 4
 
 
-def test_an_event_the_database_refuses_does_not_sink_its_batch(worker):
+def test_an_event_the_database_refuses_does_not_sink_its_batch(batches):
     events = [make_event("core-router-01.dc1.example.com", f"LINK-DOWN {i}") for i in range(10)]
     events[4]["message"] = "LINK-DOWN with a NUL \x00 PostgreSQL's JSONB refuses"
-    send(worker, events)
-    stats = settled(worker, 10)
+    send(batches, events)
+    stats = settled(batches, 10)
     assert (stats["audited"], stats["dead_lettered"]) == (9, 1)
     assert db_counts() == (9, 9, 0, 1)
     with session_scope() as session:
@@ -231,7 +230,7 @@ def test_an_event_the_database_refuses_does_not_sink_its_batch(worker):
         assert "unstorable_event" in letter.payload and "DataError" in letter.error
 
 
-def test_v25_samples_posted_through_ingest_are_all_accounted_for(worker):
+def test_v25_samples_posted_through_ingest_are_all_accounted_for(batches):
     """Through the real ingest endpoint: every accepted event is audited, unhandled or a dead letter."""
     from pathlib import Path
 
@@ -253,14 +252,14 @@ def test_v25_samples_posted_through_ingest_are_all_accounted_for(worker):
             posted += len(events)
         endpoint(application).pipeline().flush()  # the partly filled last batch (no flusher thread in tests)
     assert posted == 496
-    stats = settled(worker, worker.stats()["accepted"])
+    stats = settled(batches, batches.stats()["accepted"])
     outcomes = [stats.get(k, 0) for k in ("audited", "unhandled", "dead_lettered")]
     assert stats["accepted"] == posted == sum(outcomes)
     audited, _rule_alerts, _meta, letters = db_counts()
     assert audited == outcomes[0] > 0 and outcomes[1] > 0 and letters == outcomes[2]
 
 
-def test_a_catastrophic_or_invalid_stored_rule_does_not_stall_the_alerter(worker):
+def test_a_catastrophic_or_invalid_stored_rule_does_not_stall_the_alerter(batches):
     """(a+)+$ stored as a rule used to hold a worker for hours per 'aaaa…a!' event; on RE2 the
     batch completes like any other. Rows written around validation (a lookahead, a handling typo)
     are reported and skipped or audited, and the rest of the rule set keeps working."""
@@ -279,8 +278,8 @@ def test_a_catastrophic_or_invalid_stored_rule_does_not_stall_the_alerter(worker
     host = "core-router-01.dc1.example.com"
     events = ([make_event(host, "a" * 34 + "!") for _ in range(20)] + [make_event(host, "a" * 100_000 + "!")]
               + [make_event(host, "aaaa"), make_event(host, "LINK-DOWN Gi0/1"), make_event(host, "FAN-FAIL tray 2")])
-    send(worker, events)
-    stats = settled(worker, len(events))
+    send(batches, events)
+    stats = settled(batches, len(events))
     assert (stats["accepted"], stats["audited"], stats["unhandled"], stats.get("dead_lettered", 0)) == (24, 3, 21, 0)
     with session_scope() as session:
         audited = {row.event["message"][:9]: (row.rule_name, row.decision, row.forwarded)

@@ -16,11 +16,9 @@ from mutt_app.access import api_keys, users
 from mutt_app.dead_letters import dlq
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import DeadLetter, EventAudit
-from mutt_app.tools.moog_standin import MoogStandin
 from tests.integration.browser.conftest import require_chromium
-from tests.support.processes import mutt_env, start_web, start_worker, wait_until
-
-pytestmark = [pytest.mark.integration, pytest.mark.browser]
+from tests.support.fixtures import stack_of
+from tests.support.processes import wait_until
 
 # The screenshots docs/web-ui.md shows are refreshed on request (MUTT_UPDATE_SCREENSHOTS=1);
 # otherwise they go to reports/, so a test run leaves the work tree as it found it.
@@ -29,22 +27,16 @@ IMAGES = _ROOT / ("docs/images" if os.environ.get("MUTT_UPDATE_SCREENSHOTS") == 
 PASSWORD = "browser test passphrase"
 
 
-@pytest.fixture
-def stack(redis, pg_url, tmp_path):
-    from tests.conftest import REDIS_URL
-
+def operator_and_sender(_redis) -> dict:
     require_chromium()
     with session_scope() as session:
         users.create(session, "ada", PASSWORD, "operator", actor="test")
         _, key = api_keys.create(session, "browser-sender", ["ingest"], actor="test")
-    moog = MoogStandin().start()
-    env = mutt_env(REDIS_URL, pg_url, tmp_path / "home", MOOG_WEBHOOK_URL=moog.url)
-    web, url = start_web(env, tmp_path, workers=1)
-    worker = start_worker(env, tmp_path, concurrency=1)
-    yield url, key
-    worker.stop()
-    web.stop()
-    moog.stop()
+    return {"key": key}
+
+
+pytestmark = [pytest.mark.integration, pytest.mark.browser,
+              stack_of("console", web_workers=1, concurrency=1, prepare=operator_and_sender)]
 
 
 def audited(hostname: str) -> list[EventAudit]:
@@ -53,7 +45,7 @@ def audited(hostname: str) -> list[EventAudit]:
 
 
 def test_operator_console_end_to_end(stack, page):
-    url, key = stack
+    url, key = stack.url, stack.prepared["key"]
     host = f"edge-{uuid.uuid4().hex[:6]}"
 
     # a wrong password is refused, the right one lands on the dashboard

@@ -6,31 +6,18 @@ import time
 
 import pytest
 
-from tests.support.processes import mutt, mutt_env, start_worker, wait_until
+from tests.support.fixtures import stack_of
+from tests.support.processes import mutt, wait_until
 
-pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def env(redis, sqlite_url, tmp_path):
-    from tests.conftest import REDIS_URL
-
-    return mutt_env(REDIS_URL, sqlite_url, tmp_path / "home")
-
-
-@pytest.fixture
-def worker(env, tmp_path):
-    process = start_worker(env, tmp_path, concurrency=2)
-    yield process
-    process.stop()
+pytestmark = [pytest.mark.integration, stack_of("one worker", database="sqlite", web_workers=0, standin=False)]
 
 
 def run_mutt(env, *args):
     return subprocess.run(mutt(*args), env=env, capture_output=True, text=True, timeout=60)
 
 
-def test_status_json_sees_the_worker_and_its_queues(env, worker):
-    result = run_mutt(env, "status", "--json")
+def test_status_json_sees_the_worker_and_its_queues(stack):
+    result = run_mutt(stack.env, "status", "--json")
     report = json.loads(result.stdout)
     assert result.returncode == 0, report["problems"]
     (name, queues), = report["workers"].items()
@@ -41,11 +28,12 @@ def test_status_json_sees_the_worker_and_its_queues(env, worker):
     assert set(report["ingest"]) == {"backlog", "buffered", "batches_pending", "events_last_minute", "events_this_minute"}
 
 
-def test_log_level_change_reaches_every_worker_process_within_a_second(env, worker):
+def test_log_level_change_reaches_every_worker_process_within_a_second(stack):
+    worker = stack.workers[0]
     lines = lambda: [json.loads(line) for line in worker.log().splitlines()  # noqa: E731
                      if line.startswith("{") and "log level is now DEBUG" in line]
     assert lines() == []
-    result = run_mutt(env, "config", "set", "log_level", "DEBUG", "--reason", "chasing a bug")
+    result = run_mutt(stack.env, "config", "set", "log_level", "DEBUG", "--reason", "chasing a bug")
     assert result.returncode == 0, result.stderr
     changed_at = time.monotonic()
     wait_until(lambda: len(lines()) == 3, timeout=5, interval=0.02,

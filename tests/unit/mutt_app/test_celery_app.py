@@ -1,7 +1,6 @@
 """Celery signal hooks: the correlation id travels with a task and tags the worker's log lines."""
 
 import pytest
-from celery.contrib.testing.worker import start_worker
 
 from celeryconfig import JANITOR_QUEUE
 from mutt_app.celery_app import app
@@ -9,17 +8,13 @@ from mutt_app.core import logs
 
 SEEN = "mutt:test:correlation_seen"
 
+pytestmark = pytest.mark.parametrize("worker", [[JANITOR_QUEUE]], indirect=True, ids=["janitor queue"])
+
 
 @app.task(name="tests.record_correlation_id")
 def record_correlation_id() -> None:
     from mutt_app.storage import redis_client
     redis_client.get().rpush(SEEN, logs.correlation_id.get() or "-")
-
-
-@pytest.fixture
-def worker(redis):
-    with start_worker(app, pool="solo", queues=[JANITOR_QUEUE], perform_ping_check=False, loglevel="WARNING"):
-        yield
 
 
 def test_a_task_enqueued_in_a_correlated_block_runs_with_that_correlation_id(redis, worker):

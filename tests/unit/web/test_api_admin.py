@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,12 +11,8 @@ from mutt_app.ingest.buffer import RATE_BUCKETS
 from mutt_app.storage import redis_keys
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import ConfigAudit, EventAudit
-from tests.support.web import admin_key, pg_app  # noqa: F401 - pg_app is a fixture
-
-
-@pytest.fixture
-def api(pg_app):
-    return pg_app.test_client()
+from tests.support.processes import wait_until
+from tests.support.web import admin_key
 
 
 def headers(key: str) -> dict:
@@ -92,8 +87,9 @@ def test_api_keys_secret_shown_once_revoke_works_and_audit_has_no_key_material(a
     assert created.status_code == 201
     secret = created.json["key"]
     assert secret.startswith("mutt_" + created.json["prefix"])
-    time.sleep(1.1)  # every process's key cache re-checks the keys version once a second
-    assert api.get("/api/v2/metrics", headers=headers(secret)).status_code == 200
+    # every process's key cache re-checks the keys version once a second
+    wait_until(lambda: api.get("/api/v2/metrics", headers=headers(secret)).status_code == 200, timeout=1.5,
+               interval=0.05, message="the new key accepted")
     listed = api.get("/api/v2/api-keys", headers=headers(key))
     assert secret not in listed.get_data(as_text=True)
     assert api.post("/api/v2/api-keys", json={"name": "x", "scopes": ["god"]}, headers=headers(key)).status_code == 422
@@ -101,8 +97,8 @@ def test_api_keys_secret_shown_once_revoke_works_and_audit_has_no_key_material(a
     revoked = api.delete(f"/api/v2/api-keys/{created.json['id']}", headers=headers(key))
     assert revoked.status_code == 200 and revoked.json["revoked_at"]
     assert api.delete("/api/v2/api-keys/9999", headers=headers(key)).status_code == 404
-    time.sleep(1.1)
-    assert api.get("/api/v2/metrics", headers=headers(secret)).status_code == 401
+    wait_until(lambda: api.get("/api/v2/metrics", headers=headers(secret)).status_code == 401, timeout=1.5,
+               interval=0.05, message="the revoked key refused")
     rows = audit_rows("api_keys")
     assert secret not in str([(r.old_values, r.new_values, r.changed_by) for r in rows])
     assert [r.operation for r in rows[-2:]] == ["CREATE", "DELETE"]

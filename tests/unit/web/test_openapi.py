@@ -5,17 +5,11 @@ from __future__ import annotations
 import re
 
 import jsonschema
-import pytest
 from openapi_spec_validator import validate
 
-from tests.support.web import admin_key, pg_app  # noqa: F401 - pg_app is a fixture
+from tests.support.web import admin_key
 
 MACHINE = re.compile(r"^/(api/v2/|health$|metrics$)")
-
-
-@pytest.fixture
-def api(pg_app):
-    return pg_app
 
 
 def openapi_path(rule: str) -> str:
@@ -23,17 +17,17 @@ def openapi_path(rule: str) -> str:
 
 
 def test_the_document_is_valid_openapi(api):
-    document = api.test_client().get("/api/v2/openapi.json").json
+    document = api.get("/api/v2/openapi.json").json
     validate(document)
 
 
 def test_every_machine_route_is_described(api):
-    document = api.test_client().get("/api/v2/openapi.json").json
+    document = api.get("/api/v2/openapi.json").json
     missing = []
-    for rule in api.url_map.iter_rules():
+    for rule in api.application.url_map.iter_rules():
         if rule.rule.startswith("/api/v1/"):
             v2 = "/api/v2/" + rule.rule[len("/api/v1/"):]
-            assert any(r.rule == v2 for r in api.url_map.iter_rules()), f"{rule.rule} has no /api/v2 twin"
+            assert any(r.rule == v2 for r in api.application.url_map.iter_rules()), f"{rule.rule} has no /api/v2 twin"
             continue
         if not MACHINE.match(rule.rule):
             continue
@@ -59,8 +53,7 @@ def check(document: dict, response, method: str, template: str) -> None:
 
 
 def test_answers_validate_against_the_document(api):
-    client = api.test_client()
-    document = client.get("/api/v2/openapi.json").json
+    document = api.get("/api/v2/openapi.json").json
     key = {"X-API-KEY": admin_key()}
     calls = [
         ("get", "/api/v2/metrics", "/api/v2/metrics", None),
@@ -76,7 +69,7 @@ def test_answers_validate_against_the_document(api):
         ("get", "/api/v2/config/log_level", "/api/v2/config/{key}", None),
     ]
     for method, url, template, body in calls:
-        response = getattr(client, method)(url, json=body, headers=key)
+        response = getattr(api, method)(url, json=body, headers=key)
         check(document, response, method, template)
-    check(document, client.get("/api/v2/metrics"), "get", "/api/v2/metrics")  # 401
-    check(document, client.post("/api/v2/ingest", json={"message": "x"}), "post", "/api/v2/ingest")  # 401, v2.5 shape
+    check(document, api.get("/api/v2/metrics"), "get", "/api/v2/metrics")  # 401
+    check(document, api.post("/api/v2/ingest", json={"message": "x"}), "post", "/api/v2/ingest")  # 401, v2.5 shape

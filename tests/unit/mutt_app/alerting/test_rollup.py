@@ -102,10 +102,10 @@ def test_one_batch_counts_each_host_and_fingerprint_on_its_own(redis):
     assert sorted(t.event["_id"] for t in again) == sorted(t.event["_id"] for t in triggers)
 
 
-def test_the_window_slides(redis):
-    rollup = Rollup(redis)
+def test_the_window_slides(redis, clock):
+    rollup = Rollup(redis, clock=clock)
     assert rollup.count(events(2), threshold=3, window_seconds=1) == []
-    time.sleep(1.1)
+    clock.advance(1.1)
     assert rollup.count(events(2), threshold=3, window_seconds=1) == []  # the first two slid out
     assert len(rollup.count(events(1), threshold=3, window_seconds=1)) == 1
 

@@ -1,5 +1,4 @@
 import threading
-import time
 
 import pytest
 
@@ -9,11 +8,11 @@ from mutt_app.forwarding.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
 
 
 @pytest.fixture
-def breaker(redis):
+def breaker(redis, clock):
     settings = dynconfig.runtime(redis)
     settings.store("circuit_breaker_threshold", 3)
     settings.store("circuit_breaker_timeout", 1)
-    return CircuitBreaker(redis, probe_lease=0.5)
+    return CircuitBreaker(redis, probe_lease=0.5, clock=clock)
 
 
 def fail(breaker, times):
@@ -57,9 +56,9 @@ def test_a_wave_of_results_counts_in_order_as_one_call(breaker):
     assert breaker.snapshot()["failures"] == 4
 
 
-def test_after_the_timeout_one_probe_goes_through_and_its_success_closes(breaker):
+def test_after_the_timeout_one_probe_goes_through_and_its_success_closes(breaker, clock):
     fail(breaker, 3)
-    time.sleep(1.05)
+    clock.advance(1.05)
     probe = breaker.acquire()
     assert probe.allowed and probe.probe
     assert breaker.state() == HALF_OPEN
@@ -71,9 +70,9 @@ def test_after_the_timeout_one_probe_goes_through_and_its_success_closes(breaker
     assert breaker.transitions() == {"closed>open": 1, "open>half_open": 1, "half_open>closed": 1}
 
 
-def test_a_failed_probe_opens_it_again_for_a_full_timeout(breaker):
+def test_a_failed_probe_opens_it_again_for_a_full_timeout(breaker, clock):
     fail(breaker, 3)
-    time.sleep(1.05)
+    clock.advance(1.05)
     assert breaker.acquire().probe
     breaker.record_failure()
     assert breaker.state() == OPEN
@@ -82,12 +81,12 @@ def test_a_failed_probe_opens_it_again_for_a_full_timeout(breaker):
     assert breaker.transitions()["half_open>open"] == 1
 
 
-def test_a_probe_that_never_reports_is_replaced_after_its_lease(breaker):
+def test_a_probe_that_never_reports_is_replaced_after_its_lease(breaker, clock):
     fail(breaker, 3)
-    time.sleep(1.05)
+    clock.advance(1.05)
     assert breaker.acquire().probe  # this worker "dies" without reporting
     assert not breaker.acquire().allowed
-    time.sleep(0.55)
+    clock.advance(0.55)
     second = breaker.acquire()
     assert second.allowed and second.probe
     breaker.record_success()
@@ -102,15 +101,15 @@ def test_the_timeout_is_read_at_each_call(redis, breaker):
     assert not allowed and wait > 29
 
 
-def test_of_many_concurrent_callers_exactly_one_probes(redis, breaker):
+def test_of_many_concurrent_callers_exactly_one_probes(redis, breaker, clock):
     fail(breaker, 3)
-    time.sleep(1.05)
+    clock.advance(1.05)
     barrier = threading.Barrier(32)
     results = []
     lock = threading.Lock()
 
     def call():
-        other = CircuitBreaker(redis, probe_lease=30)  # its own script object, as another worker
+        other = CircuitBreaker(redis, probe_lease=30, clock=clock)  # its own script object, as another worker
         barrier.wait()
         permit = other.acquire()
         with lock:

@@ -100,18 +100,23 @@ def test_a_child_that_fails_to_start_again_counts_as_a_death_and_is_retried(chil
 def test_stop_ends_the_others_before_a_stop_last_child_and_kills_one_that_ignores_sigterm(tmp_path):
     flag = tmp_path / "web-stopped"
     seen_by_redis = tmp_path / "redis-saw"
+
+    def ready(name: str) -> str:  # the child says when its SIGTERM handler is in place
+        return f"pathlib.Path({str(tmp_path / (name + '.ready'))!r}).write_text('')\ntime.sleep(60)"
+
     web = (f"import signal, sys, time, pathlib\n"
            f"def bye(*_): time.sleep(0.3); pathlib.Path({str(flag)!r}).write_text('x'); sys.exit(0)\n"
-           f"signal.signal(signal.SIGTERM, bye)\ntime.sleep(60)")
+           f"signal.signal(signal.SIGTERM, bye)\n{ready('web')}")
     redis = (f"import signal, sys, time, pathlib\n"
              f"def bye(*_): pathlib.Path({str(seen_by_redis)!r}).write_text(str(pathlib.Path({str(flag)!r}).exists())); sys.exit(0)\n"
-             f"signal.signal(signal.SIGTERM, bye)\ntime.sleep(60)")
-    stubborn = "import signal, time\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ntime.sleep(60)"
+             f"signal.signal(signal.SIGTERM, bye)\n{ready('redis')}")
+    stubborn = f"import signal, time, pathlib\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n{ready('beat')}"
     children = Supervisor(tmp_path / supervisor.RESTARTS_FILE)
     children.start("redis", launcher(redis, tmp_path / "redis.log"), stop_last=True)
     children.start("web", launcher(web, tmp_path / "web.log"))
     beat = children.start("beat", launcher(stubborn, tmp_path / "beat.log"))
-    time.sleep(0.5)  # the handlers are installed
+    wait_until(lambda: all((tmp_path / f"{name}.ready").exists() for name in ("redis", "web", "beat")), timeout=10,
+               interval=0.02, message="the children's SIGTERM handlers installed")
 
     children.stop(timeout=2)
     assert seen_by_redis.read_text() == "True"  # web had stopped when redis was told to

@@ -6,38 +6,19 @@ import time
 
 import pytest
 
-from mutt_app import config
 from mutt_app.alerting import dry_run
 from mutt_app.rules import seed
 from mutt_app.storage import redis_keys
 from mutt_app.storage.db import session_scope
-from tests.support.web import admin_key, forget_keys
 
 RULE = {"match_string": "BGP-5-ADJCHANGE", "prod_handling": "Page_only", "dev_handling": "Ignore",
         "team_assignment": "NetOps", "priority": 7, "moog_severity": "Major", "reason": "peering"}
 
 
-@pytest.fixture
-def api(redis, pg_url):
-    from web import create_app
-
-    config.reset()
-    forget_keys()
+@pytest.fixture(autouse=True)
+def seed_rules(api):
     with session_scope() as session:
         seed.load_if_empty(session)
-    app = create_app()
-    app.config.update(TESTING=True)
-    return app.test_client()
-
-
-@pytest.fixture
-def operator():
-    return {"X-API-KEY": admin_key(("operator", "read"), name="op")}
-
-
-@pytest.fixture
-def reader():
-    return {"X-API-KEY": admin_key(("read",), name="reader")}
 
 
 def test_rules_crud_in_v25_shapes(api, operator, reader, redis):
