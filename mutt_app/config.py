@@ -11,6 +11,7 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import overload
 
 from mutt_app.errors import ConfigurationError  # noqa: F401 - callers name it config.ConfigurationError
 
@@ -67,26 +68,43 @@ ENV_VARS: tuple[EnvVar, ...] = (
 _DEFAULTS = {v.name: v.default for v in ENV_VARS}
 
 
-def env(name: str) -> str | None:
-    """The value of a declared environment variable, or its default."""
+def env(name: str) -> str:
+    """The value of a declared environment variable, or its declared default (for a variable
+    declared without one, :func:`optional_env`)."""
+    value = optional_env(name)
+    if value is None:
+        raise KeyError(f"{name} has no default in mutt_app.config.ENV_VARS: read it with optional_env()")
+    return value
+
+
+def optional_env(name: str) -> str | None:
+    """The value of a declared environment variable, or its default, which may be None."""
     if name not in _DEFAULTS:
         raise KeyError(f"{name} is not declared in mutt_app.config.ENV_VARS")
     value = os.environ.get(name)
     return value if value not in (None, "") else _DEFAULTS[name]
 
 
-def number(name: str, kind: type = int) -> int | float:
-    """A declared environment variable read as a number; a :class:`ConfigurationError` naming it
-    when it is not one."""
+@overload
+def number(name: str) -> int: ...
+
+
+@overload
+def number(name: str, kind: type[float]) -> float: ...
+
+
+def number(name: str, kind: type[int] | type[float] = int) -> int | float:
+    """A declared environment variable read as an ``int`` (or as ``kind``); a
+    :class:`ConfigurationError` naming it when it is not one."""
     value = env(name)
     try:
         return kind(value)
-    except (TypeError, ValueError):
+    except ValueError:
         raise ConfigurationError(f"{name}={value!r} is not {'an integer' if kind is int else 'a number'}") from None
 
 
-def _bool(value: str | None) -> bool:
-    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
 @dataclass(frozen=True)
@@ -168,9 +186,9 @@ def load() -> Settings:
     home = Path(env("MUTT_HOME")).resolve()
     environment = env("MUTT_ENV")
     embedded_url = f"unix://{home / 'redis.sock'}?db=0"
-    redis_url = env("REDIS_URL") or embedded_url
+    redis_url = optional_env("REDIS_URL") or embedded_url
     embedded = redis_url == embedded_url  # `mutt up` hands its children this same URL
-    database_url = env("DATABASE_URL") or f"sqlite:///{home / 'mutt.db'}"
+    database_url = optional_env("DATABASE_URL") or f"sqlite:///{home / 'mutt.db'}"
     if database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
     return Settings(
@@ -178,7 +196,7 @@ def load() -> Settings:
         environment=environment,
         database_url=database_url,
         redis_url=redis_url,
-        broker_url=env("CELERY_BROKER_URL") or broker_url_for(redis_url),
+        broker_url=optional_env("CELERY_BROKER_URL") or broker_url_for(redis_url),
         embedded_redis=embedded,
         secret_key=_secret_key(home, environment, embedded),
         moog_webhook_url=env("MOOG_WEBHOOK_URL"),
