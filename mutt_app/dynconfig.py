@@ -14,11 +14,15 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mutt_app.core import params
 from mutt_app.errors import InvalidChange
 from mutt_app.storage import redis_keys
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,7 @@ class Setting:
 
     def parse(self, raw: Any) -> Any:
         """The typed value of ``raw`` (a string from a CLI/form, or a JSON value), or SettingError."""
+        value: Any
         try:
             if self.type is bool:
                 if isinstance(raw, bool):
@@ -72,7 +77,8 @@ class Setting:
         return value
 
 
-def _s(key, type_, default, description, readers, minimum=None, maximum=None, choices=None) -> Setting:
+def _s(key: str, type_: type, default: Any, description: str, readers: str, minimum: float | None = None,
+       maximum: float | None = None, choices: tuple[str, ...] | None = None) -> Setting:
     return Setting(key, type_, default, description, tuple(readers.split(",")), minimum, maximum, choices)
 
 
@@ -132,11 +138,11 @@ def setting(key: str) -> Setting:
 class RuntimeConfig:
     """A process's view of the runtime settings, refreshed from Redis when the version moves."""
 
-    def __init__(self, redis_client) -> None:
+    def __init__(self, redis_client: Redis) -> None:
         self._redis = redis_client
         self._lock = threading.Lock()
         self._values: dict[str, Any] = {}
-        self._version: str | None = None
+        self._version: str | bytes | None = None  # as the client returns it; compared, never read
         self._checked_at = 0.0
 
     def get(self, key: str) -> Any:
@@ -199,7 +205,7 @@ class RuntimeConfig:
 _instances: dict[int, RuntimeConfig] = {}
 
 
-def runtime(redis_client=None) -> RuntimeConfig:
+def runtime(redis_client: Redis | None = None) -> RuntimeConfig:
     """The runtime settings of this process (one per Redis client)."""
     if redis_client is None:
         from mutt_app.storage import redis_client as rc
@@ -244,7 +250,7 @@ def log_level() -> str:
     return runtime().explicit("log_level") or config.get().log_level
 
 
-def change(session, key: str, raw: Any, *, actor: str, reason: str = "", correlation_id: str = "") -> tuple[Any, Any]:
+def change(session: Session, key: str, raw: Any, *, actor: str, reason: str = "", correlation_id: str = "") -> tuple[Any, Any]:
     """Set (or, with ``raw=None``, unset) a runtime setting and audit it in ``session``.
 
     Returns (old, new) effective values. The audit row is flushed before Redis is written, so a

@@ -10,6 +10,11 @@ Both use the Redis server's clock, so workers with skewed clocks still agree.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from redis import Redis
+
 # Shared Lua helpers; scripts that need a limit inside a larger atomic step include these.
 LUA_NOW_MS = """
 local function now_ms()
@@ -40,7 +45,7 @@ return gcra(KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), now_ms())
 class GCRA:
     """``limit`` per ``period`` seconds with bursts up to ``limit``, across all processes."""
 
-    def __init__(self, redis_client) -> None:
+    def __init__(self, redis_client: Redis) -> None:
         self._script = redis_client.register_script(_GCRA)
 
     def acquire(self, key: str, limit: int, period: float) -> float:
