@@ -14,11 +14,15 @@ settings read at each call, so a change applies at once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 from mutt_app import config, dynconfig
 from mutt_app.core import metrics
 from mutt_app.core.limits import LUA_NOW_MS
 from mutt_app.storage import redis_keys
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 NAME = "moogsoft"
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
@@ -93,7 +97,7 @@ class Permit:
 class CircuitBreaker:
     """``allow()`` before a send, then ``record_success()`` or ``record_failure()``."""
 
-    def __init__(self, redis_client, *, probe_lease: float | None = None) -> None:
+    def __init__(self, redis_client: Redis, *, probe_lease: float | None = None) -> None:
         self._redis = redis_client
         self._script = redis_client.register_script(_SCRIPT)
         # A probe is one send (connect + answer, each up to MOOG_TIMEOUT): it reports by then
@@ -144,9 +148,10 @@ class CircuitBreaker:
             self._run("record", "".join("s" if ok else "f" for ok in answered))
 
     def state(self) -> str:
-        return self._redis.hget(redis_keys.BREAKER, "state") or CLOSED
+        state = cast(str | None, self._redis.hget(redis_keys.BREAKER, "state"))  # MUTT's clients decode responses
+        return state or CLOSED
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         """State, consecutive failures and times (epoch seconds), for the UI and health checks."""
         raw = self._redis.hgetall(redis_keys.BREAKER)
 
@@ -168,7 +173,8 @@ class CircuitBreaker:
 
     def transitions(self) -> dict[str, int]:
         """Transitions since the start, as {"closed>open": n, ...}."""
-        return {name: int(count) for name, count in self._redis.hgetall(redis_keys.BREAKER_TRANSITIONS).items()}
+        counts = cast(dict[str, str], self._redis.hgetall(redis_keys.BREAKER_TRANSITIONS))  # decoded, as above
+        return {name: int(count) for name, count in counts.items()}
 
     def sample_metrics(self) -> str:
         """Set the state gauge from Redis (call when /metrics is scraped); returns the state."""
