@@ -136,10 +136,11 @@ def get(session: Session, user_id: int) -> User:
 def update(session: Session, user: User, *, role: str | None = None, is_active: bool | None = None,
            actor: str, reason: str = "", correlation_id: str = "") -> User:
     """Change a user's role or enable/disable them; disabling ends their sessions."""
-    old, new = {}, {}
+    old: dict[str, str | bool] = {}
+    new: dict[str, str | bool] = {}
     demoted = (role is not None and role != "admin") or is_active is False
     if demoted and user.role == "admin" and user.is_active:
-        admins = session.scalar(select(func.count()).select_from(User).where(User.role == "admin", User.is_active.is_(True)))
+        admins = session.scalar(select(func.count()).select_from(User).where(User.role == "admin", User.is_active.is_(True))) or 0
         if admins <= 1:
             raise LastAdmin(f"{user.username} is the last active admin; make another admin first")
     if role is not None and role != user.role:

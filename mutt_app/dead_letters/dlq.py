@@ -13,9 +13,10 @@ human replays it). Purge by an operator writes one config-audit row per dead let
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -61,7 +62,7 @@ def record_many(
     session: Session,
     kind: str,
     reason: str,
-    items: list[tuple[str, dict | list | None, str]],
+    items: Sequence[tuple[str, dict | list | None, str]],
     *,
     attempts: int = 0,
     last_status: int | None = None,
@@ -74,7 +75,7 @@ def record_many(
     if not items:
         return
     now = datetime.now(UTC)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "kind": kind, "ref_id": ref_id, "reason": reason, "error": (error or "")[:ERROR_LIMIT],
             "attempts": attempts, "last_status": last_status, "payload": payload, "state": "waiting",

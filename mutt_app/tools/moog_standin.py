@@ -194,7 +194,7 @@ class MoogStandin:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
+        host, port = self._server.socket.getsockname()[:2]
         return f"{self._scheme}://{host}:{port}/events"
 
     def start(self) -> MoogStandin:
