@@ -19,7 +19,7 @@ import os
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -87,7 +87,7 @@ def payload(alert: Alert | Row[Any]) -> dict[str, Any]:
     }
 
 
-def request_body(alerts: list[Alert | Row[Any]]) -> dict[str, Any]:
+def request_body(alerts: Sequence[Alert | Row[Any]]) -> dict[str, Any]:
     """What one request to Moogsoft carries: one alert's event as it is (v2.5's format), several
     as ``{"events": [...]}``, the list form of Moogsoft's REST LAM."""
     if len(alerts) == 1:
