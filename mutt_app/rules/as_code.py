@@ -6,7 +6,8 @@ applies the plan through rule_store and host_store in one transaction, so every 
 and audited like one made in the UI, and a failure half-way changes nothing.
 
 Rules are matched by ``id``, or, without one, by name (a stored rule of that name not listed by
-id); a rule matching none is new; a stored rule the document does not list is deleted (soft). Hosts and teams are matched by hostname, case-insensitively.
+id); a rule matching none is new; a stored rule the document does not list is deleted (soft).
+Hosts and teams are matched by hostname, case-insensitively.
 
 A document is untrusted input: one larger than ``MAX_DOCUMENT_BYTES`` is refused before it is
 read, and one whose YAML would expand (anchors and aliases, "billion laughs") to more than
