@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from mutt_app import config
 from mutt_app.access import users
 from mutt_app.storage.db import session_scope
@@ -61,9 +59,3 @@ def fresh_app():
     app = create_app()
     app.config.update(TESTING=True)
     return app
-
-
-@pytest.fixture
-def pg_app(redis, pg_url):
-    """The app on the PostgreSQL test database (import this fixture into a test module)."""
-    return fresh_app()

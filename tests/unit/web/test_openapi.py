@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 from openapi_spec_validator import validate
 
-from tests.support.web import admin_key, pg_app  # noqa: F401 - pg_app is a fixture
+from tests.support.web import admin_key
 
 MACHINE = re.compile(r"^/(api/v2/|health$|metrics$)")
 
