@@ -7,8 +7,13 @@ the first failure and is renewed at the limit, so a locked client waits the full
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from mutt_app import dynconfig
 from mutt_app.storage import redis_keys
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 _FAIL = """
 local n = redis.call('INCR', KEYS[1])
@@ -18,7 +23,7 @@ return n
 
 
 class LoginThrottle:
-    def __init__(self, redis_client) -> None:
+    def __init__(self, redis_client: Redis) -> None:
         self._redis = redis_client
         self._fail = redis_client.register_script(_FAIL)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -159,7 +160,7 @@ def update(session: Session, user: User, *, role: str | None = None, is_active: 
     return user
 
 
-def to_dict(user: User) -> dict:
+def to_dict(user: User) -> dict[str, Any]:
     return {
         "id": user.id, "username": user.username, "role": user.role, "is_active": user.is_active,
         "created_at": user.created_at.isoformat() if user.created_at else None,
