@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import overload
 
-from mutt_app.errors import ConfigurationError  # noqa: F401 - callers name it config.ConfigurationError
+from mutt_app.errors import ConfigurationError as ConfigurationError  # re-exported: callers name it config.ConfigurationError
 
 
 @dataclass(frozen=True)
