@@ -196,6 +196,7 @@ Progress = Callable[[int, int], None]  # (done, total)
 
 CHUNK = 200  # dead letters per query (and per progress report) when purging or replaying many
 
+
 def purge(session: Session, ids: Iterable[int] | None = None, where: Filter | None = None, *, actor: str,
           reason: str, progress: Progress | None = None, correlation_id: str = "") -> int:
     """Delete dead letters by id or by a non-empty filter, auditing each; returns how many."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,6 +17,9 @@ from mutt_app.rules.matcher import Rule as MatcherRule
 from mutt_app.rules.matcher import handling_problem, rule_problem
 from mutt_app.storage import db, redis_keys
 from mutt_app.storage.models import DevelopmentHost, DeviceTeam, Rule
+
+if TYPE_CHECKING:
+    from mutt_app.alerting.knowledge import Knowledge
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +63,7 @@ def load(session: Session) -> RuleBook:
     return RuleBook(rules, list(hosts), {host: team for host, team in teams})
 
 
-def load_knowledge(session: Session, version: str | None = None):
+def load_knowledge(session: Session, version: str | None = None) -> Knowledge:
     """``mutt_app.alerting.knowledge.load``. Temporary (issue #21): tasks/alerter.py, which helper
     "lifecycle" is reshaping, still calls it here; delete this (and its ignore_imports entry in
     pyproject.toml) once it calls alerting.knowledge.load."""
