@@ -76,7 +76,8 @@ def main() -> None:
             started = time.monotonic()
             for n in range(0, len(ids), args.per_task):
                 enqueue_alerts(ids[n:n + args.per_task])
-            wait_until(lambda: delivered() == len(ids), timeout=600, interval=0.25, message="every alert delivered")
+            expected = len(ids)
+            wait_until(lambda expected=expected: delivered() == expected, timeout=600, interval=0.25, message="every alert delivered")
             elapsed = time.monotonic() - started
         finally:
             worker.stop()

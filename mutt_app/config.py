@@ -11,8 +11,9 @@ import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import overload
 
-from mutt_app.errors import ConfigurationError  # noqa: F401 - callers name it config.ConfigurationError
+from mutt_app.errors import ConfigurationError as ConfigurationError  # re-exported: callers name it config.ConfigurationError
 
 
 @dataclass(frozen=True)
@@ -23,14 +24,24 @@ class EnvVar:
 
 
 ENV_VARS: tuple[EnvVar, ...] = (
-    EnvVar("MUTT_HOME", "./var", "Directory for the embedded run's data: SQLite file, Redis socket and append-only file, secret key, logs."),
-    EnvVar("MUTT_ENV", "production", "`production`, `development` or `test`. Production refuses to start without SECRET_KEY when REDIS_URL/DATABASE_URL are set."),
+    EnvVar("MUTT_HOME", "./var",
+           "Directory for the embedded run's data: SQLite file, Redis socket and append-only file, secret key, logs."),
+    EnvVar("MUTT_ENV", "production",
+           "`production`, `development` or `test`. Production refuses to start without SECRET_KEY when REDIS_URL/DATABASE_URL are set."),
     EnvVar("DATABASE_URL", None, "SQLAlchemy URL. Default: SQLite in MUTT_HOME. Production: postgresql+psycopg://user@host/db."),
-    EnvVar("REDIS_URL", None, "Redis for MUTT's own state (limits, breaker, counters, runtime settings). Default: the embedded Redis on a unix socket in MUTT_HOME."),
-    EnvVar("REDIS_TIMEOUT", "2", "Seconds MUTT waits for Redis to connect or answer one command (not the Celery broker's). Past it a web request answers 503 with Retry-After and a task retries; /health and /metrics use a quarter of it."),
-    EnvVar("DATABASE_TIMEOUT", "5", "Seconds MUTT waits to connect to the database or for a pooled connection, and (SQLite) for a lock. Past it a web request answers 503 with Retry-After and a task retries."),
-    EnvVar("DATABASE_STATEMENT_TIMEOUT", "60", "PostgreSQL statement_timeout in seconds: a query (or a wait for a lock) running longer is cancelled. 0: no limit."),
-    EnvVar("CELERY_BROKER_URL", None, "Celery broker. Default: the same Redis as REDIS_URL. amqp://guest:guest@localhost:5672// for RabbitMQ."),
+    EnvVar("REDIS_URL", None,
+           "Redis for MUTT's own state (limits, breaker, counters, runtime settings). Default: the embedded Redis on a unix socket in "
+           "MUTT_HOME."),
+    EnvVar("REDIS_TIMEOUT", "2",
+           "Seconds MUTT waits for Redis to connect or answer one command (not the Celery broker's). Past it a web request answers 503 "
+           "with Retry-After and a task retries; /health and /metrics use a quarter of it."),
+    EnvVar("DATABASE_TIMEOUT", "5",
+           "Seconds MUTT waits to connect to the database or for a pooled connection, and (SQLite) for a lock. Past it a web request "
+           "answers 503 with Retry-After and a task retries."),
+    EnvVar("DATABASE_STATEMENT_TIMEOUT", "60",
+           "PostgreSQL statement_timeout in seconds: a query (or a wait for a lock) running longer is cancelled. 0: no limit."),
+    EnvVar("CELERY_BROKER_URL", None,
+           "Celery broker. Default: the same Redis as REDIS_URL. amqp://guest:guest@localhost:5672// for RabbitMQ."),
     EnvVar("SECRET_KEY", None, "Flask session signing key. Default (embedded only): generated once into MUTT_HOME/secret_key."),
     EnvVar("MOOG_WEBHOOK_URL", "", "Moogsoft REST LAM endpoint alerts are POSTed to. Empty: alerts wait (not lost) until it is set."),
     EnvVar("MOOG_API_KEY", "", "Bearer token for Moogsoft. Never stored in queued messages, dead letters or logs."),
@@ -39,22 +50,32 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("MAX_CONTENT_LENGTH", str(5 * 1024 * 1024), "Largest ingest request body in bytes (413 above it)."),
     EnvVar("LOG_LEVEL", "INFO", "Initial log level; the runtime setting `log_level` overrides it while running."),
     EnvVar("LOG_FORMAT", "json", "`json` (one JSON object per line) or `text`."),
-    EnvVar("PROMETHEUS_MULTIPROC_DIR", None, "Directory for multi-process Prometheus metrics (set for the web server and prefork workers)."),
+    EnvVar("PROMETHEUS_MULTIPROC_DIR", None,
+           "Directory for multi-process Prometheus metrics (set for the web server and prefork workers)."),
     EnvVar("MUTT_API_KEY", "", "API key `mutt send` posts test events with (rather than --key, which `ps` would show)."),
     EnvVar("FLOWER_URL", "", "Where the UI links to Flower."),
-    EnvVar("FLOWER_BASIC_AUTH", "", "user:password for `mutt flower` (required, neither part empty; every Flower view, /metrics and /healthcheck too, needs it)."),
+    EnvVar("FLOWER_BASIC_AUTH", "",
+           "user:password for `mutt flower` (required, neither part empty; every Flower view, /metrics and /healthcheck too, needs it)."),
     EnvVar("MUTT_ADMIN_PASSWORD", None, "Password for the first admin user created by `mutt up`; generated and printed once when unset."),
     EnvVar("SESSION_COOKIE_SECURE", "true", "Send the login cookie over HTTPS only. `mutt up` sets false for http://localhost."),
     EnvVar("WEB_CONCURRENCY", "2", "Web server (granian) processes for `mutt web`."),
-    EnvVar("WEB_THREADS", "4", "Threads per web server process running the app (ingest, API, UI); docs/performance.md has the measurements."),
-    EnvVar("WEB_BODY_TIMEOUT", "10", "Seconds a request body has to arrive in full after its headers; a stalled or dripped body gets 408 and its connection is closed, and holds no app thread meanwhile (ADR 0011)."),
-    EnvVar("WEB_MAX_REQUESTS_PER_CLIENT", "64", "Requests one client address may have in progress in one web server process (bodies still arriving included); more get 429 with Retry-After. 0: no cap (behind a proxy that hides client addresses, raise it or use 0 and let the proxy cap)."),
+    EnvVar("WEB_THREADS", "4",
+           "Threads per web server process running the app (ingest, API, UI); docs/performance.md has the measurements."),
+    EnvVar("WEB_BODY_TIMEOUT", "10",
+           "Seconds a request body has to arrive in full after its headers; a stalled or dripped body gets 408 and its connection is "
+           "closed, and holds no app thread meanwhile (ADR 0011)."),
+    EnvVar("WEB_MAX_REQUESTS_PER_CLIENT", "64",
+           "Requests one client address may have in progress in one web server process (bodies still arriving included); more get 429 "
+           "with Retry-After. 0: no cap (behind a proxy that hides client addresses, raise it or use 0 and let the proxy cap)."),
     EnvVar("WORKER_CONCURRENCY", "2", "Celery worker pool size for `mutt worker`."),
     EnvVar("WORKER_METRICS_PORT", "", "Port on which a worker serves its Prometheus metrics (`mutt worker --metrics-port`); empty: none."),
     EnvVar("WORKER_METRICS_ADDRESS", "127.0.0.1", "Address for WORKER_METRICS_PORT (0.0.0.0 in containers)."),
     # Celery knobs (read by celeryconfig.py)
-    EnvVar("CELERY_VISIBILITY_TIMEOUT", "7200", "Seconds before the Redis broker redelivers an unacknowledged task; far above every countdown and time limit."),
-    EnvVar("CLAIM_LEASE_SECONDS", "30", "How long a worker's claim on a batch or an alert holds; past it (a SIGKILLed worker) the janitor gives the work to another worker. Must exceed 2 x MOOG_TIMEOUT + 10."),
+    EnvVar("CELERY_VISIBILITY_TIMEOUT", "7200",
+           "Seconds before the Redis broker redelivers an unacknowledged task; far above every countdown and time limit."),
+    EnvVar("CLAIM_LEASE_SECONDS", "30",
+           "How long a worker's claim on a batch or an alert holds; past it (a SIGKILLed worker) the janitor gives the work to another "
+           "worker. Must exceed 2 x MOOG_TIMEOUT + 10."),
     EnvVar("CELERY_TASK_TIME_LIMIT", "300", "Hard time limit of one task, in seconds."),
     EnvVar("CELERY_TASK_EVENTS", "false", "Send task events (Flower's task views). Costs about 30% of task throughput."),
     EnvVar("MOOG_MAX_RETRIES", "12", "Retries of one alert after retryable failures (5xx, 429, timeouts) before it becomes a dead letter."),
@@ -67,26 +88,43 @@ ENV_VARS: tuple[EnvVar, ...] = (
 _DEFAULTS = {v.name: v.default for v in ENV_VARS}
 
 
-def env(name: str) -> str | None:
-    """The value of a declared environment variable, or its default."""
+def env(name: str) -> str:
+    """The value of a declared environment variable, or its declared default (for a variable
+    declared without one, :func:`optional_env`)."""
+    value = optional_env(name)
+    if value is None:
+        raise KeyError(f"{name} has no default in mutt_app.config.ENV_VARS: read it with optional_env()")
+    return value
+
+
+def optional_env(name: str) -> str | None:
+    """The value of a declared environment variable, or its default, which may be None."""
     if name not in _DEFAULTS:
         raise KeyError(f"{name} is not declared in mutt_app.config.ENV_VARS")
     value = os.environ.get(name)
     return value if value not in (None, "") else _DEFAULTS[name]
 
 
-def number(name: str, kind: type = int) -> int | float:
-    """A declared environment variable read as a number; a :class:`ConfigurationError` naming it
-    when it is not one."""
+@overload
+def number(name: str) -> int: ...
+
+
+@overload
+def number(name: str, kind: type[float]) -> float: ...
+
+
+def number(name: str, kind: type[int] | type[float] = int) -> int | float:
+    """A declared environment variable read as an ``int`` (or as ``kind``); a
+    :class:`ConfigurationError` naming it when it is not one."""
     value = env(name)
     try:
         return kind(value)
-    except (TypeError, ValueError):
+    except ValueError:
         raise ConfigurationError(f"{name}={value!r} is not {'an integer' if kind is int else 'a number'}") from None
 
 
-def _bool(value: str | None) -> bool:
-    return str(value).strip().lower() in {"1", "true", "yes", "on"}
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
 @dataclass(frozen=True)
@@ -168,9 +206,9 @@ def load() -> Settings:
     home = Path(env("MUTT_HOME")).resolve()
     environment = env("MUTT_ENV")
     embedded_url = f"unix://{home / 'redis.sock'}?db=0"
-    redis_url = env("REDIS_URL") or embedded_url
+    redis_url = optional_env("REDIS_URL") or embedded_url
     embedded = redis_url == embedded_url  # `mutt up` hands its children this same URL
-    database_url = env("DATABASE_URL") or f"sqlite:///{home / 'mutt.db'}"
+    database_url = optional_env("DATABASE_URL") or f"sqlite:///{home / 'mutt.db'}"
     if database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
     return Settings(
@@ -178,7 +216,7 @@ def load() -> Settings:
         environment=environment,
         database_url=database_url,
         redis_url=redis_url,
-        broker_url=env("CELERY_BROKER_URL") or broker_url_for(redis_url),
+        broker_url=optional_env("CELERY_BROKER_URL") or broker_url_for(redis_url),
         embedded_redis=embedded,
         secret_key=_secret_key(home, environment, embedded),
         moog_webhook_url=env("MOOG_WEBHOOK_URL"),

@@ -14,11 +14,15 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mutt_app.core import params
 from mutt_app.errors import InvalidChange
 from mutt_app.storage import redis_keys
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +46,7 @@ class Setting:
 
     def parse(self, raw: Any) -> Any:
         """The typed value of ``raw`` (a string from a CLI/form, or a JSON value), or SettingError."""
+        value: Any
         try:
             if self.type is bool:
                 if isinstance(raw, bool):
@@ -72,7 +77,8 @@ class Setting:
         return value
 
 
-def _s(key, type_, default, description, readers, minimum=None, maximum=None, choices=None) -> Setting:
+def _s(key: str, type_: type, default: Any, description: str, readers: str, minimum: float | None = None,
+       maximum: float | None = None, choices: tuple[str, ...] | None = None) -> Setting:
     return Setting(key, type_, default, description, tuple(readers.split(",")), minimum, maximum, choices)
 
 
@@ -80,41 +86,82 @@ REGISTRY: dict[str, Setting] = {
     s.key: s
     for s in (
         # ingest
-        _s("max_ingest_queue_size", int, 1_000_000, "Events accepted but not yet processed above which ingest answers 503 with Retry-After.", "ingest", 1000, 100_000_000),
-        _s("ingest_rate_limit", int, 600_000, "Requests one API key may make per ingest_rate_window (429 with Retry-After above it). 0 turns the limit off.", "ingest", 0, 100_000_000),
+        _s("max_ingest_queue_size", int, 1_000_000,
+           "Events accepted but not yet processed above which ingest answers 503 with Retry-After.",
+           "ingest", 1000, 100_000_000),
+        _s("ingest_rate_limit", int, 600_000,
+           "Requests one API key may make per ingest_rate_window (429 with Retry-After above it). 0 turns the limit off.",
+           "ingest", 0, 100_000_000),
         _s("ingest_rate_window", int, 60, "Window in seconds for ingest_rate_limit.", "ingest", 1, 3600),
-        _s("ingest_batch_size", int, 500, "Events per alerter batch: ingest cuts a batch as soon as this many are waiting.", "ingest", 1, 1000),
-        _s("max_event_bytes", int, 65_536, "Largest event accepted, in bytes of its canonical JSON: a single event over it is refused with 413, an event of a batch is rejected (and dead-lettered) with the reason.", "ingest", 1024, 16 * 1024 * 1024),
-        _s("ingest_flush_interval_ms", int, 100, "Longest the oldest accepted event waits for its batch to fill before the batch is sent on anyway.", "ingest", 5, 5000),
+        _s("ingest_batch_size", int, 500,
+           "Events per alerter batch: ingest cuts a batch as soon as this many are waiting.",
+           "ingest", 1, 1000),
+        _s("max_event_bytes", int, 65_536,
+           "Largest event accepted, in bytes of its canonical JSON: a single event over it is refused with 413, an event of a batch is "
+           "rejected (and dead-lettered) with the reason.",
+           "ingest", 1024, 16 * 1024 * 1024),
+        _s("ingest_flush_interval_ms", int, 100,
+           "Longest the oldest accepted event waits for its batch to fill before the batch is sent on anyway.",
+           "ingest", 5, 5000),
         # alerter
-        _s("unhandled_threshold", int, 100, "Unhandled events from one host with one message fingerprint that raise a meta-alert.", "alerter", 1, 1_000_000),
-        _s("unhandled_window_seconds", int, 86_400, "Sliding window for unhandled_threshold; also how long a fired meta-alert suppresses the next.", "alerter", 10, 30 * 86_400),
+        _s("unhandled_threshold", int, 100,
+           "Unhandled events from one host with one message fingerprint that raise a meta-alert.",
+           "alerter", 1, 1_000_000),
+        _s("unhandled_window_seconds", int, 86_400,
+           "Sliding window for unhandled_threshold; also how long a fired meta-alert suppresses the next.",
+           "alerter", 10, 30 * 86_400),
         _s("unhandled_default_team", str, "NETO", "Team for meta-alerts of hosts that have no device team.", "alerter"),
-        _s("alerter_queue_warn_threshold", int, 10_000, "Alerts waiting for Moogsoft above which the alerter logs a warning and sets mutt_alerter_backlog_warning.", "alerter", 1, 100_000_000),
-        _s("alerter_queue_shed_threshold", int, 100_000, "Alerts waiting for Moogsoft above which the alerter sheds load (see alerter_shed_mode).", "alerter", 1, 100_000_000),
-        _s("alerter_shed_mode", str, "defer", "What the alerter does above the shed threshold: defer (retry the batch later) or dlq (dead-letter its events with reason shed).", "alerter", choices=("defer", "dlq")),
+        _s("alerter_queue_warn_threshold", int, 10_000,
+           "Alerts waiting for Moogsoft above which the alerter logs a warning and sets mutt_alerter_backlog_warning.",
+           "alerter", 1, 100_000_000),
+        _s("alerter_queue_shed_threshold", int, 100_000,
+           "Alerts waiting for Moogsoft above which the alerter sheds load (see alerter_shed_mode).",
+           "alerter", 1, 100_000_000),
+        _s("alerter_shed_mode", str, "defer",
+           "What the alerter does above the shed threshold: defer (retry the batch later) or dlq (dead-letter its events with reason "
+           "shed).",
+           "alerter", choices=("defer", "dlq")),
         _s("alerter_defer_seconds", int, 5, "How long a deferred batch waits before it is tried again.", "alerter", 1, 600),
         # forwarder
         _s("moog_rate_limit", int, 50, "Alerts sent to Moogsoft per moog_rate_period, across all workers.", "forwarder", 1, 1_000_000),
         _s("moog_rate_period", float, 1.0, "Seconds in which at most moog_rate_limit alerts are sent.", "forwarder", 0.01, 3600),
-        _s("moog_batch_size", int, 1, "Alerts per request to Moogsoft: 1 sends each alert as its own event (v2.5's format); more sends up to this many as one {\"events\": [...]} body, which needs an endpoint that takes Moogsoft's REST LAM list form.", "forwarder", 1, 500),
-        _s("moog_concurrency", int, 8, "Requests to Moogsoft one forwarder task keeps in flight at once (it starts with one and doubles after each success).", "forwarder", 1, 64),
+        _s("moog_batch_size", int, 1,
+           "Alerts per request to Moogsoft: 1 sends each alert as its own event (v2.5's format); more sends up to this many as one "
+           "{\"events\": [...]} body, which needs an endpoint that takes Moogsoft's REST LAM list form.",
+           "forwarder", 1, 500),
+        _s("moog_concurrency", int, 8,
+           "Requests to Moogsoft one forwarder task keeps in flight at once (it starts with one and doubles after each success).",
+           "forwarder", 1, 64),
         _s("circuit_breaker_threshold", int, 10, "Consecutive failed sends that open the circuit breaker.", "forwarder", 1, 10_000),
         _s("circuit_breaker_timeout", int, 60, "Seconds the breaker stays open before one probe is let through.", "forwarder", 1, 86_400),
-        _s("forwarding_stall_seconds", int, 300, "Forwarding counts as stalled or failing when an alert has waited longer than this, or alerts became dead letters within it, and no alert was delivered within it: a problem in mutt status, /health/forwarder (503) and the dashboard.", "web", 10, 86_400),
+        _s("forwarding_stall_seconds", int, 300,
+           "Forwarding counts as stalled or failing when an alert has waited longer than this, or alerts became dead letters within it, "
+           "and no alert was delivered within it: a problem in mutt status, /health/forwarder (503) and the dashboard.",
+           "web", 10, 86_400),
         # remediation
         _s("remediation_interval", int, 60, "Seconds between remediation runs.", "remediation", 5, 86_400),
         _s("remediation_batch_size", int, 100, "Dead letters replayed per remediation run at most.", "remediation", 1, 10_000),
         _s("remediation_max_replays", int, 3, "Replays after which a dead letter is parked as poison for a human.", "remediation", 1, 100),
         # janitor
-        _s("janitor_stuck_after_seconds", int, 45, "Work held longer than this past its lease is re-enqueued by the janitor.", "janitor", 5, 86_400),
-        _s("janitor_max_attempts", int, 5, "Times a piece of work may be picked up and lost (worker crash) before it becomes a dead letter.", "janitor", 1, 100),
-        _s("retention_event_audit_days", int, 90, "Days event-audit rows are kept (whole months are dropped on PostgreSQL).", "janitor", 1, 3650),
+        _s("janitor_stuck_after_seconds", int, 45,
+           "Work held longer than this past its lease is re-enqueued by the janitor.",
+           "janitor", 5, 86_400),
+        _s("janitor_max_attempts", int, 5,
+           "Times a piece of work may be picked up and lost (worker crash) before it becomes a dead letter.",
+           "janitor", 1, 100),
+        _s("retention_event_audit_days", int, 90,
+           "Days event-audit rows are kept (whole months are dropped on PostgreSQL).",
+           "janitor", 1, 3650),
         _s("retention_config_audit_days", int, 365, "Days config-audit rows are kept.", "janitor", 1, 3650),
         _s("retention_dead_letter_days", int, 30, "Days replayed or poison dead letters are kept.", "janitor", 1, 3650),
-        _s("retention_alert_days", int, 30, "Days delivered and dead alerts (the outbox, each with its event) are kept; pending and sending ones always, a dead one while a dead letter holds it.", "janitor", 1, 3650),
+        _s("retention_alert_days", int, 30,
+           "Days delivered and dead alerts (the outbox, each with its event) are kept; pending and sending ones always, a dead one while "
+           "a dead letter holds it.",
+           "janitor", 1, 3650),
         # web
-        _s("login_max_failures", int, 5, "Failed logins (and wrong current passwords at /password) from one address or for one user before further attempts get 429.", "web", 1, 1000),
+        _s("login_max_failures", int, 5,
+           "Failed logins (and wrong current passwords at /password) from one address or for one user before further attempts get 429.",
+           "web", 1, 1000),
         _s("login_lockout_seconds", int, 300, "How long login stays throttled after login_max_failures.", "web", 1, 86_400),
         # all
         _s("log_level", str, "INFO", "Log level of every MUTT process.", "all", choices=("DEBUG", "INFO", "WARNING", "ERROR")),
@@ -132,11 +179,11 @@ def setting(key: str) -> Setting:
 class RuntimeConfig:
     """A process's view of the runtime settings, refreshed from Redis when the version moves."""
 
-    def __init__(self, redis_client) -> None:
+    def __init__(self, redis_client: Redis) -> None:
         self._redis = redis_client
         self._lock = threading.Lock()
         self._values: dict[str, Any] = {}
-        self._version: str | None = None
+        self._version: str | bytes | None = None  # as the client returns it; compared, never read
         self._checked_at = 0.0
 
     def get(self, key: str) -> Any:
@@ -199,7 +246,7 @@ class RuntimeConfig:
 _instances: dict[int, RuntimeConfig] = {}
 
 
-def runtime(redis_client=None) -> RuntimeConfig:
+def runtime(redis_client: Redis | None = None) -> RuntimeConfig:
     """The runtime settings of this process (one per Redis client)."""
     if redis_client is None:
         from mutt_app.storage import redis_client as rc
@@ -244,7 +291,7 @@ def log_level() -> str:
     return runtime().explicit("log_level") or config.get().log_level
 
 
-def change(session, key: str, raw: Any, *, actor: str, reason: str = "", correlation_id: str = "") -> tuple[Any, Any]:
+def change(session: Session, key: str, raw: Any, *, actor: str, reason: str = "", correlation_id: str = "") -> tuple[Any, Any]:
     """Set (or, with ``raw=None``, unset) a runtime setting and audit it in ``session``.
 
     Returns (old, new) effective values. The audit row is flushed before Redis is written, so a

@@ -1,7 +1,9 @@
-"""The whole test suite: unit tests, then integration tests, then coverage per component.
+"""The whole test suite: lint (ruff, the import contracts, mypy), unit tests, then integration
+tests, then coverage per component.
 
 Writes JUnit XML and coverage XML/JSON under reports/. Exit code 0 only if every step passed and
-every component (and the whole) is at or above its coverage floor. Extra arguments go to both
+every component (and the whole) is at or above its coverage floor. A failed lint step fails the run
+but the tests run anyway, so that one run shows everything. Extra arguments go to both
 pytest runs (e.g. `./mutt test -x -k ingest`); with a `-k` or explicit test selection the floors
 are reported but not enforced, since a partial run cannot reach them. After a full run whose tests
 passed, the table is written to docs/coverage.md; a partial run never writes it.
@@ -16,6 +18,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -32,6 +35,13 @@ STEPS = (
     ("integration", ["tests/integration"]),
 )
 NO_TESTS_COLLECTED = 5
+_TOOLS = Path(sys.executable).parent  # the virtualenv's bin: lint-imports has no `python -m` form
+# The lint step: each check's command, run from the repository root; configured in pyproject.toml.
+LINT = (
+    ("ruff", (sys.executable, "-m", "ruff", "check", "--output-format=concise", ".")),
+    ("import contracts", (str(_TOOLS / "lint-imports"),)),
+    ("mypy", (sys.executable, "-m", "mypy")),
+)
 
 
 @dataclass(frozen=True)
@@ -143,6 +153,35 @@ def write_coverage_doc(rows: list[Row]) -> None:
     COVERAGE_DOC.write_text(f"{head}{DOC_BEGIN}\n{coverage_markdown(rows, when, commit or 'unknown')}\n{DOC_END}{tail}")
 
 
+def lint(checks: tuple[tuple[str, tuple[str, ...]], ...] = LINT, cwd: Path = ROOT) -> int:
+    """Run every check; print one line each (its own summary) and, for a failed one, its findings.
+    Returns 0 when all passed, else 1."""
+    print("\n==== lint ====", flush=True)
+    failed = False
+    for name, command in checks:
+        result = subprocess.run(command, cwd=cwd, capture_output=True, text=True)
+        lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+        counts = [line for line in lines if _COUNTS.match(line)]
+        print(f"{name:16} {counts[-1] if counts else f'exit {result.returncode}'}", flush=True)
+        if result.returncode != 0:
+            failed = True
+            print("\n".join(_findings([line for line in lines if line not in counts])), flush=True)
+    return 1 if failed else 0
+
+
+# The line in which each tool sums up (ruff, mypy, lint-imports).
+_COUNTS = re.compile(r"All checks passed!|Found \d+ errors?\b|Success: |Contracts: \d+ kept")
+
+
+def _findings(lines: list[str]) -> list[str]:
+    """The lines that name a problem: lint-imports prints its whole analysis first and the broken
+    contracts last; ruff adds a note on what it could fix itself."""
+    for index, line in enumerate(lines):
+        if line.startswith("Broken contracts"):
+            return lines[index:]
+    return [line for line in lines if not line.startswith("[*] ")]
+
+
 def run_step(name: str, paths: list[str], extra: list[str]) -> int:
     print(f"\n==== {name} tests ====", flush=True)
     command = [
@@ -171,7 +210,8 @@ def main() -> int:
         stale.unlink()
     os.environ.setdefault("COVERAGE_PROCESS_START", str(ROOT / "setup.cfg"))
     extra = sys.argv[1:]
-    results = {name: run_step(name, paths, extra) for name, paths in STEPS}
+    results = {"lint": lint()}
+    results |= {name: run_step(name, paths, extra) for name, paths in STEPS}
     print("\n==== coverage ====", flush=True)
     if any(ROOT.glob(".coverage.*")):  # data of processes that pytest-cov did not combine
         coverage("combine", "--append", "--quiet")

@@ -20,7 +20,8 @@ def queue_depth(name: str) -> int:
 def queues() -> domain.Queues:
     from tasks.alerter import recover_batch
 
-    return domain.Queues(recover_batch, handoff.flush_buffer, handoff.forward_alerts, lambda: queue_depth(ALERTS_QUEUE), lambda: queue_depth(MOOG_QUEUE))
+    return domain.Queues(recover_batch, handoff.flush_buffer, handoff.forward_alerts,
+                         lambda: queue_depth(ALERTS_QUEUE), lambda: queue_depth(MOOG_QUEUE))
 
 
 @app.task(name="mutt.janitor", ignore_result=True)

@@ -29,11 +29,8 @@ os.environ.pop("CELERY_BROKER_URL", None)
 
 from sqlalchemy import text  # noqa: E402
 
-from mutt_app import (
-    config,
-    dynconfig,  # noqa: E402
-)
-from mutt_app.storage import db, migrate
+from mutt_app import config, dynconfig  # noqa: E402
+from mutt_app.storage import db, migrate  # noqa: E402
 from mutt_app.storage import redis_client as rc  # noqa: E402
 from mutt_app.storage.models import Base  # noqa: E402
 from tests.support.fixtures import admin, api, clock, operator, reader, stack, worker  # noqa: E402, F401 - shared fixtures

@@ -67,7 +67,7 @@ def test_compose_sets_only_environment_variables_the_code_reads():
 
 def test_compose_redis_keeps_what_it_accepted():
     command = compose()["services"]["redis"]["command"]
-    options = dict(zip(command[1::2], command[2::2]))
+    options = dict(zip(command[1::2], command[2::2], strict=True))
     assert options["--appendonly"] == "yes"
     assert options["--maxmemory-policy"] == "noeviction"
 
@@ -139,7 +139,7 @@ def test_compose_commands_parse_with_their_options():
     """Every `mutt ...` command line in compose is accepted by the CLI's own parser."""
     from mutt_app.cli import cli
 
-    for name, service in compose()["services"].items():
+    for service in compose()["services"].values():
         command = service.get("command") or []
         if command[:1] == ["mutt"]:
             cli.commands[command[1]].make_context(command[1], list(command[2:]))  # raises on a bad option

@@ -161,9 +161,10 @@ class Front:
             body = b""
             declared = scope.headers.get("content-length")
             if declared is not None or scope.method not in BODYLESS_METHODS or "transfer-encoding" in scope.headers:
-                body = await self._body(scope, proto, declared)
-                if body is None:
+                read = await self._body(scope, proto, declared)
+                if read is None:
                     return
+                body = read
             loop = asyncio.get_running_loop()
             answered = loop.create_future()
             self._jobs.put((loop, answered, wsgi_environ(scope, body)))
@@ -183,6 +184,8 @@ class Front:
             self._refuse(scope, proto, 413, "too_large", f"body: {length} bytes; at most {self.max_body}")
             return None
         task = asyncio.current_task()
+        if task is None:
+            raise RuntimeError("Front reads a body inside the request's asyncio task")  # granian always runs one
         deadlines = self._deadlines
         if deadlines is None or deadlines.loop is not task.get_loop():
             deadlines = self._deadlines = _Deadlines(task.get_loop())

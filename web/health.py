@@ -6,7 +6,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Callable
 from functools import wraps
+from typing import Any
 
 from flask import Blueprint, Response, jsonify
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
@@ -85,11 +87,13 @@ def _ask_workers() -> None:
     global _consumers
     from mutt_app.celery_app import app
 
-    value: dict[str, list[str]] | str = {}
+    value: dict[str, list[str]] | str
     try:
+        consumers: dict[str, list[str]] = {}
         for worker, queues in status.workers(app, timeout=INSPECT_TIMEOUT).items():
             for queue in queues:
-                value.setdefault(queue, []).append(worker)
+                consumers.setdefault(queue, []).append(worker)
+        value = consumers
         passed("asking the workers")
     except Exception as error:  # noqa: BLE001 - the broker is unreachable, say so
         value = f"cannot ask the workers: {failed('asking the workers', error)}"
@@ -166,18 +170,18 @@ def _ran_recently(job: str, every: float, reasons: list[str], what: str) -> floa
     return round(age, 1)
 
 
-def _answer(service: str, reasons: list[str], **details):
-    body = {"status": "unhealthy" if reasons else "healthy", "service": service, **details}
+def _answer(service: str, reasons: list[str], **details: Any) -> tuple[Response, int]:
+    body: dict[str, Any] = {"status": "unhealthy" if reasons else "healthy", "service": service, **details}
     if reasons:
         body["reasons"] = reasons
     return jsonify(body), 503 if reasons else 200
 
 
-def _guarded(view):
+def _guarded(view: Callable[[], tuple[Response, int]]) -> Callable[[], tuple[Response, int]]:
     """A component check that cannot reach Redis answers 503, never 500."""
 
     @wraps(view)
-    def wrapper():
+    def wrapper() -> tuple[Response, int]:
         try:
             answer = view()
         except Exception as error:  # noqa: BLE001 - any failure is the answer
@@ -190,7 +194,7 @@ def _guarded(view):
 
 @bp.get("/health/forwarder")
 @_guarded
-def forwarder():
+def forwarder() -> tuple[Response, int]:
     reasons: list[str] = []
     workers = _consumed(MOOG_QUEUE, reasons)
     state = breaker_state()
@@ -204,7 +208,7 @@ def forwarder():
 
 @bp.get("/health/alerter")
 @_guarded
-def alerter():
+def alerter() -> tuple[Response, int]:
     reasons: list[str] = []
     workers = _consumed(ALERTS_QUEUE, reasons)
     return _answer("alerter", reasons, queue=ALERTS_QUEUE, workers=workers)
@@ -212,7 +216,7 @@ def alerter():
 
 @bp.get("/health/remediation")
 @_guarded
-def remediation():
+def remediation() -> tuple[Response, int]:
     reasons: list[str] = []
     workers = _consumed(REMEDIATION_QUEUE, reasons)
     every = dynconfig.get("remediation_interval")
@@ -222,7 +226,7 @@ def remediation():
 
 @bp.get("/health/beat")
 @_guarded
-def beat():
+def beat() -> tuple[Response, int]:
     reasons: list[str] = []
     every = float(config.env("JANITOR_INTERVAL"))
     age = _ran_recently(jobs.JANITOR, every, reasons, "the janitor (sent by beat)")

@@ -18,9 +18,11 @@ import threading
 import time
 from dataclasses import dataclass
 from http import HTTPStatus
+from typing import Any
 from urllib.parse import parse_qsl
 
 from flask import Flask
+from prometheus_client import Counter
 from redis.exceptions import RedisError
 from werkzeug.datastructures import EnvironHeaders
 
@@ -66,7 +68,7 @@ def _error(cid: str, status: int, message: str, reason: str | None = None, retry
     """v2.5's error shape; 429 also carries v2.5's retry_after body field."""
     body = {"status": "error", "message": message, "correlation_id": cid, **extra}
     if status == 429:
-        body["retry_after"] = max(1, math.ceil(retry_after))
+        body["retry_after"] = max(1, math.ceil(retry_after or 0))
     return Answer(status, body, REASONS[status] if reason is None else reason, retry_after)
 
 
@@ -80,7 +82,7 @@ class IngestEndpoint:
         self.config = config
         self._ingest: Ingest | None = None
         self._lock = threading.Lock()
-        self._requests: dict[tuple[int, str], object] = {}
+        self._requests: dict[tuple[int, str], Counter] = {}  # the counter's child per (status, reason)
         self._accepted = metrics.INGEST_EVENTS.labels(outcome="accepted")
         self._rejected = metrics.INGEST_EVENTS.labels(outcome="rejected")
 
@@ -211,12 +213,12 @@ def _body(environ, limit: int) -> bytes:
 
 
 def init_app(app: Flask) -> None:
-    app.wsgi_app = IngestEndpoint(app.wsgi_app, app.config)
+    app.wsgi_app = IngestEndpoint(app.wsgi_app, app.config)  # type: ignore[method-assign]  # Flask's way to wrap its WSGI app
 
 
 def endpoint(app: Flask) -> IngestEndpoint:
     """The ingest handler installed on ``app`` (tests reach its pipeline through it)."""
-    handler = app.wsgi_app
+    handler: Any = app.wsgi_app  # a chain of WSGI middleware, each holding the next in .app
     while not isinstance(handler, IngestEndpoint):
         handler = handler.app
     return handler

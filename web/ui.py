@@ -10,6 +10,7 @@ import json
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask.blueprints import BlueprintSetupState
 
 from celeryconfig import QUEUES
 from mutt_app import dynconfig, handoff
@@ -409,5 +410,8 @@ def pretty(value) -> str:
 
 bp.add_app_template_filter(pretty, "pretty")
 bp.add_app_template_global(page_url, "page_url")
-bp.add_app_template_global(MATCH_TYPES, "MATCH_TYPES")
-bp.add_app_template_global(HANDLINGS, "HANDLINGS")
+
+
+@bp.record_once
+def _template_constants(state: BlueprintSetupState) -> None:
+    state.app.jinja_env.globals.update(MATCH_TYPES=MATCH_TYPES, HANDLINGS=HANDLINGS)

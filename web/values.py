@@ -39,7 +39,8 @@ class StrictJSONProvider(DefaultJSONProvider):
         kwargs.setdefault("parse_constant", _no_constant)
         kwargs.setdefault("parse_float", _finite)
         value = json.loads(s, **kwargs)
-        if (b"\\u0000" if isinstance(s, bytes) else "\\u0000") in s and params.has_nul(value):
+        escaped_nul = b"\\u0000" in s if isinstance(s, bytes) else "\\u0000" in s
+        if escaped_nul and params.has_nul(value):
             raise ValueError("strings must not contain NUL characters")
         return value
 

@@ -12,8 +12,10 @@ import hmac
 import secrets
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, cast
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,6 +25,9 @@ from mutt_app.errors import InvalidChange, NotFound
 from mutt_app.storage import redis_keys
 from mutt_app.storage.db import on_commit, session_scope
 from mutt_app.storage.models import SCOPES, ApiKey
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 # What each scope also grants: an admin key can do what an operator key can, and so on.
 IMPLIED = {"admin": {"admin", "operator", "read"}, "operator": {"operator", "read"}, "read": {"read"}, "ingest": {"ingest"}}
@@ -51,7 +56,7 @@ def digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def parse_scopes(scopes) -> list[str]:
+def parse_scopes(scopes: str | Iterable[str]) -> list[str]:
     items = [s.strip() for s in (scopes.split(",") if isinstance(scopes, str) else scopes) if s.strip()]
     if not items:
         raise ApiKeyError("a key needs at least one scope: " + ", ".join(SCOPES))
@@ -61,7 +66,8 @@ def parse_scopes(scopes) -> list[str]:
     return sorted(set(items))
 
 
-def create(session: Session, name: str, scopes, *, actor: str, reason: str = "", correlation_id: str = "") -> tuple[ApiKey, str]:
+def create(session: Session, name: str, scopes: str | Iterable[str], *, actor: str, reason: str = "",
+           correlation_id: str = "") -> tuple[ApiKey, str]:
     """Make a key; returns the row and the secret key, which is never stored or shown again."""
     name = (name or "").strip()
     if not name:
@@ -106,12 +112,12 @@ class KeyCache:
     (checked at most once a second), so a revoked key stops working within about a second.
     """
 
-    def __init__(self, redis_client, database_url: str | None = None) -> None:
+    def __init__(self, redis_client: Redis, database_url: str | None = None) -> None:
         self._redis = redis_client
         self._url = database_url
         self._lock = threading.Lock()
         self._by_prefix: dict[str, tuple[str, KeyInfo, datetime | None]] = {}
-        self._version: str | None = "unloaded"
+        self._version: str | bytes | None = "unloaded"  # as the client returns it; compared, never read
         self._checked_at = 0.0
         self._failure: tuple[float, Exception] | None = None  # when the last check failed, and how
 
@@ -166,12 +172,12 @@ class KeyCache:
             self._lock.release()
 
 
-def sync_last_used(session: Session, redis_client) -> int:
+def sync_last_used(session: Session, redis_client: Redis) -> int:
     """Copy when each key was last used (kept in Redis by ingest) into ApiKey.last_used_at.
 
     Returns how many keys moved forward. Entries for keys that no longer exist are dropped.
     """
-    seen = redis_client.hgetall(redis_keys.APIKEY_LAST_USED)
+    seen = cast(dict[str, str], redis_client.hgetall(redis_keys.APIKEY_LAST_USED))  # MUTT's clients decode responses
     if not seen:
         return 0
     rows = {str(row.id): row for row in session.scalars(select(ApiKey).where(ApiKey.id.in_(

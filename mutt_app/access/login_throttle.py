@@ -7,13 +7,18 @@ the first failure and is renewed at the limit, so a locked client waits the full
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from mutt_app import dynconfig
 from mutt_app.core import lua
 from mutt_app.storage import redis_keys
 
+if TYPE_CHECKING:
+    from redis import Redis
+
 
 class LoginThrottle:
-    def __init__(self, redis_client) -> None:
+    def __init__(self, redis_client: Redis) -> None:
         self._redis = redis_client
         self._fail = lua.script(redis_client, "mutt_app.access:login_failed")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -136,10 +137,11 @@ def get(session: Session, user_id: int) -> User:
 def update(session: Session, user: User, *, role: str | None = None, is_active: bool | None = None,
            actor: str, reason: str = "", correlation_id: str = "") -> User:
     """Change a user's role or enable/disable them; disabling ends their sessions."""
-    old, new = {}, {}
+    old: dict[str, str | bool] = {}
+    new: dict[str, str | bool] = {}
     demoted = (role is not None and role != "admin") or is_active is False
     if demoted and user.role == "admin" and user.is_active:
-        admins = session.scalar(select(func.count()).select_from(User).where(User.role == "admin", User.is_active.is_(True)))
+        admins = session.scalar(select(func.count()).select_from(User).where(User.role == "admin", User.is_active.is_(True))) or 0
         if admins <= 1:
             raise LastAdmin(f"{user.username} is the last active admin; make another admin first")
     if role is not None and role != user.role:
@@ -158,7 +160,7 @@ def update(session: Session, user: User, *, role: str | None = None, is_active: 
     return user
 
 
-def to_dict(user: User) -> dict:
+def to_dict(user: User) -> dict[str, Any]:
     return {
         "id": user.id, "username": user.username, "role": user.role, "is_active": user.is_active,
         "created_at": user.created_at.isoformat() if user.created_at else None,

@@ -20,8 +20,8 @@ def record(
     operation: str,
     table: str,
     record_id: Any,
-    old: dict | None = None,
-    new: dict | None = None,
+    old: dict[str, Any] | None = None,
+    new: dict[str, Any] | None = None,
     reason: str = "",
     correlation_id: str = "",
 ) -> ConfigAudit:

@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
@@ -61,7 +61,10 @@ class Page:
                 "max_bytes": self.max_bytes, "next_offset": self.next_offset}
 
 
-def _int(args, name: str, default: int | None, lo: int = 1, hi: int = params.MAX_INT32) -> int | None:
+_Default = TypeVar("_Default", int, None)
+
+
+def _int(args, name: str, default: _Default, lo: int = 1, hi: int = params.MAX_INT32) -> int | _Default:
     try:
         return params.whole_number(args.get(name), name, default=default, minimum=lo, maximum=hi)
     except params.ParamError as error:
@@ -86,7 +89,8 @@ def _paginate(session: Session, query: Select, args, order, to_dict: Callable[[A
     offset = _int(args, "offset", None, 0)
     start = (page - 1) * limit if offset is None else offset
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    rows, size = [], 0
+    rows: list[dict[str, Any]] = []
+    size = 0
     for row in session.scalars(query.order_by(*order).offset(start).limit(limit)):
         item = to_dict(row)
         size += len(json.dumps(item, default=str))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -12,6 +13,9 @@ from mutt_app.dead_letters import dlq as store
 from mutt_app.remediation.replay import replay as replay_dead_letters
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import DEAD_LETTER_STATES
+
+if TYPE_CHECKING:
+    from click._termui_impl import ProgressBar  # what click.progressbar returns
 
 CLI_ACTOR = "cli"
 
@@ -77,7 +81,8 @@ class _Bar:
     """Progress on stderr for long runs; silent for a handful."""
 
     def __init__(self, label: str) -> None:
-        self.label, self.bar = label, None
+        self.label = label
+        self.bar: ProgressBar[int] | None = None
 
     def __call__(self, done: int, total: int) -> None:
         if total <= store.CHUNK:

@@ -10,7 +10,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -137,7 +137,7 @@ os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 @contextmanager
-def correlated(cid: str):
+def correlated(cid: str) -> Iterator[None]:
     """Tag every log line inside the block with ``cid``."""
     token = correlation_id.set(cid or "")
     try:

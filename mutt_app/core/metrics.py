@@ -41,7 +41,9 @@ MOOG_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
 MOOG_RATE_LIMIT_HITS = Counter("mutt_moog_rate_limit_hits", "Sends deferred by the shared Moogsoft rate limit.")
-MOOG_ALERTS = Counter("mutt_moog_alerts_processed", "Alerts finished by the forwarder (success, dlq) and failed sends handed to a retry (retry).", ["status"])
+MOOG_ALERTS = Counter("mutt_moog_alerts_processed",
+                      "Alerts finished by the forwarder (success, dlq) and failed sends handed to a retry (retry).",
+                      ["status"])
 BREAKER_TRANSITIONS = Counter(
     "mutt_circuit_breaker_state_changes", "Circuit breaker transitions.", ["name", "from_state", "to_state"]
 )

@@ -15,18 +15,28 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, TypeVar, overload
 
 from mutt_app.errors import InvalidInput
 
 MAX_INT32 = 2**31 - 1      # page numbers and counts: PostgreSQL's integer
 MAX_WHOLE = 2**63 - 1      # any whole number: SQLite's and PostgreSQL's bigint
 _WHOLE = re.compile(r"-?[0-9]+\Z", re.ASCII)
-_MISSING = object()
+_MISSING: Any = object()
+_Default = TypeVar("_Default")
 
 
 class ParamError(InvalidInput):
     """A value that is not what was asked for; the message names it (the web answers 400)."""
+
+
+@overload
+def whole_number(raw: Any, name: str, *, minimum: int | None = None, maximum: int = MAX_WHOLE) -> int: ...
+
+
+@overload
+def whole_number(raw: Any, name: str, *, default: _Default, minimum: int | None = None,
+                 maximum: int = MAX_WHOLE) -> int | _Default: ...
 
 
 def whole_number(raw: Any, name: str, *, default: Any = _MISSING, minimum: int | None = None,
@@ -37,6 +47,7 @@ def whole_number(raw: Any, name: str, *, default: Any = _MISSING, minimum: int |
         if default is _MISSING:
             raise ParamError(f"{name}: required")
         return default
+    value: int | None
     if isinstance(raw, int) and not isinstance(raw, bool):
         value = raw
     elif isinstance(raw, float) and math.isfinite(raw) and raw.is_integer():

@@ -24,6 +24,9 @@ they are reviewed, have no nested quantifiers, and are tested linear on adversar
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 import re2
 
 from mutt_app.errors import InvalidInput
@@ -53,7 +56,7 @@ class PatternError(InvalidInput):
     """A pattern that is refused; the message names the field and the problem."""
 
 
-def _scan(pattern: str):
+def _scan(pattern: str) -> Iterator[tuple[str, bool]]:
     """The pattern's tokens: (text, in a character class) with escapes kept whole."""
     index, in_class, length = 0, False, len(pattern)
     while index < length:
@@ -117,10 +120,10 @@ class Pattern:
 
     __slots__ = ("source", "_search", "_capturing", "_ignore_case", "window", "program_size")
 
-    def __init__(self, source: str, for_re2: str, ignore_case: bool, matcher) -> None:
+    def __init__(self, source: str, for_re2: str, ignore_case: bool, matcher: Any) -> None:
         self.source = source
         self._search = matcher
-        self._capturing = None
+        self._capturing: Any = None  # compiled on first use by find()
         self._ignore_case = ignore_case
         self.program_size = matcher.programsize
         self.window = MATCH_BUDGET // max(1, self.program_size)
@@ -138,7 +141,7 @@ class Pattern:
         """Whether the pattern occurs in ``data`` (UTF-8, see ``encode``) within the window."""
         return self._search.search(self.clip(data)) is not None
 
-    def find(self, text: str) -> dict | None:
+    def find(self, text: str) -> dict[str, Any] | None:
         """The text found and the named groups, or None: for people (dry run), not the hot path."""
         if self._capturing is None:
             self._capturing = re2.compile(self._search.pattern, _options(self._ignore_case, capture=True))

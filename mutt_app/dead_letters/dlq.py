@@ -13,11 +13,12 @@ human replays it). Purge by an operator writes one config-audit row per dead let
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
 
 from mutt_app.audit import config_audit
@@ -49,7 +50,7 @@ def record(
     reason: str,
     *,
     error: str = "",
-    payload: dict | list | None = None,
+    payload: dict[str, Any] | list[Any] | None = None,
     attempts: int = 0,
     last_status: int | None = None,
 ) -> None:
@@ -61,7 +62,7 @@ def record_many(
     session: Session,
     kind: str,
     reason: str,
-    items: list[tuple[str, dict | list | None, str]],
+    items: Sequence[tuple[str, dict[str, Any] | list[Any] | None, str]],
     *,
     attempts: int = 0,
     last_status: int | None = None,
@@ -74,7 +75,7 @@ def record_many(
     if not items:
         return
     now = datetime.now(UTC)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "kind": kind, "ref_id": ref_id, "reason": reason, "error": (error or "")[:ERROR_LIMIT],
             "attempts": attempts, "last_status": last_status, "payload": payload, "state": "waiting",
@@ -120,8 +121,8 @@ class Filter:
     def is_empty(self) -> bool:
         return self.kind is None and self.reason is None and self.state is None
 
-    def conditions(self) -> list:
-        found = []
+    def conditions(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
         if self.kind is not None:
             found.append(DeadLetter.kind == self.kind)
         if self.reason is not None:
@@ -171,7 +172,7 @@ def matching_ids(session: Session, where: Filter, limit: int | None = None) -> l
     return list(session.scalars(query.limit(limit) if limit else query))
 
 
-def as_dict(letter: DeadLetter, with_payload: bool = True) -> dict:
+def as_dict(letter: DeadLetter, with_payload: bool = True) -> dict[str, Any]:
     """The JSON shape of a dead letter (API and CLI)."""
     body = {
         "id": letter.id, "kind": letter.kind, "ref_id": letter.ref_id, "reason": letter.reason,
@@ -194,6 +195,7 @@ def _iso(value: datetime | None) -> str | None:
 Progress = Callable[[int, int], None]  # (done, total)
 
 CHUNK = 200  # dead letters per query (and per progress report) when purging or replaying many
+
 
 def purge(session: Session, ids: Iterable[int] | None = None, where: Filter | None = None, *, actor: str,
           reason: str, progress: Progress | None = None, correlation_id: str = "") -> int:

@@ -14,10 +14,14 @@ settings read at each call, so a change applies at once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 from mutt_app import config, dynconfig
 from mutt_app.core import lua, metrics
 from mutt_app.storage import redis_keys
+
+if TYPE_CHECKING:
+    from redis import Redis
 
 NAME = "moogsoft"
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
@@ -36,7 +40,8 @@ class Permit:
 class CircuitBreaker:
     """``allow()`` before a send, then ``record_success()`` or ``record_failure()``."""
 
-    def __init__(self, redis_client, *, probe_lease: float | None = None, clock: lua.RedisClock = lua.REDIS_CLOCK) -> None:
+    def __init__(self, redis_client: Redis, *, probe_lease: float | None = None,
+                 clock: lua.RedisClock = lua.REDIS_CLOCK) -> None:
         self._redis = redis_client
         self._script = clock.register(redis_client, "mutt_app.forwarding:breaker")
         # A probe is one send (connect + answer, each up to MOOG_TIMEOUT): it reports by then
@@ -87,9 +92,10 @@ class CircuitBreaker:
             self._run("record", "".join("s" if ok else "f" for ok in answered))
 
     def state(self) -> str:
-        return self._redis.hget(redis_keys.BREAKER, "state") or CLOSED
+        state = cast(str | None, self._redis.hget(redis_keys.BREAKER, "state"))  # MUTT's clients decode responses
+        return state or CLOSED
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> dict[str, Any]:
         """State, consecutive failures and times (epoch seconds), for the UI and health checks."""
         raw = self._redis.hgetall(redis_keys.BREAKER)
 
@@ -111,7 +117,8 @@ class CircuitBreaker:
 
     def transitions(self) -> dict[str, int]:
         """Transitions since the start, as {"closed>open": n, ...}."""
-        return {name: int(count) for name, count in self._redis.hgetall(redis_keys.BREAKER_TRANSITIONS).items()}
+        counts = cast(dict[str, str], self._redis.hgetall(redis_keys.BREAKER_TRANSITIONS))  # decoded, as above
+        return {name: int(count) for name, count in counts.items()}
 
     def sample_metrics(self) -> str:
         """Set the state gauge from Redis (call when /metrics is scraped); returns the state."""

@@ -19,7 +19,7 @@ import os
 import threading
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,8 +38,17 @@ from mutt_app.storage.models import Alert
 DELIVERED, RETRY, PERMANENT = "delivered", "retry", "permanent"
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
 RETRY_AFTER_STATUSES = frozenset({429, 503})
+
+
+def _ceiling(key: str) -> int:
+    maximum = dynconfig.REGISTRY[key].maximum
+    if maximum is None:
+        raise TypeError(f"runtime setting {key} has no maximum")
+    return int(maximum)
+
+
 # threads one process may use for concurrent sends: the ceiling of the moog_concurrency setting
-MAX_IN_FLIGHT = int(dynconfig.REGISTRY["moog_concurrency"].maximum)
+MAX_IN_FLIGHT = _ceiling("moog_concurrency")
 BODY_START = 500  # characters of a refusal's body kept in the dead letter
 
 MANAGER = "MUTT"
@@ -49,7 +58,7 @@ AGENT_LOCATION = "Alerter Service"
 TYPES = {"rule": "Alert", "meta": "Unhandled Events"}
 
 
-def payload(alert: Alert | Row) -> dict:
+def payload(alert: Alert | Row[Any]) -> dict[str, Any]:
     """The Moogsoft event for ``alert`` (an Alert or a row of the alerts table): the same on every
     re-send of the same alert."""
     event_time = alert.event_time or alert.created_at
@@ -78,7 +87,7 @@ def payload(alert: Alert | Row) -> dict:
     }
 
 
-def request_body(alerts: Sequence[Alert | Row[Any]]) -> dict:
+def request_body(alerts: Sequence[Alert | Row[Any]]) -> dict[str, Any]:
     """What one request to Moogsoft carries: one alert's event as it is (v2.5's format), several
     as ``{"events": [...]}``, the list form of Moogsoft's REST LAM."""
     if len(alerts) == 1:
@@ -123,7 +132,7 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return max(seconds, 0.0)
 
 
-def classify(status: int, headers: dict | None = None, body: str = "") -> Outcome:
+def classify(status: int, headers: Mapping[str, str] | None = None, body: str = "") -> Outcome:
     """What an HTTP answer means for the alert that was sent."""
     if 200 <= status < 300:
         return Outcome(DELIVERED, status)
@@ -154,7 +163,7 @@ class MoogClient:
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
-    def send(self, body: dict) -> Outcome:
+    def send(self, body: dict[str, Any]) -> Outcome:
         try:
             data = json.dumps(body, allow_nan=False).encode()
         except ValueError as error:  # ingest refuses NaN/Infinity; should one get in, Moogsoft never sees it
@@ -176,7 +185,7 @@ class MoogClient:
         metrics.MOOG_REQUESTS.labels(str(response.status), outcome.kind).inc()
         return outcome
 
-    def send_all(self, sends: list) -> list[Outcome]:
+    def send_all(self, sends: list[Callable[[], Outcome]]) -> list[Outcome]:
         """Run the callables in ``sends`` (each sends one request) at once; their outcomes in order."""
         if len(sends) == 1:
             return [sends[0]()]
@@ -190,19 +199,16 @@ def _connection_pools(url: str, verify: bool) -> urllib3.PoolManager:
     """Connections to ``url``: through the proxy the environment names for it (``HTTPS_PROXY``,
     ``HTTP_PROXY``, ``NO_PROXY``), checking TLS against ``REQUESTS_CA_BUNDLE`` / ``CURL_CA_BUNDLE`` or
     certifi's bundle (as requests would). The environment is read once; ``~/.netrc`` never."""
-    if verify:
-        tls = {"cert_reqs": "CERT_REQUIRED",
-               "ca_certs": os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()}
-    else:
-        tls = {"cert_reqs": "CERT_NONE"}
+    cert_reqs = "CERT_REQUIRED" if verify else "CERT_NONE"
+    ca_certs = (os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or certifi.where()) if verify else None
     parts = urlsplit(url)
     proxy = None if urllib.request.proxy_bypass(parts.hostname or "") else urllib.request.getproxies().get(parts.scheme)
     if proxy:
-        return urllib3.ProxyManager(proxy, maxsize=MAX_IN_FLIGHT, **tls)
-    return urllib3.PoolManager(maxsize=MAX_IN_FLIGHT, **tls)
+        return urllib3.ProxyManager(proxy, maxsize=MAX_IN_FLIGHT, cert_reqs=cert_reqs, ca_certs=ca_certs)
+    return urllib3.PoolManager(maxsize=MAX_IN_FLIGHT, cert_reqs=cert_reqs, ca_certs=ca_certs)
 
 
-_client: tuple[int, tuple, MoogClient] | None = None
+_client: tuple[int, tuple[str, str, float, bool], MoogClient] | None = None
 
 
 def client() -> MoogClient | None:

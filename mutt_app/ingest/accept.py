@@ -21,8 +21,9 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 from mutt_app import dynconfig
@@ -32,6 +33,10 @@ from mutt_app.ingest import events
 from mutt_app.ingest.buffer import QUEUED, EventBuffer
 from mutt_app.storage import redis_keys
 from mutt_app.storage.db import session_scope
+
+if TYPE_CHECKING:
+    from redis import Redis
+    from sqlalchemy.orm import Session
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +65,7 @@ class Result:
 class Ingest:
     """One per process: the event buffer, the batch cutter and the flusher thread."""
 
-    def __init__(self, redis_client, dispatch: Callable[[str], None],
+    def __init__(self, redis_client: Redis, dispatch: Callable[[str], None],
                  store_rejected: Callable[[], None] = lambda: None) -> None:
         self.buffer = EventBuffer(redis_client)
         self.dispatch = dispatch
@@ -191,7 +196,8 @@ class Ingest:
                 stop.wait(1.0)
 
 
-def store_rejected(redis_client, scope=session_scope, at_once: int = STORE_REJECTED_AT_ONCE) -> int:
+def store_rejected(redis_client: Redis, scope: Callable[[], AbstractContextManager[Session]] = session_scope,
+                   at_once: int = STORE_REJECTED_AT_ONCE) -> int:
     """Store the rejected items waiting in Redis as dead letters (kind event, reason invalid_event),
     oldest first, ``at_once`` a transaction; returns how many were stored.
 
@@ -211,6 +217,6 @@ def store_rejected(redis_client, scope=session_scope, at_once: int = STORE_REJEC
         stored += len(items)
 
 
-def rejected_waiting(redis_client) -> int:
+def rejected_waiting(redis_client: Redis) -> int:
     """Rejected items not yet stored as dead letters."""
     return int(redis_client.llen(redis_keys.INGEST_REJECTED))

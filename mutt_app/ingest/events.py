@@ -19,7 +19,7 @@ import uuid
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 from mutt_app.errors import InvalidInput
 
@@ -145,7 +145,7 @@ def decode(body: bytes, content_encoding: str | None, limit: int) -> str:
         raise BodyError(f"body: not UTF-8 (byte {error.start})") from None
 
 
-def _reject_constant(name: str):
+def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not valid JSON")
 
 
@@ -261,11 +261,12 @@ def parse_alertmanager(text: str) -> Parsed:
     return _batch(items)
 
 
-def _alert_item(alert: Any, common: dict) -> Any:
+def _alert_item(alert: Any, common: dict[str, Any]) -> Any:
     if not isinstance(alert, dict):
         return alert  # normalise() rejects it as not an object
-    labels = alert.get("labels") if isinstance(alert.get("labels"), dict) else {}
-    annotations = alert.get("annotations") if isinstance(alert.get("annotations"), dict) else {}
+    raw_labels, raw_annotations = alert.get("labels"), alert.get("annotations")
+    labels: dict[str, Any] = raw_labels if isinstance(raw_labels, dict) else {}
+    annotations: dict[str, Any] = raw_annotations if isinstance(raw_annotations, dict) else {}
     host = labels.get("instance") or labels.get("host") or labels.get("hostname")
     if isinstance(host, str) and host.count(":") == 1:
         host = _PORT.sub("", host)  # "node1:9100" -> "node1"; IPv6 addresses keep their colons
@@ -363,7 +364,7 @@ def varbinds(value: Any) -> Any:
     return result
 
 
-def _trap_message(event: dict) -> str:
+def _trap_message(event: dict[str, Any]) -> str:
     text = f"SNMP trap {event['trap_oid']}"
     if event.get("source_ip"):
         text += f" from {event['source_ip']}"
@@ -381,7 +382,7 @@ def _sysname(variables: Any) -> Any:
     return None
 
 
-def normalise(item: Any, stamp: Stamp) -> dict:
+def normalise(item: Any, stamp: Stamp) -> dict[str, Any]:
     """The canonical event for one item, or EventError naming the field at fault."""
     if isinstance(item, Invalid):
         raise EventError(item.error)
@@ -454,7 +455,7 @@ def normalise(item: Any, stamp: Stamp) -> dict:
     return event
 
 
-def encode(event: dict, max_bytes: int) -> str:
+def encode(event: dict[str, Any], max_bytes: int) -> str:
     """The canonical event as the JSON document that is queued (ASCII, so characters are bytes),
     or EventTooLarge when it is over ``max_bytes``."""
     document = json.dumps(event, allow_nan=False)

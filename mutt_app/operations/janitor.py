@@ -25,11 +25,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, delete, or_, select, text, update
+from sqlalchemy import Delete, and_, delete, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from mutt_app import dynconfig
@@ -38,7 +38,7 @@ from mutt_app.alerting.batches import EventBatches
 from mutt_app.alerting.lifecycle import DEAD_LETTER, SPLIT
 from mutt_app.core import metrics
 from mutt_app.dead_letters import dlq
-from mutt_app.storage import partitions, redis_keys
+from mutt_app.storage import db, partitions, redis_keys
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import Alert, ConfigAudit, DeadLetter, EventAudit
 
@@ -161,19 +161,21 @@ def recover_alerts(redis_client, queues: Queues, report: Report, now: datetime) 
         if not stuck:
             return
         overdue_before = now - timedelta(seconds=OVERDUE_FACTOR * stuck_after)
-        requeue, lost, dead, moved = [], [], [], []
+        requeue: list[str] = []
+        lost: list[str] = []
+        moved: Sequence[str] = ()
         queue_empty = None
         for alert_id, state, lease_until in stuck:
             if state == "sending":
                 lost.append(alert_id)  # claimed, and the worker's time is up: it died
                 continue
-            if lease_until >= overdue_before:
+            if lease_until is not None and lease_until >= overdue_before:  # never None: the query asked for lease_until < now
                 if queue_empty is None:
                     queue_empty = queues.moog_waiting() == 0
                 if not queue_empty:
                     continue  # most likely still queued behind others
             requeue.append(alert_id)
-        dead = []
+        dead: list[str] = []
         for alert_id in lost:
             if _count_loss(redis_client, alert_id) >= max_attempts:
                 dead.append(alert_id)
@@ -268,5 +270,5 @@ def finished_alerts_before(cutoff: datetime):
     )
 
 
-def _delete(session: Session, statement) -> int:
-    return max(session.execute(statement.execution_options(synchronize_session=False)).rowcount or 0, 0)
+def _delete(session: Session, statement: Delete) -> int:
+    return db.rows_changed(session.execute(statement.execution_options(synchronize_session=False))) or 0

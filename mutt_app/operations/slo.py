@@ -48,7 +48,9 @@ INGEST_AVAILABILITY = Availability("ingestor_availability", "Ingest requests ans
 INGEST_LATENCY = Latency("ingestor_latency_p99", "99th percentile of the time to answer an ingest request.", 0.5, 0.75, 1.0)
 FORWARDER_AVAILABILITY = Availability("forwarder_availability", "Alerts delivered to Moogsoft rather than dead-lettered.", 0.995)
 FORWARDER_LATENCY = Latency("forwarder_latency_p99", "99th percentile of Moogsoft's answer time.", 2.0, 3.0, 5.0)
-ALERTER_SUCCESS = Availability("alerter_processing_success", "Accepted events processed (audited or counted unhandled) rather than dead-lettered.", 0.999)
+ALERTER_SUCCESS = Availability("alerter_processing_success",
+                               "Accepted events processed (audited or counted unhandled) rather than dead-lettered.",
+                               0.999)
 
 
 def availability(slo: Availability, good: float, total: float) -> dict:

@@ -160,16 +160,17 @@ class Supervisor:
         """SIGTERM every child (those marked ``stop_last`` once the others have stopped); a child
         still running after ``timeout`` seconds is SIGKILLed with its process group."""
         for last in (False, True):
-            group = [child for child in self.children if child.stop_last is last and child.alive()]
-            for child in group:
-                child.process.send_signal(signal.SIGTERM)
+            group = [child.process for child in self.children
+                     if child.stop_last is last and child.process is not None and child.alive()]
+            for process in group:
+                process.send_signal(signal.SIGTERM)
             deadline = time.monotonic() + timeout
-            for child in group:
+            for process in group:
                 try:
-                    child.process.wait(max(deadline - time.monotonic(), 0.1))
+                    process.wait(max(deadline - time.monotonic(), 0.1))
                 except subprocess.TimeoutExpired:
-                    _kill_group(child.process.pid)
-                    child.process.wait()
+                    _kill_group(process.pid)
+                    process.wait()
         self.stopped_at = _now()
         self.record()
 

@@ -28,6 +28,7 @@ from mutt_app import dynconfig
 from mutt_app.core import metrics
 from mutt_app.dead_letters import dlq
 from mutt_app.remediation import replay
+from mutt_app.storage import db
 from mutt_app.storage.models import Alert, DeadLetter
 
 log = logging.getLogger(__name__)
@@ -100,7 +101,7 @@ def park_poison(session: Session, max_replays: int) -> int:
         .values(state=dlq.POISON)
         .execution_options(synchronize_session=False)
     )
-    parked = max(result.rowcount or 0, 0)
+    parked = db.rows_changed(result) or 0
     if parked:
         metrics.REMEDIATION_POISON.inc(parked)
         log.warning("remediation: %d dead letter(s) failed after %d replays and are parked as poison", parked, max_replays)

@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -129,7 +130,7 @@ def replay_letters(session: Session, letters: list[DeadLetter], pipeline: Pipeli
     return outcome
 
 
-def revalidate(letter: DeadLetter, correlation_id: str = "") -> dict:
+def revalidate(letter: DeadLetter, correlation_id: str = "") -> dict[str, Any]:
     """The canonical event of an ``invalid_event`` letter, checked as ingest checks a new one
     (``events.EventError`` if it still fails). Its payload is what the sender sent, so MUTT's own
     fields are set here, never taken from it: ``_id`` is the letter's ref_id (a second replay is

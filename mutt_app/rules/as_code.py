@@ -6,7 +6,8 @@ applies the plan through rule_store and host_store in one transaction, so every 
 and audited like one made in the UI, and a failure half-way changes nothing.
 
 Rules are matched by ``id``, or, without one, by name (a stored rule of that name not listed by
-id); a rule matching none is new; a stored rule the document does not list is deleted (soft). Hosts and teams are matched by hostname, case-insensitively.
+id); a rule matching none is new; a stored rule the document does not list is deleted (soft).
+Hosts and teams are matched by hostname, case-insensitively.
 
 A document is untrusted input: one larger than ``MAX_DOCUMENT_BYTES`` is refused before it is
 read, and one whose YAML would expand (anchors and aliases, "billion laughs") to more than
@@ -20,13 +21,14 @@ import reprlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import yaml
 from sqlalchemy.orm import Session
 
 from mutt_app.errors import InvalidChange
 from mutt_app.rules import host_store, rule_store, validation
+from mutt_app.storage.models import Rule
 
 HEADER = """\
 # MUTT rule book: rules (first match by priority, then id), development hosts, device teams.
@@ -68,7 +70,7 @@ class Change:
         return "\n".join([f"{sign} {who}"] + [f"    {name}: {old!r} -> {new!r}" for name, (old, new) in self.changes.items()])
 
 
-def _rule_fields(rule) -> dict[str, Any]:
+def _rule_fields(rule: Rule) -> dict[str, Any]:
     return {name: getattr(rule, name) for name in validation.EDITABLE}
 
 
@@ -272,10 +274,15 @@ def _clip(problem: str, limit: int = 300) -> str:
     return problem if len(problem) <= limit else problem[:limit - 3] + "..."
 
 
+class _Audit(TypedDict):
+    actor: str
+    reason: str
+
+
 def apply(session: Session, changes: list[Change], *, actor: str, reason: str,
           progress: Callable[[Change], None] | None = None) -> None:
     """Make ``changes`` through rule_store and host_store (validated, audited) in ``session``'s transaction."""
-    audit = {"actor": actor, "reason": reason}
+    audit = _Audit(actor=actor, reason=reason)
     for change in changes:
         if change.kind == "rule":
             if change.action == "create":

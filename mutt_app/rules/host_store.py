@@ -7,7 +7,7 @@ case-insensitively, as matching does.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -19,12 +19,14 @@ from mutt_app.storage.models import DevelopmentHost, DeviceTeam
 
 HOSTS_TABLE, TEAMS_TABLE = "development_hosts", "device_teams"
 
+_Host = TypeVar("_Host", DevelopmentHost, DeviceTeam)
+
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _find(session: Session, model, hostname: str):
+def _find(session: Session, model: type[_Host], hostname: str) -> _Host | None:
     """The row for ``hostname``, compared case-insensitively (as matching does)."""
     return session.scalars(select(model).where(func.lower(model.hostname) == hostname.lower())).first()
 

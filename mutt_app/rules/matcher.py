@@ -30,6 +30,9 @@ import re
 import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+
+# re's own parser (Python 3.11+) tells the literals a pattern requires; typeshed has no stub for it.
+from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
 import ahocorasick
@@ -39,10 +42,6 @@ from mutt_app.errors import InvalidInput
 from mutt_app.ingest import events
 from mutt_app.storage.models import HANDLINGS, MATCH_TYPES
 
-try:  # Python 3.11+ names the parser re._parser; older releases sre_parse
-    from re import _parser as sre_parse  # type: ignore[attr-defined]
-except ImportError:  # pragma: no cover
-    import sre_parse  # type: ignore[no-redef]
 
 def syslog_severity(value: Any) -> int | None:
     """The numeric syslog severity (0-7) of ``value`` (int, numeric string or name), else None."""
@@ -171,7 +170,7 @@ class _Compiled:
         if self.literal is not None:
             return text.folded is not None and self.literal in text.folded
         if self.regex is not None:
-            if text.message is None or (self.prefilter and not any(part in text.folded for part in self.prefilter)):
+            if text.folded is None or (self.prefilter and not any(part in text.folded for part in self.prefilter)):
                 return False
             return self.regex.matches(text.data)
         return True
@@ -263,7 +262,7 @@ def required_literals(pattern: str, min_alnum: int = 1) -> list[str]:
     return _best(_sequence(list(parsed), min_alnum), min_alnum)
 
 
-def _sequence(items: list, min_alnum: int) -> list[list[str]]:
+def _sequence(items: list[Any], min_alnum: int) -> list[list[str]]:
     """Options: each option is a list of literals, one of which must occur."""
     options: list[list[str]] = []
     run: list[str] = []
@@ -321,7 +320,7 @@ class RuleSet:
         self._compiled = [_Compiled(rule, position) for position, rule in enumerate(ordered)]
         self._always: list[int] = []          # regexes without a required literal
         self._regexes: list[int] = []         # every regex: candidates for non-ASCII messages
-        self._oid_trie: dict = {}              # arc -> (positions ending here, children)
+        self._oid_trie: dict[str, Any] = {}    # arc -> (positions ending here, children)
         literal_to_positions: dict[str, list[int]] = {}
         for compiled in self._compiled:
             position = compiled.position
@@ -378,7 +377,7 @@ class RuleSet:
                 node = entry[1]
         return sorted(found) if len(found) > 1 else list(found)
 
-    def _first(self, event: Mapping[str, Any]):
+    def _first(self, event: Mapping[str, Any]) -> tuple[_Compiled | None, tuple[str | None, tuple[str, ...], int | None]]:
         text = _Text(event.get("message"))
         oid = event.get("trap_oid")
         arcs = oid_arcs(oid) if oid else ()

@@ -71,7 +71,7 @@ def get_rule(session: Session, rule_id: int, include_deleted: bool = False) -> R
     return rule
 
 
-def create_rule(session: Session, fields: dict, *, actor: str, reason: str = "", correlation_id: str = "") -> Rule:
+def create_rule(session: Session, fields: dict[str, Any], *, actor: str, reason: str = "", correlation_id: str = "") -> Rule:
     values = validate_rule_fields(fields)
     rule = Rule(**values, created_by=actor[:120], updated_by=actor[:120])
     session.add(rule)
@@ -82,7 +82,7 @@ def create_rule(session: Session, fields: dict, *, actor: str, reason: str = "",
     return rule
 
 
-def update_rule(session: Session, rule_id: int, fields: dict, *, actor: str, reason: str = "", correlation_id: str = "") -> Rule:
+def update_rule(session: Session, rule_id: int, fields: dict[str, Any], *, actor: str, reason: str = "", correlation_id: str = "") -> Rule:
     rule = get_rule(session, rule_id)
     values = validate_rule_fields(fields, partial=True)
     if not values:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,6 +17,9 @@ from mutt_app.rules.matcher import Rule as MatcherRule
 from mutt_app.rules.matcher import handling_problem, rule_problem
 from mutt_app.storage import db, redis_keys
 from mutt_app.storage.models import DevelopmentHost, DeviceTeam, Rule
+
+if TYPE_CHECKING:
+    pass
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,9 @@ from typing import Any
 
 from mutt_app.core import params
 from mutt_app.errors import Conflict, InvalidChange
-from mutt_app.rules.matcher import MATCH_TYPES, handling, handling_problem, rule_problem, syslog_severity
 from mutt_app.rules.matcher import Rule as MatcherRule
-from mutt_app.storage.models import HANDLINGS, Rule
+from mutt_app.rules.matcher import handling, handling_problem, rule_problem, syslog_severity
+from mutt_app.storage.models import HANDLINGS, MATCH_TYPES, Rule
 
 # Moogsoft's severities: 0 Clear, 1 Indeterminate, 2 Warning, 3 Minor, 4 Major, 5 Critical.
 MOOG_SEVERITIES = {"clear": 0, "indeterminate": 1, "info": 1, "warning": 2, "minor": 3, "major": 4, "critical": 5}
@@ -32,7 +32,7 @@ class AlreadyExists(Conflict, RuleError):
     """The thing to add is already there (HTTP 409)."""
 
 
-def _text(fields: dict, name: str, limit: int, *, required: bool = False, empty_is_none: bool = False) -> Any:
+def _text(fields: dict[str, Any], name: str, limit: int, *, required: bool = False, empty_is_none: bool = False) -> Any:
     value = fields[name]
     if value is None:
         if required:
@@ -50,7 +50,7 @@ def _text(fields: dict, name: str, limit: int, *, required: bool = False, empty_
     return value
 
 
-def _integer(fields: dict, name: str, low: int, high: int) -> int:
+def _integer(fields: dict[str, Any], name: str, low: int, high: int) -> int:
     value = fields[name]
     if isinstance(value, bool) or not isinstance(value, (int, str)):
         raise RuleError(f"{name} must be an integer, got {type(value).__name__}")

@@ -7,8 +7,9 @@ import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -104,8 +105,15 @@ def insert_ignoring_duplicates(session: Session, table, rows: list[dict]) -> int
     dialect = session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
     statement = module.insert(table).on_conflict_do_nothing()
-    result = session.execute(statement, rows)
-    return result.rowcount if result.rowcount >= 0 else None
+    return rows_changed(session.execute(statement, rows))
+
+
+def rows_changed(result: Result[Any]) -> int | None:
+    """How many rows an INSERT, UPDATE or DELETE changed, or None when the driver cannot tell.
+    (``Session.execute`` is typed as returning a ``Result``; for those statements it is a
+    ``CursorResult``, which counts them.)"""
+    count = cast(CursorResult[Any], result).rowcount
+    return count if count >= 0 else None
 
 
 def dispose_all() -> None:

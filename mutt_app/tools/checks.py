@@ -327,9 +327,10 @@ def markdown(stack: Stack, results: list[Result], title: str, note: str = "") ->
     except (CheckFailed, requests.RequestException):
         pass
     counts = {status: sum(r.status == status for r in results) for status in ("passed", "failed", "skipped")}
+    logs = f"read from {stack.logs}" if stack.logs else "not read"
     lines = [f"# {title}", "",
              f"- when: {datetime.now(UTC).isoformat(timespec='seconds')}",
-             f"- target: {stack.url} (MUTT {health.get('version', '?')}), logs {'read from ' + str(stack.logs) if stack.logs else 'not read'}",
+             f"- target: {stack.url} (MUTT {health.get('version', '?')}), logs {logs}",
              *([f"- stack: {note}"] if note else []),
              f"- runner: {platform.node()} ({platform.system()} {platform.release()}, Python {platform.python_version()})",
              f"- result: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped",

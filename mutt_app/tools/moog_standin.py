@@ -194,7 +194,7 @@ class MoogStandin:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
+        host, port = self._server.socket.getsockname()[:2]
         return f"{self._scheme}://{host}:{port}/events"
 
     def start(self) -> MoogStandin:
@@ -218,7 +218,7 @@ class MoogStandin:
     def tightest(self, count: int) -> float:
         """The shortest time in which ``count`` events arrived (infinite when fewer did)."""
         arrivals = sorted(r.at for r in self.received)
-        return min((later - earlier for earlier, later in zip(arrivals, arrivals[count - 1:])), default=float("inf"))
+        return min((later - earlier for earlier, later in zip(arrivals, arrivals[count - 1:], strict=False)), default=float("inf"))
 
     def delivered(self) -> list[dict]:
         """The events answered with a 2xx."""

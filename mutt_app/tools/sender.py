@@ -57,6 +57,10 @@ def made_up_events(message: str, hostname: str | None, severity: int) -> Iterato
         }
 
 
+def _milliseconds(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 2)
+
+
 @dataclass
 class Report:
     events: int = 0
@@ -82,8 +86,7 @@ class Report:
             "events_per_second": round(self.events / self.seconds, 1) if self.seconds else None,
             "accepted": self.accepted, "rejected": self.rejected, "refused": self.refused, "failed": self.failed,
             "statuses": {str(k): v for k, v in sorted(self.statuses.items(), key=str)},
-            "latency_ms": {f"p{p}": None if self.percentile(p) is None else round(self.percentile(p) * 1000, 2)
-                           for p in (50, 90, 99, 100)},
+            "latency_ms": {f"p{p}": _milliseconds(self.percentile(p)) for p in (50, 90, 99, 100)},
             "errors": dict(self.errors.most_common(5)),
         }
 

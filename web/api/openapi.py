@@ -83,7 +83,8 @@ SCHEMAS = {
 
 
 MEANING = {200: "OK", 201: "created", 400: "malformed request or filter", 401: "no, unknown or revoked API key",
-           403: "the key's scope or the user's role is not enough", 404: "no such thing", 409: "already exists, or conflicts with the current state",
+           403: "the key's scope or the user's role is not enough", 404: "no such thing",
+           409: "already exists, or conflicts with the current state",
            413: "body too large", 415: "not JSON", 422: "a value is invalid", 429: "rate limited (Retry-After)",
            503: "backlog full or dependency down (Retry-After)"}
 
@@ -124,7 +125,8 @@ PATHS = {
     "/metrics": {"get": op("Prometheus metrics, text format (no authentication).", None,
                            (200, {"type": "string"}))},
     "/api/v2/ingest": {"post": op(INGEST, "ingest", body=ANY_OBJECT, errors=INGEST_ERRORS, error_schema=ref("IngestError"))},
-    "/ingest": {"post": op("v2.5's ingest path; the same as POST /api/v2/ingest.", "ingest", body=ANY_OBJECT, errors=INGEST_ERRORS, error_schema=ref("IngestError"))},
+    "/ingest": {"post": op("v2.5's ingest path; the same as POST /api/v2/ingest.", "ingest",
+                           body=ANY_OBJECT, errors=INGEST_ERRORS, error_schema=ref("IngestError"))},
     "/api/v2/webhooks/alertmanager": {"post": op("A Prometheus Alertmanager webhook: each alert becomes an event.", "ingest",
                                                  body=ANY_OBJECT, errors=INGEST_ERRORS, error_schema=ref("IngestError"))},
     "/api/v2/metrics": {"get": op("Ingest rates (events/min): now, 15 min, 1 h averages, 24 h chart.", "read", (200, ref("Metrics")))},
@@ -149,12 +151,14 @@ PATHS = {
                                           params=[path("user_id", INT)], errors=W,
                                           body=obj((), role={"enum": list(ROLES)}, is_active=BOOL, reason=STR))},
     "/api/v2/api-keys": {
-        "get": op("List API keys (never the secrets).", "admin", (200, obj(("api_keys",), api_keys={"type": "array", "items": ref("ApiKey")}))),
+        "get": op("List API keys (never the secrets).", "admin",
+                  (200, obj(("api_keys",), api_keys={"type": "array", "items": ref("ApiKey")}))),
         "post": op("Create an API key; the answer's `key` is the only time the secret is shown.", "admin",
                    (201, {"allOf": [ref("ApiKey"), obj(("key",), key=STR)]}), errors=W,
                    body=obj(("name", "scopes"), name=STR, scopes={"type": "array", "items": {"enum": list(SCOPES)}}, reason=STR)),
     },
-    "/api/v2/api-keys/{key_id}": {"delete": op("Revoke an API key.", "admin", (200, ref("ApiKey")), params=[path("key_id", INT)], errors=W)},
+    "/api/v2/api-keys/{key_id}": {"delete": op("Revoke an API key.", "admin", (200, ref("ApiKey")),
+                                               params=[path("key_id", INT)], errors=W)},
     "/api/v2/rules": {
         "get": op("List rules (priority, id).", "read", (200, obj(("rules",), rules={"type": "array", "items": ref("Rule")}))),
         "post": op("Create a rule.", "operator", (201, ANY_OBJECT), body=ref("RuleFields"), errors=W),
@@ -174,12 +178,15 @@ PATHS = {
     },
     "/api/v2/dev-hosts/{hostname}": {"delete": op("Remove a development host.", "operator", params=[path("hostname")], errors=W)},
     "/api/v2/teams": {
-        "get": op("Device teams: a host's team is paged for its alerts instead of the rule's team.", "read", (200, obj(("teams",), teams={"type": "array", "items": obj(("hostname", "team_assignment"), hostname=STR, team_assignment=STR)}))),
+        "get": op("Device teams: a host's team is paged for its alerts instead of the rule's team.", "read",
+                  (200, obj(("teams",), teams={"type": "array",
+                                               "items": obj(("hostname", "team_assignment"), hostname=STR, team_assignment=STR)}))),
         "post": op("Assign a host to a team.", "operator", (201, ANY_OBJECT),
                    body=obj(("hostname", "team_assignment"), hostname=STR, team_assignment=STR, reason=STR), errors=W),
     },
     "/api/v2/teams/{hostname}": {
-        "put": op("Change a host's team.", "operator", params=[path("hostname")], body=obj(("team_assignment",), team_assignment=STR, reason=STR), errors=W),
+        "put": op("Change a host's team.", "operator", params=[path("hostname")],
+                  body=obj(("team_assignment",), team_assignment=STR, reason=STR), errors=W),
         "delete": op("Remove a host's team assignment.", "operator", params=[path("hostname")], errors=W),
     },
     "/api/v2/dead-letters": {"get": op("Dead letters (without payloads).", "read", (200, page_of("dead_letters", "DeadLetter")),
@@ -187,7 +194,8 @@ PATHS = {
     "/api/v2/dead-letters/{letter_id}": {"get": op("One dead letter with its payload.", "read", (200, ref("DeadLetter")),
                                                    params=[path("letter_id", INT)], errors=(401, 403, 404))},
     "/api/v2/dead-letters/replay": {"post": op("Replay dead letters by ids or filter.", "operator", body=ref("Selection"), errors=W)},
-    "/api/v2/dead-letters/purge": {"post": op("Delete dead letters by ids or filter (audited).", "operator", body=ref("Selection"), errors=W)},
+    "/api/v2/dead-letters/purge": {"post": op("Delete dead letters by ids or filter (audited).", "operator",
+                                              body=ref("Selection"), errors=W)},
     "/api/v2/config": {"get": op("Every runtime setting with its value, default and meaning.", "read",
                                  (200, obj(("settings",), settings={"type": "array", "items": ref("Setting")})))},
     "/api/v2/config/{key}": {
@@ -219,7 +227,8 @@ def document() -> dict:
                            "(deprecated: answers carry X-API-Deprecated: true). Every answer under /api carries "
                            "X-API-Version. Errors are {\"error\", \"correlation_id\"}; API keys only in a header. "
                            "Numbers are strict: whole numbers are ASCII digits (no '²', '٣', '1e3' or '1_000') within "
-                           "their bounds, path ids at most what their column holds (2^31-1, dead letters 2^63-1; a larger one is a 404); JSON bodies may not hold NaN, "
+                           "their bounds, path ids at most what their column holds (2^31-1, dead letters 2^63-1; a "
+                           "larger one is a 404); JSON bodies may not hold NaN, "
                            "Infinity, numbers that overflow a float (1e400) or NUL characters, nor may the path, query "
                            "or form fields: each is a 400 naming the value, never a 500.",
         },

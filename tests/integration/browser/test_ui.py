@@ -4,6 +4,7 @@ it in the audit search, replay a dead letter. Saves the screenshots docs/web-ui.
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
 from pathlib import Path
@@ -69,7 +70,7 @@ def test_operator_console_end_to_end(stack, page):
     page.fill("input[name=dev_handling]", "Ignore")
     page.fill("input[name=team_assignment]", "NETO")
     page.fill("input[name=reason]", "CHG-42")
-    page.fill("textarea[name=sample]", '{"hostname": "%s", "message": "%%BGP-5-ADJCHANGE: neighbor 10.0.0.2 Down"}' % host)
+    page.fill("textarea[name=sample]", json.dumps({"hostname": host, "message": "%BGP-5-ADJCHANGE: neighbor 10.0.0.2 Down"}))
     page.click("#dry-run")
     result = page.locator("#dry-run-result")
     assert "decision Page_and_ticket" in " ".join(result.inner_text().split())

@@ -63,7 +63,8 @@ def test_hostile_values_get_a_4xx_and_events_stay_whole(web, redis):
     assert response.status_code == 200 and strict(response)["accepted"] == 4 and response.json()["rejected"] == []
     queued = redis.lrange(redis_keys.INGEST_BUFFER, 0, -1)
     if not queued:  # the server's flusher may already have cut them into a batch
-        queued = [item for batch in redis.zrange(redis_keys.BATCHES_PENDING, 0, -1) for item in redis.lrange(redis_keys.batch(batch), 0, -1)]
+        pending = redis.zrange(redis_keys.BATCHES_PENDING, 0, -1)
+        queued = [item for batch in pending for item in redis.lrange(redis_keys.batch(batch), 0, -1)]
     events = [json.loads(item, parse_constant=lambda name: pytest.fail(name)) for item in queued]
     assert sorted(e["message"] for e in events) == sorted(["a\u2028b", "a\u2029b", "a\u0085b", "link down"])
     assert [e["load"] for e in events if "load" in e] == ["1e400"]

@@ -33,6 +33,15 @@ def test_every_variable_read_is_declared():
         config.env("NOT_A_MUTT_VARIABLE")
 
 
+def test_a_variable_without_a_default_is_read_as_optional(monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    assert config.optional_env("REDIS_URL") is None
+    with pytest.raises(KeyError, match="optional_env"):
+        config.env("REDIS_URL")
+    monkeypatch.setenv("REDIS_URL", "redis://h:6379/1")
+    assert config.env("REDIS_URL") == config.optional_env("REDIS_URL") == "redis://h:6379/1"
+
+
 # Settings celeryconfig checks when any MUTT process starts; each case names the setting to fix.
 BAD_SETTINGS = [
     ({"CLAIM_LEASE_SECONDS": "20", "MOOG_TIMEOUT": "10"},

@@ -62,7 +62,8 @@ def test_metrics_count_empty_minutes_as_zero_and_leave_out_the_current_minute(ap
 
 def test_users_create_update_and_audit_without_secrets(api):
     key = admin_key()
-    created = api.post("/api/v2/users", json={"username": "olga", "password": "long enough pass", "role": "operator", "reason": "new on-call"}, headers=headers(key))
+    created = api.post("/api/v2/users", headers=headers(key),
+                       json={"username": "olga", "password": "long enough pass", "role": "operator", "reason": "new on-call"})
     assert created.status_code == 201 and created.json["role"] == "operator"
     assert api.post("/api/v2/users", json={"username": "OLGA", "password": "long enough pass"}, headers=headers(key)).status_code == 409
     assert api.post("/api/v2/users", json={"username": "p", "password": "short"}, headers=headers(key)).status_code == 422
@@ -163,7 +164,8 @@ def test_config_audit_filters(api):
     read = headers(admin_key(("read",), name="reader"))
     all_changes = api.get("/api/v2/config-audit", headers=read).json
     assert all_changes["pagination"]["total"] == 4  # two test keys made by "test", one user, one key
-    assert set(all_changes["changes"][0]) >= {"changed_at", "changed_by", "operation", "table_name", "record_id", "old_values", "new_values", "reason", "correlation_id"}
+    assert set(all_changes["changes"][0]) >= {"changed_at", "changed_by", "operation", "table_name", "record_id", "old_values",
+                                              "new_values", "reason", "correlation_id"}
     by_key = api.get("/api/v2/config-audit?changed_by=TEST-ADMIN&table_name=users", headers=read).json["changes"]
     assert [c["new_values"]["username"] for c in by_key] == ["u1"]
     assert api.get("/api/v2/config-audit?operation=delete", headers=read).json["pagination"]["total"] == 0

@@ -4,7 +4,6 @@ real SQLite: every body shape, every answer, and the count of what went where.""
 import gzip
 import json
 import socket
-import threading
 import time
 from pathlib import Path
 
@@ -13,7 +12,6 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
-from werkzeug.serving import make_server
 
 from mutt_app import config, dynconfig
 from mutt_app.access import api_keys
@@ -24,32 +22,11 @@ from mutt_app.storage import redis_client, redis_keys
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import DeadLetter
 from tests.support.web import forget_keys
-from web.ingest import endpoint
 
 DATA = Path(__file__).parents[2] / "data"  # v2.5 sample data
 EVENT = {"hostname": "core-router-01", "timestamp": "2025-01-15T14:30:22Z", "message": "link down",
          "syslog_severity": "Notice"}
 ANSWERS = {200, 400, 401, 413, 415, 429, 503}
-
-
-@pytest.fixture
-def live(app):
-    """The app served over HTTP on a free port; yields its base URL."""
-    app.config.update(MUTT_INGEST_FLUSHER=False, MAX_CONTENT_LENGTH=64 * 1024)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    endpoint(app).pipeline().stop_flusher()
-
-
-@pytest.fixture
-def key(app):
-    with session_scope() as session:
-        _, secret = api_keys.create(session, "rsyslog dc1", ["ingest"], actor="test")
-    forget_keys()
-    return secret
 
 
 @pytest.fixture

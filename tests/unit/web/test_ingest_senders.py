@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from mutt_app.storage import redis_keys
-from tests.unit.web.test_ingest import key, live  # noqa: F401 - fixtures
 
 SCRIPT = Path(__file__).parents[3] / "contrib" / "snmptrapd" / "mutt-traphandle"
 

@@ -49,7 +49,8 @@ def test_dashboard_names_a_forwarder_that_delivers_nothing(admin):
 
 
 def test_settings_change_is_applied_and_audited(admin):
-    response = admin.post("/settings/moog_rate_limit", data={"value": "75", "reason": "new contract", "csrf_token": page_token(admin, "/settings")})
+    response = admin.post("/settings/moog_rate_limit",
+                          data={"value": "75", "reason": "new contract", "csrf_token": page_token(admin, "/settings")})
     assert response.status_code == 302
     assert dynconfig.get("moog_rate_limit") == 75
     bad = admin.post("/settings/moog_rate_limit", data={"value": "-1", "csrf_token": page_token(admin, "/settings")}, follow_redirects=True)

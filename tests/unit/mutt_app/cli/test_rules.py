@@ -139,7 +139,7 @@ def test_an_invalid_document_is_refused_whole_with_every_reason(book, tmp_path, 
 
 
 LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
-    f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]\n" for previous, name in zip("abcdefgh", "bcdefghi"))
+    f"{name}: &{name} [{', '.join([f'*{previous}'] * 9)}]\n" for previous, name in zip("abcdefgh", "bcdefghi", strict=True))
 
 
 @pytest.mark.parametrize("text, message", [
@@ -161,7 +161,8 @@ def test_hostile_documents_are_refused_before_they_are_expanded(book, tmp_path, 
 def test_a_document_may_share_fields_with_anchors_and_merge_keys(book, tmp_path):
     path = tmp_path / "rules.yaml"
     path.write_text("rules:\n"
-                    "  - &link {name: link down, match_string: LINK-3-UPDOWN, prod_handling: Page_only, dev_handling: Ignore, team_assignment: NETO}\n"
+                    "  - &link {name: link down, match_string: LINK-3-UPDOWN, prod_handling: Page_only, dev_handling: Ignore,\n"
+                    "           team_assignment: NETO}\n"
                     "  - {<<: *link, name: fan failed, match_string: FAN-FAIL, priority: 50}\n"
                     "development_hosts: [lab-router-01]\ndevice_teams: {core-router-01: NETO}\n", encoding="utf-8")
     assert mutt("rules", "import", str(path), "--yes").output.startswith("no changes")

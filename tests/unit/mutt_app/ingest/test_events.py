@@ -326,7 +326,7 @@ def test_ndjson_lines_split_only_at_newline_so_a_message_may_hold_any_other_line
 @pytest.mark.parametrize("number, kept", [("1e400", "1e400"), ("-1E+400", "-1E+400"), ("1" + "0" * 400 + ".5", "1" + "0" * 400 + ".5")])
 def test_a_number_too_big_for_a_float_is_kept_as_its_own_text(number, kept):
     # float("1e400") is inf, and json.dumps(inf) writes a bare Infinity that is not JSON
-    parsed = events.parse_body('{"hostname": "h", "message": "m", "timestamp": 1, "load": %s}' % number,
+    parsed = events.parse_body(f'{{"hostname": "h", "message": "m", "timestamp": 1, "load": {number}}}',
                                events.MEDIA_JSON)
     event = events.normalise(parsed.items[0], events.Stamp("c", "r", "ingest", "k"))
     assert event["load"] == kept
@@ -335,7 +335,7 @@ def test_a_number_too_big_for_a_float_is_kept_as_its_own_text(number, kept):
 
 @pytest.mark.parametrize("field, value", [("timestamp", "1e400"), ("syslog_severity", "1e400")])
 def test_a_number_too_big_for_a_float_where_a_number_is_needed_refuses_the_event(field, value):
-    item = events.parse_body('{"hostname": "h", "message": "m", "timestamp": 1, "%s": %s}' % (field, value),
+    item = events.parse_body(f'{{"hostname": "h", "message": "m", "timestamp": 1, "{field}": {value}}}',
                              events.MEDIA_JSON).items[0]
     with pytest.raises(events.EventError, match=f"^{field}: "):
         events.normalise(item, events.Stamp("c", "r", "ingest", "k"))

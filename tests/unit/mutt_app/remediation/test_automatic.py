@@ -83,7 +83,7 @@ def test_replays_are_spaced_with_growing_backoff_and_poison_after_max_replays(re
         letter_for_event(session, "crashy")
     now = datetime.now(UTC)
     waits, poisoned = [], []
-    for attempt in range(3):
+    for _ in range(3):
         assert len(run(now).replayed) == 1
         with session_scope() as session:
             letter = letters(session)["crashy"]

@@ -88,7 +88,8 @@ MATCHER_CASES = [
     ([rule(2, match_string="a"), rule(1, match_string="a")], {"message": "a"}, 1),
     ([rule(1, match_string="a", is_active=False), rule(2, match_string="a")], {"message": "a"}, 2),
     # a rule later in order with a severity filter that fails does not hide a later match
-    ([rule(1, match_string="a", priority=1, syslog_severity=0), rule(2, match_string="a", priority=2)], {"message": "a", "syslog_severity": 4}, 2),
+    ([rule(1, match_string="a", priority=1, syslog_severity=0), rule(2, match_string="a", priority=2)],
+     {"message": "a", "syslog_severity": 4}, 2),
 ]
 
 

@@ -142,7 +142,8 @@ def test_hosts_and_teams(api, operator, reader):
     removed = api.delete("/api/v2/dev-hosts/LAB-SW9", headers=operator)
     assert removed.status_code == 200 and "lab-sw9" not in [h["hostname"] for h in removed.json["hosts"]]
     teams = api.post("/api/v2/teams", json={"hostname": "r9.example.com", "team_assignment": "Voice"}, headers=operator)
-    assert teams.status_code == 201 and {"r9.example.com": "Voice"}.items() <= {t["hostname"]: t["team_assignment"] for t in teams.json["teams"]}.items()
+    assert teams.status_code == 201
+    assert {"r9.example.com": "Voice"}.items() <= {t["hostname"]: t["team_assignment"] for t in teams.json["teams"]}.items()
     changed = api.put("/api/v2/teams/r9.example.com", json={"team_assignment": "Data"}, headers=operator)
     assert changed.status_code == 200 and {t["hostname"]: t["team_assignment"] for t in changed.json["teams"]}["r9.example.com"] == "Data"
     assert api.delete("/api/v1/teams/r9.example.com", headers=operator).status_code == 200
