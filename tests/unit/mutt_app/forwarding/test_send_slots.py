@@ -1,14 +1,12 @@
-import time
-
 from mutt_app.forwarding.send_slots import SendSlots
 
 
-def test_send_slots_count_in_flight_requests_and_date_them_by_the_answer(redis):
-    slots = SendSlots(redis, "test:slots")
+def test_send_slots_count_in_flight_requests_and_date_them_by_the_answer(redis, clock):
+    slots = SendSlots(redis, "test:slots", clock=clock)
     [first], _ = slots.take(limit=2, period=0.5, lease=5)
     [second], _ = slots.take(limit=2, period=0.5, lease=5)
     assert first != second
-    time.sleep(0.6)
+    clock.advance(0.6)
     refused, wait = slots.take(limit=2, period=0.5, lease=5)
     assert refused == [] and 0 < wait <= 0.5  # both still in flight: they count however long they take
     slots.done([first])
@@ -16,7 +14,7 @@ def test_send_slots_count_in_flight_requests_and_date_them_by_the_answer(redis):
     assert slots.take(limit=2, period=0.5, lease=5)[0]  # the cancelled slot is free
     refused, wait = slots.take(limit=2, period=0.5, lease=5)
     assert refused == [] and 0.4 < wait <= 0.5  # the answered one counts from its answer
-    time.sleep(wait + 0.01)
+    clock.advance(wait + 0.01)
     assert slots.take(limit=2, period=0.5, lease=5)[0]
 
 
@@ -31,9 +29,9 @@ def test_send_slots_grant_several_at_once_but_never_past_the_limit(redis):
     assert len(slots.take(limit=5, period=10, lease=5, count=8)[0]) == 3
 
 
-def test_a_slot_whose_worker_died_is_freed_after_its_lease(redis):
-    slots = SendSlots(redis, "test:slots")
+def test_a_slot_whose_worker_died_is_freed_after_its_lease(redis, clock):
+    slots = SendSlots(redis, "test:slots", clock=clock)
     assert slots.take(limit=1, period=0.2, lease=0.3)[0]
     assert slots.take(limit=1, period=0.2, lease=0.3)[0] == []
-    time.sleep(0.55)
+    clock.advance(0.55)
     assert slots.take(limit=1, period=0.2, lease=0.3)[0]

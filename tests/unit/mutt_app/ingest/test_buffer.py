@@ -1,5 +1,4 @@
 import json
-import time
 from datetime import UTC
 
 from mutt_app.alerting.batches import EventBatches
@@ -34,27 +33,27 @@ def test_cut_of_an_empty_buffer_makes_no_batch(redis):
     assert EventBuffer(redis).cut(max_events=10, lease_seconds=60) is None
 
 
-def test_a_timed_cut_waits_until_the_oldest_buffered_event_has_waited_long_enough(redis):
-    buffer = EventBuffer(redis)
+def test_a_timed_cut_waits_until_the_oldest_buffered_event_has_waited_long_enough(redis, clock):
+    buffer = EventBuffer(redis, clock=clock)
     assert buffer.cut_when_due(10, 60, waited_ms=300) == (None, 0.0)  # empty
     accept(buffer, events(2))
     cut, due_in = buffer.cut_when_due(10, 60, waited_ms=300)
     assert cut is None and 0.1 < due_in <= 0.3  # just arrived
-    time.sleep(0.2)
+    clock.advance(0.2)
     accept(buffer, events(2, start=2))  # newer events do not make the buffer younger
-    time.sleep(0.15)
+    clock.advance(0.15)
     (batch_id, size), due_in = buffer.cut_when_due(10, 60, waited_ms=300)
     assert size == 4 and due_in == 0 and redis.get(redis_keys.INGEST_BUFFER_SINCE) is None
 
 
-def test_what_a_cut_leaves_in_the_buffer_is_dated_from_the_cut(redis):
-    buffer = EventBuffer(redis)
+def test_what_a_cut_leaves_in_the_buffer_is_dated_from_the_cut(redis, clock):
+    buffer = EventBuffer(redis, clock=clock)
     accept(buffer, events(5))
-    time.sleep(0.35)
+    clock.advance(0.35)
     buffer.cut(max_events=3, lease_seconds=60)  # a request filled a batch; 2 events stay
     cut, due_in = buffer.cut_when_due(10, 60, waited_ms=300)
     assert cut is None and 0.1 < due_in <= 0.3
-    time.sleep(due_in + 0.02)
+    clock.advance(due_in + 0.02)
     assert buffer.cut_when_due(10, 60, waited_ms=300)[0][1] == 2
 
 

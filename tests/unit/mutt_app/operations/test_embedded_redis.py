@@ -2,11 +2,11 @@
 
 import os
 import signal
-import time
 
 import redis
 
 from mutt_app.operations import embedded_redis
+from tests.support.processes import wait_until
 
 
 def test_the_embedded_redis_keeps_its_append_only_file_private(tmp_path):
@@ -20,7 +20,12 @@ def test_the_embedded_redis_keeps_its_append_only_file_private(tmp_path):
         client = redis.Redis(unix_socket_path=str(home / "redis.sock"))
         client.set("mutt:test:private", "1")
         client.bgrewriteaof()
-        time.sleep(0.5)
+
+        def rewritten():
+            persistence = client.info("persistence")
+            return not (persistence["aof_rewrite_in_progress"] or persistence["aof_rewrite_scheduled"])
+
+        wait_until(rewritten, timeout=10, interval=0.02, message="the append-only file rewritten")
         written = [p for p in home.rglob("*") if "aof" in p.name or p.name == "appendonlydir"]
         assert written, sorted(home.iterdir())
         for path in written:
