@@ -1,0 +1,58 @@
+"""mutt listen: receive syslog (and SNMP traps) natively and queue them like HTTP ingest."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from mutt_app import config
+from mutt_app.cli.common import celery_settings
+from mutt_app.core import logs
+from mutt_app.listeners import server
+from mutt_app.listeners.sources import Sources
+
+
+def sources_setting() -> Sources:
+    try:
+        return Sources.parse(config.env("LISTEN_SOURCES"))
+    except ValueError as error:
+        raise config.ConfigurationError(f"LISTEN_SOURCES: {error}") from None
+
+
+@click.command("listen")
+@click.option("--host", default=lambda: config.env("LISTEN_ADDRESS"), show_default="127.0.0.1",
+              help="Address to receive on (0.0.0.0 for all).")
+@click.option("--syslog-port", default=lambda: int(config.number("SYSLOG_PORT")), type=click.IntRange(0, 65535),
+              show_default="5514", help="UDP and TCP syslog port; 0: none.")
+def listen(host: str, syslog_port: int) -> None:
+    """Receive syslog over UDP and TCP (LF or octet-counted framing) from the LISTEN_SOURCES
+    networks and queue each message as an event, through the same accept path as HTTP ingest.
+    SIGTERM stops reading, queues what was read and exits."""
+    from mutt_app import handoff  # imports Celery: only when the command runs
+
+    celery_settings()  # a wrong setting stops here, in one line
+    sources = sources_setting()
+    pending_limit = int(config.number("LISTEN_BUFFER"))
+    drain_seconds = float(config.number("LISTEN_DRAIN_SECONDS", float))
+    if not syslog_port:
+        raise click.UsageError("nothing to listen on: --syslog-port is 0")
+    logs.configure()
+    ingest = handoff.ingest()
+    ingest.batches.redis.ping()
+    ingest.ensure_flusher()
+
+    def ready(lines: list[str]) -> None:
+        names = ", ".join(f"{source.name} ({', '.join(map(str, source.networks))})" for source in sources.sources)
+        click.echo(f"mutt listen: {'; '.join(lines)}; sources {names}", err=True)
+
+    ports = server.Ports(host, syslog_port)
+    lost = asyncio.run(server.serve(ingest, ports, sources, pending_limit=pending_limit,
+                                   drain_seconds=drain_seconds, ready=ready))
+    ingest.stop_flusher()
+    if lost:
+        raise click.ClickException(f"stopped; {lost} message(s) read could not be queued")
+    click.echo("mutt listen: stopped", err=True)
+
+
+COMMANDS = [listen]
