@@ -143,6 +143,7 @@ class Submitter:
         self.stopping = threading.Event()  # finish what is pending, then end
         self.give_up_at = float("inf")    # monotonic time after which a chunk that cannot be queued is lost
         self.lost = 0
+        self._written_at = 0.0
         self._thread = threading.Thread(target=self._run, name="mutt-listener-submitter", daemon=True)
 
     def start(self) -> None:
@@ -156,7 +157,6 @@ class Submitter:
         return self.lost + len(self.pending)
 
     def _run(self) -> None:
-        written_at = 0.0
         while True:
             chunk = self.pending.take(SUBMIT_AT_ONCE)
             if chunk:
@@ -168,11 +168,12 @@ class Submitter:
                 return
             else:
                 time.sleep(IDLE_WAIT)
-            if time.monotonic() - written_at >= STATS_EVERY:
-                self._write_counters()
-                written_at = time.monotonic()
+            self._write_counters(every=STATS_EVERY)
 
-    def _write_counters(self) -> None:
+    def _write_counters(self, every: float = 0.0) -> None:
+        if every and time.monotonic() - self._written_at < every:
+            return
+        self._written_at = time.monotonic()
         try:
             write_counters(self.ingest.batches.redis, self.counters)
         except RedisError as error:
@@ -224,7 +225,8 @@ class Submitter:
                 log.error("listener: stopping: %d message(s) from source %s could not be queued (%s)",
                           len(documents) + len(rejected), source.name, why)
                 return
-            time.sleep(min(wait, 1.0))
+            time.sleep(min(wait, STATS_EVERY))
+            self._write_counters(every=STATS_EVERY)  # the drops while it waits are the ones to see
 
 
 # --- the sockets ---------------------------------------------------------------------------------
