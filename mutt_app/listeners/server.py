@@ -8,7 +8,7 @@ is away, so the submitter holds its chunk and waits), TCP connections stop being
 senders' own buffers fill and they slow down (flow control), and UDP datagrams are dropped and
 counted. Nothing is dropped silently: every listener counts what it received, dropped (its own
 and the kernel's socket-buffer drops) and denied (a sender in no source) in Redis, which
-`mutt status`, /metrics and the dashboard read.
+`mutt status`, /metrics and the dashboard read (``operations.status.listeners``).
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 SYSLOG_UDP = "syslog-udp"
 SYSLOG_TCP = "syslog-tcp"
-COUNTERS = ("received", "dropped", "denied")
+COUNTERS = ("received", "dropped", "denied")  # read back by operations.status.listeners
 SUBMIT_AT_ONCE = 2000        # messages handed to Ingest.submit in one call (one Redis round trip)
 IDLE_WAIT = 0.005            # seconds the submitter sleeps when nothing is pending
 STATS_EVERY = 1.0            # seconds between two writes of the counters to Redis
@@ -93,16 +93,6 @@ def write_counters(redis_client, counters: list[Counters]) -> None:
     pipe.execute()
     for listener, deltas in written:
         listener.mark_written(deltas)
-
-
-def read_counters(redis_client) -> dict[str, dict[str, int]]:
-    """{listener: {received, dropped, denied}} over every listener process, since the counters began."""
-    result: dict[str, dict[str, int]] = {}
-    for name, value in redis_client.hgetall(redis_keys.LISTENER_STATS).items():
-        name = name.decode() if isinstance(name, bytes) else name
-        listener, _, counter = name.rpartition(":")
-        result.setdefault(listener, dict.fromkeys(COUNTERS, 0))[counter] = int(value)
-    return result
 
 
 class Pending:

@@ -13,6 +13,7 @@ import pytest
 from mutt_app.ingest.accept import Ingest
 from mutt_app.listeners import server
 from mutt_app.listeners.sources import Sources
+from mutt_app.operations import status
 from mutt_app.storage import redis_keys
 
 
@@ -97,7 +98,7 @@ def test_udp_and_tcp_messages_are_queued_as_events_of_their_source_and_the_inval
     rejected = [json.loads(item) for item in redis.lrange(redis_keys.INGEST_REJECTED, 0, -1)]
     assert [item["payload"]["raw"] for item in rejected] == ["not syslog"]
     assert "no <PRI>" in rejected[0]["error"]
-    assert server.read_counters(redis) == {"syslog-udp": {"received": 2, "dropped": 0, "denied": 0},
+    assert status.listeners(redis) == {"syslog-udp": {"received": 2, "dropped": 0, "denied": 0},
                                            "syslog-tcp": {"received": 2, "dropped": 0, "denied": 0}}
 
 
@@ -109,11 +110,11 @@ def test_senders_in_no_source_are_denied_and_counted(redis, sqlite_url):
             with pytest.raises(ConnectionResetError):  # refused: reset at once
                 tcp.sendall(b"<13>Jan 15 10:23:45 h a: m\n")
                 tcp.recv(10)
-        assert wait_for(lambda: server.read_counters(redis).get("syslog-udp", {}).get("denied") == 3)
+        assert wait_for(lambda: status.listeners(redis).get("syslog-udp", {}).get("denied") == 3)
     finally:
         running.stop()
     assert queued(redis) == []
-    assert server.read_counters(redis)["syslog-tcp"]["denied"] == 1
+    assert status.listeners(redis)["syslog-tcp"]["denied"] == 1
 
 
 def test_a_full_backlog_drops_and_counts_udp_and_pauses_tcp_without_loss(redis, sqlite_url):
@@ -122,8 +123,8 @@ def test_a_full_backlog_drops_and_counts_udp_and_pauses_tcp_without_loss(redis, 
     sender = None
     try:
         send_udp(running.port, [b"<13>Jan 15 10:23:45 udp a: %d" % i for i in range(300)])
-        assert wait_for(lambda: server.read_counters(redis).get("syslog-udp", {}).get("received") == 300)
-        counts = server.read_counters(redis)["syslog-udp"]
+        assert wait_for(lambda: status.listeners(redis).get("syslog-udp", {}).get("received") == 300)
+        counts = status.listeners(redis)["syslog-udp"]
         assert counts["dropped"] == 200  # exactly what did not fit
         sender = socket.create_connection(("127.0.0.1", running.port))
         sender.setblocking(False)
@@ -138,9 +139,9 @@ def test_a_full_backlog_drops_and_counts_udp_and_pauses_tcp_without_loss(redis, 
                 if not select.select([], [sender], [], 1.0)[1]:
                     break
             assert lines < 5_000_000
-        held = server.read_counters(redis)["syslog-tcp"]["received"]
+        held = status.listeners(redis)["syslog-tcp"]["received"]
         time.sleep(0.5)
-        assert server.read_counters(redis)["syslog-tcp"]["received"] == held < lines  # not read meanwhile
+        assert status.listeners(redis)["syslog-tcp"]["received"] == held < lines  # not read meanwhile
         assert queued(redis) == []
         redis.set(redis_keys.INGEST_BACKLOG, 0)  # the alerter caught up
         sender.setblocking(True)
@@ -153,14 +154,14 @@ def test_a_full_backlog_drops_and_counts_udp_and_pauses_tcp_without_loss(redis, 
             sender.close()
     events = queued(redis)
     assert sorted(int(e["message"]) for e in events if e["hostname"] == "tcp") == list(range(lines))
-    assert server.read_counters(redis)["syslog-tcp"] == {"received": lines, "dropped": 0, "denied": 0}
+    assert status.listeners(redis)["syslog-tcp"] == {"received": lines, "dropped": 0, "denied": 0}
 
 
 def test_stopping_queues_what_was_read_and_gives_up_after_the_drain_time(redis, sqlite_url):
     redis.set(redis_keys.INGEST_BACKLOG, 10**9)
     running = Running(redis, drain_seconds=1.0)
     send_udp(running.port, [b"<13>Jan 15 10:23:45 h a: m"] * 5)
-    assert wait_for(lambda: server.read_counters(redis).get("syslog-udp", {}).get("received") == 5)
+    assert wait_for(lambda: status.listeners(redis).get("syslog-udp", {}).get("received") == 5)
     started = time.monotonic()
     assert running.stop() == 5
     assert time.monotonic() - started < 5
@@ -173,7 +174,7 @@ def test_stopping_queues_everything_read_and_cuts_the_last_batch(redis, sqlite_u
         for i in range(50):
             line = b"<13>Jan 15 10:23:45 h a: %d" % i
             tcp.sendall(b"%d %s" % (len(line), line) if octets else line + b"\n")
-    assert wait_for(lambda: server.read_counters(redis).get("syslog-tcp", {}).get("received") == 50)
+    assert wait_for(lambda: status.listeners(redis).get("syslog-tcp", {}).get("received") == 50)
     assert running.stop() == 0
     assert redis.llen(redis_keys.INGEST_BUFFER) == 0  # cut into a batch and dispatched on the way out
     assert len(running.dispatched) >= 1
