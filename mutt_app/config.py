@@ -72,6 +72,8 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("WORKER_METRICS_ADDRESS", "127.0.0.1", "Address for WORKER_METRICS_PORT (0.0.0.0 in containers)."),
     EnvVar("LISTEN_ADDRESS", "127.0.0.1", "Address `mutt listen` (and `mutt up`) receives syslog and SNMP traps on (0.0.0.0 for all)."),
     EnvVar("SYSLOG_PORT", "5514", "UDP and TCP port of the syslog listener (`mutt listen --syslog-port`); 0: none. 514 needs root or CAP_NET_BIND_SERVICE, or a port mapping (docs/operations.md)."),
+    EnvVar("TRAP_PORT", "1162", "UDP port of the SNMP trap listener (`mutt listen --trap-port`; v1, v2c traps and INFORMs); 0: none. 162 needs root or CAP_NET_BIND_SERVICE, or a port mapping (docs/operations.md)."),
+    EnvVar("TRAP_COMMUNITIES", "public", "SNMP communities the trap listener accepts, comma-separated; a trap with another is dropped and counted (`denied`). The community is never stored or forwarded."),
     EnvVar("LISTEN_SOURCES", "local=127.0.0.0/8,::1/128", "Who may send to the listeners: named sources, `name=CIDR,CIDR;name=CIDR`. A sender in none is dropped and counted (`denied`); the name is the events' `_key` and the unit of the ingest rate limit."),
     EnvVar("LISTEN_BUFFER", "20000", "Messages a listener process holds between reading and queueing; while it is full, TCP connections are not read and UDP datagrams are dropped (counted)."),
     EnvVar("LISTEN_DRAIN_SECONDS", "10", "On SIGTERM, how long a listener may take to queue what it has read before it stops anyway (what is left is logged as lost)."),

@@ -1,4 +1,4 @@
-"""mutt listen: receive syslog (and SNMP traps) natively and queue them like HTTP ingest."""
+"""mutt listen: receive syslog and SNMP traps natively and queue them like HTTP ingest."""
 
 from __future__ import annotations
 
@@ -25,18 +25,22 @@ def sources_setting() -> Sources:
               help="Address to receive on (0.0.0.0 for all).")
 @click.option("--syslog-port", default=lambda: int(config.number("SYSLOG_PORT")), type=click.IntRange(0, 65535),
               show_default="5514", help="UDP and TCP syslog port; 0: none.")
-def listen(host: str, syslog_port: int) -> None:
-    """Receive syslog over UDP and TCP (LF or octet-counted framing) from the LISTEN_SOURCES
-    networks and queue each message as an event, through the same accept path as HTTP ingest.
-    SIGTERM stops reading, queues what was read and exits."""
+@click.option("--trap-port", default=lambda: int(config.number("TRAP_PORT")), type=click.IntRange(0, 65535),
+              show_default="1162", help="UDP port for SNMP traps and INFORMs; 0: none.")
+def listen(host: str, syslog_port: int, trap_port: int) -> None:
+    """Receive syslog over UDP and TCP (LF or octet-counted framing) and SNMP v1/v2c traps and
+    INFORMs (TRAP_COMMUNITIES) from the LISTEN_SOURCES networks, and queue each message as an
+    event through the same accept path as HTTP ingest. SIGTERM stops reading, queues what was
+    read and exits."""
     from mutt_app import handoff  # imports Celery: only when the command runs
 
     celery_settings()  # a wrong setting stops here, in one line
     sources = sources_setting()
     pending_limit = int(config.number("LISTEN_BUFFER"))
     drain_seconds = float(config.number("LISTEN_DRAIN_SECONDS", float))
-    if not syslog_port:
-        raise click.UsageError("nothing to listen on: --syslog-port is 0")
+    communities = frozenset(part.strip() for part in config.env("TRAP_COMMUNITIES").split(",") if part.strip())
+    if not syslog_port and not trap_port:
+        raise click.UsageError("nothing to listen on: --syslog-port and --trap-port are 0")
     logs.configure()
     ingest = handoff.ingest()
     ingest.batches.redis.ping()
@@ -46,7 +50,7 @@ def listen(host: str, syslog_port: int) -> None:
         names = ", ".join(f"{source.name} ({', '.join(map(str, source.networks))})" for source in sources.sources)
         click.echo(f"mutt listen: {'; '.join(lines)}; sources {names}", err=True)
 
-    ports = server.Ports(host, syslog_port)
+    ports = server.Ports(host, syslog_port, trap_port, communities)
     lost = asyncio.run(server.serve(ingest, ports, sources, pending_limit=pending_limit,
                                    drain_seconds=drain_seconds, ready=ready))
     ingest.stop_flusher()

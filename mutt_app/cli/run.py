@@ -166,9 +166,11 @@ def wait_until_serving(url: str, supervise, stopping, timeout: float = 60) -> bo
 @click.option("--port", default=8080, show_default=True, type=int, help="Port for ingest, API and UI.")
 @click.option("--syslog-port", default=lambda: int(config.number("SYSLOG_PORT")), type=click.IntRange(0, 65535),
               show_default="5514", help="UDP and TCP port of the syslog listener (`mutt listen`); 0: none.")
-def up(host: str, port: int, syslog_port: int) -> None:
-    """Run everything on this machine: web, a worker on every queue, beat, and the syslog
-    listener (on HOST, taking messages from LISTEN_SOURCES, by default this machine only).
+@click.option("--trap-port", default=lambda: int(config.number("TRAP_PORT")), type=click.IntRange(0, 65535),
+              show_default="1162", help="UDP port of the SNMP trap listener; 0: none.")
+def up(host: str, port: int, syslog_port: int, trap_port: int) -> None:
+    """Run everything on this machine: web, a worker on every queue, beat, and the syslog and
+    SNMP trap listener (on HOST, taking messages from LISTEN_SOURCES, by default this machine only).
 
     With no REDIS_URL it starts an embedded Redis (data in MUTT_HOME, append-only file on);
     with no DATABASE_URL it uses SQLite in MUTT_HOME. A process that dies is started again
@@ -180,6 +182,8 @@ def up(host: str, port: int, syslog_port: int) -> None:
     require_port(host, port)
     if syslog_port:
         require_port(host, syslog_port, "--syslog-port", udp=True)
+    if trap_port and not port_free(host, trap_port, socket.SOCK_DGRAM):
+        raise click.ClickException(f"port {trap_port} on {host} is already in use; choose another with --trap-port")
     settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
     logs = settings.home / "logs"
     logs.mkdir(exist_ok=True)
@@ -213,8 +217,9 @@ def up(host: str, port: int, syslog_port: int) -> None:
         me = [sys.executable, "-m", "mutt_app.cli"]
         processes = [("web", ["web", "--host", host, "--port", str(port)]),
                      ("worker", ["worker", "-n", "mutt-embedded@%h"]), ("beat", ["beat"])]
-        if syslog_port:
-            processes.append(("listen", ["listen", "--host", host, "--syslog-port", str(syslog_port)]))
+        if syslog_port or trap_port:
+            processes.append(("listen", ["listen", "--host", host, "--syslog-port", str(syslog_port),
+                                         "--trap-port", str(trap_port)]))
         for name, args in processes:
             log = logs / f"{name}.log"
             children.start(name, functools.partial(supervisor.spawn, me + args, env, log), log)
@@ -231,6 +236,8 @@ def up(host: str, port: int, syslog_port: int) -> None:
             click.echo(f"  ingest API key {(settings.home / 'ingest_api_key').read_text().strip()}")
             if syslog_port:
                 click.echo(f"  syslog         udp and tcp {host}:{syslog_port}  (RFC 5424/3164; LF or octet-counted)")
+            if trap_port:
+                click.echo(f"  snmp traps     udp {host}:{trap_port}  (v1, v2c, INFORM; communities TRAP_COMMUNITIES)")
             click.echo(f"  health         {url}/health    metrics {url}/metrics")
             click.echo(f"  data and logs  {settings.home}")
             while not stopping:

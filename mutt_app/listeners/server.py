@@ -1,8 +1,9 @@
-"""`mutt listen`: the sockets, and the hand-over of what they read to ingest's accept path.
+"""`mutt listen`: the sockets (syslog over UDP and TCP, SNMP traps over UDP), and the hand-over of
+what they read to ingest's accept path.
 
 One asyncio loop reads every socket (ADR 0013); one submitter thread turns what was read into
 items, then canonical events, and queues them with ``Ingest.read`` / ``Ingest.submit`` — the calls
-HTTP ingest makes — a chunk at a time. Between the two, the ``Pending`` messages: at most
+HTTP ingest makes — a chunk at a time; an INFORM is answered once its event is queued. Between the two, the ``Pending`` messages: at most
 ``limit`` of them. While it is full (the backlog is full, the source's rate limit is hit, or Redis
 is away, so the submitter holds its chunk and waits), TCP connections stop being read, so the
 senders' own buffers fill and they slow down (flow control), and UDP datagrams are dropped and
@@ -14,6 +15,7 @@ and the kernel's socket-buffer drops) and denied (a sender in no source) in Redi
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import signal
@@ -32,7 +34,7 @@ from redis.exceptions import RedisError
 from mutt_app.alerting.batches import QUEUED
 from mutt_app.ingest import events
 from mutt_app.ingest.accept import Ingest
-from mutt_app.listeners import framing, syslog
+from mutt_app.listeners import framing, syslog, traps
 from mutt_app.listeners.sources import Source, Sources
 from mutt_app.storage import redis_keys
 
@@ -40,13 +42,15 @@ log = logging.getLogger(__name__)
 
 SYSLOG_UDP = "syslog-udp"
 SYSLOG_TCP = "syslog-tcp"
+SNMP_TRAP = "snmp-trap"
 COUNTERS = ("received", "dropped", "denied")  # read back by operations.status.listeners
 SUBMIT_AT_ONCE = 2000        # messages handed to Ingest.submit in one call (one Redis round trip)
 IDLE_WAIT = 0.005            # seconds the submitter sleeps when nothing is pending
 STATS_EVERY = 1.0            # seconds between two writes of the counters to Redis
 UDP_RECEIVE_BUFFER = 8 * 1024 * 1024  # asked of the kernel; a burst waits there, not on the floor
 
-Parse = Callable[[bytes, str, datetime], Any]  # raw message, sender address, received -> ingest item
+# raw message, sender address, received -> an ingest item, traps.Answered (an INFORM) or traps.DENIED
+Parse = Callable[[bytes, str, datetime], Any]
 
 
 @dataclass
@@ -56,6 +60,7 @@ class Message:
     raw: bytes
     peer: str
     received: datetime
+    reply_to: tuple | None = None  # the sender's (address, port), for an INFORM's answer
 
 
 @dataclass
@@ -63,7 +68,8 @@ class Counters:
     """What one listener saw; written to Redis as deltas, so several listener processes add up."""
 
     name: str
-    values: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
+    values: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))      # the loop's
+    decoded: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))     # the submitter's
     written: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTERS, 0))
     kernel_drops: Callable[[], int] | None = None
 
@@ -71,7 +77,7 @@ class Counters:
         self.values[counter] += by
 
     def deltas(self) -> dict[str, int]:
-        current = dict(self.values)
+        current = {counter: self.values[counter] + self.decoded[counter] for counter in COUNTERS}
         if self.kernel_drops is not None:
             current["dropped"] += self.kernel_drops()
         return {counter: current[counter] - self.written[counter] for counter in COUNTERS
@@ -124,12 +130,15 @@ class Submitter:
     """The thread that queues what the loop read, through ``Ingest``, and keeps the counters."""
 
     def __init__(self, ingest: Ingest, parsers: dict[str, tuple[str, Parse]], pending: Pending,
-                 counters: list[Counters], on_room: Callable[[], None]) -> None:
+                 counters: list[Counters], on_room: Callable[[], None],
+                 answer: Callable[[str, bytes, tuple], None] = lambda _listener, _data, _to: None) -> None:
         self.ingest = ingest
         self.parsers = parsers  # listener -> (the events' _source, the parse function)
         self.pending = pending
         self.counters = counters
+        self.by_name = {listener.name: listener for listener in counters}
         self.on_room = on_room  # called (from this thread) after a chunk was queued
+        self.answer = answer    # sends an INFORM's answer (from the loop)
         self.stopping = threading.Event()  # finish what is pending, then end
         self.give_up_at = float("inf")    # monotonic time after which a chunk that cannot be queued is lost
         self.lost = 0
@@ -177,10 +186,23 @@ class Submitter:
             first = group[0]
             kind, parse = self.parsers[first.listener]
             correlation_id = uuid4().hex
-            items = [self._parse(parse, message) for message in group]
+            items, answers = [], []
+            for message in group:
+                item = self._parse(parse, message)
+                if item is traps.DENIED:
+                    self.by_name[message.listener].decoded["denied"] += 1
+                    continue
+                if isinstance(item, traps.Answered):
+                    answers.append((message, item.answer))
+                    item = item.item
+                items.append(item)
+            if not items:
+                continue
             stamp = events.Stamp(correlation_id, events.now_iso(), kind, first.source.name)
             documents, rejected = self.ingest.read(items, stamp)
-            self._submit(documents, rejected, first.source, correlation_id)
+            if self._submit(documents, rejected, first.source, correlation_id):
+                for message, answer in answers:  # acknowledged only now that it is queued
+                    self.answer(message.listener, answer, message.reply_to)
 
     @staticmethod
     def _parse(parse: Parse, message: Message) -> Any:
@@ -191,9 +213,10 @@ class Submitter:
             text, _ = syslog.text_of(message.raw)
             return events.Invalid({"raw": text, "source_ip": message.peer}, f"could not be parsed ({type(error).__name__})")
 
-    def _submit(self, documents: list[str], rejected: list, source: Source, correlation_id: str) -> None:
+    def _submit(self, documents: list[str], rejected: list, source: Source, correlation_id: str) -> bool:
         """Queue one group, waiting as long as it takes (the backlog full, the rate limit hit, Redis
-        away): meanwhile Pending fills and the loop pushes back on the senders."""
+        away): meanwhile Pending fills and the loop pushes back on the senders. False: given up
+        (stopping, and the drain time ran out)."""
         waited = False
         while True:
             try:
@@ -202,7 +225,7 @@ class Submitter:
                 if result.status == QUEUED:
                     if waited:
                         log.info("listener: queueing again (source %s)", source.name)
-                    return
+                    return True
                 wait, why = result.retry_after, result.status
             except RedisError as error:
                 wait, why = 1.0, f"Redis unavailable ({type(error).__name__})"
@@ -214,7 +237,7 @@ class Submitter:
                 self.lost += len(documents) + len(rejected)
                 log.error("listener: stopping: %d message(s) from source %s could not be queued (%s)",
                           len(documents) + len(rejected), source.name, why)
-                return
+                return False
             time.sleep(min(wait, STATS_EVERY))
             self._write_counters(every=STATS_EVERY)  # the drops while it waits are the ones to see
 
@@ -246,7 +269,9 @@ class Listener:
         self.paused.clear()
 
 
-class SyslogDatagrams(asyncio.DatagramProtocol):
+class Datagrams(asyncio.DatagramProtocol):
+    """Syslog over UDP, or SNMP traps: one message per datagram."""
+
     def __init__(self, listener: Listener, counters: Counters) -> None:
         self.listener = listener
         self.counters = counters
@@ -261,7 +286,7 @@ class SyslogDatagrams(asyncio.DatagramProtocol):
         if listener.pending.full():
             self.counters.count("dropped")
             return
-        listener.pending.messages.append(Message(SYSLOG_UDP, source, data, addr[0], datetime.now(UTC)))
+        listener.pending.messages.append(Message(self.counters.name, source, data, addr[0], datetime.now(UTC), addr))
 
 
 class SyslogStream(asyncio.Protocol):
@@ -347,6 +372,8 @@ def udp_socket(host: str, port: int) -> socket.socket:
 class Ports:
     host: str
     syslog: int     # UDP and TCP; 0: none
+    traps: int = 0  # UDP; 0: none
+    communities: frozenset[str] = frozenset({"public"})
 
 
 async def serve(ingest: Ingest, ports: Ports, sources: Sources, *, pending_limit: int, drain_seconds: float,
@@ -358,20 +385,36 @@ async def serve(ingest: Ingest, ports: Ports, sources: Sources, *, pending_limit
     pending = Pending(pending_limit)
     listener = Listener(sources, pending)
     listener.loop = loop
-    udp_counters, tcp_counters = Counters(SYSLOG_UDP), Counters(SYSLOG_TCP)
-    submitter = Submitter(ingest, {SYSLOG_UDP: ("syslog", syslog.parse), SYSLOG_TCP: ("syslog", syslog.parse)},
-                          pending, [udp_counters, tcp_counters], listener.room)
+    counters = {name: Counters(name) for name in (SYSLOG_UDP, SYSLOG_TCP, SNMP_TRAP)}
+    transports: dict[str, asyncio.DatagramTransport] = {}
+
+    def answer(name: str, data: bytes, to: tuple) -> None:
+        loop.call_soon_threadsafe(transports[name].sendto, data, to)
+
+    trap_parse = functools.partial(traps.parse, communities=ports.communities)
+    submitter = Submitter(ingest, {SYSLOG_UDP: ("syslog", syslog.parse), SYSLOG_TCP: ("syslog", syslog.parse),
+                                   SNMP_TRAP: ("snmp_trap", trap_parse)},
+                          pending, list(counters.values()), listener.room, answer)
     closers: list[Callable[[], Any]] = []
     lines = []
+
+    async def datagrams(name: str, port: int) -> None:
+        sock = udp_socket(ports.host, port)
+        counters[name].kernel_drops = kernel_udp_drops(sock)
+        counters[name].written["dropped"] = counters[name].kernel_drops()
+        transport, _ = await loop.create_datagram_endpoint(lambda: Datagrams(listener, counters[name]), sock=sock)
+        transports[name] = transport
+        closers.append(transport.close)
+
     if ports.syslog:
-        sock = udp_socket(ports.host, ports.syslog)
-        udp_counters.kernel_drops = kernel_udp_drops(sock)
-        udp_counters.written["dropped"] = udp_counters.kernel_drops()
-        datagrams, _ = await loop.create_datagram_endpoint(lambda: SyslogDatagrams(listener, udp_counters), sock=sock)
-        stream_server = await loop.create_server(lambda: SyslogStream(listener, tcp_counters), ports.host, ports.syslog,
-                                                 reuse_address=True)
-        closers += [datagrams.close, stream_server.close]
+        await datagrams(SYSLOG_UDP, ports.syslog)
+        stream_server = await loop.create_server(lambda: SyslogStream(listener, counters[SYSLOG_TCP]), ports.host,
+                                                 ports.syslog, reuse_address=True)
+        closers.append(stream_server.close)
         lines.append(f"syslog  udp and tcp {ports.host}:{ports.syslog}")
+    if ports.traps:
+        await datagrams(SNMP_TRAP, ports.traps)
+        lines.append(f"snmp traps  udp {ports.host}:{ports.traps} (v1, v2c, INFORM)")
     submitter.start()
     if stop is None:
         stop = asyncio.Event()

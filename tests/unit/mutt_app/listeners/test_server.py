@@ -15,6 +15,7 @@ from mutt_app.listeners import server
 from mutt_app.listeners.sources import Sources
 from mutt_app.operations import status
 from mutt_app.storage import redis_keys
+from tests.unit.mutt_app.listeners.test_traps import V2C_INFORM, V2C_LINK_DOWN
 
 
 def free_port() -> int:
@@ -27,7 +28,7 @@ class Running:
     """``server.serve`` in a thread of its own, stopped like SIGTERM stops it."""
 
     def __init__(self, redis, sources="local=127.0.0.0/8", pending_limit=1000, drain_seconds=5.0):
-        self.port = free_port()
+        self.port, self.trap_port = free_port(), free_port()
         self.dispatched = []
         self.ingest = Ingest(redis, self.dispatched.append)
         self.loop = asyncio.new_event_loop()
@@ -45,7 +46,7 @@ class Running:
 
         async def main():
             self.stop_event = asyncio.Event()
-            return await server.serve(self.ingest, server.Ports("127.0.0.1", self.port), self.sources,
+            return await server.serve(self.ingest, server.Ports("127.0.0.1", self.port, self.trap_port, frozenset({"public"})), self.sources,
                                       pending_limit=self.pending_limit, drain_seconds=self.drain_seconds,
                                       ready=lambda _lines: self.ready.set(), stop=self.stop_event)
 
@@ -179,3 +180,27 @@ def test_stopping_queues_everything_read_and_cuts_the_last_batch(redis, sqlite_u
     assert redis.llen(redis_keys.INGEST_BUFFER) == 0  # cut into a batch and dispatched on the way out
     assert len(running.dispatched) >= 1
     assert len(queued(redis)) == 50
+
+
+def test_traps_are_queued_a_wrong_community_is_denied_and_an_inform_is_answered_only_once_queued(redis, sqlite_url):
+    redis.set(redis_keys.INGEST_BACKLOG, 10**9)  # the backlog is full: nothing can be queued yet
+    running = Running(redis)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as agent:
+            agent.settimeout(1.5)
+            agent.sendto(V2C_INFORM, ("127.0.0.1", running.trap_port))
+            with pytest.raises(TimeoutError):
+                agent.recv(1000)  # not acknowledged while it is not queued
+            redis.set(redis_keys.INGEST_BACKLOG, 0)
+            agent.settimeout(10)
+            answer = agent.recv(1000)
+            assert answer[:2] == b"\x30\x56" and b"\xa2" in answer  # a Response-PDU
+            assert [event["trap_oid"] for event in queued(redis)] == ["1.3.6.1.6.3.1.1.5.4"]
+            agent.sendto(V2C_LINK_DOWN, ("127.0.0.1", running.trap_port))
+            agent.sendto(V2C_LINK_DOWN.replace(b"public", b"secret"), ("127.0.0.1", running.trap_port))
+        assert wait_for(lambda: len(queued(redis)) == 2)
+        assert wait_for(lambda: status.listeners(redis).get("snmp-trap") == {"received": 3, "dropped": 0, "denied": 1})
+    finally:
+        running.stop()
+    trap = [event for event in queued(redis) if event["trap_oid"] == "1.3.6.1.6.3.1.1.5.3"][0]
+    assert trap["hostname"] == "core-rtr-1" and trap["_source"] == "snmp_trap" and trap["_key"] == "local"
