@@ -14,56 +14,14 @@ import pytest
 from sqlalchemy import select
 
 from mutt_app.operations import status
-from mutt_app.rules import rulebook
-from mutt_app.storage import redis_keys
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import DeadLetter, EventAudit
-from mutt_app.tools.moog_standin import MoogStandin
-from tests.conftest import REDIS_URL
-from tests.support.processes import Process, free_port, mutt, mutt_env, start_worker, wait_log, wait_until
+from tests.integration.listeners.conftest import MARK, settled
+from tests.support.processes import Process, free_port, wait_until
 
 pytestmark = pytest.mark.integration
 
-MARK = "LISTENER-TEST"
 CONTRIB = Path(__file__).resolve().parents[3] / "contrib" / "rsyslog" / "60-mutt-omfwd.conf"
-
-
-@pytest.fixture
-def listening(redis, pg_url, tmp_path):
-    """`mutt listen` on a free port, a worker on every queue, the Moogsoft stand-in, and a rule that
-    matches every line the tests send (so that each is audited, with the event as it was stored)."""
-    with session_scope() as session:
-        rulebook.create_rule(session, {"name": "listener test", "match_string": MARK, "match_type": "contains",
-                                       "priority": 1, "prod_handling": "Page_only", "dev_handling": "Ignore",
-                                       "team_assignment": "NetOps", "moog_severity": 4}, actor="test")
-    standin = MoogStandin().start()
-    port = free_port()
-    env = mutt_env(REDIS_URL, pg_url, tmp_path / "home", MOOG_WEBHOOK_URL=standin.url,
-                   LISTEN_SOURCES="local=127.0.0.0/8", SYSLOG_PORT=str(port))
-    processes = []
-    try:
-        processes.append(start_worker(env, tmp_path))
-        listener = Process("listen", mutt("listen"), env, tmp_path)
-        processes.append(listener)
-        wait_log(listener, f"syslog  udp and tcp 127.0.0.1:{port}")
-        yield {"port": port, "redis": redis, "listener": listener, "tmp": tmp_path}
-    finally:
-        for process in processes:
-            process.stop()
-        standin.stop()
-
-
-def outcomes(redis) -> dict[str, int]:
-    stats = redis.hgetall(redis_keys.STATS)
-    return {name: int(stats.get(name, 0)) for name in ("accepted", "rejected", "audited", "unhandled", "dead_lettered")}
-
-
-def settled(redis, expected: int):
-    """Every message ended in one place: audited, unhandled, dead-lettered after it was accepted, or
-    rejected at ingest (and stored as a dead letter)."""
-    counts = outcomes(redis)
-    finished = counts["audited"] + counts["unhandled"] + counts["dead_lettered"] + counts["rejected"]
-    return counts if finished >= expected else None
 
 
 def logger(port: int, *options: str, lines: list[str]) -> None:

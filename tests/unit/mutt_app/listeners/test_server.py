@@ -46,7 +46,8 @@ class Running:
 
         async def main():
             self.stop_event = asyncio.Event()
-            return await server.serve(self.ingest, server.Ports("127.0.0.1", self.port, self.trap_port, frozenset({"public"})), self.sources,
+            ports = server.Ports("127.0.0.1", self.port, self.trap_port, frozenset({"public"}))
+            return await server.serve(self.ingest, ports, self.sources,
                                       pending_limit=self.pending_limit, drain_seconds=self.drain_seconds,
                                       ready=lambda _lines: self.ready.set(), stop=self.stop_event)
 
