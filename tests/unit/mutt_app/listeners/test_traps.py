@@ -4,6 +4,7 @@ decoded to ingest items and, through ingest's normalisation, to canonical trap e
 import base64
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyasn1.codec.ber import decoder
@@ -80,9 +81,9 @@ def test_v1_enterprise_specific_trap_and_every_value_type():
     assert varbinds["1.3.6.1.4.1.9.9.41.1.2.3.1.5.1"] == {"type": "OctetString", "value": "x\u00e9"}
     assert varbinds["1.3.6.1.2.1.4.20.1.1.1"] == {"type": "IpAddress", "value": "10.0.0.1"}
     assert varbinds["1.2.3"] == {"type": "OctetString", "value": "0xff00"}  # binary: hex, as net-snmp shows it
-    assert varbinds["1.2.4"] == {"type": "Counter", "value": 5}
+    assert varbinds["1.2.4"] == {"type": "Counter32", "value": 5}
     assert varbinds["1.2.5"] == {"type": "ObjectIdentifier", "value": "1.3.6.1"}
-    assert varbinds["1.2.6"] == {"type": "Gauge", "value": 7}
+    assert varbinds["1.2.6"] == {"type": "Gauge32", "value": 7}
     events.encode(canonical(item), 65536)
 
 
@@ -100,6 +101,32 @@ def test_an_inform_is_answered_with_a_response_carrying_its_request_id_and_varbi
     assert len(module.apiPDU.get_varbinds(pdu)) == 3
 
 
+@pytest.mark.parametrize("raw", [V2C_LINK_DOWN, V1_LINK_DOWN, V1_ENTERPRISE, V2C_INFORM])
+def test_the_varbinds_read_are_the_ones_pysnmp_reads(raw):
+    """pysnmp (pyasn1's BER decoder) as the oracle for MUTT's own reader."""
+    version = int(api.decodeMessageVersion(raw))
+    module = api.PROTOCOL_MODULES[version]
+    message, _ = decoder.decode(raw, asn1Spec=module.Message())
+    pdu = module.apiMessage.get_pdu(message)
+    reference = (module.apiTrapPDU if version == api.SNMP_VERSION_1 else module.apiPDU).get_varbinds(pdu)
+    item = traps.parse(raw, PEER, RECEIVED, PUBLIC)
+    item = item.item if isinstance(item, traps.Answered) else item
+    for oid, value in reference:
+        read = item["varbinds"][str(oid)]["value"]
+        if hasattr(value, "asOctets") and not hasattr(value, "asNumbers") or value.__class__.__name__ == "OctetString":
+            octets = value.asOctets()
+            assert read in (octets.decode("utf-8", "replace"), "0x" + octets.hex())
+        elif value.__class__.__name__ in ("IpAddress", "NetworkAddress"):
+            assert read == ".".join(str(octet) for octet in value.asOctets())
+        elif hasattr(value, "asTuple"):
+            assert read == str(value)
+        else:
+            assert read == int(value)
+    if version == api.SNMP_VERSION_1:
+        assert item["enterprise"] == str(module.apiTrapPDU.get_enterprise(pdu))
+        assert item["specific_trap"] == int(module.apiTrapPDU.get_specific_trap(pdu))
+
+
 def test_a_community_not_allowed_is_denied():
     assert traps.parse(V2C_LINK_DOWN, PEER, RECEIVED, frozenset({"secret"})) is traps.DENIED
     assert traps.parse(V2C_INFORM, PEER, RECEIVED, frozenset({"secret"})) is traps.DENIED
@@ -109,6 +136,8 @@ def test_what_is_not_snmp_is_invalid_with_its_bytes():
     item = traps.parse(b"\x30\x03garbage", PEER, RECEIVED, PUBLIC)
     assert isinstance(item, events.Invalid) and item.error.startswith("snmp: not a readable")
     assert base64.b64decode(item.raw["raw_base64"]) == b"\x30\x03garbage"
+    get = bytes.fromhex("302602010104067075626c6963a01902046b8b4567020100020100300b300906052b060102010500")
+    assert traps.parse(get, PEER, RECEIVED, PUBLIC).error == "snmp: a v2c GetRequest, not a trap or an INFORM"
 
 
 @settings(max_examples=300, deadline=None)
