@@ -53,7 +53,7 @@ UDP_RECEIVE_BUFFER = 8 * 1024 * 1024  # asked of the kernel; a burst waits there
 Parse = Callable[[bytes, str, datetime], Any]
 
 
-@dataclass
+@dataclass(slots=True)
 class Message:
     listener: str
     source: Source
