@@ -15,7 +15,7 @@ from mutt_app.listeners.sources import Sources
 
 def sources_setting() -> Sources:
     try:
-        return Sources.parse(config.env("LISTEN_SOURCES"))
+        return Sources.parse(config.env("LISTEN_SOURCES") or "")
     except ValueError as error:
         raise config.ConfigurationError(f"LISTEN_SOURCES: {error}") from None
 
@@ -38,7 +38,7 @@ def listen(host: str, syslog_port: int, trap_port: int) -> None:
     sources = sources_setting()
     pending_limit = int(config.number("LISTEN_BUFFER"))
     drain_seconds = float(config.number("LISTEN_DRAIN_SECONDS", float))
-    communities = frozenset(part.strip() for part in config.env("TRAP_COMMUNITIES").split(",") if part.strip())
+    communities = frozenset(part.strip() for part in (config.env("TRAP_COMMUNITIES") or "").split(",") if part.strip())
     if not syslog_port and not trap_port:
         raise click.UsageError("nothing to listen on: --syslog-port and --trap-port are 0")
     logs.configure()

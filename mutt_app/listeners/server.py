@@ -113,7 +113,7 @@ class Pending:
         return len(self.messages) + self.in_flight >= self.limit
 
     def take(self, at_most: int) -> list[Message]:
-        chunk = []
+        chunk: list[Message] = []
         while len(chunk) < at_most:
             try:
                 chunk.append(self.messages.popleft())
@@ -131,7 +131,7 @@ class Submitter:
 
     def __init__(self, ingest: Ingest, parsers: dict[str, tuple[str, Parse]], pending: Pending,
                  counters: list[Counters], on_room: Callable[[], None],
-                 answer: Callable[[str, bytes, tuple], None] = lambda _listener, _data, _to: None) -> None:
+                 answer: Callable[[str, bytes, tuple | None], None] = lambda _listener, _data, _to: None) -> None:
         self.ingest = ingest
         self.parsers = parsers  # listener -> (the events' _source, the parse function)
         self.pending = pending
@@ -294,7 +294,7 @@ class SyslogStream(asyncio.Protocol):
         self.listener = listener
         self.counters = counters
         self.framer = framing.Framer()
-        self.transport: asyncio.Transport | None = None
+        self.transport: Any = None  # the asyncio.Transport, from connection_made on
         self.source: Source | None = None
         self.peer = ""
 
@@ -388,8 +388,9 @@ async def serve(ingest: Ingest, ports: Ports, sources: Sources, *, pending_limit
     counters = {name: Counters(name) for name in (SYSLOG_UDP, SYSLOG_TCP, SNMP_TRAP)}
     transports: dict[str, asyncio.DatagramTransport] = {}
 
-    def answer(name: str, data: bytes, to: tuple) -> None:
-        loop.call_soon_threadsafe(transports[name].sendto, data, to)
+    def answer(name: str, data: bytes, to: tuple | None) -> None:
+        if to is not None:
+            loop.call_soon_threadsafe(transports[name].sendto, data, to)
 
     trap_parse = functools.partial(traps.parse, communities=ports.communities)
     submitter = Submitter(ingest, {SYSLOG_UDP: ("syslog", syslog.parse), SYSLOG_TCP: ("syslog", syslog.parse),
@@ -400,8 +401,8 @@ async def serve(ingest: Ingest, ports: Ports, sources: Sources, *, pending_limit
 
     async def datagrams(name: str, port: int) -> None:
         sock = udp_socket(ports.host, port)
-        counters[name].kernel_drops = kernel_udp_drops(sock)
-        counters[name].written["dropped"] = counters[name].kernel_drops()
+        drops = counters[name].kernel_drops = kernel_udp_drops(sock)
+        counters[name].written["dropped"] = drops()  # drops before this process are not its own
         transport, _ = await loop.create_datagram_endpoint(lambda: Datagrams(listener, counters[name]), sock=sock)
         transports[name] = transport
         closers.append(transport.close)

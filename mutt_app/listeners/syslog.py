@@ -198,10 +198,10 @@ def _bsd_time(stamp: re.Match, received: datetime) -> str | None:
             offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
             offset = -offset if zone[0] == "-" else offset
         month, day = _MONTHS[stamp["month"].capitalize()], int(stamp["day"])
+        moment: datetime | None = None
         if year:
             moment = datetime(int(year), month, day, hour, minute, second, micro, UTC) - offset
         else:
-            moment = None
             for candidate_year in (received.year + 1, received.year, received.year - 1):
                 try:
                     candidate = datetime(candidate_year, month, day, hour, minute, second, micro, UTC) - offset
@@ -210,8 +210,6 @@ def _bsd_time(stamp: re.Match, received: datetime) -> str | None:
                 if candidate <= received + FUTURE_TOLERANCE:
                     moment = candidate
                     break
-            if moment is None:
-                return None
-        return moment.isoformat()
+        return moment.isoformat() if moment is not None else None
     except (ValueError, OverflowError):
         return None
