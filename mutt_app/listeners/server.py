@@ -1,4 +1,4 @@
-"""`mutt listen`: the sockets (syslog over UDP and TCP, SNMP traps over UDP), and the hand-over of
+"""`mutt listen`: the sockets (syslog over UDP, TCP and TLS, SNMP traps over UDP), and the hand-over of
 what they read to ingest's accept path.
 
 One asyncio loop reads every socket (ADR 0013); one submitter thread turns what was read into
@@ -20,6 +20,7 @@ import logging
 import os
 import signal
 import socket
+import ssl
 import threading
 import time
 from collections import deque
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 
 SYSLOG_UDP = "syslog-udp"
 SYSLOG_TCP = "syslog-tcp"
+SYSLOG_TLS = "syslog-tls"
 SNMP_TRAP = "snmp-trap"
 COUNTERS = ("received", "dropped", "denied")  # read back by operations.status.listeners
 SUBMIT_AT_ONCE = 2000        # messages handed to Ingest.submit in one call (one Redis round trip)
@@ -331,7 +333,7 @@ class SyslogStream(asyncio.Protocol):
         now = datetime.now(UTC)
         append = self.listener.pending.messages.append
         for frame in frames:
-            append(Message(SYSLOG_TCP, self.source, frame, self.peer, now))
+            append(Message(self.counters.name, self.source, frame, self.peer, now))
         self.counters.count("received", len(frames))
         if self.listener.pending.full() and not self.transport.is_closing():
             self.transport.pause_reading()
@@ -374,6 +376,8 @@ class Ports:
     syslog: int     # UDP and TCP; 0: none
     traps: int = 0  # UDP; 0: none
     communities: frozenset[str] = frozenset({"public"})
+    tls: int = 0    # syslog over TLS (RFC 5425); 0: none
+    tls_context: ssl.SSLContext | None = None
 
 
 async def serve(ingest: Ingest, ports: Ports, sources: Sources, *, pending_limit: int, drain_seconds: float,
@@ -385,7 +389,7 @@ async def serve(ingest: Ingest, ports: Ports, sources: Sources, *, pending_limit
     pending = Pending(pending_limit)
     listener = Listener(sources, pending)
     listener.loop = loop
-    counters = {name: Counters(name) for name in (SYSLOG_UDP, SYSLOG_TCP, SNMP_TRAP)}
+    counters = {name: Counters(name) for name in (SYSLOG_UDP, SYSLOG_TCP, SYSLOG_TLS, SNMP_TRAP)}
     transports: dict[str, asyncio.DatagramTransport] = {}
 
     def answer(name: str, data: bytes, to: tuple | None) -> None:
@@ -394,7 +398,7 @@ async def serve(ingest: Ingest, ports: Ports, sources: Sources, *, pending_limit
 
     trap_parse = functools.partial(traps.parse, communities=ports.communities)
     submitter = Submitter(ingest, {SYSLOG_UDP: ("syslog", syslog.parse), SYSLOG_TCP: ("syslog", syslog.parse),
-                                   SNMP_TRAP: ("snmp_trap", trap_parse)},
+                                   SYSLOG_TLS: ("syslog", syslog.parse), SNMP_TRAP: ("snmp_trap", trap_parse)},
                           pending, list(counters.values()), listener.room, answer)
     closers: list[Callable[[], Any]] = []
     lines = []
@@ -413,6 +417,11 @@ async def serve(ingest: Ingest, ports: Ports, sources: Sources, *, pending_limit
                                                  ports.syslog, reuse_address=True)
         closers.append(stream_server.close)
         lines.append(f"syslog  udp and tcp {ports.host}:{ports.syslog}")
+    if ports.tls and ports.tls_context is not None:
+        tls_server = await loop.create_server(lambda: SyslogStream(listener, counters[SYSLOG_TLS]), ports.host,
+                                              ports.tls, reuse_address=True, ssl=ports.tls_context)
+        closers.append(tls_server.close)
+        lines.append(f"syslog  tls {ports.host}:{ports.tls}")
     if ports.traps:
         await datagrams(SNMP_TRAP, ports.traps)
         lines.append(f"snmp traps  udp {ports.host}:{ports.traps} (v1, v2c, INFORM)")

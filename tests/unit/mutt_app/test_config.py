@@ -86,6 +86,12 @@ def test_listen_refuses_sources_it_cannot_read_in_one_line(tmp_path):
     assert result.stderr.startswith("Error: LISTEN_SOURCES: source 'lan': ") and result.stderr.count("\n") == 1, result.stderr
 
 
+def test_listen_refuses_half_a_tls_setting_in_one_line(tmp_path):
+    result = run_optimised(["-m", "mutt_app.cli", "listen"], tmp_path, SYSLOG_TLS_CERT="/nonexistent.pem")
+    assert result.returncode == 1
+    assert result.stderr == "Error: SYSLOG_TLS_CERT and SYSLOG_TLS_KEY: set both, or neither\n", result.stderr
+
+
 def test_celery_started_directly_refuses_a_wrong_setting_too(tmp_path):
     result = run_optimised(["-c", "import celeryconfig"], tmp_path, CLAIM_LEASE_SECONDS="20")
     assert result.returncode == 1

@@ -27,8 +27,8 @@ def free_port() -> int:
 class Running:
     """``server.serve`` in a thread of its own, stopped like SIGTERM stops it."""
 
-    def __init__(self, redis, sources="local=127.0.0.0/8", pending_limit=1000, drain_seconds=5.0):
-        self.port, self.trap_port = free_port(), free_port()
+    def __init__(self, redis, sources="local=127.0.0.0/8", pending_limit=1000, drain_seconds=5.0, tls=None):
+        self.port, self.trap_port, self.tls_port, self.tls = free_port(), free_port(), free_port(), tls
         self.dispatched = []
         self.ingest = Ingest(redis, self.dispatched.append)
         self.loop = asyncio.new_event_loop()
@@ -46,7 +46,8 @@ class Running:
 
         async def main():
             self.stop_event = asyncio.Event()
-            ports = server.Ports("127.0.0.1", self.port, self.trap_port, frozenset({"public"}))
+            ports = server.Ports("127.0.0.1", self.port, self.trap_port, frozenset({"public"}),
+                                 self.tls_port if self.tls else 0, self.tls)
             return await server.serve(self.ingest, ports, self.sources,
                                       pending_limit=self.pending_limit, drain_seconds=self.drain_seconds,
                                       ready=lambda _lines: self.ready.set(), stop=self.stop_event)
@@ -205,3 +206,27 @@ def test_traps_are_queued_a_wrong_community_is_denied_and_an_inform_is_answered_
         running.stop()
     trap = [event for event in queued(redis) if event["trap_oid"] == "1.3.6.1.6.3.1.1.5.3"][0]
     assert trap["hostname"] == "core-rtr-1" and trap["_source"] == "snmp_trap" and trap["_key"] == "local"
+
+
+def test_syslog_over_tls_octet_counted_as_rfc_5425_sends_it(redis, sqlite_url, tmp_path):
+    import ssl
+    import subprocess
+
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    running = Running(redis, tls=context)
+    try:
+        client = ssl.create_default_context(cafile=str(cert))
+        with socket.create_connection(("127.0.0.1", running.tls_port)) as raw, \
+                client.wrap_socket(raw, server_hostname="localhost") as tls:
+            for i in range(20):
+                line = b"<13>1 2026-01-15T10:23:45Z tls-host app - - - over tls %d" % i
+                tls.sendall(b"%d %s" % (len(line), line))
+        assert wait_for(lambda: len(queued(redis)) == 20)
+        assert wait_for(lambda: status.listeners(redis).get("syslog-tls", {}).get("received") == 20)
+    finally:
+        running.stop()
+    assert sorted(int(event["message"].rsplit(" ", 1)[1]) for event in queued(redis)) == list(range(20))
