@@ -88,7 +88,8 @@ def parse(raw: bytes, peer: str, received: datetime | None = None) -> dict | eve
         item["syslog_format"] = "rfc3164"
     if not item.get("hostname"):
         item["hostname"] = peer
-    item.setdefault("timestamp", received.isoformat())
+    if "timestamp" not in item:
+        item["timestamp"] = received.isoformat()
     if not utf8:
         item["raw_base64"] = base64.b64encode(raw).decode("ascii")
     return item
