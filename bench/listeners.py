@@ -95,7 +95,7 @@ class Listener:
                        SYSLOG_PORT=str(self.syslog_port), TRAP_PORT=str(self.trap_port), LISTEN_SOURCES="local=127.0.0.0/8")
         os.environ.update(env)
         from mutt_app import config
-        from mutt_app.core import dynconfig
+        from mutt_app import dynconfig
         from mutt_app.storage import migrate
         from mutt_app.storage.db import session_scope
 
