@@ -94,8 +94,7 @@ class Listener:
         env = mutt_env(redis_url, f"sqlite:///{home / 'bench.db'}", home, LOG_LEVEL="WARNING", LOG_FORMAT="text",
                        SYSLOG_PORT=str(self.syslog_port), TRAP_PORT=str(self.trap_port), LISTEN_SOURCES="local=127.0.0.0/8")
         os.environ.update(env)
-        from mutt_app import config
-        from mutt_app import dynconfig
+        from mutt_app import config, dynconfig
         from mutt_app.storage import migrate
         from mutt_app.storage.db import session_scope
 
