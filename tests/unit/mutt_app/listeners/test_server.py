@@ -110,9 +110,12 @@ def test_senders_in_no_source_are_denied_and_counted(redis, sqlite_url):
     try:
         send_udp(running.port, [b"<13>Jan 15 10:23:45 h a: m"] * 3)
         with socket.create_connection(("127.0.0.1", running.port)) as tcp:
-            with pytest.raises(ConnectionResetError):  # refused: reset at once
+            tcp.settimeout(10)
+            try:  # refused: closed at once (a reset, when what we sent reached it first)
                 tcp.sendall(b"<13>Jan 15 10:23:45 h a: m\n")
-                tcp.recv(10)
+                assert tcp.recv(10) == b""
+            except (ConnectionResetError, BrokenPipeError):
+                pass
         assert wait_for(lambda: status.listeners(redis).get("syslog-udp", {}).get("denied") == 3)
     finally:
         running.stop()
