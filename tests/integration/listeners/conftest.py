@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mutt_app.rules import rulebook
+from mutt_app.rules import rule_store
 from mutt_app.storage import redis_keys
 from mutt_app.storage.db import session_scope
 from mutt_app.tools.moog_standin import MoogStandin
@@ -19,7 +19,7 @@ def listening(redis, pg_url, tmp_path):
     """`mutt listen` on a free port, a worker on every queue, the Moogsoft stand-in, and a rule that
     matches every syslog line the tests send (so that each is audited, with the event as it was stored)."""
     with session_scope() as session:
-        rulebook.create_rule(session, {"name": "listener test", "match_string": MARK, "match_type": "contains",
+        rule_store.create_rule(session, {"name": "listener test", "match_string": MARK, "match_type": "contains",
                                        "priority": 1, "prod_handling": "Page_only", "dev_handling": "Ignore",
                                        "team_assignment": "NetOps", "moog_severity": 4}, actor="test")
     standin = MoogStandin().start()
