@@ -62,7 +62,7 @@ def listen(host: str, syslog_port: int, trap_port: int) -> None:
         raise click.UsageError("nothing to listen on: --syslog-port and --trap-port are 0")
     logs.configure()
     ingest = handoff.ingest()
-    ingest.batches.redis.ping()
+    ingest.buffer.redis.ping()
     ingest.ensure_flusher()
 
     def ready(lines: list[str]) -> None:

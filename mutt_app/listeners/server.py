@@ -32,9 +32,9 @@ from uuid import uuid4
 
 from redis.exceptions import RedisError
 
-from mutt_app.alerting.batches import QUEUED
 from mutt_app.ingest import events
 from mutt_app.ingest.accept import Ingest
+from mutt_app.ingest.buffer import QUEUED
 from mutt_app.listeners import framing, syslog, traps
 from mutt_app.listeners.sources import Source, Sources
 from mutt_app.storage import redis_keys
@@ -176,7 +176,7 @@ class Submitter:
             return
         self._written_at = time.monotonic()
         try:
-            write_counters(self.ingest.batches.redis, self.counters)
+            write_counters(self.ingest.buffer.redis, self.counters)
         except RedisError as error:
             log.warning("listener: could not write the counters to Redis (%s); will again", type(error).__name__)
 
