@@ -27,13 +27,14 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 from uuid import uuid4
 
+from redis import Redis
 from redis.exceptions import RedisError
 
 from mutt_app.ingest import events
-from mutt_app.ingest.accept import Ingest
+from mutt_app.ingest.accept import Ingest, Rejected
 from mutt_app.ingest.buffer import QUEUED
 from mutt_app.listeners import framing, syslog, traps
 from mutt_app.listeners.sources import Source, Sources
@@ -62,7 +63,7 @@ class Message:
     raw: bytes
     peer: str
     received: datetime
-    reply_to: tuple | None = None  # the sender's (address, port), for an INFORM's answer
+    reply_to: tuple[Any, ...] | None = None  # the sender's (address, port), for an INFORM's answer
 
 
 @dataclass
@@ -90,7 +91,7 @@ class Counters:
             self.written[counter] += delta
 
 
-def write_counters(redis_client, counters: list[Counters]) -> None:
+def write_counters(redis_client: Redis, counters: list[Counters]) -> None:
     pipe = redis_client.pipeline(transaction=False)
     written = []
     for listener in counters:
@@ -133,7 +134,7 @@ class Submitter:
 
     def __init__(self, ingest: Ingest, parsers: dict[str, tuple[str, Parse]], pending: Pending,
                  counters: list[Counters], on_room: Callable[[], None],
-                 answer: Callable[[str, bytes, tuple | None], None] = lambda _listener, _data, _to: None) -> None:
+                 answer: Callable[[str, bytes, tuple[Any, ...] | None], None] = lambda _listener, _data, _to: None) -> None:
         self.ingest = ingest
         self.parsers = parsers  # listener -> (the events' _source, the parse function)
         self.pending = pending
@@ -215,7 +216,7 @@ class Submitter:
             text, _ = syslog.text_of(message.raw)
             return events.Invalid({"raw": text, "source_ip": message.peer}, f"could not be parsed ({type(error).__name__})")
 
-    def _submit(self, documents: list[str], rejected: list, source: Source, correlation_id: str) -> bool:
+    def _submit(self, documents: list[str], rejected: list[Rejected], source: Source, correlation_id: str) -> bool:
         """Queue one group, waiting as long as it takes (the backlog full, the rate limit hit, Redis
         away): meanwhile Pending fills and the loop pushes back on the senders. False: given up
         (stopping, and the drain time ran out)."""
@@ -278,7 +279,7 @@ class Datagrams(asyncio.DatagramProtocol):
         self.listener = listener
         self.counters = counters
 
-    def datagram_received(self, data: bytes, addr: tuple) -> None:
+    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
         listener = self.listener
         source = listener.sources.of(addr[0])
         if source is None:
@@ -300,15 +301,15 @@ class SyslogStream(asyncio.Protocol):
         self.source: Source | None = None
         self.peer = ""
 
-    def connection_made(self, transport) -> None:
-        self.transport = transport
-        self.peer = transport.get_extra_info("peername")[0]
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = stream = cast(asyncio.Transport, transport)  # a stream server's are Transports
+        self.peer = stream.get_extra_info("peername")[0]
         self.source = self.listener.sources.of(self.peer)
         if self.source is None:
             self.counters.count("denied")
-            transport.abort()
+            stream.abort()
             return
-        self.listener.connections.add(transport)
+        self.listener.connections.add(stream)
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -323,7 +324,7 @@ class SyslogStream(asyncio.Protocol):
         self._take(self.framer.close())
         return False
 
-    def connection_lost(self, exc) -> None:
+    def connection_lost(self, exc: Exception | None) -> None:
         self.listener.connections.discard(self.transport)
         self.listener.paused.discard(self.transport)
 
@@ -392,7 +393,7 @@ async def serve(ingest: Ingest, ports: Ports, sources: Sources, *, pending_limit
     counters = {name: Counters(name) for name in (SYSLOG_UDP, SYSLOG_TCP, SYSLOG_TLS, SNMP_TRAP)}
     transports: dict[str, asyncio.DatagramTransport] = {}
 
-    def answer(name: str, data: bytes, to: tuple | None) -> None:
+    def answer(name: str, data: bytes, to: tuple[Any, ...] | None) -> None:
         if to is not None:
             loop.call_soon_threadsafe(transports[name].sendto, data, to)
 

@@ -59,7 +59,7 @@ def text_of(raw: bytes) -> tuple[str, bool]:
         return raw.decode("utf-8", "backslashreplace"), False
 
 
-def parse(raw: bytes, peer: str, received: datetime | None = None) -> dict | events.Invalid:
+def parse(raw: bytes, peer: str, received: datetime | None = None) -> dict[str, Any] | events.Invalid:
     """The ingest item for one syslog message from ``peer`` (its address), or ``events.Invalid``.
 
     ``received`` (default now) dates messages that carry no usable time, and gives an RFC 3164
@@ -95,7 +95,7 @@ def parse(raw: bytes, peer: str, received: datetime | None = None) -> dict | eve
     return item
 
 
-def _raw_payload(raw: bytes, text: str, utf8: bool, peer: str) -> dict:
+def _raw_payload(raw: bytes, text: str, utf8: bool, peer: str) -> dict[str, Any]:
     payload = {"raw": text, "source_ip": peer, "source_type": "syslog"}
     if not utf8:
         payload["raw_base64"] = base64.b64encode(raw).decode("ascii")
@@ -104,7 +104,7 @@ def _raw_payload(raw: bytes, text: str, utf8: bool, peer: str) -> dict:
 
 # --- RFC 5424 --------------------------------------------------------------------------------
 
-def _rfc5424(header: re.Match, rest: str, item: dict) -> bool:
+def _rfc5424(header: re.Match[str], rest: str, item: dict[str, Any]) -> bool:
     """Fill ``item`` from an RFC 5424 message; False (``item`` untouched) if it is not one after all."""
     stamp = header["timestamp"]
     moment = None
@@ -143,7 +143,7 @@ def _rfc5424(header: re.Match, rest: str, item: dict) -> bool:
 
 # --- RFC 3164 and what devices send -----------------------------------------------------------
 
-def _rfc3164(rest: str, item: dict, received: datetime) -> None:
+def _rfc3164(rest: str, item: dict[str, Any], received: datetime) -> None:
     cisco = _CISCO_SEQUENCE.match(rest)
     if cisco is not None:  # "<189>52: *Mar  1 ...", "<189>52: router1: *Mar  1 ...", NX-OS "<189>: 2024 ..."
         if cisco[1]:
@@ -174,7 +174,7 @@ def _rfc3164(rest: str, item: dict, received: datetime) -> None:
     item["message"] = rest
 
 
-def _hostname(rest: str, item: dict) -> str:
+def _hostname(rest: str, item: dict[str, Any]) -> str:
     """Take the HOSTNAME field from ``rest`` when there is one: a word that is not the tag
     (``prog:``, ``prog[pid]:``) nor a Cisco ``%FACILITY-N-MNEMONIC``."""
     word, _, after = rest.partition(" ")
@@ -184,7 +184,7 @@ def _hostname(rest: str, item: dict) -> str:
     return rest
 
 
-def _bsd_time(stamp: re.Match, received: datetime) -> str | None:
+def _bsd_time(stamp: re.Match[str], received: datetime) -> str | None:
     """The RFC 3164 time as ISO 8601 UTC: no zone (or a zone name) means UTC; no year: the latest
     year that does not put it more than FUTURE_TOLERANCE after ``received`` (a "Dec 31" received on
     1 January is last year's)."""

@@ -40,6 +40,8 @@ UNIVERSAL = {INTEGER: "Integer", OCTET_STRING: "OctetString", NULL: "Null", OID:
 PDU_NAMES = {0xA0: "GetRequest", 0xA1: "GetNextRequest", RESPONSE: "Response", 0xA3: "SetRequest",
              0xA5: "GetBulkRequest", 0xA8: "Report"}
 
+Element = tuple[int, int, int]  # a BER element: (tag, start of its value, end of its value)
+
 DENIED = object()  # the community is not allowed: drop and count, answer nothing
 
 
@@ -51,11 +53,11 @@ class BerError(ValueError):
 class Answered:
     """A trap item whose sender waits for an answer (an INFORM): send ``answer`` once it is queued."""
 
-    item: dict
+    item: dict[str, Any]
     answer: bytes
 
 
-def _tlv(data: bytes, position: int, end: int) -> tuple[int, int, int]:
+def _tlv(data: bytes, position: int, end: int) -> Element:
     """(tag, start of the value, end of the value) of the element at ``position``."""
     if position + 2 > end:
         raise BerError("truncated")
@@ -72,7 +74,7 @@ def _tlv(data: bytes, position: int, end: int) -> tuple[int, int, int]:
     return tag, position, position + length
 
 
-def _elements(data: bytes, start: int, end: int) -> list[tuple[int, int, int]]:
+def _elements(data: bytes, start: int, end: int) -> list[Element]:
     elements = []
     while start < end:
         element = _tlv(data, start, end)
@@ -201,9 +203,9 @@ def _encode(tag: int, value: bytes) -> bytes:
     return bytes((tag, 0x80 | size)) + length.to_bytes(size, "big") + value
 
 
-def _inform_answer(raw: bytes, message: list, fields: list) -> bytes:
+def _inform_answer(raw: bytes, message: list[Element], fields: list[Element]) -> bytes:
     """The Response-PDU for an INFORM: its request-id, no error, its varbinds (RFC 3416 §4.2.7)."""
-    def whole(element):  # the element's bytes, header included
+    def whole(element: Element) -> bytes:  # the element's bytes, header included
         tag, start, end = element
         return _encode(tag, raw[start:end])
 
@@ -212,7 +214,7 @@ def _inform_answer(raw: bytes, message: list, fields: list) -> bytes:
     return _encode(SEQUENCE, whole(message[0]) + whole(message[1]) + pdu)
 
 
-def _v2_trap(typed: dict, peer: str, received: datetime) -> dict | events.Invalid:
+def _v2_trap(typed: dict[str, Any], peer: str, received: datetime) -> dict[str, Any] | events.Invalid:
     trap_oid = typed.get(SNMP_TRAP_OID, {}).get("value")
     if typed.get(SNMP_TRAP_OID, {}).get("type") != "ObjectIdentifier":
         return events.Invalid({"varbinds": typed, "source_ip": peer, "source_type": "snmp_trap"},
@@ -221,7 +223,7 @@ def _v2_trap(typed: dict, peer: str, received: datetime) -> dict | events.Invali
     return _item(trap_oid, source if isinstance(source, str) else peer, peer, "2c", typed, received)
 
 
-def _v1_trap(raw: bytes, start: int, end: int, peer: str, received: datetime) -> dict:
+def _v1_trap(raw: bytes, start: int, end: int, peer: str, received: datetime) -> dict[str, Any]:
     fields = _elements(raw, start, end)
     if len(fields) != 6 or fields[0][0] != OID or fields[1][0] != 0x40 or fields[5][0] != SEQUENCE:
         raise BerError("not (enterprise, agent-addr, generic, specific, time-stamp, varbinds)")
@@ -240,7 +242,7 @@ def _v1_trap(raw: bytes, start: int, end: int, peer: str, received: datetime) ->
     return item
 
 
-def _item(trap_oid: str, source: str, peer: str, version: str, typed: dict, received: datetime) -> dict:
+def _item(trap_oid: str, source: str, peer: str, version: str, typed: dict[str, Any], received: datetime) -> dict[str, Any]:
     return {
         "trap_oid": trap_oid,
         "source_ip": source,
