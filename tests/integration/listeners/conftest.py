@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from mutt_app.rules import rule_store
 from mutt_app.storage import redis_keys
 from mutt_app.storage.db import session_scope
 from mutt_app.tools.moog_standin import MoogStandin
-from tests.conftest import REDIS_URL
 from tests.support.processes import Process, free_port, mutt, mutt_env, start_worker, wait_log
 
 MARK = "LISTENER-TEST"
@@ -24,7 +25,7 @@ def listening(redis, pg_url, tmp_path):
                                        "team_assignment": "NetOps", "moog_severity": 4}, actor="test")
     standin = MoogStandin().start()
     port, trap_port = free_port(), free_port()
-    env = mutt_env(REDIS_URL, pg_url, tmp_path / "home", MOOG_WEBHOOK_URL=standin.url,
+    env = mutt_env(os.environ["REDIS_URL"], pg_url, tmp_path / "home", MOOG_WEBHOOK_URL=standin.url,
                    LISTEN_SOURCES="local=127.0.0.0/8", SYSLOG_PORT=str(port), TRAP_PORT=str(trap_port),
                    TRAP_COMMUNITIES="public,monitoring")
     processes = []
