@@ -70,6 +70,32 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("WORKER_CONCURRENCY", "2", "Celery worker pool size for `mutt worker`."),
     EnvVar("WORKER_METRICS_PORT", "", "Port on which a worker serves its Prometheus metrics (`mutt worker --metrics-port`); empty: none."),
     EnvVar("WORKER_METRICS_ADDRESS", "127.0.0.1", "Address for WORKER_METRICS_PORT (0.0.0.0 in containers)."),
+    EnvVar("LISTEN_ADDRESS", "127.0.0.1",
+           "Address `mutt listen` (and `mutt up`) receives syslog and SNMP traps on (0.0.0.0 for all)."),
+    EnvVar("SYSLOG_PORT", "5514",
+           "UDP and TCP port of the syslog listener (`mutt listen --syslog-port`); 0: none. 514 needs root or "
+           "CAP_NET_BIND_SERVICE, or a port mapping (docs/operations.md)."),
+    EnvVar("SYSLOG_TLS_PORT", "6514",
+           "TCP port of the syslog-over-TLS listener (RFC 5425), served only when SYSLOG_TLS_CERT and "
+           "SYSLOG_TLS_KEY are set; 0: none."),
+    EnvVar("SYSLOG_TLS_CERT", "",
+           "PEM certificate (chain) the syslog TLS listener presents; with SYSLOG_TLS_KEY it turns the listener on."),
+    EnvVar("SYSLOG_TLS_KEY", "", "PEM private key of SYSLOG_TLS_CERT."),
+    EnvVar("TRAP_PORT", "1162",
+           "UDP port of the SNMP trap listener (`mutt listen --trap-port`; v1, v2c traps and INFORMs); 0: none. "
+           "162 needs root or CAP_NET_BIND_SERVICE, or a port mapping (docs/operations.md)."),
+    EnvVar("TRAP_COMMUNITIES", "public",
+           "SNMP communities the trap listener accepts, comma-separated; a trap with another is dropped and "
+           "counted (`denied`). The community is never stored or forwarded."),
+    EnvVar("LISTEN_SOURCES", "local=127.0.0.0/8,::1/128",
+           "Who may send to the listeners: named sources, `name=CIDR,CIDR;name=CIDR`. A sender in none is "
+           "dropped and counted (`denied`); the name is the events' `_key` and the unit of the ingest rate limit."),
+    EnvVar("LISTEN_BUFFER", "20000",
+           "Messages a listener process holds between reading and queueing; while it is full, TCP connections "
+           "are not read and UDP datagrams are dropped (counted)."),
+    EnvVar("LISTEN_DRAIN_SECONDS", "10",
+           "On SIGTERM, how long a listener may take to queue what it has read before it stops anyway (what is "
+           "left is logged as lost)."),
     # Celery knobs (read by celeryconfig.py)
     EnvVar("CELERY_VISIBILITY_TIMEOUT", "7200",
            "Seconds before the Redis broker redelivers an unacknowledged task; far above every countdown and time limit."),

@@ -35,6 +35,12 @@ def store_rejected() -> None:
     app.send_task(STORE_REJECTED, queue=JANITOR_QUEUE)
 
 
+def ingest() -> Ingest:
+    """An ingest pipeline whose batches and rejected items are handed to the workers (the web
+    builds its own the same way; `mutt listen` uses this one)."""
+    return Ingest(redis_client.get(), process_batch, store_rejected)
+
+
 def flush_buffer() -> int:
     """Cut whatever waits in the ingest buffer into batches and enqueue them."""
     return Ingest(redis_client.get(), process_batch).flush()

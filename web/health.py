@@ -249,12 +249,19 @@ def _sample_dead_letters() -> None:
             metrics.DEAD_LETTERS.labels(state=state).set(count)
 
 
+def _sample_listeners(client) -> None:
+    for listener, counts in status.listeners(client).items():
+        for outcome, count in counts.items():
+            metrics.LISTENER_MESSAGES.labels(listener=listener, outcome=outcome).set(count)
+
+
 def sample_gauges() -> None:
     """Set the gauges that describe state rather than events, just before a scrape. A part that
     cannot be read keeps its last value (and is logged); the others are still sampled."""
     client = redis_client.probe()
     samplers = {
         "ingest backlog": lambda: metrics.INGEST_BACKLOG.set(status.ingest(client)["backlog"]),
+        "listeners": lambda: _sample_listeners(client),
         "queue depths": _sample_queues,
         "dead letters": _sample_dead_letters,
         "circuit breaker": lambda: CircuitBreaker(client).sample_metrics(),

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from mutt_app.cli import accounts, checks, common, database, dlq, ops, rules, run, settings
+from mutt_app.cli import accounts, checks, common, database, dlq, listen, ops, rules, run, settings
 
 
 @click.group(cls=common.Group, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -18,7 +18,7 @@ def cli() -> None:
     """
 
 
-for _module in (run, database, accounts, settings, dlq, rules, ops, checks):
+for _module in (run, listen, database, accounts, settings, dlq, rules, ops, checks):
     for _command in _module.COMMANDS:
         cli.add_command(_command)
 

@@ -43,6 +43,10 @@ def show(report: dict) -> None:
     _line("Ingest", _part(report, "ingest", lambda i: (
         f"backlog {i['backlog']}  buffered {i['buffered']}  batches pending {i['batches_pending']}\n"
         f"{'':16}{i['events_last_minute']} events in the last minute, {i['events_this_minute']} so far this minute")))
+    if report["listeners"]:
+        _line("Listeners", _part(report, "listeners", lambda listeners: "".join(
+            f"\n  {name:12} received {c['received']}  dropped {c['dropped']}  denied {c['denied']}"
+            for name, c in listeners.items())))
     _line("Alerts", _part(report, "alerts", lambda a: (
         f"pending {a['pending']}  sending {a['sending']}  delivered in the last minute {a['delivered_last_minute']}")))
     _line("Circuit breaker", _part(report, "breaker", lambda b: (

@@ -23,8 +23,8 @@ from mutt_app.storage import migrate, redis_client
 from mutt_app.storage.db import session_scope
 
 
-def port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+def port_free(host: str, port: int, kind: int = socket.SOCK_STREAM) -> bool:
+    with socket.socket(socket.AF_INET, kind) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
@@ -33,9 +33,9 @@ def port_free(host: str, port: int) -> bool:
     return True
 
 
-def require_port(host: str, port: int) -> None:
-    if not port_free(host, port):
-        raise click.ClickException(f"port {port} on {host} is already in use; choose another with --port")
+def require_port(host: str, port: int, option: str = "--port", udp: bool = False) -> None:
+    if not port_free(host, port) or (udp and not port_free(host, port, socket.SOCK_DGRAM)):
+        raise click.ClickException(f"port {port} on {host} is already in use; choose another with {option}")
 
 
 def prometheus_dir(settings: config.Settings) -> str:
@@ -164,8 +164,13 @@ def wait_until_serving(url: str, supervise, stopping, timeout: float = 60) -> bo
 @click.command("up")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address for the web server (0.0.0.0 for all).")
 @click.option("--port", default=8080, show_default=True, type=int, help="Port for ingest, API and UI.")
-def up(host: str, port: int) -> None:
-    """Run everything on this machine: web, a worker on every queue, and beat.
+@click.option("--syslog-port", default=lambda: int(config.number("SYSLOG_PORT")), type=click.IntRange(0, 65535),
+              show_default="5514", help="UDP and TCP port of the syslog listener (`mutt listen`); 0: none.")
+@click.option("--trap-port", default=lambda: int(config.number("TRAP_PORT")), type=click.IntRange(0, 65535),
+              show_default="1162", help="UDP port of the SNMP trap listener; 0: none.")
+def up(host: str, port: int, syslog_port: int, trap_port: int) -> None:
+    """Run everything on this machine: web, a worker on every queue, beat, and the syslog and
+    SNMP trap listener (on HOST, taking messages from LISTEN_SOURCES, by default this machine only).
 
     With no REDIS_URL it starts an embedded Redis (data in MUTT_HOME, append-only file on);
     with no DATABASE_URL it uses SQLite in MUTT_HOME. A process that dies is started again
@@ -175,6 +180,10 @@ def up(host: str, port: int) -> None:
     settings = config.get()
     celery_settings()  # a wrong setting stops here, before anything starts
     require_port(host, port)
+    if syslog_port:
+        require_port(host, syslog_port, "--syslog-port", udp=True)
+    if trap_port and not port_free(host, trap_port, socket.SOCK_DGRAM):
+        raise click.ClickException(f"port {trap_port} on {host} is already in use; choose another with --trap-port")
     settings.home.mkdir(mode=0o700, parents=True, exist_ok=True)
     logs = settings.home / "logs"
     logs.mkdir(exist_ok=True)
@@ -206,8 +215,12 @@ def up(host: str, port: int) -> None:
         prom.mkdir(parents=True)
         env["PROMETHEUS_MULTIPROC_DIR"] = str(prom)
         me = [sys.executable, "-m", "mutt_app.cli"]
-        for name, args in (("web", ["web", "--host", host, "--port", str(port)]),
-                           ("worker", ["worker", "-n", "mutt-embedded@%h"]), ("beat", ["beat"])):
+        processes = [("web", ["web", "--host", host, "--port", str(port)]),
+                     ("worker", ["worker", "-n", "mutt-embedded@%h"]), ("beat", ["beat"])]
+        if syslog_port or trap_port:
+            processes.append(("listen", ["listen", "--host", host, "--syslog-port", str(syslog_port),
+                                         "--trap-port", str(trap_port)]))
+        for name, args in processes:
             log = logs / f"{name}.log"
             children.start(name, functools.partial(supervisor.spawn, me + args, env, log), log)
         url = f"http://{host}:{port}"
@@ -221,6 +234,10 @@ def up(host: str, port: int) -> None:
             click.echo(f"  web UI         {url}/")
             click.echo(f"  ingest         POST {url}/api/v2/ingest  (header X-API-KEY)")
             click.echo(f"  ingest API key {(settings.home / 'ingest_api_key').read_text().strip()}")
+            if syslog_port:
+                click.echo(f"  syslog         udp and tcp {host}:{syslog_port}  (RFC 5424/3164; LF or octet-counted)")
+            if trap_port:
+                click.echo(f"  snmp traps     udp {host}:{trap_port}  (v1, v2c, INFORM; communities TRAP_COMMUNITIES)")
             click.echo(f"  health         {url}/health    metrics {url}/metrics")
             click.echo(f"  data and logs  {settings.home}")
             while not stopping:

@@ -56,6 +56,9 @@ JANITOR_RECOVERED = Counter("mutt_janitor_recovered", "Stuck work re-enqueued by
 # sampled from Redis and the database when /metrics is scraped
 QUEUE_DEPTH = Gauge("mutt_queue_depth", "Messages waiting in a Celery queue.", ["queue"], multiprocess_mode="mostrecent")
 INGEST_BACKLOG = Gauge("mutt_ingest_queue_depth", "Events accepted and not yet processed.", multiprocess_mode="mostrecent")
+LISTENER_MESSAGES = Gauge(
+    "mutt_listener_messages", "Messages the native listeners (mutt listen) received, dropped (UDP, backlog full) and "
+    "denied (sender in no source), since the counters began.", ["listener", "outcome"], multiprocess_mode="mostrecent")
 DEAD_LETTERS = Gauge("mutt_dead_letters", "Dead letters by state.", ["state"], multiprocess_mode="mostrecent")
 BREAKER_STATE = Gauge(
     "mutt_circuit_breaker_state", "Circuit breaker state: 0 closed, 1 open, 2 half-open.", ["name"],

@@ -78,6 +78,21 @@ def ingest(redis_client, now: datetime | None = None) -> dict[str, int]:
     }
 
 
+LISTENER_COUNTERS = ("received", "dropped", "denied")
+
+
+def listeners(redis_client) -> dict[str, dict[str, int]]:
+    """What each native listener (`mutt listen`: syslog-udp, syslog-tcp) received, dropped (UDP,
+    while the backlog was full) and denied (a sender in no source), over every listener process
+    since the counters began; {} when none ever ran."""
+    result: dict[str, dict[str, int]] = {}
+    for field, value in redis_client.hgetall(redis_keys.LISTENER_STATS).items():
+        field = field.decode() if isinstance(field, bytes) else field
+        listener, _, counter = field.rpartition(":")
+        result.setdefault(listener, dict.fromkeys(LISTENER_COUNTERS, 0))[counter] = int(value)
+    return dict(sorted(result.items()))
+
+
 def dead_letters(session: Session) -> dict[str, int]:
     counts = dict.fromkeys(DEAD_LETTER_STATES, 0)
     for state, count in session.execute(select(DeadLetter.state, func.count()).group_by(DeadLetter.state)):
@@ -193,6 +208,7 @@ def gather(celery_app, redis_client, queues, worker_timeout: float = 1.0) -> dic
         "queues": guarded(queue_depths, celery_app, queues),
         "workers": guarded(workers, celery_app, worker_timeout),
         "ingest": guarded(ingest, redis_client),
+        "listeners": guarded(listeners, redis_client),
         "alerts": guarded(_in_session, alerts),
         "dead_letters": guarded(_in_session, dead_letters),
         "breaker": guarded(breaker, redis_client),

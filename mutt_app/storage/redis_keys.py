@@ -20,6 +20,7 @@ def batch(batch_id: str) -> str:
 
 # Counters of what happened to events, for the count-everything tests and the dashboard.
 STATS = PREFIX + "stats"                            # hash: accepted, audited, unhandled, dead_lettered, ...
+LISTENER_STATS = PREFIX + "listeners:stats"         # hash "<listener>:<received|dropped|denied>" -> count (mutt listen)
 
 
 def ingest_rate(bucket: str, stamp: str) -> str:

@@ -20,14 +20,17 @@ def test_mutt_up_runs_everything_passes_smoke_and_stops_cleanly(tmp_path):
     env = {k: v for k, v in os.environ.items()
            if k not in ("REDIS_URL", "DATABASE_URL", "CELERY_BROKER_URL", "PROMETHEUS_MULTIPROC_DIR", "MOOG_WEBHOOK_URL")}
     env.update(MUTT_HOME=str(home), MUTT_ENV="development", MUTT_ADMIN_PASSWORD="embedded-test-" + os.urandom(6).hex())
-    port = free_port()
+    port, syslog_port, trap_port = free_port(), free_port(), free_port()
     previous_umask = os.umask(0o022)  # the common umask, under which a plain create is readable by everyone
-    up = Process("up", mutt("up", "--port", str(port)), env, tmp_path)
+    up = Process("up", mutt("up", "--port", str(port), "--syslog-port", str(syslog_port), "--trap-port", str(trap_port)), env, tmp_path)
     os.umask(previous_umask)
     try:
         wait_log(up, "MUTT is up", timeout=90)
         wait_http(f"http://127.0.0.1:{port}/health", up, timeout=60)  # "up" is printed as the web server starts
         assert "created user admin, password: from MUTT_ADMIN_PASSWORD" in up.log()
+        assert f"syslog         udp and tcp 127.0.0.1:{syslog_port}" in up.log()
+        assert f"snmp traps     udp 127.0.0.1:{trap_port}" in up.log()
+        assert "listen" in supervisor.read_record(home)["children"]
         assert (home / "mutt.db").exists()
         assert (home / "redis.aof").exists() or (home / "appendonlydir").exists()  # AOF on (Redis 6 / 7 layout)
         # password and key digests, queued events, the session key: the owner's alone (umask 022 here)

@@ -41,7 +41,8 @@ class Embedded:
         self.env.update(MUTT_HOME=str(self.home), MUTT_ENV="development", LOG_FORMAT="text",
                         MUTT_ADMIN_PASSWORD="supervision-test-" + os.urandom(6).hex(), **extra)
         self.url = f"http://127.0.0.1:{free_port()}"
-        self.process = Process("up", mutt("up", "--port", self.url.rsplit(":", 1)[1]), self.env, tmp_path)
+        self.process = Process("up", mutt("up", "--port", self.url.rsplit(":", 1)[1], "--syslog-port", "0", "--trap-port", "0"),
+                               self.env, tmp_path)
 
     def wait_up(self) -> Embedded:
         wait_log(self.process, "MUTT is up", timeout=120)

@@ -72,12 +72,24 @@ def test_a_wrong_celery_setting_stops_mutt_with_one_line_naming_it_even_under_py
     assert "Traceback" not in result.stderr and result.stdout == ""
 
 
-@pytest.mark.parametrize("command", [["up", "--port", "1"], ["web"], ["beat"], ["status"]])
+@pytest.mark.parametrize("command", [["up", "--port", "1"], ["web"], ["beat"], ["status"], ["listen"]])
 def test_every_command_that_runs_mutt_refuses_a_wrong_celery_setting_before_it_starts_anything(command, tmp_path):
     result = run_optimised(["-m", "mutt_app.cli", *command], tmp_path, CLAIM_LEASE_SECONDS="20")
     assert result.returncode == 1
     assert result.stderr.startswith("Error: CLAIM_LEASE_SECONDS=20 must be at least") and result.stderr.count("\n") == 1
     assert not (tmp_path / "home" / "logs").exists()  # nothing was started
+
+
+def test_listen_refuses_sources_it_cannot_read_in_one_line(tmp_path):
+    result = run_optimised(["-m", "mutt_app.cli", "listen"], tmp_path, LISTEN_SOURCES="lan=10.0.0.0/33")
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: LISTEN_SOURCES: source 'lan': ") and result.stderr.count("\n") == 1, result.stderr
+
+
+def test_listen_refuses_half_a_tls_setting_in_one_line(tmp_path):
+    result = run_optimised(["-m", "mutt_app.cli", "listen"], tmp_path, SYSLOG_TLS_CERT="/nonexistent.pem")
+    assert result.returncode == 1
+    assert result.stderr == "Error: SYSLOG_TLS_CERT and SYSLOG_TLS_KEY: set both, or neither\n", result.stderr
 
 
 def test_celery_started_directly_refuses_a_wrong_setting_too(tmp_path):

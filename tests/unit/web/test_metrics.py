@@ -38,3 +38,12 @@ def test_metrics_count_ingest_outcomes_and_sample_the_backlog_at_scrape_time(cli
     assert sample(after, "mutt_ingest_queue_depth") == 2
     assert sample(after, "mutt_dead_letters", '{state="waiting"}') == 1
     assert sample(after, "mutt_circuit_breaker_state", '{name="moogsoft"}') == 0
+
+
+def test_metrics_show_the_listener_counters(client, redis):
+    from mutt_app.storage import redis_keys
+
+    redis.hset(redis_keys.LISTENER_STATS, mapping={"syslog-udp:received": 10, "syslog-udp:dropped": 3})
+    text = client.get("/metrics").get_data(as_text=True)
+    assert sample(text, "mutt_listener_messages", '{listener="syslog-udp",outcome="dropped"}') == 3
+    assert sample(text, "mutt_listener_messages", '{listener="syslog-udp",outcome="received"}') == 10

@@ -36,6 +36,15 @@ def test_dashboard_shows_rates_chart_and_state(admin):
         assert f">{label}<" in html
 
 
+def test_dashboard_shows_the_listeners_only_once_one_ran(admin, redis):
+    from mutt_app.storage import redis_keys
+
+    assert ">Listeners<" not in admin.get("/").get_data(as_text=True)
+    redis.hset(redis_keys.LISTENER_STATS, mapping={"syslog-udp:received": 10, "syslog-udp:dropped": 3})
+    html = admin.get("/").get_data(as_text=True)
+    assert '<tr><td>syslog-udp</td><td>10</td><td class="warn">3</td><td>0</td></tr>' in html
+
+
 def test_dashboard_names_a_forwarder_that_delivers_nothing(admin):
     from datetime import datetime, timedelta
 

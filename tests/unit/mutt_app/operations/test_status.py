@@ -55,8 +55,9 @@ def test_status_without_workers_says_so_and_exits_1(redis, sqlite_url):
     result = CliRunner().invoke(cli, ["status", "--json", "--timeout", "0.3"])
     report = json.loads(result.output)
     assert result.exit_code == 1
-    assert set(report) == {"time", "queues", "workers", "ingest", "alerts", "dead_letters", "breaker", "restarts",
-                           "forwarding", "problems"}
+    assert set(report) == {"time", "queues", "workers", "ingest", "listeners", "alerts", "dead_letters", "breaker",
+                           "restarts", "forwarding", "problems"}
+    assert report["listeners"] == {}  # no `mutt listen` ever ran
     assert report["workers"] == {}
     assert report["breaker"]["state"] == "closed"
     assert "no worker answered: nothing is being processed" in report["problems"]
@@ -65,6 +66,16 @@ def test_status_without_workers_says_so_and_exits_1(redis, sqlite_url):
     assert "no worker answered" in screen.output and "Circuit breaker closed" in screen.output
     assert "Forwarding      oldest waiting alert 0 s, 0 alerts dead-lettered in the last 300 s" in screen.output
     assert "Restarts" not in screen.output
+    assert "Listeners" not in screen.output
+
+
+def test_status_shows_what_each_listener_received_dropped_and_denied(redis, sqlite_url):
+    redis.hset(redis_keys.LISTENER_STATS, mapping={"syslog-udp:received": 10, "syslog-udp:dropped": 3,
+                                                   "syslog-tcp:received": 7, "syslog-tcp:denied": 1})
+    assert status.listeners(redis) == {"syslog-tcp": {"received": 7, "dropped": 0, "denied": 1},
+                                       "syslog-udp": {"received": 10, "dropped": 3, "denied": 0}}
+    screen = CliRunner().invoke(cli, ["status", "--timeout", "0.3"]).output
+    assert "  syslog-udp   received 10  dropped 3  denied 0" in screen
 
 
 def test_status_shows_the_restarts_mutt_up_recorded_per_child(redis, sqlite_url):
