@@ -9,8 +9,7 @@ import threading
 import redis as redis_py
 from sqlalchemy import text
 
-from mutt_app import config, services
-from mutt_app import dynconfig
+from mutt_app import config, dynconfig, services
 from mutt_app.storage import db, redis_client
 
 
