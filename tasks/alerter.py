@@ -9,7 +9,6 @@ completes, so nothing is lost whatever fails in between (a redelivery is idempot
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from celery import Task

@@ -13,7 +13,6 @@ from mutt_app import config, dynconfig, services
 from mutt_app.storage import db, redis_client
 
 
-
 def test_one_services_object_per_process_holds_one_of_each(redis, sqlite_url):
     process = services.current()
     assert services.current() is process and process.pid == os.getpid()
