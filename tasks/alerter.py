@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 DB_RETRIES = 12            # database unreachable: retry with backoff 1, 2, 4 ... 60 s (about 8 minutes)
 BACKLOG_CHECK_SECONDS = 1.0
 BACKLOG = "alerter backlog"  # this process's count of alerts waiting for Moogsoft (Services.every)
+RULES = "alerter rules"  # this process's rules, hosts and teams (Services.own)
 
 
 def _load(version: str | None) -> Knowledge:
@@ -43,7 +44,7 @@ def _load(version: str | None) -> Knowledge:
 
 def _knowledge() -> KnowledgeCache:
     """This process's rules, hosts and teams."""
-    return services.current().own("alerter rules", lambda: KnowledgeCache(_load))
+    return services.current().own(RULES, lambda: KnowledgeCache(_load))
 
 
 

@@ -36,6 +36,7 @@ def batches(redis, pg_url, worker):
     """The ingest side of the batches the in-thread worker processes, with the seed rules loaded."""
     with session_scope() as session:
         seed.load_if_empty(session)
+    services.current().forget(alerter_task.RULES)  # the worker loaded the rules as it started, before the seed
     return EventBuffer(redis)
 
 
