@@ -263,7 +263,7 @@ def runtime(redis_client: Redis | None = None) -> RuntimeConfig:
     return known[1] if known[0] is client else view()[1]
 
 
-def _database_of(client) -> tuple[Any, ...]:
+def _database_of(client: Redis) -> tuple[Any, ...]:
     """Which Redis database ``client`` talks to: (socket path or host and port, db number)."""
     kwargs = client.connection_pool.connection_kwargs
     return kwargs.get("path") or (kwargs.get("host"), kwargs.get("port")), kwargs.get("db", 0)

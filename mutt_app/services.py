@@ -36,7 +36,7 @@ import threading
 import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 T = TypeVar("T")
 
@@ -69,14 +69,14 @@ class Services:
                 owned = self._owned.get(name)
                 if owned is None:
                     owned = self._owned[name] = _Owned(build(), close, after_fork, inherit)
-        return owned.value
+        return cast(T, owned.value)  # what build() returned for this name
 
     def every(self, name: Hashable, seconds: float, compute: Callable[[], T]) -> T:
         """This process's value of ``compute()``, computed again once the last is ``seconds`` old."""
         owned = self._owned.get(name)
         if owned is None or time.monotonic() - owned.value[0] >= seconds:
             owned = self._owned[name] = _Owned((time.monotonic(), compute()), None, None, False)
-        return owned.value[1]
+        return cast(T, owned.value[1])
 
     def forget(self, name: Hashable) -> None:
         """Drop this process's ``name``: the next :meth:`own` builds it again (:meth:`every`
