@@ -2,6 +2,12 @@
 
 Queue names are constants here and nowhere else; tests check that every queue is consumed by
 the embedded run and by docker-compose.yml.
+
+Importing this module reads only the variables below from the environment (never the secret key)
+and neither writes nor fails: a value that is not a number stands at its default here, and
+:func:`check`, which every MUTT process runs as it starts (the CLI's commands, the web app factory,
+a worker's or beat's ``worker_init``/``beat_init``), raises the
+:class:`mutt_app.config.ConfigurationError` that names it, and every combination MUTT cannot run with.
 """
 
 from kombu import Queue
@@ -14,19 +20,43 @@ JANITOR_QUEUE = "janitor"          # mutt.janitor: recover stuck work, partition
 REMEDIATION_QUEUE = "remediation"  # mutt.remediate: replay dead letters whose cause cleared
 QUEUES = (ALERTS_QUEUE, MOOG_QUEUE, JANITOR_QUEUE, REMEDIATION_QUEUE)
 
-_settings = config.get()
-_visibility_timeout = config.number("CELERY_VISIBILITY_TIMEOUT")
+_problems: list[str] = []  # what check() reports, in the order found
+
+
+def _number(name: str, kind: type = int):
+    try:
+        return config.number(name, kind)
+    except config.ConfigurationError as error:
+        _problems.append(str(error))
+        return kind(config.declared_default(name))
+
+
+def _flag(name: str) -> bool:
+    try:
+        return config.flag(name)
+    except config.ConfigurationError as error:
+        _problems.append(str(error))
+        return config.declared_default(name) == "true"
 
 
 def _require(holds: bool, problem: str) -> None:
     """A setting combination MUTT cannot run with stops every process at start-up (not an assert:
     ``python -O`` strips those)."""
     if not holds:
-        raise config.ConfigurationError(problem)
+        _problems.append(problem)
 
 
+def check() -> None:
+    """Raise the :class:`mutt_app.config.ConfigurationError` that names each setting below MUTT
+    cannot run with (values that are not numbers first, then combinations)."""
+    if _problems:
+        raise config.ConfigurationError("; ".join(_problems))
 
-broker_url = _settings.broker_url
+
+_visibility_timeout = _number("CELERY_VISIBILITY_TIMEOUT")
+moog_timeout = _number("MOOG_TIMEOUT", float)  # one send to Moogsoft (the claim must outlast two)
+
+broker_url = config.broker_url()
 broker_connection_retry_on_startup = True
 broker_transport_options = {
     "visibility_timeout": _visibility_timeout,
@@ -62,25 +92,25 @@ task_acks_on_failure = True
 task_acks_on_timeout = True
 worker_prefetch_multiplier = 1
 worker_cancel_long_running_tasks_on_connection_loss = True
-task_time_limit = config.number("CELERY_TASK_TIME_LIMIT")
+task_time_limit = _number("CELERY_TASK_TIME_LIMIT")
 task_soft_time_limit = max(task_time_limit - 30, 10)
 # A claim (batch or alert) far shorter than the time limits, so work of a killed worker is
 # recovered within a minute; a task that outlives its claim only risks a harmless duplicate.
-claim_lease_seconds = config.number("CLAIM_LEASE_SECONDS")
-_require(claim_lease_seconds >= 2 * _settings.moog_timeout + 10,
+claim_lease_seconds = _number("CLAIM_LEASE_SECONDS")
+_require(claim_lease_seconds >= 2 * moog_timeout + 10,
          f"CLAIM_LEASE_SECONDS={claim_lease_seconds} must be at least 2 x MOOG_TIMEOUT + 10 = "
-         f"{2 * _settings.moog_timeout + 10:g} (MOOG_TIMEOUT={_settings.moog_timeout:g}): a claim must outlast a send and its retry")
+         f"{2 * moog_timeout + 10:g} (MOOG_TIMEOUT={moog_timeout:g}): a claim must outlast a send and its retry")
 worker_max_memory_per_child = 240_000  # KiB: a leaking pool process is replaced before 250 MB
-worker_send_task_events = config.env("CELERY_TASK_EVENTS").lower() == "true"
+worker_send_task_events = _flag("CELERY_TASK_EVENTS")
 task_send_sent_event = worker_send_task_events
 worker_hijack_root_logger = False
 worker_redirect_stdouts = False
 
 # Forwarding retries (see tasks/forwarder.py); every countdown stays far below the visibility timeout.
-moog_max_retries = config.number("MOOG_MAX_RETRIES")
-moog_retry_backoff = config.number("MOOG_RETRY_BACKOFF")
-moog_retry_backoff_max = config.number("MOOG_RETRY_BACKOFF_MAX")
-moog_retry_jitter = config.env("MOOG_RETRY_JITTER").lower() == "true"
+moog_max_retries = _number("MOOG_MAX_RETRIES")
+moog_retry_backoff = _number("MOOG_RETRY_BACKOFF")
+moog_retry_backoff_max = _number("MOOG_RETRY_BACKOFF_MAX")
+moog_retry_jitter = _flag("MOOG_RETRY_JITTER")
 _require(moog_retry_backoff_max * 4 < _visibility_timeout,
          f"MOOG_RETRY_BACKOFF_MAX={moog_retry_backoff_max} must be below a quarter of CELERY_VISIBILITY_TIMEOUT="
          f"{_visibility_timeout}: the broker would deliver a retry waiting for its countdown a second time")
@@ -90,7 +120,7 @@ _require(task_time_limit * 4 < _visibility_timeout,
 
 timezone = "UTC"
 enable_utc = True
-_janitor_interval = config.number("JANITOR_INTERVAL", float)
+_janitor_interval = _number("JANITOR_INTERVAL", float)
 beat_schedule = {
     "janitor": {"task": "mutt.janitor", "schedule": _janitor_interval, "options": {"expires": _janitor_interval}},
     # runs often and returns at once until remediation_interval (a runtime setting) has passed

@@ -1,20 +1,29 @@
-"""The Celery app: `celery -A mutt_app.celery_app worker|beat|inspect|flower` uses this."""
+"""The Celery app: `celery -A mutt_app.celery_app worker|beat|inspect|flower` uses this.
+
+Importing it reads no MUTT setting beyond those celeryconfig takes from the environment, and writes
+nothing. A worker or beat checks its settings as it starts (:func:`refuse_to_start` on a
+:class:`config.ConfigurationError`), and each pool process builds its own services
+(:mod:`mutt_app.services`) before its first task: both here. (tasks/alerter.py adds the loading of
+the rules to a pool process's start, as a task's own warm-up.)
+"""
 
 import logging
 import threading
 
 from celery import Celery
 from celery.signals import (
+    beat_init,
     before_task_publish,
     setup_logging,
     task_postrun,
     task_prerun,
+    worker_init,
     worker_process_init,
     worker_process_shutdown,
     worker_ready,
 )
 
-from mutt_app import config, dynconfig
+from mutt_app import config, dynconfig, services
 from mutt_app.core import exporter, logs
 from mutt_app.storage import db, redis_client
 
@@ -29,12 +38,35 @@ def _configure_logging(**_kwargs) -> None:
     logs.configure(runtime_level=dynconfig.log_level)
 
 
+def check_settings() -> config.Settings:
+    """Every setting a MUTT process runs with, checked (celeryconfig's combinations too), and read
+    into this process's services: a :class:`config.ConfigurationError` names what is wrong."""
+    import celeryconfig
+
+    celeryconfig.check()
+    return config.get()
+
+
+def refuse_to_start(error: config.ConfigurationError) -> None:
+    """Stop a worker or beat that cannot run with its settings: the one line, exit status 1."""
+    log.critical("cannot start: %s", error)
+    raise SystemExit(f"Error: {error}")
+
+
+@worker_init.connect
+@beat_init.connect
+def _check_settings_at_start(**_kwargs) -> None:
+    try:
+        check_settings()
+    except config.ConfigurationError as error:
+        refuse_to_start(error)
+
+
 @worker_process_init.connect
-def _after_fork(**_kwargs) -> None:
-    # Connections opened by the parent must not be shared with pool processes.
-    db.dispose_all()
-    redis_client.reset()
-    # Open this process's own now, so that its first task does not wait for them.
+def _start_pool_process(**_kwargs) -> None:
+    # services.current() in a pool process builds the process's own services (the parent's
+    # connections stay the parent's); open its connections now, so its first task does not wait.
+    services.current()
     engine, redis = db.engine(), redis_client.get()
 
     def connect() -> None:
@@ -78,9 +110,8 @@ def _leave_correlation(**_kwargs) -> None:
 
 @worker_ready.connect
 def _serve_metrics(**_kwargs) -> None:
-    port = config.env("WORKER_METRICS_PORT")
-    if port:
-        exporter.serve(int(port), config.env("WORKER_METRICS_ADDRESS"))
+    if config.env("WORKER_METRICS_PORT"):
+        exporter.serve(int(config.number("WORKER_METRICS_PORT")), config.env("WORKER_METRICS_ADDRESS"))
 
 
 @worker_process_shutdown.connect

@@ -3,6 +3,11 @@
 Every environment variable MUTT reads is declared here, in ``ENV_VARS``, with its default and
 meaning; ``docs/configuration.md`` is generated from this table. Settings that operators change
 while MUTT runs are not here: they live in :mod:`mutt_app.dynconfig`.
+
+Every problem with a setting raises :class:`ConfigurationError`, whose message names the variable
+and what it must be. Importing this module reads nothing; :func:`load` reads the environment (and
+may write ``MUTT_HOME/secret_key``), and :func:`get` gives the settings of this process's
+services (:mod:`mutt_app.services`).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import overload
 
+from mutt_app import services
 from mutt_app.errors import ConfigurationError as ConfigurationError  # re-exported: callers name it config.ConfigurationError
 
 
@@ -149,8 +155,33 @@ def number(name: str, kind: type[int] | type[float] = int) -> int | float:
         raise ConfigurationError(f"{name}={value!r} is not {'an integer' if kind is int else 'a number'}") from None
 
 
-def _bool(value: str) -> bool:
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+def declared_default(name: str) -> str | None:
+    """The default ``ENV_VARS`` declares for ``name``."""
+    if name not in _DEFAULTS:
+        raise KeyError(f"{name} is not declared in mutt_app.config.ENV_VARS")
+    return _DEFAULTS[name]
+
+
+TRUE = frozenset({"1", "true", "yes", "on"})
+FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def flag(name: str) -> bool:
+    """A declared environment variable read as true or false; a :class:`ConfigurationError` naming
+    it when it is neither."""
+    value = env(name)
+    spelled = str(value).strip().lower()
+    if spelled not in TRUE | FALSE:
+        raise ConfigurationError(f"{name}={value!r} is neither true nor false (true, false, yes, no, on, off, 1, 0)")
+    return spelled in TRUE
+
+
+def choice(name: str, allowed: tuple[str, ...]) -> str:
+    """A declared environment variable that must be one of ``allowed`` (case as given)."""
+    value = env(name)
+    if value not in allowed:
+        raise ConfigurationError(f"{name}={value!r} must be one of {', '.join(allowed)}")
+    return value
 
 
 @dataclass(frozen=True)
@@ -159,6 +190,7 @@ class Settings:
     environment: str
     database_url: str
     redis_url: str
+    redis_timeout: float
     broker_url: str
     embedded_redis: bool
     secret_key: str
@@ -200,7 +232,7 @@ def _secret_key(home: Path, environment: str, embedded: bool) -> str:
     if environment == "test":
         return "test-only-" + secrets.token_hex(16)
     if not embedded and environment == "production":
-        raise RuntimeError(
+        raise ConfigurationError(
             "SECRET_KEY must be set when MUTT runs against external Redis/PostgreSQL in production"
         )
     path = home / "secret_key"
@@ -227,13 +259,32 @@ def write_private(path: Path, text: str) -> bool:
         partial.unlink()
 
 
-def load() -> Settings:
-    """Build the settings from the environment (call again after changing os.environ)."""
+ENVIRONMENTS = ("production", "development", "test")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("json", "text")
+
+
+def _redis_location() -> tuple[Path, str, bool]:
+    """MUTT_HOME, the Redis URL, and whether that Redis is the embedded one in MUTT_HOME."""
     home = Path(env("MUTT_HOME")).resolve()
-    environment = env("MUTT_ENV")
     embedded_url = f"unix://{home / 'redis.sock'}?db=0"
     redis_url = optional_env("REDIS_URL") or embedded_url
-    embedded = redis_url == embedded_url  # `mutt up` hands its children this same URL
+    return home, redis_url, redis_url == embedded_url  # `mutt up` hands its children this same URL
+
+
+def broker_url() -> str:
+    """The Celery broker's URL, from the environment alone: no secret key is made or needed."""
+    return optional_env("CELERY_BROKER_URL") or broker_url_for(_redis_location()[1])
+
+
+def load() -> Settings:
+    """Build the settings from the environment (call again after changing os.environ); a
+    :class:`ConfigurationError` names the first variable MUTT cannot run with."""
+    home, redis_url, embedded = _redis_location()
+    environment = choice("MUTT_ENV", ENVIRONMENTS)
+    log_level = env("LOG_LEVEL").upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigurationError(f"LOG_LEVEL={env('LOG_LEVEL')!r} must be one of {', '.join(LOG_LEVELS)}")
     database_url = optional_env("DATABASE_URL") or f"sqlite:///{home / 'mutt.db'}"
     if database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
@@ -242,33 +293,43 @@ def load() -> Settings:
         environment=environment,
         database_url=database_url,
         redis_url=redis_url,
-        broker_url=optional_env("CELERY_BROKER_URL") or broker_url_for(redis_url),
+        redis_timeout=number("REDIS_TIMEOUT", float),
+        broker_url=broker_url(),
         embedded_redis=embedded,
-        secret_key=_secret_key(home, environment, embedded),
         moog_webhook_url=env("MOOG_WEBHOOK_URL"),
         moog_api_key=env("MOOG_API_KEY"),
-        moog_timeout=float(env("MOOG_TIMEOUT")),
-        moog_verify_tls=_bool(env("MOOG_VERIFY_TLS")),
-        max_content_length=int(env("MAX_CONTENT_LENGTH")),
-        log_level=env("LOG_LEVEL").upper(),
-        log_format=env("LOG_FORMAT"),
+        moog_timeout=number("MOOG_TIMEOUT", float),
+        moog_verify_tls=flag("MOOG_VERIFY_TLS"),
+        max_content_length=number("MAX_CONTENT_LENGTH"),
+        log_level=log_level,
+        log_format=choice("LOG_FORMAT", LOG_FORMATS),
         flower_url=env("FLOWER_URL"),
-        session_cookie_secure=_bool(env("SESSION_COOKIE_SECURE")),
+        session_cookie_secure=flag("SESSION_COOKIE_SECURE"),
+        secret_key=_secret_key(home, environment, embedded),  # last: written only for settings that hold
     )
 
 
-_settings: Settings | None = None
+SETTINGS = "settings"  # their name in a process's services
 
 
 def get() -> Settings:
-    """The process-wide settings, loaded on first use."""
-    global _settings
-    if _settings is None:
-        _settings = load()
-    return _settings
+    """This process's settings, read from the environment on first use (:mod:`mutt_app.services`;
+    a forked child keeps its parent's)."""
+    return of(services.current())
+
+
+def of(process: services.Services) -> Settings:
+    """The settings of ``process``'s services."""
+    return process.own(SETTINGS, load, inherit=True)
+
+
+def use(settings: Settings) -> Settings:
+    """Make ``settings`` this process's (new services over them, unless they are already)."""
+    if get() is not settings:
+        services.reset().own(SETTINGS, lambda: settings, inherit=True)
+    return settings
 
 
 def reset() -> None:
-    """Forget the cached settings (tests, and `mutt up` after it sets REDIS_URL for children)."""
-    global _settings
-    _settings = None
+    """The environment changed (tests): new services for this process, settings first."""
+    services.reset()

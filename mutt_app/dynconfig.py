@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mutt_app import services
 from mutt_app.core import params
 from mutt_app.errors import InvalidChange
 from mutt_app.storage import redis_keys
@@ -243,18 +244,29 @@ class RuntimeConfig:
         return old
 
 
-_instances: dict[int, RuntimeConfig] = {}
-
-
 def runtime(redis_client: Redis | None = None) -> RuntimeConfig:
-    """The runtime settings of this process (one per Redis client)."""
+    """This process's view of the runtime settings in ``redis_client``'s database (default: the
+    configured Redis): one per database, whichever client asks, so a change made through one
+    client is seen at once through every other client of that database."""
     if redis_client is None:
         from mutt_app.storage import redis_client as rc
         redis_client = rc.get()
-    instance = _instances.get(id(redis_client))
-    if instance is None:
-        instance = _instances[id(redis_client)] = RuntimeConfig(redis_client)
-    return instance
+    client = redis_client
+    process = services.current()
+
+    def view() -> tuple[Any, RuntimeConfig]:
+        database = ("runtime settings", _database_of(client))
+        return client, process.own(database, lambda: RuntimeConfig(client))
+
+    # the lookup by database, remembered per client (held, so its id is not reused)
+    known = process.own(("runtime settings of client", id(client)), view)
+    return known[1] if known[0] is client else view()[1]
+
+
+def _database_of(client: Redis) -> tuple[Any, ...]:
+    """Which Redis database ``client`` talks to: (socket path or host and port, db number)."""
+    kwargs = client.connection_pool.connection_kwargs
+    return kwargs.get("path") or (kwargs.get("host"), kwargs.get("port")), kwargs.get("db", 0)
 
 
 def describe(key: str | None = None) -> list[dict[str, Any]]:

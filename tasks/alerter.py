@@ -9,7 +9,6 @@ completes, so nothing is lost whatever fails in between (a redelivery is idempot
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from celery import Task
@@ -18,7 +17,7 @@ from celery.signals import worker_process_init
 
 import celeryconfig
 from celeryconfig import ALERTS_QUEUE
-from mutt_app import handoff
+from mutt_app import handoff, services
 from mutt_app.alerting import knowledge as rule_knowledge
 from mutt_app.alerting import store
 from mutt_app.alerting.knowledge import Knowledge, KnowledgeCache
@@ -31,6 +30,8 @@ log = logging.getLogger(__name__)
 
 DB_RETRIES = 12            # database unreachable: retry with backoff 1, 2, 4 ... 60 s (about 8 minutes)
 BACKLOG_CHECK_SECONDS = 1.0
+BACKLOG = "alerter backlog"  # this process's count of alerts waiting for Moogsoft (Services.every)
+RULES = "alerter rules"  # this process's rules, hosts and teams (Services.own)
 
 
 def _load(version: str | None) -> Knowledge:
@@ -41,8 +42,10 @@ def _load(version: str | None) -> Knowledge:
     return knowledge
 
 
-_knowledge = KnowledgeCache(_load)
-_backlog: tuple[float, int] = (0.0, 0)
+def _knowledge() -> KnowledgeCache:
+    """This process's rules, hosts and teams."""
+    return services.current().own(RULES, lambda: KnowledgeCache(_load))
+
 
 
 @worker_process_init.connect
@@ -51,21 +54,21 @@ def _load_rules_at_start(**_kwargs: Any) -> None:
     not in its first batch, whose events would wait for it (a few hundred ms for 500 rules)."""
     if ALERTS_QUEUE in app.amqp.queues.consume_from:
         redis = redis_client.get()
-        in_background("load-rules", lambda: _knowledge.get(redis))
+        in_background("load-rules", lambda: _knowledge().get(redis))
 
 
 def _alerts_waiting() -> int:
-    global _backlog
-    checked_at, waiting = _backlog
-    if time.monotonic() - checked_at > BACKLOG_CHECK_SECONDS:
+    """Alerts waiting for Moogsoft, counted at most once per BACKLOG_CHECK_SECONDS in this process."""
+
+    def count() -> int:
         with db.session_scope() as session:
-            waiting = store.alerts_waiting(session)
-        _backlog = (time.monotonic(), waiting)
-    return waiting
+            return store.alerts_waiting(session)
+
+    return services.current().every(BACKLOG, BACKLOG_CHECK_SECONDS, count)
 
 
 def _lifecycle() -> BatchLifecycle:
-    return BatchLifecycle(redis_client.get(), session_scope=db.session_scope, knowledge=_knowledge,
+    return BatchLifecycle(redis_client.get(), session_scope=db.session_scope, knowledge=_knowledge(),
                           alerts_waiting=_alerts_waiting, enqueue=handoff.process_batch,
                           forward_alerts=handoff.forward_alerts, lease_seconds=float(celeryconfig.claim_lease_seconds))
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import celeryconfig
 from celeryconfig import MOOG_QUEUE
-from mutt_app import config
 from mutt_app.celery_app import app
 from mutt_app.forwarding import moog
 from mutt_app.forwarding.forwarder import Forwarder
@@ -33,7 +32,7 @@ MAX_COUNTDOWN = celeryconfig.broker_transport_options["visibility_timeout"] / 4
 
 # One send takes at most twice MOOG_TIMEOUT (connecting, then waiting for the answer). A task
 # stops starting sends when its budget runs out, so it finishes inside its claim's lease.
-ONE_SOFT_LIMIT = int(2 * config.get().moog_timeout) + 5
+ONE_SOFT_LIMIT = int(2 * celeryconfig.moog_timeout) + 5
 ONE_HARD_LIMIT = ONE_SOFT_LIMIT + 10
 BATCH_SOFT_LIMIT = celeryconfig.task_soft_time_limit
 BATCH_HARD_LIMIT = celeryconfig.task_time_limit

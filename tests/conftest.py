@@ -2,6 +2,8 @@
 
 The environment is set before any MUTT module is imported, because celeryconfig reads it once;
 REDIS_URL is set when pytest is configured, before any test module (and so celeryconfig) is imported.
+Every test runs with fresh services (``fresh_services``): its own settings, clients, engines and
+caches, as a new MUTT process would have them.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ os.environ.pop("CELERY_BROKER_URL", None)
 
 from sqlalchemy import text  # noqa: E402
 
-from mutt_app import config, dynconfig  # noqa: E402
+from mutt_app import config  # noqa: E402
+from mutt_app import services as process_services  # noqa: E402
 from mutt_app.storage import db, migrate  # noqa: E402
 from mutt_app.storage import redis_client as rc  # noqa: E402
 from mutt_app.storage.models import Base  # noqa: E402
@@ -64,28 +67,28 @@ def _includes_integration_tests(args: list[str]) -> bool:
     return False
 
 
-def _forget_api_keys() -> None:
-    """The version counter restarts after flushdb, so a cache from an earlier test could match it."""
-    import web.security
-
-    web.security._cache = None
-
-
 def use_database(url: str) -> None:
     """Point MUTT (this process) at ``url``."""
     os.environ["DATABASE_URL"] = url
     config.reset()
 
 
+@pytest.fixture(autouse=True)
+def fresh_services():
+    """New services for this process before the test (no cache, client or engine of an earlier
+    test), and those the test leaves closed after it. A fixture or test that changes the environment
+    calls config.reset(), which replaces them again."""
+    process_services.reset()
+    yield
+    process_services.reset()
+
+
 @pytest.fixture
-def redis():
+def redis(fresh_services):
     """The test Redis, emptied before the test."""
     client = rc.get(REDIS_URL)
     client.flushdb()
-    dynconfig._instances.clear()
-    _forget_api_keys()
-    yield client
-    dynconfig._instances.clear()
+    return client
 
 
 @pytest.fixture
@@ -127,7 +130,6 @@ def database_url(request):
 def app(redis, sqlite_url):
     from web import create_app
 
-    config.reset()
     application = create_app()
     application.config.update(TESTING=True)
     return application

@@ -19,7 +19,12 @@ def correlation_id(presented: str | None) -> str:
 
 
 def create_app(settings: config.Settings | None = None) -> Flask:
-    settings = settings or config.get()
+    """The app, over this process's services (built here; with ``settings``, over those): a
+    configuration problem (:class:`config.ConfigurationError`) stops the web server as it starts."""
+    import celeryconfig
+
+    celeryconfig.check()  # ingest hands batches to Celery with these settings
+    settings = config.use(settings) if settings is not None else config.get()
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=settings.secret_key,

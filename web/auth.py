@@ -12,6 +12,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from mutt_app import services
 from mutt_app.access import users
 from mutt_app.access.login_throttle import LoginThrottle
 from mutt_app.storage import redis_client
@@ -20,14 +21,9 @@ from web.extensions import LoginUser
 
 bp = Blueprint("auth", __name__)
 
-_throttle: LoginThrottle | None = None
-
-
 def throttle() -> LoginThrottle:
-    global _throttle
-    if _throttle is None:
-        _throttle = LoginThrottle(redis_client.get())
-    return _throttle
+    """This process's login throttle."""
+    return services.current().own("login throttle", lambda: LoginThrottle(redis_client.get()))
 
 
 class LoginForm(FlaskForm):

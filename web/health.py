@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from sqlalchemy import text
 
 from celeryconfig import ALERTS_QUEUE, MOOG_QUEUE, QUEUES, REMEDIATION_QUEUE
-from mutt_app import __version__, config, dynconfig
+from mutt_app import __version__, config, dynconfig, services
 from mutt_app.core import metrics
 from mutt_app.errors import brief
 from mutt_app.forwarding.breaker import CircuitBreaker
@@ -134,18 +134,16 @@ def breaker_state() -> str:
 
 
 FORWARDING_TTL = 5.0  # seconds the forwarding check's answer is reused (it reads the database)
-_forwarding: tuple[float, dict] = (-FORWARDING_TTL, {})
 
 
 def forwarding_state() -> dict:
     """:func:`mutt_app.operations.status.forwarding`, asked at most once per FORWARDING_TTL per process."""
-    global _forwarding
-    at, value = _forwarding
-    if time.monotonic() - at >= FORWARDING_TTL:
+
+    def ask() -> dict:
         with session_scope() as session:
-            value = status.forwarding(session, dynconfig.get("forwarding_stall_seconds"))
-        _forwarding = (time.monotonic(), value)
-    return value
+            return status.forwarding(session, dynconfig.get("forwarding_stall_seconds"))
+
+    return services.current().every("health forwarding", FORWARDING_TTL, ask)
 
 
 def _consumed(queue: str, reasons: list[str]) -> list[str]:
@@ -228,7 +226,7 @@ def remediation() -> tuple[Response, int]:
 @_guarded
 def beat() -> tuple[Response, int]:
     reasons: list[str] = []
-    every = float(config.env("JANITOR_INTERVAL"))
+    every = config.number("JANITOR_INTERVAL", float)
     age = _ran_recently(jobs.JANITOR, every, reasons, "the janitor (sent by beat)")
     return _answer("beat", reasons, janitor_interval=every, janitor_last_run_seconds_ago=age)
 

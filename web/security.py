@@ -10,6 +10,7 @@ from functools import wraps
 from flask import g, request
 from flask_login import current_user
 
+from mutt_app import services
 from mutt_app.access import api_keys
 from mutt_app.storage import redis_client
 from web.errors import api_error
@@ -19,14 +20,12 @@ from web.extensions import csrf
 ROLE_FOR_SCOPE = {"read": "viewer", "operator": "operator", "admin": "admin"}
 RANK = {"viewer": 0, "operator": 1, "admin": 2}
 
-_cache: api_keys.KeyCache | None = None
+API_KEYS = "api key cache"  # its name in the process's services
 
 
 def key_cache() -> api_keys.KeyCache:
-    global _cache
-    if _cache is None:
-        _cache = api_keys.KeyCache(redis_client.get())
-    return _cache
+    """This process's API key cache."""
+    return services.current().own(API_KEYS, lambda: api_keys.KeyCache(redis_client.get()))
 
 
 def presented_key(headers=None) -> str | None:

@@ -1,4 +1,4 @@
-"""What every command needs: settings, friendly errors instead of tracebacks."""
+"""What every command needs: this process's services, friendly errors instead of tracebacks."""
 
 from __future__ import annotations
 
@@ -26,11 +26,20 @@ class Group(click.Group):
 
 
 def celery_settings():
-    """``celeryconfig``, imported when a command runs rather than when `mutt` is imported, so that
-    a wrong setting (:class:`config.ConfigurationError`) is printed in one line like every error."""
+    """``celeryconfig`` (its queue names), imported when a command runs rather than when `mutt` is."""
     import celeryconfig
 
     return celeryconfig
+
+
+def start() -> config.Settings:
+    """What a command that runs MUTT or acts on it calls first: every setting checked (celeryconfig's
+    combinations too) and read into this process's services, so that a wrong setting
+    (:class:`config.ConfigurationError`) stops the command here, before it starts or changes
+    anything, printed in one line like every error."""
+    from mutt_app.celery_app import check_settings
+
+    return check_settings()
 
 
 def explain(error: Exception) -> str:

@@ -8,7 +8,7 @@ import ssl
 import click
 
 from mutt_app import config
-from mutt_app.cli.common import celery_settings
+from mutt_app.cli.common import start
 from mutt_app.core import logs
 from mutt_app.listeners import server
 from mutt_app.listeners.sources import Sources
@@ -52,7 +52,7 @@ def listen(host: str, syslog_port: int, trap_port: int) -> None:
     read and exits."""
     from mutt_app import handoff  # imports Celery: only when the command runs
 
-    celery_settings()  # a wrong setting stops here, in one line
+    start()  # a wrong setting stops here, in one line
     sources = sources_setting()
     pending_limit = int(config.number("LISTEN_BUFFER"))
     drain_seconds = float(config.number("LISTEN_DRAIN_SECONDS", float))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from mutt_app.cli.common import celery_settings
+from mutt_app.cli.common import celery_settings, start
 from mutt_app.operations import status
 from mutt_app.storage import redis_client
 
@@ -80,6 +80,7 @@ def status_command(as_json: bool, timeout: float) -> None:
     """
     from mutt_app.celery_app import app
 
+    start()  # a wrong setting stops here, in one line
     report = status.gather(app, redis_client.get(), celery_settings().QUEUES, worker_timeout=timeout)
     if as_json:
         click.echo(json.dumps(report, indent=2, default=str))

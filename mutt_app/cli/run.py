@@ -15,7 +15,7 @@ import click
 
 from mutt_app import config
 from mutt_app.access import api_keys, users
-from mutt_app.cli.common import celery_settings
+from mutt_app.cli.common import celery_settings, start
 from mutt_app.core import exporter
 from mutt_app.operations import embedded_redis, supervisor
 from mutt_app.rules import seed
@@ -64,13 +64,12 @@ def web_server_command(app: str, host: str, port: int, workers: int, wsgi_thread
 @click.command("web")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (0.0.0.0 for all).")
 @click.option("--port", default=8080, show_default=True, type=int)
-@click.option("--workers", default=lambda: int(config.env("WEB_CONCURRENCY")), type=int, help="Server processes.")
-@click.option("--threads", default=lambda: int(config.env("WEB_THREADS")), type=int,
+@click.option("--workers", default=lambda: config.number("WEB_CONCURRENCY"), type=int, help="Server processes.")
+@click.option("--threads", default=lambda: config.number("WEB_THREADS"), type=int,
               help="Threads per process running the app.")
 def web(host: str, port: int, workers: int, threads: int) -> None:
     """Serve ingest, the REST API and the UI under granian."""
-    settings = config.get()
-    celery_settings()  # a wrong setting stops here, in one line
+    settings = start()  # a wrong setting stops here, in one line
     require_port(host, port)
     redis_client.get().ping()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = prometheus_dir(settings)
@@ -82,18 +81,18 @@ def web(host: str, port: int, workers: int, threads: int) -> None:
 @click.command("worker")
 @click.option("-Q", "--queues", default=lambda: ",".join(celery_settings().QUEUES), show_default="every queue",
               help="Comma-separated queues to consume.")
-@click.option("-c", "--concurrency", default=lambda: int(config.env("WORKER_CONCURRENCY")), type=int, help="Pool processes.")
+@click.option("-c", "--concurrency", default=lambda: config.number("WORKER_CONCURRENCY"), type=int, help="Pool processes.")
 @click.option("-n", "--name", default="mutt@%h", show_default=True, help="Worker node name (unique per host).")
-@click.option("--metrics-port", type=int, default=lambda: int(config.env("WORKER_METRICS_PORT") or 0),
+@click.option("--metrics-port", type=int, default=lambda: config.number("WORKER_METRICS_PORT") if config.env("WORKER_METRICS_PORT") else 0,
               help="Serve this worker's Prometheus metrics on http://ADDRESS:PORT/metrics.")
 @click.option("--metrics-address", default=lambda: config.env("WORKER_METRICS_ADDRESS"), show_default="127.0.0.1")
 def worker(queues: str, concurrency: int, name: str, metrics_port: int, metrics_address: str) -> None:
     """Run a Celery worker on the given queues."""
+    settings = start()  # a wrong setting stops here, in one line
     known = celery_settings().QUEUES
     unknown = sorted(set(q.strip() for q in queues.split(",")) - set(known))
     if unknown:
         raise click.UsageError(f"unknown queue(s) {', '.join(unknown)}; MUTT's queues: {', '.join(known)}")
-    settings = config.get()
     redis_client.get().ping()
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = prometheus_dir(settings)
     if metrics_port:
@@ -110,8 +109,7 @@ def worker(queues: str, concurrency: int, name: str, metrics_port: int, metrics_
 @click.command("beat")
 def beat() -> None:
     """Run celery beat (exactly one per MUTT installation): janitor and remediation schedules."""
-    settings = config.get()
-    celery_settings()  # a wrong setting stops here, in one line
+    settings = start()  # a wrong setting stops here, in one line
     redis_client.get().ping()
     settings.home.mkdir(parents=True, exist_ok=True)
     args = [sys.executable, "-m", "celery", "-A", "mutt_app.celery_app", "beat",
@@ -177,8 +175,7 @@ def up(host: str, port: int, syslog_port: int, trap_port: int) -> None:
     (`mutt status` counts the restarts); one that keeps dying stops it all. Ctrl-C stops it all.
     """
     admin_password = os.environ.pop("MUTT_ADMIN_PASSWORD", None)  # read here, never passed on to a child
-    settings = config.get()
-    celery_settings()  # a wrong setting stops here, before anything starts
+    settings = start()  # a wrong setting stops here, before anything starts
     require_port(host, port)
     if syslog_port:
         require_port(host, syslog_port, "--syslog-port", udp=True)

@@ -6,7 +6,6 @@ import contextvars
 import json
 import logging
 import math
-import os
 import sys
 import threading
 import time
@@ -14,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from mutt_app import config
+from mutt_app import config, services
 from mutt_app.core import outages
 from mutt_app.errors import brief
 
@@ -52,8 +51,6 @@ class TextFormatter(logging.Formatter):
 _configured = False
 LEVEL_CHECK_SECONDS = 0.5
 FAILURE_LOG_SECONDS = 60.0  # while log_level cannot be read, one warning per this many seconds
-_follower_pid: int | None = None
-_runtime_level: Callable[[], str] | None = None  # what the runtime setting asks for (dynconfig.log_level)
 _applied: str | None = None  # the level the runtime setting last asked for
 
 
@@ -106,34 +103,24 @@ def check_runtime_level(runtime_level: Callable[[], str], warned_at: float) -> f
     return warned_at
 
 
-def _follow(runtime_level: Callable[[], str]) -> None:
+FOLLOWER = "mutt-log-level"
+
+
+def _follow(runtime_level: Callable[[], str], stop: threading.Event) -> None:
     warned_at = -math.inf
-    while _follower_pid == os.getpid():
+    while not stop.is_set():
         warned_at = check_runtime_level(runtime_level, warned_at)
-        time.sleep(LEVEL_CHECK_SECONDS)
+        stop.wait(LEVEL_CHECK_SECONDS)
 
 
 def stop_following() -> None:
-    global _follower_pid
-    _follower_pid = None
+    services.current().stop(FOLLOWER)
 
 
 def follow_runtime_level(runtime_level: Callable[[], str]) -> None:
-    """Start (once per process, again after a fork) the thread that applies `log_level` changes."""
-    global _follower_pid, _runtime_level
-    _runtime_level = runtime_level
-    if _follower_pid == os.getpid():
-        return
-    _follower_pid = os.getpid()
-    threading.Thread(target=_follow, args=(runtime_level,), name="mutt-log-level", daemon=True).start()
-
-
-def _after_fork_in_child() -> None:
-    if _follower_pid is not None and _runtime_level is not None:  # the parent followed; the thread did not survive the fork
-        follow_runtime_level(_runtime_level)
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
+    """Start (once per process; a forked child's services start it again) the thread that applies
+    `log_level` changes."""
+    services.current().keep_running(FOLLOWER, lambda stop: _follow(runtime_level, stop))
 
 
 @contextmanager

@@ -31,7 +31,7 @@ import certifi
 import urllib3
 from sqlalchemy import Row
 
-from mutt_app import __version__, config, dynconfig
+from mutt_app import __version__, config, dynconfig, services
 from mutt_app.core import metrics
 from mutt_app.storage.models import Alert
 
@@ -208,16 +208,10 @@ def _connection_pools(url: str, verify: bool) -> urllib3.PoolManager:
     return urllib3.PoolManager(maxsize=MAX_IN_FLIGHT, cert_reqs=cert_reqs, ca_certs=ca_certs)
 
 
-_client: tuple[int, tuple[str, str, float, bool], MoogClient] | None = None
-
-
 def client() -> MoogClient | None:
     """This process's client for the configured endpoint; None while MOOG_WEBHOOK_URL is empty."""
-    global _client
     settings = config.get()
     if not settings.moog_webhook_url:
         return None
-    identity = (settings.moog_webhook_url, settings.moog_api_key, settings.moog_timeout, settings.moog_verify_tls)
-    if _client is None or _client[0] != os.getpid() or _client[1] != identity:
-        _client = (os.getpid(), identity, MoogClient(*identity))
-    return _client[2]
+    return services.current().own("moog client", lambda: MoogClient(
+        settings.moog_webhook_url, settings.moog_api_key, settings.moog_timeout, settings.moog_verify_tls))

@@ -1,4 +1,5 @@
-"""SQLAlchemy engine and sessions, one engine per process and database URL."""
+"""SQLAlchemy engines and sessions: one engine per process and database URL, kept by the process's
+services (:mod:`mutt_app.services`), which make it with :func:`connect`."""
 
 from __future__ import annotations
 
@@ -13,16 +14,14 @@ from sqlalchemy import CursorResult, Engine, Result, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from mutt_app import config
+from mutt_app import config, services
 
 log = logging.getLogger(__name__)
-
-_engines: dict[str, tuple[int, Engine, sessionmaker[Session]]] = {}
 
 
 def timeout() -> float:
     """Seconds to wait to connect, for a pooled connection, or (SQLite) for a lock (DATABASE_TIMEOUT)."""
-    return float(config.env("DATABASE_TIMEOUT"))
+    return config.number("DATABASE_TIMEOUT", float)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -35,8 +34,17 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 
 
 def engine(url: str | None = None) -> Engine:
-    """The engine for ``url`` (default: the configured database), rebuilt after a fork."""
-    return _entry(url)[1]
+    """This process's engine for ``url`` (default: the configured database)."""
+    return _database(url)[0]
+
+
+def _database(url: str | None) -> tuple[Engine, sessionmaker[Session]]:
+    """This process's engine and session factory for ``url`` (default: the configured database);
+    a forked child makes its own and leaves the parent's connections to the parent."""
+    process = services.current()
+    url = url or config.of(process).database_url
+    return process.own(("database", url), lambda: connect(url), close=lambda found: found[0].dispose(),
+                       after_fork=lambda found: found[0].dispose(close=False))
 
 
 def _create_private(path: str) -> None:
@@ -48,41 +56,36 @@ def _create_private(path: str) -> None:
         pass
 
 
-def _entry(url: str | None) -> tuple[int, Engine, sessionmaker[Session]]:
-    url = url or config.get().database_url
-    entry = _engines.get(url)
-    if entry is None or entry[0] != os.getpid():
-        if entry is not None:
-            entry[1].dispose(close=False)  # the parent's connections belong to the parent
-        if url.startswith("sqlite"):
-            path = url.split("///", 1)[-1]
-            if path and path != ":memory:":
-                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-                # password and key digests: a new database is its owner's alone from the start
-                # (SQLite gives its -wal and -shm files the database file's mode)
-                _create_private(path.split("?", 1)[0])
-            eng = create_engine(url, connect_args={"timeout": timeout(), "check_same_thread": False},
-                                pool_timeout=timeout())
-            event.listen(eng, "connect", _sqlite_pragmas)
-        else:
-            eng = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_timeout=timeout(),
-                                connect_args=_postgresql_limits())
-        entry = (os.getpid(), eng, sessionmaker(eng, expire_on_commit=False))
-        _engines[url] = entry
-    return entry
+def connect(url: str) -> tuple[Engine, sessionmaker[Session]]:
+    """A new engine for ``url`` and its session factory (:func:`engine` and :func:`session_scope`
+    keep one per process and URL)."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            # password and key digests: a new database is its owner's alone from the start
+            # (SQLite gives its -wal and -shm files the database file's mode)
+            _create_private(path.split("?", 1)[0])
+        eng = create_engine(url, connect_args={"timeout": timeout(), "check_same_thread": False},
+                            pool_timeout=timeout())
+        event.listen(eng, "connect", _sqlite_pragmas)
+    else:
+        eng = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_timeout=timeout(),
+                            connect_args=_postgresql_limits())
+    return eng, sessionmaker(eng, expire_on_commit=False)
 
 
 def _postgresql_limits() -> dict:
     """libpq's connect_timeout (whole seconds, at least 2) and the server's statement_timeout, so a
     database that is down or stuck on a lock costs a caller a bounded wait, never a hung thread."""
-    statement_ms = int(float(config.env("DATABASE_STATEMENT_TIMEOUT")) * 1000)
+    statement_ms = int(config.number("DATABASE_STATEMENT_TIMEOUT", float) * 1000)
     return {"connect_timeout": max(2, math.ceil(timeout())), "options": f"-c statement_timeout={statement_ms}"}
 
 
 @contextmanager
 def session_scope(url: str | None = None) -> Iterator[Session]:
     """A session that commits on success and rolls back on error."""
-    session = _entry(url)[2]()
+    session = _database(url)[1]()
     try:
         yield session
         session.commit()
@@ -114,12 +117,6 @@ def rows_changed(result: Result[Any]) -> int | None:
     ``CursorResult``, which counts them.)"""
     count = cast(CursorResult[Any], result).rowcount
     return count if count >= 0 else None
-
-
-def dispose_all() -> None:
-    for _, eng, _ in _engines.values():
-        eng.dispose()
-    _engines.clear()
 
 
 def on_commit(session: Session, action) -> None:

@@ -1,54 +1,58 @@
-"""One Redis client per process and URL."""
+"""Redis clients: one per process, URL and timeout, kept by the process's services (:mod:`mutt_app.services`)."""
 
 from __future__ import annotations
 
-import os
 import threading
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from mutt_app import config
-
-_clients: dict[tuple[str, float], tuple[int, redis.Redis]] = {}
+from mutt_app import config, services
 
 PROBE_SHARE = 0.25  # /health and /metrics wait this share of REDIS_TIMEOUT: they answer within 2 s
 
 
 def timeout() -> float:
     """Seconds to wait for Redis to connect or to answer one command (REDIS_TIMEOUT)."""
-    return float(config.env("REDIS_TIMEOUT"))
+    return config.get().redis_timeout
 
 
 def get(url: str | None = None) -> redis.Redis:
-    """The shared client for ``url`` (default: the configured Redis), rebuilt after a fork."""
-    return _client(url, timeout())
+    """This process's client for ``url`` (default: the configured Redis)."""
+    return _client(url, None)
 
 
 def probe(url: str | None = None) -> redis.Redis:
     """A client for health checks and metrics scrapes: it gives up after a quarter of REDIS_TIMEOUT,
     so that a Redis that is down or hung is reported quickly rather than waited for."""
-    return _client(url, timeout() * PROBE_SHARE)
+    return _client(url, PROBE_SHARE)
 
 
-def _client(url: str | None, seconds: float) -> redis.Redis:
-    """A client whose every connect and command gives up after ``seconds`` (redis.TimeoutError).
+def _client(url: str | None, share: float | None) -> redis.Redis:
+    """This process's client for ``url`` whose timeout is REDIS_TIMEOUT (times ``share``)."""
+    process = services.current()
+    settings = config.of(process)
+    key = ("redis", url or settings.redis_url, settings.redis_timeout * (share or 1))
+    return process.own(key, lambda: connect(key[1], key[2]), close=_give_back_idle)
+
+
+def _give_back_idle(client: redis.Redis) -> None:
+    client.connection_pool.disconnect(inuse_connections=False)
+
+
+def connect(url: str, seconds: float) -> redis.Redis:
+    """A new client whose every connect and command gives up after ``seconds`` (redis.TimeoutError)
+    (:func:`get` and :func:`probe` keep one per process, URL and timeout).
 
     A connection that fails is made again once, at once (a Redis restart closes every
     connection); a command that timed out is not sent again, so a Redis that accepts connections
     but never answers costs a caller ``seconds``, not redis-py's default of four tries with backoff.
     """
-    url = url or config.get().redis_url
-    entry = _clients.get((url, seconds))
-    if entry is None or entry[0] != os.getpid():
-        client = redis.Redis.from_url(
-            url, decode_responses=True, socket_timeout=seconds, socket_connect_timeout=seconds,
-            health_check_interval=30, retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
-        )
-        entry = (os.getpid(), client)
-        _clients[(url, seconds)] = entry
-    return entry[1]
+    return redis.Redis.from_url(
+        url, decode_responses=True, socket_timeout=seconds, socket_connect_timeout=seconds,
+        health_check_interval=30, retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
+    )
 
 
 _per_thread = threading.local()
@@ -76,5 +80,3 @@ def for_this_thread(client: redis.Redis) -> redis.Redis:
     return found
 
 
-def reset() -> None:
-    _clients.clear()

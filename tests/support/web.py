@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from mutt_app import config
+from mutt_app import config, services
 from mutt_app.access import users
 from mutt_app.storage.db import session_scope
 
@@ -44,18 +44,17 @@ def admin_key(scopes=("admin",), name: str = "test-admin") -> str:
 
 
 def forget_keys() -> None:
-    """Drop the web process's key cache (it re-reads keys at most once a second)."""
+    """Drop this process's key cache (it re-reads keys at most once a second)."""
     import web.security
 
-    web.security._cache = None
+    services.current().forget(web.security.API_KEYS)
 
 
 def fresh_app():
-    """A test app built from the current environment, with no key cached from an earlier test."""
+    """A test app built from the current environment, over services of its own."""
     from web import create_app
 
     config.reset()
-    forget_keys()
     app = create_app()
     app.config.update(TESTING=True)
     return app

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 
 from celeryconfig import ALERTS_QUEUE
-from mutt_app import config, dynconfig, handoff
+from mutt_app import config, dynconfig, handoff, services
 from mutt_app.alerting.batches import EventBatches
 from mutt_app.dead_letters import dlq
 from mutt_app.ingest.buffer import EventBuffer
@@ -36,8 +36,7 @@ def batches(redis, pg_url, worker):
     """The ingest side of the batches the in-thread worker processes, with the seed rules loaded."""
     with session_scope() as session:
         seed.load_if_empty(session)
-    alerter_task._knowledge._knowledge = None
-    alerter_task._backlog = (0.0, 0)
+    services.current().forget(alerter_task.RULES)  # the worker loaded the rules as it started, before the seed
     return EventBuffer(redis)
 
 
@@ -200,7 +199,7 @@ def test_backpressure_sheds_to_dead_letters_or_defers(batches):
     settled(batches, 3)  # three alerts now wait for Moogsoft (no forwarder runs here)
     change_setting("alerter_queue_shed_threshold", 2)
     change_setting("alerter_shed_mode", "dlq")
-    alerter_task._backlog = (0.0, 0)
+    services.current().forget(alerter_task.BACKLOG)  # the next batch counts the alerts waiting again
     send(batches, [make_event("h", "LINK-DOWN shed me") for _ in range(2)])
     stats = settled(batches, 5)
     assert stats["dead_lettered"] == 2

@@ -13,7 +13,7 @@ def test_production_against_external_services_needs_a_secret_key(monkeypatch, tm
     monkeypatch.setenv("MUTT_HOME", str(tmp_path))
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
     monkeypatch.delenv("SECRET_KEY", raising=False)
-    with pytest.raises(RuntimeError, match="SECRET_KEY"):
+    with pytest.raises(config.ConfigurationError, match="SECRET_KEY must be set"):
         config.load()
 
 
@@ -92,10 +92,31 @@ def test_listen_refuses_half_a_tls_setting_in_one_line(tmp_path):
     assert result.stderr == "Error: SYSLOG_TLS_CERT and SYSLOG_TLS_KEY: set both, or neither\n", result.stderr
 
 
-def test_celery_started_directly_refuses_a_wrong_setting_too(tmp_path):
-    result = run_optimised(["-c", "import celeryconfig"], tmp_path, CLAIM_LEASE_SECONDS="20")
+@pytest.mark.parametrize("program", [["worker", "--pool", "solo"], ["beat"]])
+def test_celery_started_directly_refuses_a_wrong_setting_as_it_starts(program, tmp_path):
+    args = ["-m", "celery", "-A", "mutt_app.celery_app", *program]
+    if program[0] == "beat":
+        args += ["-s", str(tmp_path / "celerybeat-schedule")]
+    result = run_optimised(args, tmp_path, CLAIM_LEASE_SECONDS="20")
     assert result.returncode == 1
-    assert "mutt_app.errors.ConfigurationError: CLAIM_LEASE_SECONDS=20 must be at least" in result.stderr
+    assert result.stderr.rstrip().splitlines()[-1].startswith("Error: CLAIM_LEASE_SECONDS=20 must be at least")
+    assert "Traceback" not in result.stderr
+
+
+def test_every_configuration_problem_is_one_exception_naming_the_variable(monkeypatch, tmp_path):
+    monkeypatch.setenv("MUTT_HOME", str(tmp_path))
+    cases = {"MUTT_ENV": ("staging", "MUTT_ENV='staging' must be one of production, development, test"),
+             "LOG_LEVEL": ("LOUD", "LOG_LEVEL='LOUD' must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+             "LOG_FORMAT": ("xml", "LOG_FORMAT='xml' must be one of json, text"),
+             "MOOG_TIMEOUT": ("ten", "MOOG_TIMEOUT='ten' is not a number"),
+             "MOOG_VERIFY_TLS": ("ture", "MOOG_VERIFY_TLS='ture' is neither true nor false"),
+             "MAX_CONTENT_LENGTH": ("5MB", "MAX_CONTENT_LENGTH='5MB' is not an integer")}
+    for name, (value, message) in cases.items():
+        with monkeypatch.context() as patch:
+            patch.setenv(name, value)
+            with pytest.raises(config.ConfigurationError) as raised:
+                config.load()
+            assert str(raised.value).startswith(message)
 
 
 @pytest.fixture

@@ -90,7 +90,6 @@ def test_forwarder_is_unhealthy_while_alerts_wait_and_none_is_delivered(client, 
 
     monkeypatch.setattr(health, "_consumers", (time.monotonic(), {"moog": ["w1@host"]}))
     monkeypatch.setattr(health, "FORWARDING_TTL", 0.0)
-    monkeypatch.setattr(health, "_forwarding", health._forwarding)  # put back after the test
     assert client.get("/health/forwarder").status_code == 200
     insert_alerts(1, created_at=datetime.now(UTC) - timedelta(minutes=10), attempts=4, last_error="HTTP 502")
     response = client.get("/health/forwarder")

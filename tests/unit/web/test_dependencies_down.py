@@ -16,7 +16,7 @@ from mutt_app.access import api_keys
 from mutt_app.storage import redis_client
 from mutt_app.storage.db import session_scope
 from tests.support.faults import SilentServer, closed_port_url
-from tests.support.web import PASSWORD, csrf_token, forget_keys, login, make_user
+from tests.support.web import PASSWORD, csrf_token, login, make_user
 
 EVENT = {"hostname": "core-router-01", "message": "link down"}
 
@@ -41,12 +41,8 @@ def app_with(monkeypatch, **env):
 
 
 def forget_clients() -> None:
-    """Drop the settings and the web process's module-level Redis users (key cache, login throttle)."""
-    import web.auth
-
+    """New services for this process, from the changed environment (settings, clients, caches)."""
     config.reset()
-    forget_keys()
-    web.auth._throttle = None
 
 
 @pytest.fixture
