@@ -259,10 +259,8 @@ class Listener:
         self.stopping = False  # no connection is resumed any more
 
     def room(self) -> None:
-        """From the submitter thread: there is room again, resume the connections paused for it.
-        Scheduled even when none looks paused: the loop may be pausing one right now, and a
-        connection paused after the last chunk's call would never be read again."""
-        if self.loop is not None:
+        """From the submitter thread: there is room again, resume the connections paused for it."""
+        if self.paused and self.loop is not None:
             self.loop.call_soon_threadsafe(self._resume)
 
     def _resume(self) -> None:
