@@ -166,6 +166,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mutt-bench-listeners-") as scratch:
         listener = Listener(args.redis_url, Path(scratch))
         try:
+            time.sleep(1.0)
+            idle_rss = listener.memory_mb()
             rows = []
 
             def measured(name: str, expected: int, senders: list, started: float, cpu: float, listener_name: str,
@@ -182,6 +184,8 @@ def main() -> None:
                 print(f"{name:28} sent {expected:>8}  queued {accepted:>8}  dropped {dropped:>7}  "
                       f"{accepted / seconds:>9,.0f}/s  listener CPU {(listener.cpu_seconds() - cpu) / seconds:.2f} cores"
                       + ("" if accepted + dropped == expected else "  (NOT ALL ACCOUNTED FOR)"), flush=True)
+                if accepted + dropped != expected:
+                    print((Path(scratch) / "listen.log").read_text()[-3000:], flush=True)
 
             def scenario(name, listener_name, expected, senders_args):
                 listener.accepted_before = listener.accepted()
@@ -200,9 +204,9 @@ def main() -> None:
             scenario(f"snmp traps at {args.trap_rate:,.0f}/s", "snmp-trap", int(args.trap_rate * args.seconds),
                      [(send_paced, listener.trap_port, [TRAP], args.trap_rate, args.seconds)])
             scenario("snmp trap flood", "snmp-trap", args.flood // 2, [(send_flood, listener.trap_port, [TRAP], args.flood // 2)])
-            print(f"listener RSS: at most {listener.max_rss:.0f} MB while loaded (sampled), {listener.memory_mb():.0f} MB "
-                  f"after; VmHWM {listener.memory_mb('VmHWM'):.0f} MB (the peak, reached at start-up: importing "
-                  f"mutt_app.access.users hashes a dummy argon2 password, 64 MiB)")
+            print(f"listener RSS: {idle_rss:.0f} MB idle (before the first scenario), at most {listener.max_rss:.0f} MB "
+                  f"while loaded (sampled), {listener.memory_mb():.0f} MB after; VmHWM {listener.memory_mb('VmHWM'):.0f} MB "
+                  f"(the peak); load average {' '.join(f'{load:.2f}' for load in os.getloadavg())}")
         finally:
             listener.stop()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from typing import Any
 
@@ -96,16 +97,22 @@ def count(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(User)) or 0
 
 
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+@functools.cache
+def _dummy_hash() -> str:
+    """The hash an unknown name is checked against. Made on the first login a process sees, not at
+    import: an argon2 hash takes 64 MiB, which processes that never check a password (workers,
+    `mutt listen`) should not pay."""
+    return _hasher.hash(secrets.token_hex(16))
 
 
 def authenticate(session: Session, username: str, password: str) -> User | None:
     """The active user with this name and password, or None. An unknown name costs the same
     hash check as a wrong password, so timing does not tell which names exist."""
+    dummy_hash = _dummy_hash()  # before the look-up: a process's first login pays it whatever the name
     user = session.scalar(select(User).where(func.lower(User.username) == (username or "").strip().lower()))
     if user is None:
         try:
-            _hasher.verify(_DUMMY_HASH, password or "")
+            _hasher.verify(dummy_hash, password or "")
         except VerificationError:
             pass
         return None

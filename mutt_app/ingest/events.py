@@ -12,6 +12,7 @@ per alert.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -63,6 +64,9 @@ _PORT = re.compile(r":[0-9]{1,5}$")
 # PostgreSQL cannot store NUL characters or unpaired surrogates; both only reach Python via
 # \u escapes, so the (rare) bodies that contain such an escape are cleaned after parsing.
 _UNSTORABLE_ESCAPE = re.compile(r"\\u(0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+# json.dumps(event, allow_nan=False), made once: json.dumps builds an encoder per call unless
+# every option is the default
+_ENCODER = json.JSONEncoder(allow_nan=False)
 
 
 class BodyError(InvalidInput):
@@ -318,21 +322,36 @@ def timestamp(value: Any) -> str:
         if isinstance(value, (int, float)):
             moment = _epoch(value)
         elif isinstance(value, str):
-            text = value.strip()
-            try:
-                moment = datetime.fromisoformat(text)
-            except ValueError:
-                try:
-                    moment = _epoch(float(text))
-                except ValueError:
-                    moment = datetime.fromisoformat(text.upper())  # RFC 3339 allows "t" and "z"
+            return _text_timestamp(value)
         else:
             raise ValueError
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment.astimezone(UTC).isoformat()
+        return _utc_iso(moment)
     except (OverflowError, OSError) as error:
         raise ValueError from error
+
+
+@functools.lru_cache(maxsize=4096)
+def _text_timestamp(value: str) -> str:
+    """``timestamp`` of a string. Cached: the events of a burst (a syslog chunk, an NDJSON body)
+    mostly share a handful of times, and reading one is a good part of normalising an event."""
+    text = value.strip()
+    try:
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            try:
+                moment = _epoch(float(text))
+            except ValueError:
+                moment = datetime.fromisoformat(text.upper())  # RFC 3339 allows "t" and "z"
+        return _utc_iso(moment)
+    except (OverflowError, OSError) as error:
+        raise ValueError from error
+
+
+def _utc_iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat()
 
 
 def _epoch(number: float) -> datetime:
@@ -458,7 +477,7 @@ def normalise(item: Any, stamp: Stamp) -> dict[str, Any]:
 def encode(event: dict[str, Any], max_bytes: int) -> str:
     """The canonical event as the JSON document that is queued (ASCII, so characters are bytes),
     or EventTooLarge when it is over ``max_bytes``."""
-    document = json.dumps(event, allow_nan=False)
+    document = _ENCODER.encode(event)
     if len(document) > max_bytes:
         raise EventTooLarge(f"event: {len(document)} bytes as JSON; at most {max_bytes} (max_event_bytes)")
     return document

@@ -14,6 +14,7 @@ hold them raw); the item then also carries ``raw_base64``, the message's exact b
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -188,17 +189,24 @@ def _bsd_time(stamp: re.Match[str], received: datetime) -> str | None:
     """The RFC 3164 time as ISO 8601 UTC: no zone (or a zone name) means UTC; no year: the latest
     year that does not put it more than FUTURE_TOLERANCE after ``received`` (a "Dec 31" received on
     1 January is last year's)."""
+    return _bsd_moment(stamp["year1"] or stamp["year2"], stamp["month"], stamp["day"], stamp["time"],
+                       stamp["fraction"], stamp["zone"], received)
+
+
+@functools.lru_cache(maxsize=1024)
+def _bsd_moment(year: str | None, month_name: str, day_text: str, time_text: str, fraction: str | None,
+                zone: str | None, received: datetime) -> str | None:
+    """``_bsd_time``, cached: the lines of one TCP read share ``received``, and mostly their time."""
     try:
-        hour, minute, second = (int(part) for part in stamp["time"].split(":"))
-        micro = int((stamp["fraction"] or ".0")[1:].ljust(6, "0")[:6])
-        year = stamp["year1"] or stamp["year2"]
-        zone = stamp["zone"] or ""
+        hour, minute, second = (int(part) for part in time_text.split(":"))
+        micro = int((fraction or ".0")[1:].ljust(6, "0")[:6])
+        zone = zone or ""
         offset = timedelta(0)
         if zone[:1] in ("+", "-"):
             digits = zone[1:].replace(":", "")
             offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
             offset = -offset if zone[0] == "-" else offset
-        month, day = _MONTHS[stamp["month"].capitalize()], int(stamp["day"])
+        month, day = _MONTHS[month_name.capitalize()], int(day_text)
         moment: datetime | None = None
         if year:
             moment = datetime(int(year), month, day, hour, minute, second, micro, UTC) - offset
