@@ -259,8 +259,10 @@ class Listener:
         self.stopping = False  # no connection is resumed any more
 
     def room(self) -> None:
-        """From the submitter thread: there is room again, resume the connections paused for it."""
-        if self.paused and self.loop is not None:
+        """From the submitter thread: there is room again, resume the connections paused for it.
+        Always asks the loop (which owns ``paused``): a connection the loop pauses while this
+        thread looks would otherwise wait for a next chunk that may never come."""
+        if self.loop is not None:
             self.loop.call_soon_threadsafe(self._resume)
 
     def _resume(self) -> None:
