@@ -7,6 +7,7 @@ import yaml
 
 import celeryconfig
 from mutt_app.cli import run
+from tests.support import scripts
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -155,17 +156,6 @@ def test_generated_files_are_current():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def _run_tests_module():
-    import importlib.util
-    import sys
-
-    if "run_tests" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("run_tests", ROOT / "scripts" / "run_tests.py")
-        sys.modules["run_tests"] = module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return sys.modules["run_tests"]
-
-
 def _sources() -> list[str]:
     return sorted(p.relative_to(ROOT).as_posix() for top in ("mutt_app", "tasks", "web") for p in (ROOT / top).rglob("*.py"))
 
@@ -180,7 +170,7 @@ def _codecov_owns(paths: list[str], source: str) -> bool:
 
 
 def test_codecov_components_partition_the_code_as_the_test_command_does():
-    run_tests = _run_tests_module()
+    run_tests = scripts.run_tests()
     components = yaml.safe_load((ROOT / "codecov.yml").read_text())["component_management"]["individual_components"]
     floors = {c.name: c.floor for c in run_tests.COMPONENTS}
     assert {c["name"]: float(c["statuses"][0]["target"].rstrip("%")) for c in components} == floors
@@ -193,7 +183,7 @@ def test_every_component_pattern_matches_a_file():
     """A pattern that matches nothing is a file moved or renamed without its component following it."""
     from fnmatch import fnmatchcase
 
-    run_tests = _run_tests_module()
+    run_tests = scripts.run_tests()
     sources = _sources()
     dead = [(c.name, pattern) for c in run_tests.COMPONENTS for pattern in c.files
             if not any(fnmatchcase(source, pattern.removeprefix("!")) for source in sources)]
@@ -201,13 +191,13 @@ def test_every_component_pattern_matches_a_file():
 
 
 def test_every_component_but_core_owns_code():
-    run_tests = _run_tests_module()
+    run_tests = scripts.run_tests()
     owned = {run_tests.component_of(source) for source in _sources()}
     assert owned == {c.name for c in run_tests.COMPONENTS}
 
 
 def test_docs_coverage_md_has_the_one_section_a_full_run_writes():
-    run_tests = _run_tests_module()
+    run_tests = scripts.run_tests()
     text = run_tests.COVERAGE_DOC.read_text()
     assert text.count(run_tests.DOC_BEGIN) == 1 and text.count(run_tests.DOC_END) == 1
     assert text.index(run_tests.DOC_BEGIN) < text.index(run_tests.DOC_END)

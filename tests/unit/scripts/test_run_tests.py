@@ -2,27 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support import scripts
+
 ROOT = Path(__file__).resolve().parents[3]
 
 
-def _run_tests():
-    if "run_tests" not in sys.modules:
-        spec = importlib.util.spec_from_file_location("run_tests", ROOT / "scripts" / "run_tests.py")
-        sys.modules["run_tests"] = module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return sys.modules["run_tests"]
-
-
 def test_the_test_command_lints_with_ruff_the_import_contracts_and_mypy_before_the_tests():
-    run_tests = _run_tests()
+    run_tests = scripts.run_tests()
     assert [name for name, _ in run_tests.LINT] == ["ruff", "import contracts", "mypy"]
     main = inspect.getsource(run_tests.main)
     assert main.index("lint()") < main.index("run_step(")
@@ -43,7 +35,7 @@ BAD_AND_GOOD = {
 
 @pytest.mark.parametrize("name", BAD_AND_GOOD)
 def test_a_finding_fails_the_lint_step_and_is_printed(name, tmp_path, capsys):
-    run_tests = _run_tests()
+    run_tests = scripts.run_tests()
     # the project's own configuration, checking one module of a project of its own
     config = (ROOT / "pyproject.toml").read_text().replace(
         'packages = ["mutt_app", "tasks", "web"]\nmodules = ["celeryconfig"]', 'modules = ["probe"]')
