@@ -12,6 +12,7 @@ services (:mod:`mutt_app.services`).
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -150,9 +151,12 @@ def number(name: str, kind: type[int] | type[float] = int) -> int | float:
     :class:`ConfigurationError` naming it when it is not one."""
     value = env(name)
     try:
-        return kind(value)
+        parsed = kind(value)
     except ValueError:
-        raise ConfigurationError(f"{name}={value!r} is not {'an integer' if kind is int else 'a number'}") from None
+        parsed = None
+    if parsed is None or not math.isfinite(parsed):  # float("inf") parses, and would wait forever
+        raise ConfigurationError(f"{name}={value!r} is not {'an integer' if kind is int else 'a number'}")
+    return parsed
 
 
 def declared_default(name: str) -> str | None:

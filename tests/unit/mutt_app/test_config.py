@@ -109,6 +109,7 @@ def test_every_configuration_problem_is_one_exception_naming_the_variable(monkey
              "LOG_LEVEL": ("LOUD", "LOG_LEVEL='LOUD' must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
              "LOG_FORMAT": ("xml", "LOG_FORMAT='xml' must be one of json, text"),
              "MOOG_TIMEOUT": ("ten", "MOOG_TIMEOUT='ten' is not a number"),
+             "REDIS_TIMEOUT": ("inf", "REDIS_TIMEOUT='inf' is not a number"),
              "MOOG_VERIFY_TLS": ("ture", "MOOG_VERIFY_TLS='ture' is neither true nor false"),
              "MAX_CONTENT_LENGTH": ("5MB", "MAX_CONTENT_LENGTH='5MB' is not an integer")}
     for name, (value, message) in cases.items():
