@@ -322,7 +322,8 @@ def timestamp(value: Any) -> str:
         if isinstance(value, (int, float)):
             moment = _epoch(value)
         elif isinstance(value, str):
-            return _text_timestamp(value)
+            # only short texts are cached: a key padded to the event size limit must not be kept
+            return _cached_text_timestamp(value) if len(value) <= 64 else _text_timestamp(value)
         else:
             raise ValueError
         return _utc_iso(moment)
@@ -330,10 +331,8 @@ def timestamp(value: Any) -> str:
         raise ValueError from error
 
 
-@functools.lru_cache(maxsize=4096)
 def _text_timestamp(value: str) -> str:
-    """``timestamp`` of a string. Cached: the events of a burst (a syslog chunk, an NDJSON body)
-    mostly share a handful of times, and reading one is a good part of normalising an event."""
+    """``timestamp`` of a string."""
     text = value.strip()
     try:
         try:
@@ -346,6 +345,11 @@ def _text_timestamp(value: str) -> str:
         return _utc_iso(moment)
     except (OverflowError, OSError) as error:
         raise ValueError from error
+
+
+# The events of a burst (a syslog chunk, an NDJSON body) mostly share a handful of times, and
+# reading one is a good part of normalising an event.
+_cached_text_timestamp = functools.lru_cache(maxsize=4096)(_text_timestamp)
 
 
 def _utc_iso(moment: datetime) -> str:
