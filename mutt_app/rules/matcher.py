@@ -75,9 +75,12 @@ class Rule:
     team_assignment: str = ""
     moog_severity: int = 3
     is_active: bool = True
+    clear_match_string: str | None = None
+    clear_trap_oid: str | None = None
 
     FIELDS = ("id", "name", "priority", "match_type", "match_string", "trap_oid", "syslog_severity",
-              "prod_handling", "dev_handling", "team_assignment", "moog_severity", "is_active")
+              "prod_handling", "dev_handling", "team_assignment", "moog_severity", "is_active",
+              "clear_match_string", "clear_trap_oid")
 
     @classmethod
     def of(cls, source: Any) -> Rule:
@@ -111,6 +114,16 @@ class Reason:
 
     def as_dict(self) -> dict[str, str]:
         return {"field": self.field, "pattern": self.pattern, "how": self.how, "found": self.found}
+
+
+@dataclass(frozen=True)
+class Classified:
+    """What an event is to the first rule it matches: the problem, or (``clears``) its clear, and
+    the key that pairs the two (None: the alert's signature falls back to the message fingerprint)."""
+
+    rule: Rule
+    clears: bool = False
+    key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -394,6 +407,12 @@ class RuleSet:
         """The first rule (priority, id) that matches ``event``, or None."""
         compiled, _ = self._first(event)
         return compiled.rule if compiled is not None else None
+
+    def classify(self, event: Mapping[str, Any]) -> Classified | None:
+        """The first rule that matches ``event`` by its pattern or its clear pattern, which of the two,
+        and the key the pattern extracted."""
+        rule = self.match(event)
+        return Classified(rule) if rule is not None else None
 
     def explain(self, event: Mapping[str, Any]) -> Match | None:
         """``match`` with the reasons: which field matched which pattern."""

@@ -58,7 +58,8 @@ MATCH_TYPES = ("contains", "regex", "oid_prefix")
 HANDLINGS = ("Page_and_ticket", "Page_only", "Ticket_only", "Ignore")
 ROLES = ("viewer", "operator", "admin")
 SCOPES = ("ingest", "read", "operator", "admin")
-ALERT_STATES = ("pending", "sending", "delivered", "dead")
+ALERT_STATES = ("pending", "sending", "delivered", "dead")  # an outbox row's delivery state
+LIFECYCLE_STATES = ("open", "cleared")                      # an alert's state (AlertState); flapping is a flag
 DEAD_LETTER_STATES = ("waiting", "replayed", "poison")
 
 
@@ -84,6 +85,9 @@ class Rule(Base):
     dev_handling: Mapped[str] = mapped_column(String(100))
     team_assignment: Mapped[str] = mapped_column(String(100))
     moog_severity: Mapped[int] = mapped_column(Integer, default=3)
+    # The clear pattern (same match_type; clear_trap_oid for oid_prefix rules): an event matching it clears the alert.
+    clear_match_string: Mapped[str | None] = mapped_column(String(255))
+    clear_trap_oid: Mapped[str | None] = mapped_column(String(255))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -118,6 +122,7 @@ class EventAudit(Base):
         Index("ix_event_audit_hostname", "hostname"),
         Index("ix_event_audit_rule_id", "rule_id"),
         Index("ix_event_audit_correlation_id", "correlation_id"),
+        Index("ix_event_audit_alert_id", "alert_id"),
         {"postgresql_partition_by": "RANGE (received_at)"},
     )
 
@@ -134,6 +139,7 @@ class EventAudit(Base):
     team: Mapped[str] = mapped_column(String(100))
     correlation_id: Mapped[str] = mapped_column(String(64))
     event: Mapped[dict] = mapped_column(JSONDocument)
+    alert_id: Mapped[int | None] = mapped_column(BigInteger)  # the AlertState this event opened, refreshed or cleared
 
 
 class ConfigAudit(Base):
@@ -244,3 +250,44 @@ class DeadLetter(Base):
     next_replay_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AlertState(Base):
+    """An alert as operators and Moogsoft see it: one row per signature ("the same problem"),
+    open until a clear arrives. Its deliveries to Moogsoft are outbox rows (``Alert``).
+    docs/alerts.md has the model: states, signatures, clears, deduplication, flapping."""
+
+    __tablename__ = "alert_states"
+    __table_args__ = (
+        UniqueConstraint("signature", name="uq_alert_states_signature"),
+        CheckConstraint("state IN ('open', 'cleared')", name="alert_states_state"),
+        Index("ix_alert_states_state_last_seen", "state", "last_seen"),
+        Index("ix_alert_states_hostname", "hostname"),
+        Index("ix_alert_states_rule_id", "rule_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    signature: Mapped[str] = mapped_column(String(255))            # what Moogsoft sees: mutt:rule:<id>:<host>:<key>
+    kind: Mapped[str] = mapped_column(String(10), default="rule")   # rule | meta | heartbeat
+    state: Mapped[str] = mapped_column(String(10), default="open")
+    flapping: Mapped[bool] = mapped_column(Boolean, default=False)
+    flapping_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    rule_id: Mapped[int | None] = mapped_column(Integer)
+    rule_name: Mapped[str] = mapped_column(String(120), default="")
+    hostname: Mapped[str] = mapped_column(String(255))
+    key: Mapped[str] = mapped_column(String(255), default="")       # what pairs a clear with its alert
+    team: Mapped[str] = mapped_column(String(100), default="")
+    severity: Mapped[int] = mapped_column(Integer, default=3)
+    environment: Mapped[str] = mapped_column(String(10), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    occurrences: Mapped[int] = mapped_column(Integer, default=1)    # events since it opened
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_event_time: Mapped[datetime | None] = mapped_column(UTCDateTime)  # event time of the last event applied
+    changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)  # last open/cleared transition
+    transitions: Mapped[list | None] = mapped_column(JSONDocument)  # recent transition times (flap window)
+    last_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_sent_state: Mapped[str] = mapped_column(String(10), default="")
+    last_event_id: Mapped[str] = mapped_column(String(36), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
