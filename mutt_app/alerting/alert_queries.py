@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from mutt_app.audit import queries
@@ -102,7 +102,7 @@ def list_alerts(session: Session, where: AlertFilter, *, limit: int = DEFAULT_LI
     """One page of alerts: open first, then the most recently seen (ties: the newest id)."""
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
-    matching: Select[tuple[AlertState]] = select(AlertState).where(*where.conditions())
+    matching = select(AlertState).where(*where.conditions())
     total = session.scalar(select(func.count()).select_from(matching.subquery())) or 0
     if cursor is not None:
         matching = matching.where(_after(cursor))
