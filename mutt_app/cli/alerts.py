@@ -56,7 +56,7 @@ def show(alert_id: int, as_json: bool) -> None:
         click.echo(json.dumps(alert, indent=2))
         return
     flapping = f", flapping since {_time(alert['flapping_since'])}" if alert["flapping"] else ""
-    click.echo(f"alert {alert['id']}: {alert['state']}{flapping}, {alert['occurrences']} events since it opened")
+    click.echo(f"alert {alert['id']}: {alert['state']}{flapping}; occurrences since it opened: {alert['occurrences']}")
     for name in ("signature", "hostname", "rule_name", "key", "team", "severity", "environment", "description"):
         click.echo(f"  {name + ':':13} {alert[name]}")
     click.echo(f"  {'seen:':13} {_time(alert['first_seen'])} .. {_time(alert['last_seen'])}")

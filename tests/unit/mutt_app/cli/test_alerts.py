@@ -45,7 +45,7 @@ def test_show_has_events_and_deliveries(mutt):
     audit_events(alert_id, 2)
     insert_alerts(1, signature="mutt:rule:7:router1:Gi0/1", state="delivered", attempts=1, last_status=202)
     shown = mutt("alerts", "show", str(alert_id)).output
-    assert f"alert {alert_id}: open, 1 events since it opened" in shown
+    assert f"alert {alert_id}: open; occurrences since it opened: 1" in shown
     assert "events (newest 2 of 2):" in shown and "link down #1" in shown
     assert "deliveries to Moogsoft (newest 1 of 1):" in shown and "delivered  severity 4  1 attempts  last status 202" in shown
     assert json.loads(mutt("alerts", "show", str(alert_id), "--json").output)["key"] == "Gi0/1"
