@@ -16,10 +16,11 @@ from celeryconfig import QUEUES
 from mutt_app import dynconfig, handoff
 from mutt_app.access import api_keys as api_key_store
 from mutt_app.access import users
-from mutt_app.alerting import dry_run
+from mutt_app.alerting import alert_queries, dry_run
 from mutt_app.audit import queries
 from mutt_app.core import params
 from mutt_app.dead_letters import dlq
+from mutt_app.errors import InvalidInput
 from mutt_app.operations import dashboard as dash
 from mutt_app.operations import slo, status
 from mutt_app.remediation import replay
@@ -52,7 +53,13 @@ def dashboard():
     return render_template(
         "ui/dashboard.html", rates=rates, bars=dash.chart_svg_points(rates["chart_24h"]["data"]),
         status=status.gather(celery_app, redis, QUEUES, worker_timeout=0.5), slos=slos, slo_status=slo.overall(slos),
+        alerts=status.guarded(_alert_counts),
     )
+
+
+def _alert_counts() -> dict:
+    with session_scope() as session:
+        return alert_queries.counts(session)
 
 
 # --- audit ------------------------------------------------------------------------------
@@ -78,6 +85,30 @@ def events():
 @role_required("viewer")
 def config_audit():
     return _search(queries.search_changes, "ui/config_audit.html")
+
+
+# --- alerts -----------------------------------------------------------------------------
+
+@bp.get("/alerts")
+@role_required("viewer")
+def alerts():
+    args = {k: v for k, v in request.args.items() if v}
+    try:
+        with session_scope() as session:
+            page = alert_queries.search(session, args)
+    except InvalidInput as error:
+        flash(str(error), "error")
+        page = alert_queries.AlertPage([], alert_queries.DEFAULT_LIMIT, 0, None)
+    return render_template("ui/alerts.html", page=page, args=args, states=alert_queries.STATES,
+                           filters={k: v for k, v in args.items() if k != "cursor"})
+
+
+@bp.get("/alerts/<bigint:alert_id>")
+@role_required("viewer")
+def alert(alert_id: int):
+    with session_scope() as session:
+        row = alert_queries.detail(session, alert_id)  # an unknown id: NotFound, a 404 page (web/errors.py)
+    return render_template("ui/alert.html", row=row)
 
 
 # --- runtime settings -------------------------------------------------------------------
@@ -397,11 +428,16 @@ def purge_dead_letter(letter_id: int):
     return redirect(url_for("ui.dead_letters"))
 
 
-def page_url(endpoint: str, args: dict, **position: int) -> str:
-    """The pager's link: the filters and ``page=`` or ``offset=`` as a query string. (Passed to
+def page_url(endpoint: str, args: dict, **position: int | str) -> str:
+    """The pager's link: the filters and ``page=``, ``offset=`` or ``cursor=`` as a query string. (Passed to
     url_for as keywords, a parameter named ``_scheme``, ``_external`` or ``endpoint`` would be read
     as url_for's own.)"""
     return url_for(endpoint) + "?" + urlencode({**args, **position})
+
+
+def utc_time(iso: str | None) -> str:
+    """An ISO time as the pages show it: 2026-12-01 12:00:05 (UTC, to the second)."""
+    return (iso or "")[:19].replace("T", " ")
 
 
 def pretty(value) -> str:
@@ -409,6 +445,7 @@ def pretty(value) -> str:
 
 
 bp.add_app_template_filter(pretty, "pretty")
+bp.add_app_template_filter(utc_time, "utc_time")
 bp.add_app_template_global(page_url, "page_url")
 
 

@@ -21,6 +21,7 @@ COMMAND_MODULES = {
     "user": "accounts", "apikey": "accounts",
     "config": "settings",
     "dlq": "dlq",
+    "alerts": "alerts",
     "rules": "rules",
     "status": "ops", "send": "ops",
     "smoke": "checks", "validate": "checks",

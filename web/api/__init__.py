@@ -13,6 +13,7 @@ API_VERSION = "2.0"
 bp = Blueprint("api", __name__)
 
 from web.api import (  # noqa: E402,F401 - the modules register their routes on bp
+    alerts,
     apikeys,
     audit,
     config,

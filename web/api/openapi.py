@@ -77,6 +77,21 @@ SCHEMAS = {
     "DeadLetter": obj(("id", "kind", "ref_id", "reason", "state"), id=INT, kind={"enum": ["event", "alert"]},
                       ref_id=STR, reason=STR, error=STR, attempts=INT, state={"enum": ["waiting", "replayed", "poison"]},
                       payload={}),
+    "Alert": obj(("id", "signature", "state", "flapping", "hostname", "occurrences", "first_seen", "last_seen"),
+                  id=INT, signature=STR, kind=STR, state={"enum": ["open", "cleared"]}, flapping=BOOL,
+                  flapping_since=nullable(TIME), rule_id=nullable(INT), rule_name=STR, hostname=STR, key=STR, team=STR,
+                  severity=INT, environment=STR, description=STR, occurrences=INT, first_seen=TIME, last_seen=TIME,
+                  changed_at=TIME, last_sent_at=nullable(TIME), last_sent_state=STR),
+    "AlertPage": obj(("alerts", "pagination"), alerts={"type": "array", "items": ref("Alert")},
+                     pagination=obj(("limit", "total", "next_cursor"), limit=INT, total=INT, next_cursor=nullable(STR))),
+    "Delivery": obj(("id", "state", "attempts"), id=STR, state={"enum": ["pending", "sending", "delivered", "dead"]},
+                    severity={**INT, "description": "0: Moogsoft's clear"}, attempts=INT, last_status=nullable(INT),
+                    last_error=STR, decision=STR, created_at=TIME, delivered_at=nullable(TIME)),
+    "AlertDetail": {"allOf": [ref("Alert"), obj(
+        ("events", "events_total", "deliveries", "deliveries_total"),
+        events={"type": "array", "items": ref("EventAudit"), "description": "the newest 50, without the stored event"},
+        events_total=INT, deliveries={"type": "array", "items": ref("Delivery"), "description": "the newest 20"},
+        deliveries_total=INT)]},
     "Selection": {"type": "object", "description": '{"ids": [..]} or {"filter": {"kind", "reason", "state"}}, '
                   'plus optional "reason" (and "force" for replay).'},
 }
@@ -189,6 +204,14 @@ PATHS = {
                   body=obj(("team_assignment",), team_assignment=STR, reason=STR), errors=W),
         "delete": op("Remove a host's team assignment.", "operator", params=[path("hostname")], errors=W),
     },
+    "/api/v2/alerts": {"get": op("Alerts, open first, then the most recently seen. `state`: open, cleared or flapping "
+                                 "(the flag, in any state); `host`: a name, or its start followed by `*`, any case; "
+                                 "`limit` at most 200; `?cursor=<pagination.next_cursor>` continues (null after the "
+                                 "last page).", "read", (200, ref("AlertPage")),
+                                 params=query("state", "host", "rule_id", "limit", "cursor"))},
+    "/api/v2/alerts/{alert_id}": {"get": op("One alert with its newest events (audit rows) and its deliveries to "
+                                            "Moogsoft (outbox rows with its signature).", "read", (200, ref("AlertDetail")),
+                                            params=[path("alert_id", INT)], errors=(401, 403, 404))},
     "/api/v2/dead-letters": {"get": op("Dead letters (without payloads).", "read", (200, page_of("dead_letters", "DeadLetter")),
                                        params=query("kind", "reason", "state", "page", "limit"))},
     "/api/v2/dead-letters/{letter_id}": {"get": op("One dead letter with its payload.", "read", (200, ref("DeadLetter")),
@@ -227,7 +250,7 @@ def document() -> dict:
                            "(deprecated: answers carry X-API-Deprecated: true). Every answer under /api carries "
                            "X-API-Version. Errors are {\"error\", \"correlation_id\"}; API keys only in a header. "
                            "Numbers are strict: whole numbers are ASCII digits (no '²', '٣', '1e3' or '1_000') within "
-                           "their bounds, path ids at most what their column holds (2^31-1, dead letters 2^63-1; a "
+                           "their bounds, path ids at most what their column holds (2^31-1, dead letters and alerts 2^63-1; a "
                            "larger one is a 404); JSON bodies may not hold NaN, "
                            "Infinity, numbers that overflow a float (1e400) or NUL characters, nor may the path, query "
                            "or form fields: each is a 400 naming the value, never a 500.",

@@ -3,6 +3,7 @@ download)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -11,6 +12,11 @@ import pytest
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+# The screenshots the docs show are refreshed on request (MUTT_UPDATE_SCREENSHOTS=1); otherwise
+# they go to reports/, so a test run leaves the work tree as it found it.
+_ROOT = Path(__file__).resolve().parents[3]
+IMAGES = _ROOT / ("docs/images" if os.environ.get("MUTT_UPDATE_SCREENSHOTS") == "1" else "reports/screenshots")
 
 
 def require_chromium() -> None:

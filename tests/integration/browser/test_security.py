@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
 PASSWORD = "browser security passphrase"
 EVIL_NAME = "'+alert(document.domain)+'"
-PAGES = ["/", "/rules", "/rules/new", "/dev-hosts", "/teams", "/events", "/config-audit", "/dead-letters",
+PAGES = ["/", "/alerts", "/rules", "/rules/new", "/dev-hosts", "/teams", "/events", "/config-audit", "/dead-letters",
          "/settings", "/api-keys", "/users", "/password"]
 
 

@@ -5,9 +5,7 @@ it in the audit search, replay a dead letter. Saves the screenshots docs/web-ui.
 from __future__ import annotations
 
 import json
-import os
 import uuid
-from pathlib import Path
 
 import pytest
 import requests
@@ -17,14 +15,10 @@ from mutt_app.access import api_keys, users
 from mutt_app.dead_letters import dlq
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import DeadLetter, EventAudit
-from tests.integration.browser.conftest import require_chromium
+from tests.integration.browser.conftest import IMAGES, require_chromium
 from tests.support.fixtures import stack_of
 from tests.support.processes import wait_until
 
-# The screenshots docs/web-ui.md shows are refreshed on request (MUTT_UPDATE_SCREENSHOTS=1);
-# otherwise they go to reports/, so a test run leaves the work tree as it found it.
-_ROOT = Path(__file__).resolve().parents[3]
-IMAGES = _ROOT / ("docs/images" if os.environ.get("MUTT_UPDATE_SCREENSHOTS") == "1" else "reports/screenshots")
 PASSWORD = "browser test passphrase"
 
 

@@ -20,7 +20,7 @@ HOSTILE_TEXT = [str(2**64), str(2**40), "9" * 40, "²", "٣", "-1", "1e3", "NaN"
 ONE_BY_ONE = (str(2**64), str(2**40), "²")
 HOSTILE_JSON = [2**64, 2**40, 10**40, -1, 1e300, "²", "a\x00b", "x" * 5000]
 
-QUERY_NAMES = ("page", "limit", "offset", "rule_id", "last", "kind", "reason", "state", "host", "hostname",
+QUERY_NAMES = ("page", "limit", "offset", "cursor", "rule_id", "last", "kind", "reason", "state", "host", "hostname",
                "decision", "correlation_id", "start", "end", "start_date", "end_date", "changed_by", "table_name",
                "record_id", "operation", "include_deleted", "_external", "_scheme", "_anchor", "endpoint")
 BODY_NAMES = ("ids", "value", "reason", "hostname", "team_assignment", "name", "scopes", "username", "password",
