@@ -30,7 +30,8 @@ from mutt_app.errors import InvalidChange
 from mutt_app.rules import host_store, rule_store, validation
 from mutt_app.storage.models import Rule
 from mutt_app.suppression import silence_store
-from mutt_app.suppression.silences import SilenceError, validate as validate_silence
+from mutt_app.suppression.silences import SilenceError
+from mutt_app.suppression.silences import validate as validate_silence
 
 HEADER = """\
 # MUTT rule book: rules (first match by priority, then id), development hosts, device teams.

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from flask import g, jsonify, request
 
-from mutt_app.suppression import silence_store
 from mutt_app.storage.db import session_scope
+from mutt_app.suppression import silence_store
 from web.api import bp
 from web.api.rules import json_object
 from web.errors import api_error
