@@ -13,10 +13,11 @@ from mutt_app.cli import common
 from mutt_app.cli.settings import cli_actor
 from mutt_app.storage.db import session_scope
 from mutt_app.suppression import silence_store
-from mutt_app.suppression.silences import OPS, STATES, SilenceError
+from mutt_app.suppression.silences import STATES, SilenceError
 
-# --match field=OP=value: OP a symbol of the API or its name (eq, ne, re) where symbols are awkward in a shell.
+# --match: amtool's forms (field=value, field!=value, field=~regex) and field=NAME=value, NAME one of these.
 OP_NAMES = {"eq": "=", "ne": "!=", "re": "=~", "contains": "contains", "prefix": "prefix"}
+_FIELD = re.compile(r"^([a-z_]+)(.*)$", re.DOTALL)
 _DURATION = re.compile(r"^\s*(\d{1,6})\s*([smhdw])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
@@ -30,13 +31,17 @@ def parse_duration(text: str, option: str) -> int:
 
 
 def parse_match(text: str) -> dict[str, str]:
-    """'field=OP=value' -> a matcher; OP one of = != =~ contains prefix (or eq, ne, re)."""
-    field, _, rest = text.partition("=")
-    for name in sorted([*OPS, *OP_NAMES], key=len, reverse=True):
-        if rest.startswith(name + "="):
-            return {"field": field.strip(), "op": OP_NAMES.get(name, name), "value": rest[len(name) + 1:]}
-    raise SilenceError(f"--match {text!r}: write field=OP=value, OP one of {', '.join(OPS)} (or {', '.join(OP_NAMES)}), "
-                       "e.g. --match message=contains=LINK-3-UPDOWN")
+    """'hostname=r1', 'hostname!=r1', 'message=~LINK.*down', 'message=contains=LINK' -> a matcher."""
+    found = _FIELD.match(text.strip())
+    rest = found.group(2) if found else ""
+    for name, op in OP_NAMES.items():
+        if rest.startswith(f"={name}="):
+            return {"field": found.group(1), "op": op, "value": rest[len(name) + 2:]}  # type: ignore[union-attr]
+    for symbol in ("!=", "=~", "="):
+        if found and rest.startswith(symbol):
+            return {"field": found.group(1), "op": symbol, "value": rest[len(symbol):]}
+    raise SilenceError(f"--match {text!r}: write field=value, field!=value, field=~regex or field=NAME=value "
+                       f"(NAME one of {', '.join(OP_NAMES)}), e.g. --match message=contains=LINK-3-UPDOWN")
 
 
 def describe(matcher: dict[str, str]) -> str:
@@ -51,7 +56,8 @@ def silence_group() -> None:
 
 @silence_group.command("add")
 @click.option("--host", "hosts", multiple=True, help="hostname = HOST (repeat: one silence per host).")
-@click.option("--match", "matches", multiple=True, help="field=OP=value, e.g. environment=eq=dev (repeat: all must hold).")
+@click.option("--match", "matches", multiple=True,
+              help="field=value, field!=value, field=~regex, field=contains=text, field=prefix=text (repeat: all must hold).")
 @click.option("--for", "duration", help="How long from --starts (or now): 30m, 2h, 1d.")
 @click.option("--starts", help="ISO 8601 start (default now).")
 @click.option("--ends", help="ISO 8601 end (instead of --for).")
@@ -62,7 +68,7 @@ def silence_group() -> None:
 def silence_add(hosts: tuple[str, ...], matches: tuple[str, ...], duration: str | None, starts: str | None,
                 ends: str | None, rrule: str | None, window: str | None, tz: str, comment: str) -> None:
     """Create a silence; prints its id."""
-    now = datetime.now(UTC)
+    now = datetime.now(UTC).replace(microsecond=0)
     matchers = [parse_match(text) for text in matches]
     fields: dict[str, Any] = {"comment": comment, "starts_at": starts}
     if rrule:

@@ -349,7 +349,7 @@ def plan_silences(session: Session, items: list[Any], problems: list[str]) -> li
             problems.append(f"{where}: {_clip(str(error))}")
             continue
         if silence_id is None:
-            changes.append(Change("silence", "create", None, _clip(wanted["comment"], SHOWN), fields=fields))
+            changes.append(Change("silence", "create", None, f"new ({_clip(wanted['comment'], SHOWN)})", fields=fields))
             continue
         if not _is_id(silence_id) or silence_id not in stored:
             problems.append(f"{where}: no silence in force with id {_show(silence_id)} (leave the id out to create one)")
@@ -358,9 +358,9 @@ def plan_silences(session: Session, items: list[Any], problems: list[str]) -> li
         row = stored[silence_id]
         differing = {name: (getattr(row, name), value) for name, value in wanted.items() if getattr(row, name) != value}
         if differing:
-            changes.append(Change("silence", "update", silence_id, _clip(row.comment, SHOWN), fields=fields,
+            changes.append(Change("silence", "update", silence_id, f"{silence_id} ({_clip(row.comment, SHOWN)})", fields=fields,
                                   changes=differing))
-    changes += [Change("silence", "delete", silence_id, _clip(row.comment, SHOWN))
+    changes += [Change("silence", "delete", silence_id, f"{silence_id} ({_clip(row.comment, SHOWN)})")
                 for silence_id, row in sorted(stored.items()) if silence_id not in listed]
     return changes
 

@@ -418,6 +418,7 @@ def validate(fields: Mapping[str, Any], *, now: datetime) -> dict[str, Any]:
         if ends_at - starts_at > MAX_WINDOW:
             raise SilenceError(f"the window from starts_at to ends_at is longer than a year ({MAX_WINDOW.days} days)")
         return columns
+    columns["starts_at"] = starts_at = starts_at.replace(second=0)  # occurrences take their seconds from it
     columns.update(_validate_schedule(schedule, starts_at, ends_at))
     return columns
 
@@ -435,6 +436,8 @@ def _validate_schedule(schedule: Any, starts_at: datetime, ends_at: datetime | N
     text = text.strip().removeprefix("RRULE:")
     if "\n" in text or ":" in text:
         raise SilenceError("schedule.rrule: one RRULE only, without DTSTART (starts_at is the start)")
+    if "BYHOUR=" in text.upper() and "BYMINUTE=" not in text.upper():
+        text += ";BYMINUTE=0"  # else the minute would be starts_at's: BYHOUR=2 means 02:00
     duration = schedule.get("duration_seconds")
     if isinstance(duration, bool) or not isinstance(duration, int) or duration < 60:
         raise SilenceError("schedule.duration_seconds must be a whole number of seconds, at least 60")
