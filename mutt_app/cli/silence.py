@@ -13,23 +13,11 @@ from mutt_app.cli import common
 from mutt_app.cli.settings import cli_actor
 from mutt_app.storage.db import session_scope
 from mutt_app.suppression import silence_store
-from mutt_app.suppression.silences import STATES, SilenceError
+from mutt_app.suppression.silences import STATES, SilenceError, parse_duration
 
 # --match: amtool's forms (field=value, field!=value, field=~regex) and field=NAME=value, NAME one of these.
 OP_NAMES = {"eq": "=", "ne": "!=", "re": "=~", "contains": "contains", "prefix": "prefix"}
 _FIELD = re.compile(r"^([a-z_]+)(.*)$", re.DOTALL)
-_DURATION = re.compile(r"^\s*(\d{1,6})\s*([smhdw])\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(text: str, option: str) -> int:
-    """'90s', '30m', '2h', '1d', '1w' -> seconds."""
-    found = _DURATION.match(text)
-    if not found:
-        raise SilenceError(f"{option}: a duration such as 30m, 2h or 1d, not {text!r}")
-    return int(found.group(1)) * _UNIT_SECONDS[found.group(2)]
-
-
 def parse_match(text: str) -> dict[str, str]:
     """'hostname=r1', 'hostname!=r1', 'message=~LINK.*down', 'message=contains=LINK' -> a matcher."""
     found = _FIELD.match(text.strip())

@@ -16,6 +16,7 @@ time zone; every occurrence opens a window of that duration). docs/suppression.m
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -479,3 +480,15 @@ def _first_occurrence(rule: Any, local_start: datetime) -> datetime | None:
         shifted = rule.replace(dtstart=local_start.replace(year=local_start.year + shift), until=None, count=None)
         first = shifted.after(shifted._dtstart, inc=True)
     return None if first is None else first.replace(year=first.year - shift)
+
+
+_DURATION = re.compile(r"^\s*(\d{1,6})\s*([smhdw])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str, field: str) -> int:
+    """'90s', '30m', '2h', '1d', '1w' -> seconds, or SilenceError naming ``field``."""
+    found = _DURATION.match(text or "")
+    if not found:
+        raise SilenceError(f"{field}: a duration such as 30m, 2h or 1d, not {str(text)[:40]!r}")
+    return int(found.group(1)) * _UNIT_SECONDS[found.group(2)]

@@ -57,6 +57,7 @@ SCHEMAS = {
     "EventAudit": obj(("event_id", "received_at", "hostname", "rule_id", "decision", "correlation_id"),
                       event_id=STR, received_at=STR, event_time=nullable(STR), hostname=STR, rule_id=nullable(INT),
                       rule_name=STR, environment=STR, decision=STR, forwarded=BOOL, team=STR, correlation_id=STR,
+                      silence_id=nullable(INT),
                       message=STR, event=ANY_OBJECT),
     "ConfigChange": obj(("id", "changed_at", "changed_by", "operation", "table_name", "record_id"),
                         id=INT, changed_at=STR, changed_by=STR, operation={"enum": ["CREATE", "UPDATE", "DELETE"]},
