@@ -25,6 +25,8 @@ from mutt_app.alerting.lifecycle import BatchLifecycle
 from mutt_app.celery_app import app, in_background
 from mutt_app.core import logs, metrics
 from mutt_app.storage import db, redis_client
+from mutt_app.suppression import silence_store
+from mutt_app.suppression.silences import SilenceSet
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +44,16 @@ def _load(version: str | None) -> Knowledge:
     return knowledge
 
 
+def _load_silences(version: str | None) -> SilenceSet:
+    with db.session_scope() as session:
+        silences = silence_store.load(session, version=version)
+    log.info("silences loaded: %d not over (version %s)", len(silences), version)
+    return silences
+
+
 def _knowledge() -> KnowledgeCache:
-    """This process's rules, hosts and teams."""
-    return services.current().own(RULES, lambda: KnowledgeCache(_load))
+    """This process's rules, hosts, teams and silences."""
+    return services.current().own(RULES, lambda: KnowledgeCache(_load, silence_store.SilenceCache(_load_silences)))
 
 
 

@@ -7,6 +7,7 @@ admins manage runtime settings, API keys and users. CSRFProtect guards every POS
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
@@ -28,6 +29,8 @@ from mutt_app.rules import host_store, rule_store, validation
 from mutt_app.storage import redis_client
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import HANDLINGS, MATCH_TYPES, ROLES, SCOPES, ApiKey
+from mutt_app.suppression import silence_store
+from mutt_app.suppression import silences as silence_rules
 from web.auth import role_required
 from web.security import actor
 
@@ -50,8 +53,11 @@ def dashboard():
     redis = redis_client.get()
     rates = dash.ingest_rates(redis)
     slos = slo.report(redis)
+    with session_scope() as session:
+        active_silences = silence_store.count_active(session)
     return render_template(
         "ui/dashboard.html", rates=rates, bars=dash.chart_svg_points(rates["chart_24h"]["data"]),
+        active_silences=active_silences,
         status=status.gather(celery_app, redis, QUEUES, worker_timeout=0.5), slos=slos, slo_status=slo.overall(slos),
         alerts=status.guarded(_alert_counts),
     )
@@ -373,6 +379,89 @@ def set_team():
 @role_required("operator")
 def remove_team(hostname: str):
     return _host_change(host_store.remove_team, hostname, endpoint="ui.teams")
+
+
+# --- silences ---------------------------------------------------------------------------
+
+@bp.get("/silences")
+@role_required("viewer")
+def silences():
+    state = request.args.get("state", silence_rules.ACTIVE)
+    if state not in (*silence_rules.STATES, "all"):
+        abort(400, f"state must be one of {', '.join(silence_rules.STATES)} or all")
+    with session_scope() as session:
+        rows = [silence_store.to_dict(row)
+                for row in silence_store.list_silences(session, None if state == "all" else state)]
+    return render_template("ui/silences.html", rows=rows, state=state, tabs=(*silence_rules.STATES, "all"),
+                           fields=silence_rules.FIELDS, ops=silence_rules.OPS, host=request.args.get("host", ""))
+
+
+def silence_fields(form) -> dict:
+    """The create form: a host and/or one more matcher, for how long (or until), and why."""
+    matchers = []
+    if form.get("hostname", "").strip():
+        matchers.append({"field": "hostname", "op": "=", "value": form["hostname"].strip()})
+    if form.get("value", "").strip():
+        matchers.append({"field": form.get("field", ""), "op": form.get("op", ""), "value": form["value"].strip()})
+    now = datetime.now(UTC).replace(microsecond=0)
+    fields = {"matchers": matchers, "comment": form.get("comment", ""), "starts_at": now.isoformat()}
+    if form.get("ends_at", "").strip():
+        fields["ends_at"] = form["ends_at"].strip()
+    else:
+        seconds = silence_rules.parse_duration(form.get("duration", ""), "duration")
+        fields["ends_at"] = (now + timedelta(seconds=seconds)).isoformat()
+    return fields
+
+
+def _silence_change(change, *args) -> None:
+    try:
+        with session_scope() as session:
+            row = change(session, *args, actor=actor(), correlation_id=g.correlation_id)
+            flash(f"Silence {row.id}: {silence_store.to_dict(row)['state']}.")
+    except silence_rules.SilenceError as error:
+        flash(str(error), "error")
+    except LookupError as error:
+        not_found(error)
+
+
+@bp.post("/silences")
+@role_required("operator")
+def create_silence():
+    try:
+        fields = silence_fields(request.form)
+    except silence_rules.SilenceError as error:
+        flash(str(error), "error")
+    else:
+        _silence_change(silence_store.create, fields)
+    return redirect(url_for("ui.silences"))
+
+
+@bp.post("/silences/<int:silence_id>/extend")
+@role_required("operator")
+def extend_silence(silence_id: int):
+    try:
+        seconds = silence_rules.parse_duration(request.form.get("duration", ""), "duration")
+        with session_scope() as session:
+            current = silence_store.get(session, silence_id).ends_at
+        if current is None:
+            raise silence_rules.SilenceError("a recurring silence without an end: change its schedule instead")
+        ends = max(current, datetime.now(UTC)) + timedelta(seconds=seconds)
+    except silence_rules.SilenceError as error:
+        flash(str(error), "error")
+    except LookupError as error:
+        not_found(error)
+    else:
+        _silence_change(silence_store.update, silence_id, {"ends_at": ends.isoformat()})
+    return redirect(url_for("ui.silences"))
+
+
+@bp.post("/silences/<int:silence_id>/expire")
+@role_required("operator")
+def expire_silence(silence_id: int):
+    reason = request.form.get("reason", "").strip()
+    _silence_change(lambda session, *args, **kwargs: silence_store.expire(session, *args, reason=reason, **kwargs),
+                    silence_id)
+    return redirect(url_for("ui.silences"))
 
 
 # --- dead letters -----------------------------------------------------------------------

@@ -23,6 +23,7 @@ from mutt_app.storage.models import HANDLINGS
 
 FORWARDING = frozenset(handling.lower() for handling in HANDLINGS if handling != "Ignore")
 UNHANDLED = "unhandled"
+SILENCED = "silenced"           # a silence muted the event: audited with its silence_id, not forwarded
 META_DECISION = "ticket_only"   # a meta-alert asks for a ticket, not a page
 META_SEVERITY = 2               # Moogsoft Warning, as v2.5
 
@@ -112,19 +113,24 @@ def _one(knowledge: Knowledge, event: Any, now: datetime, lease_until: datetime,
     if received_at is None:
         raise ValueError("event has neither _received_at nor a parsable timestamp")
     rule = knowledge.rules.match(event)
-    if rule is None:
+    decision = decide(knowledge, event, rule)
+    silence_id = knowledge.silences.silencing(event, now=now, rule_id=rule.id if rule else None,
+                                              environment=decision.environment, team=decision.team)
+    if silence_id is not None:
+        decision = Decision(decision.environment, SILENCED, False, decision.team)
+    elif rule is None:
         outcome.unhandled.append(event)
         return
-    decision = decide(knowledge, event, rule)
     event_time = parse_time(event.get("timestamp"))
     correlation_id = str(event.get("_correlation_id") or "")[:64]
     outcome.audit_rows.append({
         "event_id": event_id, "received_at": received_at, "event_time": event_time, "hostname": hostname[:255],
-        "rule_id": rule.id, "rule_name": rule.name[:120], "environment": decision.environment,
+        "rule_id": rule.id if rule else None, "rule_name": rule.name[:120] if rule else "",
+        "environment": decision.environment, "silence_id": silence_id,
         "decision": decision.decision[:100], "forwarded": decision.forwarded, "team": decision.team[:100],
         "correlation_id": correlation_id, "event": event,
     })
-    if decision.forwarded:
+    if decision.forwarded and rule is not None:
         message = str(event.get("message") or "")
         outcome.alerts.append(_alert(
             event, kind="rule", rule_id=rule.id, rule_name=rule.name, team=decision.team,

@@ -17,6 +17,8 @@ from sqlalchemy.orm import Session
 from mutt_app.rules import rulebook
 from mutt_app.rules.matcher import RuleSet
 from mutt_app.storage import redis_keys
+from mutt_app.suppression.silence_store import SilenceCache
+from mutt_app.suppression.silences import EMPTY, SilenceSet
 
 DEV, PROD = "dev", "prod"
 RELOAD_AT_LEAST_EVERY = 60.0    # seconds: also reload without a version bump (e.g. Redis lost it)
@@ -35,6 +37,7 @@ class Knowledge:
     teams: dict[str, str]              # lower-cased hostname -> team
     version: str | None = None
     loaded_at: float = field(default_factory=time.monotonic)
+    silences: SilenceSet = EMPTY       # kept up to date by KnowledgeCache's SilenceCache
 
     @classmethod
     def build(cls, rules: Iterable[Any], dev_hosts: Iterable[str], teams: dict[str, str],
@@ -61,10 +64,12 @@ class Knowledge:
 
 class KnowledgeCache:
     """This process's rules, hosts and teams, reloaded when ``redis_keys.RULES_VERSION`` moves (checked
-    for every batch, so a change is used by the next batch) and at least every minute."""
+    for every batch, so a change is used by the next batch) and at least every minute. With a
+    ``SilenceCache``, the silences come along (their own version, docs/suppression.md)."""
 
-    def __init__(self, load: Callable[[str | None], Knowledge]) -> None:
+    def __init__(self, load: Callable[[str | None], Knowledge], silences: SilenceCache | None = None) -> None:
         self._load = load
+        self._silences = silences
         self._knowledge: Knowledge | None = None
 
     def get(self, redis_client: Redis) -> tuple[Knowledge, bool]:
@@ -72,10 +77,15 @@ class KnowledgeCache:
         stored = redis_client.get(redis_keys.RULES_VERSION)
         version = None if stored is None else str(stored)
         known = self._knowledge
-        if known is None or known.version != version or time.monotonic() - known.loaded_at > RELOAD_AT_LEAST_EVERY:
-            self._knowledge = self._load(version)
-            return self._knowledge, True
-        return known, False
+        reloaded = known is None or known.version != version or time.monotonic() - known.loaded_at > RELOAD_AT_LEAST_EVERY
+        if reloaded:
+            known = self._knowledge = self._load(version)
+        assert known is not None
+        if self._silences is not None:
+            silences = self._silences.get(redis_client)
+            if known.silences is not silences:
+                known = self._knowledge = replace(known, silences=silences)
+        return known, reloaded
 
 
 def load(session: Session, version: str | None = None) -> Knowledge:

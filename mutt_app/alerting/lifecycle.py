@@ -158,6 +158,9 @@ class BatchLifecycle:
         metrics.ALERTER_EVENTS.labels(status="poison").inc(counts["dead_lettered"])
         for alert in outcome.alerts:
             metrics.ALERTER_ALERTS.labels(kind=alert["kind"]).inc()
+        for row in outcome.audit_rows:
+            if row.get("silence_id") is not None:
+                metrics.ALERTER_SILENCED.labels(silence_id=str(row["silence_id"])).inc()
         metrics.ALERTER_BATCH_LATENCY.observe(time.perf_counter() - started)
         return PROCESSED
 

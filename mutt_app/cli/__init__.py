@@ -23,6 +23,7 @@ COMMAND_MODULES = {
     "dlq": "dlq",
     "alerts": "alerts",
     "rules": "rules",
+    "silence": "silence",
     "status": "ops", "send": "ops",
     "smoke": "checks", "validate": "checks",
 }

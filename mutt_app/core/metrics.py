@@ -32,6 +32,8 @@ ALERTER_ALERTS = Counter("mutt_alerter_alerts_forwarded", "Alerts raised for Moo
 ALERTER_META_ALERTS = Counter("mutt_alerter_unhandled_meta_alerts", "Meta-alerts raised by the unhandled roll-up.")
 ALERTER_BATCH_LATENCY = Histogram("mutt_alerter_processing_latency_seconds", "Time to process one batch of events.")
 ALERTER_RULES_RELOADS = Counter("mutt_alerter_cache_reloads", "Rule-set reloads after a change.")
+ALERTER_SILENCED = Counter("mutt_alerter_silenced_events", "Events a silence muted (audited, not forwarded), by silence id.",
+                          ["silence_id"])
 ALERTER_SHED = Counter("mutt_alerter_shed_events", "Events shed above alerter_queue_shed_threshold, by mode.", ["mode"])
 
 # forwarder

@@ -29,6 +29,9 @@ from sqlalchemy.orm import Session
 from mutt_app.errors import InvalidChange
 from mutt_app.rules import host_store, rule_store, validation
 from mutt_app.storage.models import Rule
+from mutt_app.suppression import silence_store
+from mutt_app.suppression.silences import SilenceError
+from mutt_app.suppression.silences import validate as validate_silence
 
 HEADER = """\
 # MUTT rule book: rules (first match by priority, then id), development hosts, device teams.
@@ -84,6 +87,7 @@ def export(session: Session) -> str:
         "rules": rules,
         "development_hosts": [row["hostname"] for row in host_store.list_dev_hosts(session)],
         "device_teams": {row["hostname"]: row["team_assignment"] for row in host_store.list_teams(session)},
+        "silences": export_silences(session),
     }
     return HEADER + yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=120)
 
@@ -157,9 +161,12 @@ def parse(text: str) -> dict[str, Any]:
         loader.dispose()
     if not isinstance(document, dict):
         raise DocumentError("the document must be a mapping with rules, development_hosts and device_teams")
-    unknown = sorted(str(key)[:SHOWN] for key in set(document) - {"rules", "development_hosts", "device_teams"})
+    unknown = sorted(str(key)[:SHOWN] for key in set(document) - {"rules", "development_hosts", "device_teams", "silences"})
     if unknown:
-        raise DocumentError(f"unknown section(s) {', '.join(unknown)}; known: rules, development_hosts, device_teams")
+        raise DocumentError(f"unknown section(s) {', '.join(unknown)}; known: rules, development_hosts, device_teams, "
+                            "silences")
+    if "silences" in document and not isinstance(document["silences"], list):
+        raise DocumentError("silences must be a list (leave the section out to keep the stored silences as they are)")
     document.setdefault("rules", [])
     document.setdefault("development_hosts", [])
     document.setdefault("device_teams", {})
@@ -259,6 +266,8 @@ def plan(session: Session, document: dict[str, Any]) -> list[Change]:
                                   changes={"team_assignment": (teams[key][1], team)}))
     changes += [Change("device_team", "delete", hostname, hostname) for key, (hostname, _) in teams.items()
                 if key not in wanted_teams]
+    if "silences" in document:
+        changes += plan_silences(session, document["silences"], problems)
     if problems:
         raise DocumentError("nothing imported:\n  " + "\n  ".join(problems))
     return changes
@@ -284,7 +293,9 @@ def apply(session: Session, changes: list[Change], *, actor: str, reason: str,
     """Make ``changes`` through rule_store and host_store (validated, audited) in ``session``'s transaction."""
     audit = _Audit(actor=actor, reason=reason)
     for change in changes:
-        if change.kind == "rule":
+        if change.kind == "silence":
+            apply_silence(session, change, actor=actor, reason=reason)
+        elif change.kind == "rule":
             if change.action == "create":
                 rule_store.create_rule(session, change.fields, **audit)
             elif change.action == "update":
@@ -302,3 +313,62 @@ def apply(session: Session, changes: list[Change], *, actor: str, reason: str,
             host_store.set_team(session, change.key, change.fields["team"], **audit)
         if progress:
             progress(change)
+
+
+# Silences: the section lists those not over (active, pending). Left out of a document, the stored
+# silences are kept as they are; given, it is made equal: matched by id, new ones created, stored
+# ones not listed expired (kept, like every expired silence).
+SILENCE_FIELDS = ("matchers", "starts_at", "ends_at", "schedule", "comment")
+
+
+def export_silences(session: Session) -> list[dict[str, Any]]:
+    silences = []
+    for row in reversed(silence_store.list_silences(session)):
+        shown = silence_store.to_dict(row)
+        if shown["state"] != "expired":
+            silences.append({"id": row.id, **{name: shown[name] for name in SILENCE_FIELDS if shown[name] is not None}})
+    return silences
+
+
+def plan_silences(session: Session, items: list[Any], problems: list[str]) -> list[Change]:
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    stored = {row.id: row for row in silence_store.list_silences(session)
+              if silence_store.to_dict(row, now=now)["state"] != "expired"}
+    changes, listed = [], set()
+    for position, item in enumerate(items, start=1):
+        where = f"silences[{position}]"
+        if not isinstance(item, dict):
+            problems.append(f"{where}: a silence must be a mapping, got {_show(item)}")
+            continue
+        silence_id, fields = item.get("id"), {k: v for k, v in item.items() if k != "id"}
+        try:
+            wanted = validate_silence(fields, now=now)
+        except SilenceError as error:
+            problems.append(f"{where}: {_clip(str(error))}")
+            continue
+        if silence_id is None:
+            changes.append(Change("silence", "create", None, f"new ({_clip(wanted['comment'], SHOWN)})", fields=fields))
+            continue
+        if not _is_id(silence_id) or silence_id not in stored:
+            problems.append(f"{where}: no silence in force with id {_show(silence_id)} (leave the id out to create one)")
+            continue
+        listed.add(silence_id)
+        row = stored[silence_id]
+        differing = {name: (getattr(row, name), value) for name, value in wanted.items() if getattr(row, name) != value}
+        if differing:
+            changes.append(Change("silence", "update", silence_id, f"{silence_id} ({_clip(row.comment, SHOWN)})", fields=fields,
+                                  changes=differing))
+    changes += [Change("silence", "delete", silence_id, f"{silence_id} ({_clip(row.comment, SHOWN)})")
+                for silence_id, row in sorted(stored.items()) if silence_id not in listed]
+    return changes
+
+
+def apply_silence(session: Session, change: Change, *, actor: str, reason: str) -> None:
+    if change.action == "create":
+        silence_store.create(session, change.fields, actor=actor)
+    elif change.action == "update":
+        silence_store.update(session, change.key, change.fields, actor=actor)
+    else:
+        silence_store.expire(session, change.key, actor=actor, reason=reason)

@@ -140,6 +140,7 @@ class EventAudit(Base):
     correlation_id: Mapped[str] = mapped_column(String(64))
     event: Mapped[dict] = mapped_column(JSONDocument)
     alert_id: Mapped[int | None] = mapped_column(BigInteger)  # the AlertState this event opened, refreshed or cleared
+    silence_id: Mapped[int | None] = mapped_column(Integer)  # decision "silenced": the silence that muted it
 
 
 class ConfigAudit(Base):
@@ -291,3 +292,27 @@ class AlertState(Base):
     last_event_id: Mapped[str] = mapped_column(String(36), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Silence(Base):
+    """A maintenance window: events its matchers select are audited "silenced", not forwarded.
+    A one-off window (starts_at to ends_at) or recurring (rrule, duration_seconds, time_zone).
+    Expiring one sets expired_at; rows are kept for the audit. docs/suppression.md."""
+
+    __tablename__ = "silences"
+    __table_args__ = (
+        Index("ix_silences_expired_at", "expired_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    matchers: Mapped[list] = mapped_column(JSONDocument)            # [{field, op, value}], all must hold
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)   # one-off: the end; recurring: optional last end
+    rrule: Mapped[str | None] = mapped_column(String(500))          # recurring: RFC 5545 RRULE, local to time_zone
+    duration_seconds: Mapped[int | None] = mapped_column(Integer)
+    time_zone: Mapped[str | None] = mapped_column(String(64))
+    comment: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # expired by hand (DELETE), kept

@@ -39,6 +39,7 @@ def ingest_rate_limit(key_id: str) -> str:
 # Versions: bumped after a committed change so every process reloads within a second.
 RULES_VERSION = PREFIX + "version:rules"            # rules, development hosts, device teams
 APIKEYS_VERSION = PREFIX + "version:apikeys"
+SILENCES_VERSION = PREFIX + "version:silences"      # silences (workers look at most every 0.5 s)
 
 # Runtime settings (see mutt_app.dynconfig)
 CONFIG = PREFIX + "config"                          # hash key -> JSON value

@@ -22,6 +22,7 @@ from web.api import (  # noqa: E402,F401 - the modules register their routes on 
     metrics,
     openapi,
     rules,
+    silences,
     slo,
     teams,
     users,

@@ -7,6 +7,9 @@ from flask import jsonify
 
 from mutt_app import __version__
 from mutt_app.storage.models import HANDLINGS, MATCH_TYPES, ROLES, SCOPES
+from mutt_app.suppression.silences import FIELDS as SILENCE_FIELDS
+from mutt_app.suppression.silences import OPS as SILENCE_OPS
+from mutt_app.suppression.silences import STATES as SILENCE_STATES
 from web.api import API_VERSION, bp
 
 
@@ -54,6 +57,7 @@ SCHEMAS = {
     "EventAudit": obj(("event_id", "received_at", "hostname", "rule_id", "decision", "correlation_id"),
                       event_id=STR, received_at=STR, event_time=nullable(STR), hostname=STR, rule_id=nullable(INT),
                       rule_name=STR, environment=STR, decision=STR, forwarded=BOOL, team=STR, correlation_id=STR,
+                      silence_id=nullable(INT),
                       message=STR, event=ANY_OBJECT),
     "ConfigChange": obj(("id", "changed_at", "changed_by", "operation", "table_name", "record_id"),
                         id=INT, changed_at=STR, changed_by=STR, operation={"enum": ["CREATE", "UPDATE", "DELETE"]},
@@ -92,6 +96,19 @@ SCHEMAS = {
         events={"type": "array", "items": ref("EventAudit"), "description": "the newest 50, without the stored event"},
         events_total=INT, deliveries={"type": "array", "items": ref("Delivery"), "description": "the newest 20"},
         deliveries_total=INT)]},
+    "Matcher": obj(("field", "op", "value"), field={"enum": list(SILENCE_FIELDS)}, op={"enum": list(SILENCE_OPS)},
+                   value=STR),
+    "Silence": obj(("id", "matchers", "starts_at", "comment", "created_by", "state"),
+                   id=INT, matchers={"type": "array", "items": ref("Matcher")}, starts_at=TIME, ends_at=nullable(TIME),
+                   schedule=nullable(obj(("rrule", "duration_seconds", "time_zone"), rrule=STR, duration_seconds=INT,
+                                         time_zone=STR)),
+                   comment=STR, created_by=STR, created_at=nullable(TIME), updated_at=nullable(TIME),
+                   expired_at=nullable(TIME), state={"enum": list(SILENCE_STATES)},
+                   window=nullable(obj(("starts_at", "ends_at"), starts_at=TIME, ends_at=TIME))),
+    "SilenceFields": {"type": "object", "description": "matchers (all must hold), comment, and either starts_at "
+                      "(default now) + ends_at, or schedule {rrule, duration_seconds, time_zone}; docs/suppression.md. "
+                      "PUT: the fields to change (e.g. a later ends_at to extend)."},
+    "SilenceAnswer": obj(("id", "message", "silence"), id=INT, message=STR, silence=ref("Silence")),
     "Selection": {"type": "object", "description": '{"ids": [..]} or {"filter": {"kind", "reason", "state"}}, '
                   'plus optional "reason" (and "force" for replay).'},
 }
@@ -212,6 +229,21 @@ PATHS = {
     "/api/v2/alerts/{alert_id}": {"get": op("One alert with its newest events (audit rows) and its deliveries to "
                                             "Moogsoft (outbox rows with its signature).", "read", (200, ref("AlertDetail")),
                                             params=[path("alert_id", INT)], errors=(401, 403, 404))},
+    "/api/v2/silences": {
+        "get": op("Silences (maintenance windows), newest first; ?state=active|pending|expired.", "read",
+                  (200, obj(("silences", "count"), silences={"type": "array", "items": ref("Silence")}, count=INT)),
+                  params=query("state")),
+        "post": op("Create a silence: matching events are audited `silenced` and not forwarded (within 1 s on "
+                   "every worker). created_by is the caller.", "operator", (201, ref("SilenceAnswer")),
+                   body=ref("SilenceFields"), errors=W),
+    },
+    "/api/v2/silences/{silence_id}": {
+        "get": op("One silence.", "read", (200, ref("Silence")), params=[path("silence_id", INT)], errors=(401, 403, 404)),
+        "put": op("Change a silence (e.g. extend it).", "operator", (200, ref("SilenceAnswer")),
+                  params=[path("silence_id", INT)], body=ref("SilenceFields"), errors=W),
+        "delete": op("Expire a silence now (it is kept; nothing is replayed).", "operator", (200, ref("SilenceAnswer")),
+                     params=[path("silence_id", INT)], errors=W),
+    },
     "/api/v2/dead-letters": {"get": op("Dead letters (without payloads).", "read", (200, page_of("dead_letters", "DeadLetter")),
                                        params=query("kind", "reason", "state", "page", "limit"))},
     "/api/v2/dead-letters/{letter_id}": {"get": op("One dead letter with its payload.", "read", (200, ref("DeadLetter")),

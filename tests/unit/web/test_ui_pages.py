@@ -21,7 +21,7 @@ def admin(client):
     return client
 
 
-@pytest.mark.parametrize("path", ["/", "/events", "/config-audit", "/settings", "/api-keys", "/users",
+@pytest.mark.parametrize("path", ["/", "/events", "/config-audit", "/settings", "/api-keys", "/users", "/silences",
                                   "/rules", "/dev-hosts", "/teams", "/dead-letters", "/alerts"])
 def test_every_page_renders(admin, path):
     response = admin.get(path)

@@ -1,0 +1,1 @@
+"""Suppression: silences (maintenance windows) that mute matching events for a time."""
