@@ -22,6 +22,7 @@ COMMAND_MODULES = {
     "config": "settings",
     "dlq": "dlq",
     "rules": "rules",
+    "heartbeat": "heartbeats",
     "status": "ops", "send": "ops",
     "smoke": "checks", "validate": "checks",
 }
