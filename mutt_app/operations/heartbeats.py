@@ -45,6 +45,7 @@ MAX_COMMENT = 1000
 MAX_NAME = 255
 CHECK_EVERY = 5.0                                # seconds, beat's schedule of the checker
 MAX_CHECK_GAP_MS = 60_000                        # a longer silence of the checker itself re-baselines
+MAX_MEMBERS_PER_CALL = 2000                      # of one recording script call (Lua's unpack limit is 8000)
 SYNC_EVERY = 60                                  # seconds: the watch list is rebuilt from the database
 SIGNATURE_PREFIX = "mutt:heartbeat:"
 DECISION = "heartbeat"
@@ -256,10 +257,10 @@ class Recorder:
                     members.add("hostname:" + event["hostname"].strip().lower())
                 if isinstance(event.get("_key"), str):
                     members.add("source:" + event["_key"])
-        if not members:
-            return 0
-        return int(self._script(keys=[redis_keys.HEARTBEATS_WATCHED, redis_keys.HEARTBEATS_LAST_SEEN,
-                                      redis_keys.HEARTBEATS_DUE], args=sorted(members)))
+        ordered = sorted(members)
+        keys = [redis_keys.HEARTBEATS_WATCHED, redis_keys.HEARTBEATS_LAST_SEEN, redis_keys.HEARTBEATS_DUE]
+        return sum(int(self._script(keys=keys, args=ordered[n:n + MAX_MEMBERS_PER_CALL]))
+                   for n in range(0, len(ordered), MAX_MEMBERS_PER_CALL))
 
 
 # ---------------------------------------------------------------- the checker (beat)
