@@ -165,3 +165,36 @@ def test_a_second_heartbeat_for_the_same_source_is_a_conflict(redis, sqlite_url)
     add(hostname="edge-1")
     with pytest.raises(heartbeats.HeartbeatExists):
         add(hostname="EDGE-1")
+
+
+def alerter_batch(redis, hostname):
+    """A batch of one event from ``hostname``, run through the alerter as its task does."""
+    import json
+    from datetime import UTC, datetime
+
+    from mutt_app.ingest.buffer import EventBuffer
+    from tasks.alerter import _lifecycle
+
+    now = datetime.now(UTC).isoformat()
+    buffer = EventBuffer(redis)
+    buffer.accept([json.dumps({"_id": "e1", "_correlation_id": "c1", "_received_at": now, "timestamp": now,
+                               "hostname": hostname, "message": "hello", "_key": "rsyslog-dc1"})],
+                  key_id="k", rate_limit=0, rate_window=60, max_backlog=1000)
+    batch_id, _ = buffer.cut(1, lease_seconds=60)
+    return _lifecycle().run(batch_id).status
+
+
+def test_the_alerter_records_who_it_heard_from_in_each_batch(redis, sqlite_url):
+    add(hostname="edge-7")
+    add(source="rsyslog-dc1")
+    assert alerter_batch(redis, "EDGE-7") == "processed"
+    assert redis.zscore(redis_keys.HEARTBEATS_LAST_SEEN, "hostname:edge-7") is not None
+    assert redis.zscore(redis_keys.HEARTBEATS_LAST_SEEN, "source:rsyslog-dc1") is not None
+
+
+def test_a_failure_to_record_does_not_fail_the_batch(redis, sqlite_url, monkeypatch):
+    def redis_refuses(self, events):
+        raise ConnectionError("Redis went away")
+
+    monkeypatch.setattr(heartbeats.Recorder, "seen", redis_refuses)
+    assert alerter_batch(redis, "edge-7") == "processed"
