@@ -121,6 +121,15 @@ def test_a_silenced_alert_is_not_raised_and_is_raised_once_the_silence_ends(redi
     assert run_for(redis, clock, 5).raised == ["core-rtr-01"]
 
 
+def test_a_shorter_interval_counts_from_when_the_source_was_last_heard_from(redis, clock, watching):
+    watching.seen([{"hostname": "core-rtr-01"}])
+    run_for(redis, clock, 20)
+    with session_scope() as session:
+        heartbeats.update(session, heartbeats.list_all(session)[0].id, {"interval_seconds": 30}, actor="bob", clock=clock)
+    assert run_for(redis, clock, 5).raised == []
+    assert run_for(redis, clock, 5).raised == ["core-rtr-01"]  # 30 s after it was last heard from
+
+
 def test_a_removed_heartbeat_is_no_longer_watched(redis, clock, watching):
     with session_scope() as session:
         heartbeats.remove(session, heartbeats.list_all(session)[0].id, actor="alice")
