@@ -81,6 +81,7 @@ task_routes = {
     "mutt.janitor": {"queue": JANITOR_QUEUE},
     "mutt.store_rejected": {"queue": JANITOR_QUEUE},
     "mutt.remediate": {"queue": REMEDIATION_QUEUE},
+    "mutt.check_heartbeats": {"queue": JANITOR_QUEUE},
 }
 
 # Delivery is at least once: a task is acknowledged after it ran, every task is idempotent, and
@@ -128,4 +129,6 @@ beat_schedule = {
     # rejected ingest items into dead letters, should the ask that ingest sends have been lost
     "store-rejected": {"task": "mutt.store_rejected", "schedule": _janitor_interval,
                        "options": {"expires": _janitor_interval}},
+    # sources that fell quiet (mutt_app/operations/heartbeats.py; CHECK_EVERY there is this 5 s)
+    "heartbeats": {"task": "mutt.check_heartbeats", "schedule": 5.0, "options": {"expires": 5.0}},
 }

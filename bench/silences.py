@@ -49,7 +49,7 @@ def main() -> None:
     rng = random.Random(7)
     events = [{"hostname": f"host-{rng.randrange(options.silences * 2):05d}.example.net",
                "message": rng.choice(["LINK-3-UPDOWN: Interface Gi0/1 down", "card 3 reset", "all good"]),
-               "_source": "syslog"} for _ in range(2000)]
+               "_key": "syslog"} for _ in range(2000)]
     contexts = [(event, rng.randrange(500), rng.choice(("prod", "dev"))) for event in events]
     silence_set.active(now)  # the index is built once per window change, not per event
     silenced = 0

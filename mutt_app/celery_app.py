@@ -29,7 +29,8 @@ from mutt_app.storage import db, redis_client
 
 log = logging.getLogger(__name__)
 
-app = Celery("mutt", include=["tasks.alerter", "tasks.forwarder", "tasks.ingest", "tasks.janitor", "tasks.remediation"])
+app = Celery("mutt", include=["tasks.alerter", "tasks.forwarder", "tasks.ingest", "tasks.janitor", "tasks.remediation",
+                                 "tasks.heartbeats"])
 app.config_from_object("celeryconfig")
 
 

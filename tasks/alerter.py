@@ -24,6 +24,7 @@ from mutt_app.alerting.knowledge import Knowledge, KnowledgeCache
 from mutt_app.alerting.lifecycle import BatchLifecycle
 from mutt_app.celery_app import app, in_background
 from mutt_app.core import logs, metrics
+from mutt_app.operations.heartbeats import Recorder
 from mutt_app.storage import db, redis_client
 from mutt_app.suppression import silence_store
 from mutt_app.suppression.silences import SilenceSet
@@ -79,7 +80,8 @@ def _alerts_waiting() -> int:
 def _lifecycle() -> BatchLifecycle:
     return BatchLifecycle(redis_client.get(), session_scope=db.session_scope, knowledge=_knowledge(),
                           alerts_waiting=_alerts_waiting, enqueue=handoff.process_batch,
-                          forward_alerts=handoff.forward_alerts, lease_seconds=float(celeryconfig.claim_lease_seconds))
+                          forward_alerts=handoff.forward_alerts, lease_seconds=float(celeryconfig.claim_lease_seconds),
+                          events_seen=Recorder(redis_client.get()).seen)
 
 
 @app.task(name="mutt.process_events", bind=True, max_retries=DB_RETRIES)

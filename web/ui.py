@@ -23,6 +23,7 @@ from mutt_app.core import params
 from mutt_app.dead_letters import dlq
 from mutt_app.errors import InvalidInput
 from mutt_app.operations import dashboard as dash
+from mutt_app.operations import heartbeats as heartbeat_store
 from mutt_app.operations import slo, status
 from mutt_app.remediation import replay
 from mutt_app.rules import host_store, rule_store, validation
@@ -462,6 +463,45 @@ def expire_silence(silence_id: int):
     _silence_change(lambda session, *args, **kwargs: silence_store.expire(session, *args, reason=reason, **kwargs),
                     silence_id)
     return redirect(url_for("ui.silences"))
+# --- heartbeats ---------------------------------------------------------------------------
+
+@bp.get("/heartbeats")
+@role_required("viewer")
+def heartbeats():
+    with session_scope() as session:
+        found = heartbeat_store.list_all(session)
+        seen = heartbeat_store.last_seen(redis_client.get(), found)
+        rows = [heartbeat_store.to_dict(row, when) for row, when in zip(found, seen, strict=True)]
+    return render_template("ui/heartbeats.html", rows=rows, minimum=heartbeat_store.MIN_INTERVAL,
+                           maximum=heartbeat_store.MAX_INTERVAL, severity=heartbeat_store.DEFAULT_SEVERITY)
+
+
+@bp.post("/heartbeats")
+@role_required("operator")
+def add_heartbeat():
+    form = request.form
+    fields = {form.get("kind", "hostname"): form.get("name", ""), "interval_seconds": form.get("interval_seconds"),
+              "severity": form.get("severity") or heartbeat_store.DEFAULT_SEVERITY, "comment": form.get("comment", "")}
+    if set(fields) - set(heartbeat_store.FIELDS):
+        flash("kind must be hostname or source", "error")
+        return redirect(url_for("ui.heartbeats"))
+    return _heartbeat_change(heartbeat_store.create, fields)
+
+
+@bp.post("/heartbeats/<int:heartbeat_id>/delete")
+@role_required("operator")
+def remove_heartbeat(heartbeat_id: int):
+    return _heartbeat_change(heartbeat_store.remove, heartbeat_id)
+
+
+def _heartbeat_change(change, *args):
+    try:
+        with session_scope() as session:
+            change(session, *args, **_audit_kwargs())
+        flash("Saved.")
+    except (heartbeat_store.HeartbeatError, heartbeat_store.HeartbeatExists, LookupError) as error:
+        flash(str(error).strip("'\""), "error")
+    return redirect(url_for("ui.heartbeats"))
 
 
 # --- dead letters -----------------------------------------------------------------------

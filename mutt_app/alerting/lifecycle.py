@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from redis import Redis
 
@@ -81,7 +81,7 @@ class BatchLifecycle:
 
     def __init__(self, redis_client: Redis, *, session_scope: store.SessionScope, knowledge: KnowledgeCache,
                  alerts_waiting: Callable[[], int], enqueue: Enqueue, forward_alerts: Callable[[list[str]], None],
-                 lease_seconds: float) -> None:
+                 lease_seconds: float, events_seen: Callable[[list[Any]], object] | None = None) -> None:
         self.redis = redis_client
         self.batches = EventBatches(redis_client)
         self._rollup = Rollup(redis_client)
@@ -91,6 +91,7 @@ class BatchLifecycle:
         self._enqueue = enqueue
         self._forward_alerts = forward_alerts
         self._lease = lease_seconds
+        self._events_seen = events_seen  # heartbeats: who was heard from (mutt_app.operations.heartbeats)
 
     def run(self, batch_id: str, *, retries: int = 0) -> Result:
         """Claim, decide, store, hand off and complete one batch. ``retries``: how often it was
@@ -146,6 +147,7 @@ class BatchLifecycle:
             return SHED
         outcome = self._decide(claim, config)
         outcome = self._store(claim, outcome)
+        self._heard_from(claim)
         self._forward_alerts([alert["id"] for alert in outcome.alerts])
         self._rollup.remember(outcome.unhandled)
         for ref, event, error in outcome.failed:
@@ -163,6 +165,14 @@ class BatchLifecycle:
                 metrics.ALERTER_SILENCED.labels(silence_id=str(row["silence_id"])).inc()
         metrics.ALERTER_BATCH_LATENCY.observe(time.perf_counter() - started)
         return PROCESSED
+
+    def _heard_from(self, claim: Claim) -> None:
+        if self._events_seen is None:
+            return
+        try:
+            self._events_seen(claim.events)
+        except Exception:  # noqa: BLE001 - heartbeats must not fail a batch; the checker re-baselines
+            log.warning("could not record the sources of batch %s for heartbeats", claim.batch_id, exc_info=True)
 
     def _shed(self, claim: Claim, config: dynconfig.RuntimeConfig) -> bool:
         """Backpressure: above the shed threshold of alerts waiting for Moogsoft, defer the batch

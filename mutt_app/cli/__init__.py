@@ -24,6 +24,7 @@ COMMAND_MODULES = {
     "alerts": "alerts",
     "rules": "rules",
     "silence": "silence",
+    "heartbeat": "heartbeats",
     "status": "ops", "send": "ops",
     "smoke": "checks", "validate": "checks",
 }

@@ -16,6 +16,7 @@ from redis.exceptions import LockError
 from mutt_app.storage import redis_keys
 
 JANITOR, JANITOR_MAINTENANCE, REMEDIATION = "janitor", "janitor_maintenance", "remediation"
+HEARTBEATS = "heartbeats"
 
 
 class Held:

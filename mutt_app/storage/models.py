@@ -61,6 +61,7 @@ SCOPES = ("ingest", "read", "operator", "admin")
 ALERT_STATES = ("pending", "sending", "delivered", "dead")  # an outbox row's delivery state
 LIFECYCLE_STATES = ("open", "cleared")                      # an alert's state (AlertState); flapping is a flag
 DEAD_LETTER_STATES = ("waiting", "replayed", "poison")
+HEARTBEAT_KINDS = ("hostname", "source")                    # what a heartbeat watches: a device, or a sender/listener
 
 
 class Rule(Base):
@@ -316,3 +317,31 @@ class Silence(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     expired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # expired by hand (DELETE), kept
+class Heartbeat(Base):
+    """A source that must be heard from at least every ``interval_seconds``: a device (its events'
+    hostname) or a sender (an API key's or a listener source's name). When it falls quiet, one alert
+    goes to Moogsoft; its next event clears it. docs/suppression.md, "Heartbeats"."""
+
+    __tablename__ = "heartbeats"
+    __table_args__ = (
+        UniqueConstraint("name", name="uq_heartbeats_name"),
+        CheckConstraint("kind IN ('hostname', 'source')", name="heartbeats_kind"),
+        CheckConstraint("interval_seconds BETWEEN 10 AND 604800", name="heartbeats_interval_range"),
+        CheckConstraint("severity BETWEEN 1 AND 5", name="heartbeats_severity_range"),
+        Index("ix_heartbeats_alerted_at", "alerted_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))                   # hostname | source
+    name: Mapped[str] = mapped_column(String(255))                  # a hostname (lower case) or a source's name
+    interval_seconds: Mapped[int] = mapped_column(Integer)
+    severity: Mapped[int] = mapped_column(Integer, default=4)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(120), default="system")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    updated_by: Mapped[str] = mapped_column(String(120), default="system")
+    # The quiet spell an alert was sent for (both null while the source is heard from).
+    quiet_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    alert_id: Mapped[str | None] = mapped_column(String(36))      # the outbox row of that alert

@@ -83,3 +83,11 @@ def job_last_run(name: str) -> str:
 def alert_losses(alert_id: str) -> str:
     """Times the janitor found this alert held by a worker that died (expires after a day)."""
     return f"{PREFIX}janitor:alert_losses:{alert_id}"
+
+
+# Heartbeats (mutt_app.operations.heartbeats). A member is "<kind>:<name>" (hostname:core-rtr-01, source:relay-a).
+HEARTBEATS_WATCHED = PREFIX + "heartbeats:watched"      # hash member -> interval (ms): the sources the alerter records
+HEARTBEATS_LAST_SEEN = PREFIX + "heartbeats:last_seen"  # zset member -> when its newest event was processed (ms, Redis clock)
+HEARTBEATS_DUE = PREFIX + "heartbeats:due"              # zset member -> when it is quiet unless heard from (ms)
+HEARTBEATS_CHECKED_AT = PREFIX + "heartbeats:checked_at"  # ms (Redis clock): the checker's last run
+HEARTBEATS_SYNCED = PREFIX + "heartbeats:synced"        # present (with a TTL) while the watch list is fresh from the database

@@ -201,7 +201,7 @@ class Silence:
             elif field == "team":
                 value = team
             else:
-                raw = event.get("_source" if field == "source" else field)
+                raw = event.get("_key" if field == "source" else field)  # the sender's key or listener source name
                 value = "" if raw is None else raw if isinstance(raw, str) else str(raw)
             if not matcher.holds(value):
                 return False
@@ -254,7 +254,7 @@ class _Active:
         if self.by_rule and rule_id and (found := self.by_rule.get(rule_id)):
             lists.append(found)
         if self.by_source:
-            source = event.get("_source")
+            source = event.get("_key")
             if isinstance(source, str) and (found := self.by_source.get(source.casefold())):
                 lists.append(found)
         if self.general:

@@ -18,6 +18,7 @@ from web.api import (  # noqa: E402,F401 - the modules register their routes on 
     audit,
     config,
     dead_letters,
+    heartbeats,
     hosts,
     metrics,
     openapi,

@@ -155,3 +155,27 @@ def test_viewer_cannot_replay_or_purge(client):
     assert post(client, f"/dead-letters/{letter_id}/purge", {}, "/dead-letters").status_code == 403
     with session_scope() as session:
         assert session.get(DeadLetter, letter_id).state == "waiting"
+
+
+def test_heartbeats_page_adds_shows_quiet_sources_and_removes(operator, redis):
+    from datetime import UTC, datetime
+
+    from mutt_app.storage import redis_keys
+    from mutt_app.storage.models import Heartbeat
+
+    post(operator, "/heartbeats", {"kind": "hostname", "name": "Edge-1", "interval_seconds": "120", "severity": "",
+                                   "comment": "site uplink", "reason": "outage last week"}, "/heartbeats")
+    html = operator.get("/heartbeats").get_data(as_text=True)
+    assert "<td>120 s</td>" in html and "<td>never</td>" in html and ">ok<" in html
+    refused = operator.post("/heartbeats", data={"kind": "hostname", "name": "x", "interval_seconds": "5", "comment": "c",
+                                                 "csrf_token": page_token(operator, "/heartbeats")}, follow_redirects=True)
+    assert b"interval_seconds must be between 10" in refused.data
+    redis.zadd(redis_keys.HEARTBEATS_LAST_SEEN, {"hostname:edge-1": 1_800_000_000_000})
+    with session_scope() as session:
+        row = session.scalars(select(Heartbeat)).one()
+        row.alerted_at = row.quiet_since = datetime(2027, 1, 15, 8, 0, tzinfo=UTC)
+        heartbeat_id = row.id
+    html = operator.get("/heartbeats").get_data(as_text=True)
+    assert "2027-01-15T08:00:00" in html and "quiet since 2027-01-15T08:00:00+00:00" in html
+    post(operator, f"/heartbeats/{heartbeat_id}/delete", {}, "/heartbeats")
+    assert "edge-1" not in operator.get("/heartbeats").get_data(as_text=True)

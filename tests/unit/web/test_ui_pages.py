@@ -22,7 +22,7 @@ def admin(client):
 
 
 @pytest.mark.parametrize("path", ["/", "/events", "/config-audit", "/settings", "/api-keys", "/users", "/silences",
-                                  "/rules", "/dev-hosts", "/teams", "/dead-letters", "/alerts"])
+                                  "/rules", "/dev-hosts", "/teams", "/heartbeats", "/dead-letters", "/alerts"])
 def test_every_page_renders(admin, path):
     response = admin.get(path)
     assert response.status_code == 200, response.data[:500]

@@ -19,7 +19,7 @@ from mutt_app.suppression.silences import (
 NOW = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
 HOST = {"field": "hostname", "op": "=", "value": "core-rtr-01"}
 EVENT = {"hostname": "Core-Rtr-01", "message": "LINK-3-UPDOWN: Gi0/1 down", "trap_oid": "1.3.6.1.4.1.9.9.41",
-         "_source": "syslog-dc1"}
+         "_key": "syslog-dc1"}
 
 
 def one_off(*matchers, minutes=120, silence_id=1, starts=NOW, **more):
