@@ -223,7 +223,7 @@ class _Compiled:
     it, in the form the checks need."""
 
     __slots__ = ("rule", "position", "clears", "pattern", "oid_text", "literal", "regex", "oid", "severity",
-                 "only_literal", "prefilter", "keyed")
+                 "only_literal", "prefilter", "keyed", "interface_keyed")
 
     def __init__(self, rule: Rule, position: int, clears: bool = False) -> None:
         self.rule = rule
@@ -247,6 +247,7 @@ class _Compiled:
         if self.oid_text:
             self.oid = oid_arcs(self.oid_text)
         self.keyed = self.regex is not None and KEY_GROUP in self.regex.group_names
+        self.interface_keyed = rule.match_type == "oid_prefix"
         # Indexed by its literal alone and nothing else to check: being a candidate is matching.
         self.only_literal = self.literal is not None and self.oid is None and self.severity is None
 
@@ -286,9 +287,7 @@ class _Compiled:
         if self.keyed:
             hit = self.regex.find(text.message or "")  # type: ignore[union-attr]
             return normalise_key(hit["groups"].get(KEY_GROUP)) if hit else None
-        if self.rule.match_type == "oid_prefix":
-            return interface_key(event)
-        return None
+        return interface_key(event) if self.interface_keyed else None
 
 
 def rule_problem(rule: Rule) -> str | None:
@@ -514,13 +513,16 @@ class RuleSet:
         candidates = self._candidates(text.message, text.folded, arcs)
         severity = syslog_severity(event.get("syslog_severity")) if candidates else None
         compiled = self._compiled
-        skip_clears = not clears and self.has_clears
-        for position in candidates:
-            rule = compiled[position]
-            if skip_clears and rule.clears:
-                continue
-            if rule.only_literal or rule.holds(text, arcs, severity):
-                return rule, text, arcs, severity
+        if clears or not self.has_clears:
+            for position in candidates:
+                rule = compiled[position]
+                if rule.only_literal or rule.holds(text, arcs, severity):
+                    return rule, text, arcs, severity
+        else:
+            for position in candidates:
+                rule = compiled[position]
+                if not rule.clears and (rule.only_literal or rule.holds(text, arcs, severity)):
+                    return rule, text, arcs, severity
         return None, text, arcs, severity
 
     def match(self, event: Mapping[str, Any]) -> Rule | None:
@@ -572,6 +574,8 @@ class RuleSet:
 
 def _resolution(compiled: _Compiled, text: _Text, event: Mapping[str, Any]) -> tuple[bool, str | None]:
     """Whether the hit clears, and its key."""
+    if ALERT_KEY_FIELD not in event and RESOLVED_FIELD not in event:  # all but Alertmanager's events
+        return compiled.clears, compiled.key(text, event)
     clears = compiled.clears or event.get(RESOLVED_FIELD) is True
     alert_key = event.get(ALERT_KEY_FIELD)
     if isinstance(alert_key, str) and alert_key:
