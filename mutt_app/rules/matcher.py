@@ -190,16 +190,6 @@ def interface_key(event: Mapping[str, Any]) -> str | None:
     return normalise_key(suffix)
 
 
-def has_key_group(pattern: str | None) -> bool:
-    """Whether a regex has the named group ``key`` (False for a pattern RE2 refuses)."""
-    if not pattern:
-        return False
-    try:
-        return KEY_GROUP in patterns.compile_pattern(pattern).group_names
-    except patterns.PatternError:
-        return False
-
-
 class _Text:
     """An event's message in the forms the checks use: as sent, case-folded, and (made on first
     use, for regexes only) UTF-8 for RE2."""
