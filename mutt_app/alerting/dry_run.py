@@ -27,8 +27,9 @@ TIME_LIMIT_SECONDS = 2.0  # a dry run over recent events stops trying more event
 
 
 def for_event(session: Session, event: Any, rule_fields: dict | None = None) -> dict[str, Any]:
-    """What MUTT would do with ``event`` now, without doing it: the matching rule and why, the
-    environment, the decision, whether it is forwarded.
+    """What MUTT would do with ``event`` now, without doing it: the matching rule and why, whether
+    the event is the rule's problem or its clear and the key that pairs the two, the environment,
+    the decision, whether it is forwarded.
 
     With ``rule_fields`` (a rule being edited; with ``id`` it replaces that stored rule) the
     answer is for the rule set as it would be after saving, and ``candidate`` says whether the
@@ -97,6 +98,8 @@ def _verdict(knowledge: Knowledge, event: dict, candidate: MatcherRule | None) -
         "matched": match is not None,
         "rule": _rule_summary(match.rule) if match else None,
         "why": [reason.as_dict() for reason in match.why] if match else [],
+        "clears": match.clears if match else False,  # matched the rule's clear pattern (or a resolved Alertmanager alert)
+        "key": match.key if match else None,          # pairs a clear with its problem; None: the message fingerprint
         "environment": decision.environment,
         "decision": decision.decision,
         "forwarded": decision.forwarded,
@@ -108,6 +111,8 @@ def _verdict(knowledge: Knowledge, event: dict, candidate: MatcherRule | None) -
             "matches": own is not None,
             "wins": match is not None and match.rule is candidate,
             "why": [reason.as_dict() for reason in own.why] if own else [],
+            "clears": own.clears if own else False,
+            "key": own.key if own else None,
         }
     return answer
 
@@ -115,4 +120,5 @@ def _verdict(knowledge: Knowledge, event: dict, candidate: MatcherRule | None) -
 def _rule_summary(rule: MatcherRule) -> dict[str, Any]:
     return {"id": rule.id, "name": rule.name, "priority": rule.priority, "match_type": rule.match_type,
             "match_string": rule.match_string, "trap_oid": rule.trap_oid, "syslog_severity": rule.syslog_severity,
+            "clear_match_string": rule.clear_match_string, "clear_trap_oid": rule.clear_trap_oid,
             "team_assignment": rule.team_assignment, "moog_severity": rule.moog_severity}

@@ -30,6 +30,8 @@ def rule_to_dict(rule: Rule) -> dict[str, Any]:
         "description": rule.description,
         "match_string": rule.match_string,
         "trap_oid": rule.trap_oid,
+        "clear_match_string": rule.clear_match_string,
+        "clear_trap_oid": rule.clear_trap_oid,
         "syslog_severity": rule.syslog_severity,
         "match_type": rule.match_type,
         "priority": rule.priority,

@@ -17,7 +17,9 @@ MOOG_SEVERITIES = {"clear": 0, "indeterminate": 1, "info": 1, "warning": 2, "min
 MOOG_SEVERITY_NAMES = {0: "Clear", 1: "Indeterminate", 2: "Warning", 3: "Minor", 4: "Major", 5: "Critical"}
 
 EDITABLE = ("name", "description", "match_string", "trap_oid", "syslog_severity", "match_type", "priority",
-            "prod_handling", "dev_handling", "team_assignment", "moog_severity", "is_active")
+            "prod_handling", "dev_handling", "team_assignment", "moog_severity", "is_active",
+            "clear_match_string", "clear_trap_oid")
+PATTERNS = ("match_string", "clear_match_string")  # kept as written: blanks may be part of the pattern
 READ_ONLY = ("id", "created_at", "updated_at", "created_by", "updated_by", "deleted_at", "moog_severity_name", "problem")
 REQUIRED = ("prod_handling", "dev_handling", "team_assignment")
 INT_MAX = 2**31 - 1
@@ -40,7 +42,7 @@ def _text(fields: dict[str, Any], name: str, limit: int, *, required: bool = Fal
         return None
     if not isinstance(value, str):
         raise RuleError(f"{name} must be a string, got {type(value).__name__}")
-    value = value.strip() if name != "match_string" else value
+    value = value.strip() if name not in PATTERNS else value
     if not value:
         if required:
             raise RuleError(f"{name} must not be empty")
@@ -94,7 +96,7 @@ def validate_rule_fields(fields: Any, partial: bool = False) -> dict[str, Any]:
             raise RuleError(f"missing required field(s): {', '.join(missing)}")
     clean: dict[str, Any] = {}
     for name in given:
-        if name in ("match_string", "trap_oid"):
+        if name in ("match_string", "trap_oid", "clear_match_string", "clear_trap_oid"):
             clean[name] = _text(given, name, 255, empty_is_none=True)
         elif name == "name":
             clean[name] = _text(given, name, 120) or None

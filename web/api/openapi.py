@@ -81,6 +81,8 @@ SCHEMAS = {
                   created_by=STR, expires_at=nullable(STR), revoked_at=nullable(STR), last_used_at=nullable(STR)),
     "Rule": obj(("id", "match_type", "priority", "prod_handling", "dev_handling", "team_assignment"),
                 id=INT, name=STR, description=STR, match_string=nullable(STR), trap_oid=nullable(STR),
+                clear_match_string={**nullable(STR), "description": "the clear pattern (same match_type; docs/rules.md)"},
+                clear_trap_oid={**nullable(STR), "description": "an oid_prefix rule's clear: traps under it clear"},
                 syslog_severity=nullable(INT), match_type={"enum": list(MATCH_TYPES)}, priority=INT,
                 prod_handling=HANDLING, dev_handling=HANDLING, team_assignment=STR, moog_severity=INT, is_active=BOOL,
                 problem={**nullable(STR), "description": "why a stored rule is invalid (docs/rules.md), else null"}),

@@ -14,6 +14,7 @@ from mutt_app.storage.models import ConfigAudit, DeadLetter, DeviceTeam, Rule
 from tests.support.web import login, make_user, page_token
 
 RULE = {"name": "link down", "match_type": "contains", "match_string": "LINK-3-UPDOWN", "trap_oid": "",
+        "clear_match_string": "", "clear_trap_oid": "",
         "syslog_severity": "", "priority": "50", "prod_handling": "Page_and_ticket", "dev_handling": "Ignore",
         "team_assignment": "NETO", "moog_severity": "4", "description": "", "is_active": "on"}
 EVENT = {"hostname": "r1", "message": "%LINK-3-UPDOWN: Interface Gi0/1, changed state to down", "syslog_severity": 3}
@@ -69,6 +70,24 @@ def test_a_refused_rule_is_a_form_error_for_save_and_dry_run(operator, field, va
         assert refused.status_code == 422 and 'id="rule-error"' in html and words in html.replace("&#39;", "'")
     with session_scope() as session:
         assert session.scalar(select(Rule)) is None
+
+
+def test_the_editor_shows_saves_and_dry_runs_a_clear_pattern(operator):
+    paired = {**RULE, "match_type": "regex", "match_string": r"Interface (?P<key>\S+), changed state to down",
+              "clear_match_string": r"Interface (?P<key>\S+), changed state to up"}
+    up = {**EVENT, "message": "%LINK-3-UPDOWN: Interface Gi0/1, changed state to up"}
+    dry = post(operator, "/rules/new", {**paired, "sample": json.dumps(up), "action": "dry-run"})
+    html = dry.get_data(as_text=True)
+    assert dry.status_code == 200 and "as a <strong>clear</strong>, key Gi0/1" in html
+    assert post(operator, "/rules/new", {**paired, "action": "save"}).status_code == 302
+    with session_scope() as session:
+        rule = session.scalar(select(Rule))
+    assert rule.clear_match_string == paired["clear_match_string"] and rule.clear_trap_oid is None
+    form = operator.get(f"/rules/{rule.id}").get_data(as_text=True)
+    assert r'name="clear_match_string" value="Interface (?P&lt;key&gt;\S+), changed state to up"' in form
+    assert r"clear: <code>Interface (?P&lt;key&gt;\S+), changed state to up</code>" in operator.get("/rules").get_data(as_text=True)
+    one_sided = post(operator, f"/rules/{rule.id}", {**paired, "clear_match_string": "changed state to up", "action": "save"})
+    assert one_sided.status_code == 422 and "clear_match_string does not" in one_sided.get_data(as_text=True)
 
 
 def test_the_rules_page_flags_a_stored_rule_that_is_invalid(operator):

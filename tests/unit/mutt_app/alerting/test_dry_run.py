@@ -25,7 +25,8 @@ def test_dry_run_with_the_seed_data_and_a_candidate_rule(redis, sqlite_url):
         # a new rule at priority 1 would win; the same rule at 99 would match but lose to "Link down"
         candidate = {**GOOD_RULE, "match_string": "gi0/1", "priority": 1, "name": "Gi0/1"}
         wins = dry_run.for_event(session, {"hostname": "h", "message": "Gi0/1 LINK-DOWN"}, candidate)
-        assert wins["rule"]["name"] == "Gi0/1" and wins["candidate"] == {"matches": True, "wins": True, "why": wins["why"]}
+        assert wins["rule"]["name"] == "Gi0/1"
+        assert wins["candidate"] == {"matches": True, "wins": True, "why": wins["why"], "clears": False, "key": None}
         loses = dry_run.for_event(session, {"hostname": "h", "message": "Gi0/1 LINK-DOWN"}, {**candidate, "priority": 99})
         assert loses["rule"]["name"] == "Link down" and loses["candidate"]["matches"] and not loses["candidate"]["wins"]
         # editing the stored rule: its new version replaces the old one
@@ -36,3 +37,24 @@ def test_dry_run_with_the_seed_data_and_a_candidate_rule(redis, sqlite_url):
             dry_run.for_event(session, {"message": "x"}, {**GOOD_RULE, "match_type": "regex", "match_string": "("})
         count = session.scalar(select(Rule.id).order_by(Rule.id.desc()))
     assert count == len(seed.RULES)  # nothing was saved
+
+
+def test_dry_run_says_whether_each_event_is_a_problem_or_a_clear_and_its_key(redis, sqlite_url):
+    with session_scope() as session:
+        seed.load_if_empty(session)
+    down = {"hostname": "r1", "message": "%LINK-3-UPDOWN: Interface Gi0/3, changed state to down"}
+    up = {"hostname": "r1", "message": "%LINK-3-UPDOWN: Interface Gi0/3, changed state to up"}
+    link_up = {"hostname": "sw1", "trap_oid": "1.3.6.1.6.3.1.1.5.4", "message": "linkUp",
+               "variables": [{"oid": "1.3.6.1.2.1.2.2.1.1.12", "value": 12}]}
+    with session_scope() as session:
+        verdicts = [dry_run.for_event(session, event) for event in (down, up, link_up)]
+        assert [(v["rule"]["name"], v["clears"], v["key"]) for v in verdicts] == [
+            ("Cisco interface down / up", False, "Gi0/3"),
+            ("Cisco interface down / up", True, "Gi0/3"),
+            ("SNMP linkDown / linkUp", True, "12"),
+        ]
+        assert verdicts[1]["rule"]["clear_match_string"].endswith("changed state to up")
+        # a rule being edited: its clear pattern is tried as it would be after saving
+        candidate = {**GOOD_RULE, "match_string": "fan 2 failed", "clear_match_string": "fan 2 ok", "priority": 1}
+        edited = dry_run.for_event(session, {"hostname": "h", "message": "FAN 2 OK"}, candidate)
+        assert edited["candidate"] == {"matches": True, "wins": True, "why": edited["why"], "clears": True, "key": None}

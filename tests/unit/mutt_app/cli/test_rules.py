@@ -166,3 +166,26 @@ def test_a_document_may_share_fields_with_anchors_and_merge_keys(book, tmp_path)
                     "  - {<<: *link, name: fan failed, match_string: FAN-FAIL, priority: 50}\n"
                     "development_hosts: [lab-router-01]\ndevice_teams: {core-router-01: NETO}\n", encoding="utf-8")
     assert mutt("rules", "import", str(path), "--yes").output.startswith("no changes")
+
+
+def test_clear_patterns_go_out_and_come_back_with_the_rule_book(book, tmp_path):
+    document = yaml.safe_load(mutt("rules", "export").output)
+    document["rules"].append({"name": "linkDown", "match_type": "oid_prefix", "trap_oid": ".1.3.6.1.6.3.1.1.5.3",
+                              "clear_trap_oid": ".1.3.6.1.6.3.1.1.5.4", "prod_handling": "Ignore", "dev_handling": "Ignore",
+                              "team_assignment": "t"})
+    document["rules"][0]["clear_match_string"] = "FAN-OK"
+    path = tmp_path / "rules.yaml"
+    path.write_text(yaml.safe_dump(document))
+    planned = mutt("rules", "import", "--dry-run", str(path)).output
+    assert "clear_match_string: None -> 'FAN-OK'" in planned and "new rule (linkDown)" in planned
+    assert mutt("rules", "import", str(path), "--yes").exit_code == 0
+    exported = yaml.safe_load(mutt("rules", "export").output)["rules"]
+    by_name = {rule["name"]: rule for rule in exported}
+    assert by_name["fan failed"]["clear_match_string"] == "FAN-OK" and "clear_match_string" not in by_name["link down"]
+    assert by_name["linkDown"]["clear_trap_oid"] == ".1.3.6.1.6.3.1.1.5.4"
+    path.write_text(mutt("rules", "export").output)
+    assert "no changes" in mutt("rules", "import", str(path)).output  # the round trip is stable
+    by_name["link down"]["clear_trap_oid"] = ".1.3"  # a contains rule cannot clear on a trap OID
+    path.write_text(yaml.safe_dump({"rules": exported}))
+    refused = CliRunner().invoke(cli, ["rules", "import", str(path), "--yes"])
+    assert refused.exit_code != 0 and "clear_trap_oid: only an oid_prefix rule" in refused.output

@@ -29,6 +29,19 @@ from tests.support.rules import GOOD_RULE
         ({**GOOD_RULE, "match_type": "oid_prefix", "match_string": None}, "needs a match_string or a trap_oid"),
         ({**GOOD_RULE, "match_string": "x" * 256}, "longer than 255"),
         ([1, 2], "JSON object"),
+        # clear patterns (docs/rules.md "Clears and keys")
+        ({**GOOD_RULE, "match_type": "regex", "clear_match_string": "(up"},
+         "clear_match_string is not a valid regular expression"),
+        ({**GOOD_RULE, "match_type": "regex", "clear_match_string": "x{1000}{1000}"}, "clear_match_string is not a valid"),
+        ({**GOOD_RULE, "clear_trap_oid": ".1.3.6.1.6.3.1.1.5.4"}, "clear_trap_oid: only an oid_prefix rule"),
+        ({**GOOD_RULE, "match_type": "oid_prefix", "match_string": None, "trap_oid": ".1.3", "clear_match_string": "up"},
+         "clear_match_string: an oid_prefix rule clears on clear_trap_oid"),
+        ({**GOOD_RULE, "match_type": "oid_prefix", "match_string": None, "trap_oid": ".1.3", "clear_trap_oid": "up"},
+         "clear_trap_oid must be a dotted OID"),
+        ({**GOOD_RULE, "match_type": "regex", "match_string": r"(?P<key>\S+) down", "clear_match_string": "up"},
+         "clear_match_string: match_string has the named group (?P<key>...) and clear_match_string does not"),
+        ({**GOOD_RULE, "clear_match_string": "x" * 256}, "clear_match_string is longer than 255"),
+        ({**GOOD_RULE, "clear_match_string": 5}, "clear_match_string must be a string"),
     ],
 )
 def test_invalid_rules_are_refused_with_the_reason(fields, message):
@@ -42,3 +55,13 @@ def test_names_and_numbers_are_normalised():
     assert (clean["syslog_severity"], clean["moog_severity"], clean["priority"], clean["match_type"]) == (3, 4, 100, "contains")
     assert clean["name"] == "contains LINK-DOWN" and "id" not in clean
     assert validation.moog_severity("info") == 1 and validation.moog_severity("0") == 0
+
+
+def test_clear_patterns_are_kept_as_written_and_blank_means_none():
+    regex = validation.validate_rule_fields({**GOOD_RULE, "match_type": "regex", "match_string": r"fan (?P<key>\d) failed ",
+                                             "clear_match_string": r"fan (?P<key>\d) ok "})
+    assert regex["clear_match_string"] == r"fan (?P<key>\d) ok "  # a trailing blank may be part of a pattern
+    oid = validation.validate_rule_fields({**GOOD_RULE, "match_type": "oid_prefix", "match_string": None,
+                                           "trap_oid": ".1.3.6.1.6.3.1.1.5.3", "clear_trap_oid": " .1.3.6.1.6.3.1.1.5.4 ",
+                                           "clear_match_string": ""})
+    assert (oid["clear_trap_oid"], oid["clear_match_string"]) == (".1.3.6.1.6.3.1.1.5.4", None)

@@ -24,7 +24,7 @@ def seed_rules(api):
 def test_rules_crud_in_v25_shapes(api, operator, reader, redis):
     listed = api.get("/api/v2/rules", headers=reader)
     assert listed.status_code == 200
-    assert [r["priority"] for r in listed.json["rules"]] == [5, 10, 15, 20, 50]
+    assert [r["priority"] for r in listed.json["rules"]] == [5, 6, 7, 8, 10, 15, 20, 50]
     created = api.post("/api/v2/rules", json=RULE, headers=operator)
     assert created.status_code == 201, created.json
     rule_id = created.json["id"]
@@ -79,6 +79,15 @@ def test_rules_crud_in_v25_shapes(api, operator, reader, redis):
         ("put", "/api/v2/rules/1", {"prod_handling": "Page"}, 422, "prod_handling must be one of"),
         ("post", "/api/v2/rules/test", {"event": {"message": "x"}, "rule": {**RULE, "prod_handling": "pager"}}, 422,
          "prod_handling must be one of"),
+        # clear patterns: invalid, on a type that cannot have one, a key group in one pattern only
+        ("post", "/api/v2/rules", {**RULE, "match_type": "regex", "clear_match_string": "BGP(?=up)"}, 422,
+         "clear_match_string is not a valid regular expression for RE2 (linear-time matching): lookahead"),
+        ("post", "/api/v2/rules", {**RULE, "clear_trap_oid": ".1.3.6.1.6.3.1.1.5.4"}, 422, "clear_trap_oid: only an oid_prefix"),
+        ("put", "/api/v2/rules/2", {"clear_match_string": "up"}, 422, "clear_match_string: an oid_prefix rule"),
+        ("put", "/api/v2/rules/3", {"clear_match_string": "state up"}, 422,
+         "clear_match_string: match_string has the named group (?P<key>...) and clear_match_string does not"),
+        ("post", "/api/v2/rules/test", {"event": {"message": "x"}, "rule": {**RULE, "match_type": "regex",
+                                        "clear_match_string": "(up"}}, 422, "clear_match_string is not a valid"),
     ],
 )
 def test_bad_requests_get_a_clear_4xx(api, operator, method, path, body, status, words):
@@ -162,3 +171,16 @@ def test_dry_run(api, reader, redis):
     assert redis.get(redis_keys.RULES_VERSION) is None  # nothing changed
     recent = api.post("/api/v2/rules/test?last=10", json={"rule": RULE}, headers=reader)
     assert recent.status_code == 200 and recent.json == {"results": [], "count": 0}
+
+
+def test_a_rule_with_a_clear_pattern_is_stored_shown_and_dry_run(api, operator, reader):
+    paired = {**RULE, "match_type": "regex", "match_string": r"BGP-5-ADJCHANGE: neighbor (?P<key>\S+) Down",
+              "clear_match_string": r"BGP-5-ADJCHANGE: neighbor (?P<key>\S+) Up"}
+    created = api.post("/api/v2/rules", json=paired, headers=operator)
+    assert created.status_code == 201, created.json
+    shown = api.get(f"/api/v2/rules/{created.json['id']}", headers=reader).json
+    assert (shown["clear_match_string"], shown["clear_trap_oid"]) == (paired["clear_match_string"], None)
+    up = {"hostname": "r1", "message": "%BGP-5-ADJCHANGE: neighbor 10.0.0.2 Up"}
+    verdict = api.post("/api/v2/rules/test", json={"event": up}, headers=reader).json
+    assert (verdict["rule"]["id"], verdict["clears"], verdict["key"]) == (created.json["id"], True, "10.0.0.2")
+    assert verdict["why"][0]["pattern"] == paired["clear_match_string"]
