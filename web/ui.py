@@ -414,4 +414,5 @@ bp.add_app_template_global(page_url, "page_url")
 
 @bp.record_once
 def _template_constants(state: BlueprintSetupState) -> None:
-    state.app.jinja_env.globals.update(MATCH_TYPES=MATCH_TYPES, HANDLINGS=HANDLINGS)
+    moog_choices = [(number, f"{number} · {name}") for number, name in sorted(validation.MOOG_SEVERITY_NAMES.items(), reverse=True)]
+    state.app.jinja_env.globals.update(MATCH_TYPES=MATCH_TYPES, HANDLINGS=HANDLINGS, MOOG_SEVERITY_CHOICES=moog_choices)

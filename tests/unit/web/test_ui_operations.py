@@ -71,6 +71,27 @@ def test_a_refused_rule_is_a_form_error_for_save_and_dry_run(operator, field, va
         assert session.scalar(select(Rule)) is None
 
 
+def test_handling_and_moog_severity_are_chosen_from_the_allowed_values(operator):
+    html = operator.get("/rules/new").get_data(as_text=True)
+    for name in ("prod_handling", "dev_handling", "moog_severity"):
+        assert f'<select name="{name}">' in html and f'<input name="{name}"' not in html
+    prod = re.search(r'<select name="prod_handling">(.*?)</select>', html, re.S).group(1)
+    assert re.findall(r'<option value="([^"]+)"', prod) == ["Page_and_ticket", "Page_only", "Ticket_only", "Ignore"]
+    moog = re.search(r'<select name="moog_severity">(.*?)</select>', html, re.S).group(1)
+    assert re.findall(r'<option value="(\d)"', moog) == ["5", "4", "3", "2", "1", "0"]
+    assert '<option value="3" selected>3 · Minor</option>' in moog
+
+
+def test_a_stored_handling_outside_the_list_is_shown_marked_not_replaced(operator):
+    with session_scope() as session:
+        session.add(Rule(name="legacy", match_type="contains", match_string="X", priority=5, prod_handling="page only",
+                         dev_handling="Ignore", team_assignment="NETO", moog_severity=3, is_active=True, created_by="t"))
+        session.flush()
+        rule_id = session.scalar(select(Rule.id))
+    html = operator.get(f"/rules/{rule_id}").get_data(as_text=True)
+    assert '<option value="page only" selected>page only (not allowed: choose one)</option>' in html
+
+
 def test_the_rules_page_flags_a_stored_rule_that_is_invalid(operator):
     with session_scope() as session:
         session.add(Rule(name="typo", match_type="contains", match_string="FAN", prod_handling="Pgae_only",
