@@ -7,9 +7,11 @@ admins manage runtime settings, API keys and users. CSRFProtect guards every POS
 from __future__ import annotations
 
 import json
+import secrets
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import session as login_session
 from flask.blueprints import BlueprintSetupState
 
 from celeryconfig import QUEUES
@@ -24,10 +26,10 @@ from mutt_app.operations import dashboard as dash
 from mutt_app.operations import slo, status
 from mutt_app.remediation import replay
 from mutt_app.rules import host_store, rule_store, validation
-from mutt_app.storage import redis_client
+from mutt_app.storage import redis_client, redis_keys
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import HANDLINGS, MATCH_TYPES, ROLES, SCOPES, ApiKey
-from web.auth import role_required
+from web.auth import role_required, safe_next
 from web.security import actor
 
 bp = Blueprint("ui", __name__)
@@ -35,6 +37,13 @@ bp = Blueprint("ui", __name__)
 
 def not_found(error: LookupError):
     abort(404, str(error).strip("'\""))  # KeyError-style quotes off the message
+
+
+def back(endpoint: str, anchor: str | None = None):
+    """Post-redirect-get to where the operator was: the page the form was on (its filters and
+    page number kept, when the form says so with ``next``), scrolled to the row acted on."""
+    target = safe_next(request.form.get("next")) or url_for(endpoint)
+    return redirect(target + (f"#{anchor}" if anchor else ""))
 
 
 def _audit_kwargs() -> dict:
@@ -101,21 +110,34 @@ def change_setting(key: str):
         flash(f"{key}: {old!r} → {new!r}")
     except dynconfig.SettingError as error:
         flash(str(error), "error")
-    return redirect(url_for("ui.settings"))
+    return back("ui.settings", f"setting-{key}")
 
 
 # --- API keys ---------------------------------------------------------------------------
 
-def _keys_page(secret: str | None = None, status: int = 200):
-    with session_scope() as session:
-        rows = list(session.query(ApiKey).order_by(ApiKey.revoked_at.isnot(None), ApiKey.id.desc()))
-    return render_template("ui/api_keys.html", rows=rows, scopes=SCOPES, secret=secret), status
+NEW_KEY_SHOWN_FOR = 300  # seconds: a created key not displayed by then is gone (revoke it, make another)
+
+
+def _take_new_key_secret() -> str | None:
+    """The secret of the key this session just created, once: the first view after the redirect
+    shows it, a reload does not (and does not create a second key)."""
+    nonce = login_session.pop("new_api_key", None)
+    if not isinstance(nonce, str):
+        return None
+    pipe = redis_client.get().pipeline()
+    pipe.get(redis_keys.new_api_key(nonce))
+    pipe.delete(redis_keys.new_api_key(nonce))
+    secret, _ = pipe.execute()
+    return secret
 
 
 @bp.get("/api-keys")
 @role_required("admin")
 def api_keys():
-    return _keys_page()
+    secret = _take_new_key_secret()
+    with session_scope() as session:
+        rows = list(session.query(ApiKey).order_by(ApiKey.revoked_at.isnot(None), ApiKey.id.desc()))
+    return render_template("ui/api_keys.html", rows=rows, scopes=SCOPES, secret=secret)
 
 
 @bp.post("/api-keys")
@@ -123,12 +145,14 @@ def api_keys():
 def create_api_key():
     try:
         with session_scope() as session:
-            row, secret = api_key_store.create(session, request.form.get("name", ""), request.form.getlist("scopes"), **_audit_kwargs())
+            _, secret = api_key_store.create(session, request.form.get("name", ""), request.form.getlist("scopes"), **_audit_kwargs())
     except api_key_store.ApiKeyError as error:
         flash(str(error), "error")
-        return _keys_page(status=400)
-    # Rendered into this response only: never put the secret in the (cookie) session or a URL.
-    return _keys_page(secret=secret)
+        return redirect(url_for("ui.api_keys"))
+    nonce = secrets.token_urlsafe(18)
+    redis_client.get().set(redis_keys.new_api_key(nonce), secret, ex=NEW_KEY_SHOWN_FOR)
+    login_session["new_api_key"] = nonce
+    return redirect(url_for("ui.api_keys") + "#new-key")
 
 
 @bp.post("/api-keys/<int:key_id>/revoke")
@@ -140,7 +164,7 @@ def revoke_api_key(key_id: int):
             flash(f"Key {row.name} ({row.prefix}) revoked.")
     except api_key_store.ApiKeyError as error:
         abort(404, str(error))
-    return redirect(url_for("ui.api_keys"))
+    return back("ui.api_keys", f"key-{key_id}")
 
 
 # --- users ------------------------------------------------------------------------------
@@ -150,7 +174,7 @@ def revoke_api_key(key_id: int):
 def users_page():
     with session_scope() as session:
         rows = [users.to_dict(user) for user in users.list_all(session)]
-    return render_template("ui/users.html", rows=rows, roles=ROLES)
+    return render_template("ui/users.html", rows=rows, roles=ROLES, min_password=users.MIN_PASSWORD_LENGTH)
 
 
 @bp.post("/users")
@@ -178,7 +202,7 @@ def update_user(user_id: int):
             flash(f"User {user.username} updated.")
     except users.UserError as error:
         flash(str(error), "error")
-    return redirect(url_for("ui.users"))
+    return back("ui.users", f"user-{user_id}")
 
 
 # --- rules ------------------------------------------------------------------------------
@@ -259,7 +283,7 @@ def save_rule(rule_id: int | None = None):
                 rule = rule_store.update_rule(session, rule_id, fields, **_audit_kwargs())
             session.flush()
             flash(f"Rule {rule.id} ({rule.name}) saved.")
-            return redirect(url_for("ui.rules"))
+            return redirect(url_for("ui.rules") + f"#rule-{rule.id}")
     except validation.RuleError as error:
         return _editor(shown, rule_id=rule_id, sample=sample, error=str(error), status=422)
     except LookupError as error:
@@ -276,7 +300,7 @@ def toggle_rule(rule_id: int):
             flash(f"Rule {rule_id} {'enabled' if rule.is_active else 'disabled'}.")
     except LookupError as error:
         not_found(error)
-    return redirect(url_for("ui.rules"))
+    return back("ui.rules", f"rule-{rule_id}")
 
 
 @bp.post("/rules/<int:rule_id>/delete")
@@ -288,7 +312,7 @@ def delete_rule(rule_id: int):
             flash(f"Rule {rule_id} deleted (its history stays in the audit).")
     except LookupError as error:
         not_found(error)
-    return redirect(url_for("ui.rules"))
+    return back("ui.rules")
 
 
 # --- development hosts and device teams -------------------------------------------------
@@ -300,7 +324,7 @@ def _host_change(change, *args, endpoint: str):
         flash("Saved.")
     except (validation.RuleError, LookupError) as error:
         flash(str(error).strip("'\""), "error")
-    return redirect(url_for(endpoint))
+    return back(endpoint)
 
 
 @bp.get("/dev-hosts")

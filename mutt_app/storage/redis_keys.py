@@ -82,3 +82,9 @@ def job_last_run(name: str) -> str:
 def alert_losses(alert_id: str) -> str:
     """Times the janitor found this alert held by a worker that died (expires after a day)."""
     return f"{PREFIX}janitor:alert_losses:{alert_id}"
+
+
+def new_api_key(nonce: str) -> str:
+    """A just-created API key's secret, held for the one page view that shows it (the login
+    session holds only the random nonce; the secret never goes into a cookie or a URL)."""
+    return f"{PREFIX}ui:new_api_key:{nonce}"

@@ -141,6 +141,25 @@ def test_dev_hosts_and_teams(operator):
         assert session.get(DeviceTeam, "core1") is None
 
 
+def test_removing_a_dev_host_or_team_asks_first(operator):
+    post(operator, "/dev-hosts", {"hostname": "lab-sw1"}, "/dev-hosts")
+    post(operator, "/teams", {"hostname": "core1", "team_assignment": "CORE"}, "/teams")
+    assert 'data-confirm="Remove lab-sw1 from the development hosts?' in operator.get("/dev-hosts").get_data(as_text=True)
+    assert 'data-confirm="Remove the team of core1?' in operator.get("/teams").get_data(as_text=True)
+
+
+def test_a_rule_action_returns_to_the_page_and_row_the_operator_was_on(operator):
+    post(operator, "/rules/new", {**RULE, "action": "save"})
+    with session_scope() as session:
+        rule_id = session.scalar(select(Rule.id))
+    html = operator.get("/rules").get_data(as_text=True)
+    assert f'id="rule-{rule_id}"' in html and '<input type="hidden" name="next" value="/rules?">' in html
+    toggled = post(operator, f"/rules/{rule_id}/toggle", {"next": "/rules?page=2"})
+    assert toggled.headers["Location"].endswith(f"/rules?page=2#rule-{rule_id}")
+    elsewhere = post(operator, f"/rules/{rule_id}/toggle", {"next": "https://evil.example/rules"})
+    assert elsewhere.headers["Location"].endswith(f"/rules#rule-{rule_id}")
+
+
 def test_dead_letter_inspect_replay_and_purge(operator, redis):
     with session_scope() as session:
         dlq.record(session, dlq.EVENT, "e" * 32, dlq.PROCESSING_FAILED, error="boom", payload={**EVENT, "_id": "e" * 32})
