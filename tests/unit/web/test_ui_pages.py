@@ -26,7 +26,7 @@ def admin(client):
 def test_every_page_renders(admin, path):
     response = admin.get(path)
     assert response.status_code == 200, response.data[:500]
-    assert b"<nav>" in response.data and b"https://cdn" not in response.data
+    assert b'<nav aria-label="Main">' in response.data and b"https://cdn" not in response.data
 
 
 def test_dashboard_shows_rates_chart_and_state(admin):
