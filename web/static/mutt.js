@@ -47,3 +47,34 @@ document.addEventListener("click", function (event) {
     button.textContent = "Copy failed: select the key and copy it";
   });
 });
+
+// <p data-refresh="30">: reloads the page after that many seconds, unless the URL says
+// ?paused=1 or someone is typing in a field (a reload would lose what they typed).
+document.addEventListener("DOMContentLoaded", function () {
+  var marker = document.querySelector("[data-refresh]");
+  if (marker === null || /[?&]paused=/.test(window.location.search)) {
+    return;
+  }
+  var seconds = parseInt(marker.getAttribute("data-refresh"), 10);
+  window.setInterval(function () {
+    var active = document.activeElement;
+    if (!active || !/^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName)) {
+      window.location.reload();
+    }
+  }, seconds * 1000);
+});
+
+// A table wider than the screen scrolls inside itself (mutt.css); it is made focusable so that
+// it can be scrolled with the keyboard too.
+function markScrollingTables() {
+  var tables = document.querySelectorAll("main table");
+  for (var i = 0; i < tables.length; i++) {
+    if (tables[i].scrollWidth > tables[i].clientWidth) {
+      tables[i].setAttribute("tabindex", "0");
+    } else {
+      tables[i].removeAttribute("tabindex");
+    }
+  }
+}
+document.addEventListener("DOMContentLoaded", markScrollingTables);
+window.addEventListener("resize", markScrollingTables);
