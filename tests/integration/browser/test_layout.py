@@ -92,7 +92,8 @@ def test_every_navigation_page_fits_a_phone_and_passes_axe(web, page):
             page.goto(url + path)
             if path == "/api/docs":
                 page.wait_for_selector(".opblock")
-            current = page.locator("nav a[aria-current=page]").first.get_attribute("href", timeout=2000) if page.locator("nav a[aria-current=page]").count() else None
+            marked = page.locator("nav a[aria-current=page]")
+            current = marked.first.get_attribute("href") if marked.count() else None
             wide = page.evaluate("document.documentElement.scrollWidth")
             found = serious_violations(page, SWAGGER_UI_OWN if path == "/api/docs" else set())
             if current != path or wide > viewport["width"] or found:
