@@ -430,11 +430,17 @@ def page_url(endpoint: str, args: dict, **position: int) -> str:
     return url_for(endpoint) + "?" + urlencode({**args, **position})
 
 
+def percent(value: float) -> str:
+    """0.99912 → "99.91 %": an SLO's ratio as people read it (up to 2 decimals, no trailing zeros)."""
+    return f"{value * 100:.2f}".rstrip("0").rstrip(".") + " %"
+
+
 def pretty(value) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str)
 
 
 bp.add_app_template_filter(pretty, "pretty")
+bp.add_app_template_filter(percent, "percent")
 bp.add_app_template_global(page_url, "page_url")
 
 

@@ -88,3 +88,6 @@ def new_api_key(nonce: str) -> str:
     """A just-created API key's secret, held for the one page view that shows it (the login
     session holds only the random nonce; the secret never goes into a cookie or a URL)."""
     return f"{PREFIX}ui:new_api_key:{nonce}"
+
+SLO_SNAPSHOTS = PREFIX + "slo:snapshots"           # zset JSON {"at": epoch s, "counters": {...}} -> epoch s (24 h + kept)
+SLO_SNAPSHOT_DUE = PREFIX + "slo:snapshot_due"     # NX lock: one process writes a snapshot per interval

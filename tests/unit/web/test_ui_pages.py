@@ -36,6 +36,18 @@ def test_dashboard_shows_rates_chart_and_state(admin):
         assert f">{label}<" in html
 
 
+def test_dashboard_slos_are_readable_and_say_their_window(admin):
+    html = admin.get("/").get_data(as_text=True)
+    assert "Since the counters started (less than a day of history yet)." in html
+    assert ">Ingest availability<br>" in html and "<td>99.9 %</td>" in html and "<td>≤ 0.5 s</td>" in html
+    assert "ingestor_availability" not in html
+
+
+def test_percent_reads_like_a_person_writes_it():
+    from web.ui import percent
+    assert [percent(v) for v in (0.999, 0.995, 1.0, 0.99912, -0.5)] == ["99.9 %", "99.5 %", "100 %", "99.91 %", "-50 %"]
+
+
 def test_dashboard_shows_the_listeners_only_once_one_ran(admin, redis):
     from mutt_app.storage import redis_keys
 
