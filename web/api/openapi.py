@@ -143,6 +143,12 @@ PATHS = {
                                 (200, page_of("logs", "ConfigChange")),
                                 params=query("changed_by", "table_name", "record_id", "operation", "start_date",
                                              "end_date", "page", "limit", "offset"))},
+    "/api/v2/config/history": {"get": op("The runtime settings' changes, newest first (v2.5's path; rows in `history`).", "read",
+                                         (200, page_of("history", "ConfigChange")), params=query("page", "limit", "offset"))},
+    "/api/v2/version": {"get": op("The API's version; /api/v1/version answers v2.5's (no key needed).", None,
+                                  (200, obj(("current_version",), current_version=STR, default_version=STR,
+                                            supported_versions={"type": "array", "items": STR},
+                                            version_history={"type": "object"})))},
     "/api/v2/users": {
         "get": op("List users.", "admin", (200, obj(("users",), users={"type": "array", "items": ref("User")}))),
         "post": op("Create a user.", "admin", (201, ref("User")), body=ref("NewUser"), errors=W),
