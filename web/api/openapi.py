@@ -230,7 +230,9 @@ def document() -> dict:
         "info": {
             "title": "MUTT REST API", "version": API_VERSION,
             "description": f"MUTT {__version__}. Every path under /api/v2 is also served under /api/v1 "
-                           "(deprecated: answers carry X-API-Deprecated: true). Every answer under /api carries "
+                           "(deprecated: answers carry X-API-Deprecated: true); there /version, /config, /config/history, /audit "
+                           "and /audit-logs answer in v2.5's shapes (docs/web-ui.md, \"v2.5 compatibility\"). "
+                           "Every answer under /api carries "
                            "X-API-Version. Errors are {\"error\", \"correlation_id\"}; API keys only in a header. "
                            "Numbers are strict: whole numbers are ASCII digits (no '²', '٣', '1e3' or '1_000') within "
                            "their bounds, path ids at most what their column holds (2^31-1, dead letters 2^63-1; a "
