@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from pathlib import Path
 
@@ -78,7 +79,7 @@ def test_operator_console_end_to_end(stack, page):
     IMAGES.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(IMAGES / "rule-editor.png"), full_page=True)
     page.click("#save")
-    page.wait_for_url(url + "/rules")
+    page.wait_for_url(re.compile(re.escape(url) + r"/rules#rule-\d+$"))  # back on the list, at the saved rule
     assert page.locator("table.rows td", has_text="BGP neighbour down").is_visible()
 
     # an event through the real ingest endpoint, processed by the real worker
