@@ -34,6 +34,9 @@ class SettingError(InvalidChange):
     """An unknown key, or a value of the wrong type or out of bounds."""
 
 
+TYPE_WORDS = {int: "a whole number", float: "a finite number", bool: "true or false", str: "text"}
+
+
 @dataclass(frozen=True)
 class Setting:
     key: str
@@ -44,6 +47,20 @@ class Setting:
     minimum: float | None = None
     maximum: float | None = None
     choices: tuple[str, ...] | None = None
+
+    @property
+    def limits(self) -> str:
+        """What a value may be, in words, shown next to the field before anyone gets it wrong."""
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        words = TYPE_WORDS[self.type]
+        if self.minimum is not None and self.maximum is not None:
+            return f"{words}, {self.minimum:g} to {self.maximum:g}"
+        if self.minimum is not None:
+            return f"{words}, at least {self.minimum:g}"
+        if self.maximum is not None:
+            return f"{words}, at most {self.maximum:g}"
+        return words
 
     def parse(self, raw: Any) -> Any:
         """The typed value of ``raw`` (a string from a CLI/form, or a JSON value), or SettingError."""
@@ -65,8 +82,7 @@ class Setting:
             else:
                 value = params.text(raw, self.key).strip()
         except (TypeError, ValueError):  # ParamError included
-            raise SettingError(f"{self.key} must be a {'finite ' if self.type is float else ''}"
-                               f"{self.type.__name__}, got {raw!r}") from None
+            raise SettingError(f"{self.key} must be {TYPE_WORDS[self.type]}, got {raw!r}") from None
         if self.choices and str(value) not in self.choices:
             raise SettingError(f"{self.key} must be one of {', '.join(self.choices)}, got {value!r}")
         if self.minimum is not None and value < self.minimum:

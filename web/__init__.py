@@ -65,7 +65,7 @@ def create_app(settings: config.Settings | None = None) -> Flask:
         response.headers.setdefault("X-Correlation-ID", getattr(g, "correlation_id", ""))
         return response
 
-    from web import api, auth, errors, headers, health, ingest, ui, values
+    from web import api, apidocs, auth, errors, headers, health, ingest, ui, values
 
     errors.init_app(app)
     values.init_app(app)
@@ -75,4 +75,5 @@ def create_app(settings: config.Settings | None = None) -> Flask:
     api.register(app)
     app.register_blueprint(auth.bp)
     app.register_blueprint(ui.bp)
+    app.register_blueprint(apidocs.bp)
     return app

@@ -7,10 +7,12 @@ admins manage runtime settings, API keys and users. CSRFProtect guards every POS
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
 from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import session as login_session
 from flask.blueprints import BlueprintSetupState
 
 from celeryconfig import QUEUES
@@ -27,12 +29,12 @@ from mutt_app.operations import heartbeats as heartbeat_store
 from mutt_app.operations import slo, status
 from mutt_app.remediation import replay
 from mutt_app.rules import host_store, rule_store, validation
-from mutt_app.storage import redis_client
+from mutt_app.storage import redis_client, redis_keys
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import HANDLINGS, MATCH_TYPES, ROLES, SCOPES, ApiKey
 from mutt_app.suppression import silence_store
 from mutt_app.suppression import silences as silence_rules
-from web.auth import role_required
+from web.auth import role_required, safe_next
 from web.security import actor
 
 bp = Blueprint("ui", __name__)
@@ -40,6 +42,13 @@ bp = Blueprint("ui", __name__)
 
 def not_found(error: LookupError):
     abort(404, str(error).strip("'\""))  # KeyError-style quotes off the message
+
+
+def back(endpoint: str, anchor: str | None = None):
+    """Post-redirect-get to where the operator was: the page the form was on (its filters and
+    page number kept, when the form says so with ``next``), scrolled to the row acted on."""
+    target = safe_next(request.form.get("next")) or url_for(endpoint)
+    return redirect(target + (f"#{anchor}" if anchor else ""))
 
 
 def _audit_kwargs() -> dict:
@@ -61,6 +70,7 @@ def dashboard():
         active_silences=active_silences,
         status=status.gather(celery_app, redis, QUEUES, worker_timeout=0.5), slos=slos, slo_status=slo.overall(slos),
         alerts=status.guarded(_alert_counts),
+        now_utc=datetime.now(UTC).strftime("%H:%M:%S"),
     )
 
 
@@ -139,21 +149,34 @@ def change_setting(key: str):
         flash(f"{key}: {old!r} → {new!r}")
     except dynconfig.SettingError as error:
         flash(str(error), "error")
-    return redirect(url_for("ui.settings"))
+    return back("ui.settings", f"setting-{key}")
 
 
 # --- API keys ---------------------------------------------------------------------------
 
-def _keys_page(secret: str | None = None, status: int = 200):
-    with session_scope() as session:
-        rows = list(session.query(ApiKey).order_by(ApiKey.revoked_at.isnot(None), ApiKey.id.desc()))
-    return render_template("ui/api_keys.html", rows=rows, scopes=SCOPES, secret=secret), status
+NEW_KEY_SHOWN_FOR = 300  # seconds: a created key not displayed by then is gone (revoke it, make another)
+
+
+def _take_new_key_secret() -> str | None:
+    """The secret of the key this session just created, once: the first view after the redirect
+    shows it, a reload does not (and does not create a second key)."""
+    nonce = login_session.pop("new_api_key", None)
+    if not isinstance(nonce, str):
+        return None
+    pipe = redis_client.get().pipeline()
+    pipe.get(redis_keys.new_api_key(nonce))
+    pipe.delete(redis_keys.new_api_key(nonce))
+    secret, _ = pipe.execute()
+    return secret
 
 
 @bp.get("/api-keys")
 @role_required("admin")
 def api_keys():
-    return _keys_page()
+    secret = _take_new_key_secret()
+    with session_scope() as session:
+        rows = list(session.query(ApiKey).order_by(ApiKey.revoked_at.isnot(None), ApiKey.id.desc()))
+    return render_template("ui/api_keys.html", rows=rows, scopes=SCOPES, secret=secret)
 
 
 @bp.post("/api-keys")
@@ -161,12 +184,14 @@ def api_keys():
 def create_api_key():
     try:
         with session_scope() as session:
-            row, secret = api_key_store.create(session, request.form.get("name", ""), request.form.getlist("scopes"), **_audit_kwargs())
+            _, secret = api_key_store.create(session, request.form.get("name", ""), request.form.getlist("scopes"), **_audit_kwargs())
     except api_key_store.ApiKeyError as error:
         flash(str(error), "error")
-        return _keys_page(status=400)
-    # Rendered into this response only: never put the secret in the (cookie) session or a URL.
-    return _keys_page(secret=secret)
+        return redirect(url_for("ui.api_keys"))
+    nonce = secrets.token_urlsafe(18)
+    redis_client.get().set(redis_keys.new_api_key(nonce), secret, ex=NEW_KEY_SHOWN_FOR)
+    login_session["new_api_key"] = nonce
+    return redirect(url_for("ui.api_keys") + "#new-key")
 
 
 @bp.post("/api-keys/<int:key_id>/revoke")
@@ -178,7 +203,7 @@ def revoke_api_key(key_id: int):
             flash(f"Key {row.name} ({row.prefix}) revoked.")
     except api_key_store.ApiKeyError as error:
         abort(404, str(error))
-    return redirect(url_for("ui.api_keys"))
+    return back("ui.api_keys", f"key-{key_id}")
 
 
 # --- users ------------------------------------------------------------------------------
@@ -188,7 +213,7 @@ def revoke_api_key(key_id: int):
 def users_page():
     with session_scope() as session:
         rows = [users.to_dict(user) for user in users.list_all(session)]
-    return render_template("ui/users.html", rows=rows, roles=ROLES)
+    return render_template("ui/users.html", rows=rows, roles=ROLES, min_password=users.MIN_PASSWORD_LENGTH)
 
 
 @bp.post("/users")
@@ -216,7 +241,7 @@ def update_user(user_id: int):
             flash(f"User {user.username} updated.")
     except users.UserError as error:
         flash(str(error), "error")
-    return redirect(url_for("ui.users"))
+    return back("ui.users", f"user-{user_id}")
 
 
 # --- rules ------------------------------------------------------------------------------
@@ -297,7 +322,7 @@ def save_rule(rule_id: int | None = None):
                 rule = rule_store.update_rule(session, rule_id, fields, **_audit_kwargs())
             session.flush()
             flash(f"Rule {rule.id} ({rule.name}) saved.")
-            return redirect(url_for("ui.rules"))
+            return redirect(url_for("ui.rules") + f"#rule-{rule.id}")
     except validation.RuleError as error:
         return _editor(shown, rule_id=rule_id, sample=sample, error=str(error), status=422)
     except LookupError as error:
@@ -314,7 +339,7 @@ def toggle_rule(rule_id: int):
             flash(f"Rule {rule_id} {'enabled' if rule.is_active else 'disabled'}.")
     except LookupError as error:
         not_found(error)
-    return redirect(url_for("ui.rules"))
+    return back("ui.rules", f"rule-{rule_id}")
 
 
 @bp.post("/rules/<int:rule_id>/delete")
@@ -326,7 +351,7 @@ def delete_rule(rule_id: int):
             flash(f"Rule {rule_id} deleted (its history stays in the audit).")
     except LookupError as error:
         not_found(error)
-    return redirect(url_for("ui.rules"))
+    return back("ui.rules")
 
 
 # --- development hosts and device teams -------------------------------------------------
@@ -338,7 +363,7 @@ def _host_change(change, *args, endpoint: str):
         flash("Saved.")
     except (validation.RuleError, LookupError) as error:
         flash(str(error).strip("'\""), "error")
-    return redirect(url_for(endpoint))
+    return back(endpoint)
 
 
 @bp.get("/dev-hosts")
@@ -567,6 +592,9 @@ def page_url(endpoint: str, args: dict, **position: int | str) -> str:
 def utc_time(iso: str | None) -> str:
     """An ISO time as the pages show it: 2026-12-01 12:00:05 (UTC, to the second)."""
     return (iso or "")[:19].replace("T", " ")
+def percent(value: float) -> str:
+    """0.99912 → "99.91 %": an SLO's ratio as people read it (up to 2 decimals, no trailing zeros)."""
+    return f"{value * 100:.2f}".rstrip("0").rstrip(".") + " %"
 
 
 def pretty(value) -> str:
@@ -575,9 +603,11 @@ def pretty(value) -> str:
 
 bp.add_app_template_filter(pretty, "pretty")
 bp.add_app_template_filter(utc_time, "utc_time")
+bp.add_app_template_filter(percent, "percent")
 bp.add_app_template_global(page_url, "page_url")
 
 
 @bp.record_once
 def _template_constants(state: BlueprintSetupState) -> None:
-    state.app.jinja_env.globals.update(MATCH_TYPES=MATCH_TYPES, HANDLINGS=HANDLINGS)
+    moog_choices = [(number, f"{number} · {name}") for number, name in sorted(validation.MOOG_SEVERITY_NAMES.items(), reverse=True)]
+    state.app.jinja_env.globals.update(MATCH_TYPES=MATCH_TYPES, HANDLINGS=HANDLINGS, MOOG_SEVERITY_CHOICES=moog_choices)

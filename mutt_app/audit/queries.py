@@ -101,8 +101,9 @@ def _paginate(session: Session, query: Select, args, order, to_dict: Callable[[A
     return rows, Page(page if offset is None else start // limit + 1, limit, total, start, len(rows), truncated)
 
 
-def search_events(session: Session, args) -> tuple[list[dict], Page]:
-    """Filters: host (or hostname), rule_id, decision, correlation_id, start/end (received_at)."""
+def search_events(session: Session, args, *, by_event_time: bool = False) -> tuple[list[dict], Page]:
+    """Filters: host (or hostname), rule_id, decision, correlation_id, start/end (received_at;
+    the event's own time with ``by_event_time``, as v2.5's /api/v1/audit-logs filtered)."""
     query = select(EventAudit)
     host = (args.get("host") or args.get("hostname") or "").strip()
     if host:
@@ -115,11 +116,12 @@ def search_events(session: Session, args) -> tuple[list[dict], Page]:
         if value:
             query = query.where(column == value)
     start, end = _time(args, "start", "start_date"), _time(args, "end", "end_date")
+    when = EventAudit.event_time if by_event_time else EventAudit.received_at
     if start:
-        query = query.where(EventAudit.received_at >= start)
+        query = query.where(when >= start)
     if end:
-        query = query.where(EventAudit.received_at <= end)
-    return _paginate(session, query, args, (EventAudit.received_at.desc(), EventAudit.event_id), event_to_dict)
+        query = query.where(when <= end)
+    return _paginate(session, query, args, (when.desc(), EventAudit.event_id), event_to_dict)
 
 
 def search_changes(session: Session, args) -> tuple[list[dict], Page]:

@@ -2,9 +2,14 @@
 
 Sources: the Prometheus counters and histograms of this deployment's processes (read from
 ``PROMETHEUS_MULTIPROC_DIR`` when set, which the web server and the workers of one machine share,
-else this process's registry) and the event-outcome counters in Redis (``redis_keys.STATS``). The
-counters are cumulative, so the window is "since the counters started" (process start, or
-the metrics directory's creation).
+else this process's registry) and the event-outcome counters in Redis (``redis_keys.STATS``).
+
+The window is a rolling 24 hours, as v2.5's: the counters are cumulative, so every report keeps a
+snapshot of them in Redis (at most one per ``SNAPSHOT_EVERY`` seconds, across processes) and an
+SLO is computed on what they grew by since the oldest snapshot inside the window. Until a day of
+snapshots exists, or when the counters restarted after every snapshot in the window (a value below
+its snapshot), it is computed on everything counted since the counters started: each item says
+which (``window_hours`` 24; ``measured_hours`` the hours covered, null for "since the start").
 
 Availability: burn rate = (1 - actual) / (1 - target); error budget left =
 (actual - target) / (1 - target). Status ``critical`` at a burn rate >= 10, ``warning`` >= 5,
@@ -16,12 +21,16 @@ Latency: the p99 is the upper bound of the histogram bucket holding the 99th per
 
 from __future__ import annotations
 
+import json
 import os
+import time
 from dataclasses import dataclass
 
 from mutt_app.storage import redis_keys
 
 WARN_BURN, CRIT_BURN = 5.0, 10.0
+WINDOW_SECONDS = 24 * 3600
+SNAPSHOT_EVERY = 300
 
 # Reasons (label of mutt_ingest_requests) of the requests ingest failed through its own fault,
 # all answered 503; every other failure (400, 401, 403, 405, 413, 415, 429) is the caller's.
@@ -31,6 +40,7 @@ INGEST_SERVER_FAILURES = frozenset({"redis", "unknown", "queue_full", "unavailab
 @dataclass(frozen=True)
 class Availability:
     name: str
+    title: str
     description: str
     target: float
 
@@ -38,23 +48,28 @@ class Availability:
 @dataclass(frozen=True)
 class Latency:
     name: str
+    title: str
     description: str
     target_seconds: float
     warning_seconds: float
     critical_seconds: float
 
 
-INGEST_AVAILABILITY = Availability("ingestor_availability", "Ingest requests answered without a server error (4xx excluded).", 0.999)
-INGEST_LATENCY = Latency("ingestor_latency_p99", "99th percentile of the time to answer an ingest request.", 0.5, 0.75, 1.0)
-FORWARDER_AVAILABILITY = Availability("forwarder_availability", "Alerts delivered to Moogsoft rather than dead-lettered.", 0.995)
-FORWARDER_LATENCY = Latency("forwarder_latency_p99", "99th percentile of Moogsoft's answer time.", 2.0, 3.0, 5.0)
-ALERTER_SUCCESS = Availability("alerter_processing_success",
+INGEST_AVAILABILITY = Availability("ingestor_availability", "Ingest availability",
+                                   "Ingest requests answered without a server error (4xx excluded).", 0.999)
+INGEST_LATENCY = Latency("ingestor_latency_p99", "Ingest answer time (p99)",
+                         "99th percentile of the time to answer an ingest request.", 0.5, 0.75, 1.0)
+FORWARDER_AVAILABILITY = Availability("forwarder_availability", "Moogsoft delivery",
+                                      "Alerts delivered to Moogsoft rather than dead-lettered.", 0.995)
+FORWARDER_LATENCY = Latency("forwarder_latency_p99", "Moogsoft answer time (p99)",
+                            "99th percentile of Moogsoft's answer time.", 2.0, 3.0, 5.0)
+ALERTER_SUCCESS = Availability("alerter_processing_success", "Event processing",
                                "Accepted events processed (audited or counted unhandled) rather than dead-lettered.",
                                0.999)
 
 
 def availability(slo: Availability, good: float, total: float) -> dict:
-    item = {"slo_name": slo.name, "description": slo.description, "target": slo.target,
+    item = {"slo_name": slo.name, "title": slo.title, "description": slo.description, "target": slo.target,
             "good": good, "total": total}
     if total <= 0:
         return {**item, "actual_value": None, "burn_rate": None, "error_budget_remaining": None,
@@ -71,7 +86,7 @@ def availability(slo: Availability, good: float, total: float) -> dict:
 
 def latency(slo: Latency, buckets: list[tuple[float, float]]) -> dict:
     """``buckets``: (upper bound, cumulative count) pairs, ending with +Inf."""
-    item = {"slo_name": slo.name, "description": slo.description, "target_seconds": slo.target_seconds}
+    item = {"slo_name": slo.name, "title": slo.title, "description": slo.description, "target_seconds": slo.target_seconds}
     total = buckets[-1][1] if buckets else 0
     if total <= 0:
         return {**item, "actual_value": None, "burn_rate": None, "error_budget_remaining": None,
@@ -108,29 +123,67 @@ def _buckets(samples, name: str) -> list[tuple[float, float]]:
     return sorted(totals.items())
 
 
-def report(redis_client, samples=None) -> list[dict]:
-    """Every SLO's current state."""
-    samples = _samples() if samples is None else samples
-
+def counters(redis_client, samples) -> dict[str, float]:
+    """The cumulative counts the SLOs are computed from, by name (histogram buckets as
+    ``<histogram>|<upper bound>``)."""
     def succeeded(labels):
         return labels.get("status") == "success"
 
     def server_failed(labels):
         return labels.get("status") != "success" and labels.get("reason") in INGEST_SERVER_FAILURES
 
-    ingest_good = _sum(samples, "mutt_ingest_requests_total", succeeded)
-    ingest_failed = _sum(samples, "mutt_ingest_requests_total", server_failed)
-    delivered = _sum(samples, "mutt_moog_alerts_processed_total", succeeded)
-    dead = _sum(samples, "mutt_moog_alerts_processed_total", lambda labels: labels.get("status") == "dlq")
     stats = {field: int(value) for field, value in redis_client.hgetall(redis_keys.STATS).items()}
-    processed = stats.get("audited", 0) + stats.get("unhandled", 0)
-    return [
-        availability(INGEST_AVAILABILITY, ingest_good, ingest_good + ingest_failed),
-        latency(INGEST_LATENCY, _buckets(samples, "mutt_ingest_latency_seconds")),
-        availability(FORWARDER_AVAILABILITY, delivered, delivered + dead),
-        latency(FORWARDER_LATENCY, _buckets(samples, "mutt_moog_request_latency_seconds")),
-        availability(ALERTER_SUCCESS, processed, processed + stats.get("dead_lettered", 0)),
+    found = {
+        "ingest_good": _sum(samples, "mutt_ingest_requests_total", succeeded),
+        "ingest_failed": _sum(samples, "mutt_ingest_requests_total", server_failed),
+        "delivered": _sum(samples, "mutt_moog_alerts_processed_total", succeeded),
+        "dead": _sum(samples, "mutt_moog_alerts_processed_total", lambda labels: labels.get("status") == "dlq"),
+        "processed": stats.get("audited", 0) + stats.get("unhandled", 0),
+        "dead_lettered": stats.get("dead_lettered", 0),
+    }
+    for histogram in ("mutt_ingest_latency_seconds", "mutt_moog_request_latency_seconds"):
+        found.update({f"{histogram}|{bound!r}": count for bound, count in _buckets(samples, histogram)})
+    return found
+
+
+def windowed(redis_client, now: float, current: dict[str, float]) -> tuple[dict[str, float], float | None]:
+    """What ``current`` grew by over the rolling window, and the seconds that covers (None:
+    since the counters started, for a history younger than the window or counters restarted
+    since every snapshot in it). Keeps a snapshot every ``SNAPSHOT_EVERY`` seconds and forgets
+    those older than the window needs."""
+    if redis_client.set(redis_keys.SLO_SNAPSHOT_DUE, "1", nx=True, ex=SNAPSHOT_EVERY):
+        pipe = redis_client.pipeline()
+        pipe.zadd(redis_keys.SLO_SNAPSHOTS, {json.dumps({"at": now, "counters": current}): now})
+        pipe.zremrangebyscore(redis_keys.SLO_SNAPSHOTS, "-inf", now - WINDOW_SECONDS - SNAPSHOT_EVERY)
+        pipe.execute()
+    oldest = redis_client.zrange(redis_keys.SLO_SNAPSHOTS, 0, 0, withscores=True)
+    if not oldest or oldest[0][1] > now - WINDOW_SECONDS + SNAPSHOT_EVERY:
+        return current, None  # less than a day of snapshots: everything counted so far
+    for member in redis_client.zrangebyscore(redis_keys.SLO_SNAPSHOTS, now - WINDOW_SECONDS, "+inf"):
+        snapshot = json.loads(member)
+        base = snapshot["counters"]
+        if all(current.get(name, 0) >= value for name, value in base.items()):  # else the counters restarted since
+            return {name: value - base.get(name, 0) for name, value in current.items()}, now - snapshot["at"]
+    return current, None
+
+
+def report(redis_client, samples=None, now: float | None = None) -> list[dict]:
+    """Every SLO's state over the rolling window."""
+    samples = _samples() if samples is None else samples
+    counts, covered = windowed(redis_client, time.time() if now is None else now, counters(redis_client, samples))
+
+    def buckets(histogram: str) -> list[tuple[float, float]]:
+        return sorted((float(name.split("|", 1)[1]), value) for name, value in counts.items() if name.startswith(histogram + "|"))
+
+    items = [
+        availability(INGEST_AVAILABILITY, counts["ingest_good"], counts["ingest_good"] + counts["ingest_failed"]),
+        latency(INGEST_LATENCY, buckets("mutt_ingest_latency_seconds")),
+        availability(FORWARDER_AVAILABILITY, counts["delivered"], counts["delivered"] + counts["dead"]),
+        latency(FORWARDER_LATENCY, buckets("mutt_moog_request_latency_seconds")),
+        availability(ALERTER_SUCCESS, counts["processed"], counts["processed"] + counts["dead_lettered"]),
     ]
+    window = {"window_hours": WINDOW_SECONDS / 3600, "measured_hours": None if covered is None else round(covered / 3600, 2)}
+    return [{**item, **window} for item in items]
 
 
 def overall(items: list[dict]) -> str:

@@ -91,3 +91,12 @@ HEARTBEATS_LAST_SEEN = PREFIX + "heartbeats:last_seen"  # zset member -> when it
 HEARTBEATS_DUE = PREFIX + "heartbeats:due"              # zset member -> when it is quiet unless heard from (ms)
 HEARTBEATS_CHECKED_AT = PREFIX + "heartbeats:checked_at"  # ms (Redis clock): the checker's last run
 HEARTBEATS_SYNCED = PREFIX + "heartbeats:synced"        # present (with a TTL) while the watch list is fresh from the database
+
+
+def new_api_key(nonce: str) -> str:
+    """A just-created API key's secret, held for the one page view that shows it (the login
+    session holds only the random nonce; the secret never goes into a cookie or a URL)."""
+    return f"{PREFIX}ui:new_api_key:{nonce}"
+
+SLO_SNAPSHOTS = PREFIX + "slo:snapshots"           # zset JSON {"at": epoch s, "counters": {...}} -> epoch s (24 h + kept)
+SLO_SNAPSHOT_DUE = PREFIX + "slo:snapshot_due"     # NX lock: one process writes a snapshot per interval

@@ -12,6 +12,11 @@ from web.extensions import csrf
 API_VERSION = "2.0"
 bp = Blueprint("api", __name__)
 
+
+def serving_v25() -> bool:
+    """Whether this request came under /api/v1, where v2.5's answer shapes are served."""
+    return request.blueprint == "api_v1"
+
 from web.api import (  # noqa: E402,F401 - the modules register their routes on bp
     alerts,
     apikeys,

@@ -6,7 +6,7 @@ from flask import g, jsonify, request
 
 from mutt_app import dynconfig
 from mutt_app.storage.db import session_scope
-from web.api import bp
+from web.api import bp, serving_v25
 from web.errors import api_error
 from web.security import actor, api_auth
 
@@ -14,7 +14,10 @@ from web.security import actor, api_auth
 @bp.get("/config")
 @api_auth("read")
 def list_settings():
-    return jsonify({"settings": dynconfig.describe()})
+    settings = dynconfig.describe()
+    if serving_v25():  # v2.5's shape: {"config": {key: value}}
+        return jsonify({"config": {item["key"]: item["value"] for item in settings}})
+    return jsonify({"settings": settings})
 
 
 @bp.get("/config/<key>")

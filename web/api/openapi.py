@@ -186,6 +186,12 @@ PATHS = {
                                 (200, page_of("logs", "ConfigChange")),
                                 params=query("changed_by", "table_name", "record_id", "operation", "start_date",
                                              "end_date", "page", "limit", "offset"))},
+    "/api/v2/config/history": {"get": op("The runtime settings' changes, newest first (v2.5's path; rows in `history`).", "read",
+                                         (200, page_of("history", "ConfigChange")), params=query("page", "limit", "offset"))},
+    "/api/v2/version": {"get": op("The API's version; /api/v1/version answers v2.5's (no key needed).", None,
+                                  (200, obj(("current_version",), current_version=STR, default_version=STR,
+                                            supported_versions={"type": "array", "items": STR},
+                                            version_history={"type": "object"})))},
     "/api/v2/users": {
         "get": op("List users.", "admin", (200, obj(("users",), users={"type": "array", "items": ref("User")}))),
         "post": op("Create a user.", "admin", (201, ref("User")), body=ref("NewUser"), errors=W),
@@ -308,7 +314,9 @@ def document() -> dict:
         "info": {
             "title": "MUTT REST API", "version": API_VERSION,
             "description": f"MUTT {__version__}. Every path under /api/v2 is also served under /api/v1 "
-                           "(deprecated: answers carry X-API-Deprecated: true). Every answer under /api carries "
+                           "(deprecated: answers carry X-API-Deprecated: true); there /version, /config, /config/history, /audit "
+                           "and /audit-logs answer in v2.5's shapes (docs/web-ui.md, \"v2.5 compatibility\"). "
+                           "Every answer under /api carries "
                            "X-API-Version. Errors are {\"error\", \"correlation_id\"}; API keys only in a header. "
                            "Numbers are strict: whole numbers are ASCII digits (no '²', '٣', '1e3' or '1_000') within "
                            "their bounds, path ids at most what their column holds (2^31-1, dead letters and alerts 2^63-1; a "

@@ -5,6 +5,7 @@ it in the audit search, replay a dead letter. Saves the screenshots docs/web-ui.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 
 import pytest
@@ -60,8 +61,8 @@ def test_operator_console_end_to_end(stack, page):
     page.fill("input[name=name]", "BGP neighbour down")
     page.fill("input[name=match_string]", "BGP-5-ADJCHANGE")
     page.fill("input[name=priority]", "20")
-    page.fill("input[name=prod_handling]", "Page_and_ticket")
-    page.fill("input[name=dev_handling]", "Ignore")
+    page.select_option("select[name=prod_handling]", "Page_and_ticket")
+    page.select_option("select[name=dev_handling]", "Ignore")
     page.fill("input[name=team_assignment]", "NETO")
     page.fill("input[name=reason]", "CHG-42")
     page.fill("textarea[name=sample]", json.dumps({"hostname": host, "message": "%BGP-5-ADJCHANGE: neighbor 10.0.0.2 Down"}))
@@ -72,7 +73,7 @@ def test_operator_console_end_to_end(stack, page):
     IMAGES.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(IMAGES / "rule-editor.png"), full_page=True)
     page.click("#save")
-    page.wait_for_url(url + "/rules")
+    page.wait_for_url(re.compile(re.escape(url) + r"/rules#rule-\d+$"))  # back on the list, at the saved rule
     assert page.locator("table.rows td", has_text="BGP neighbour down").is_visible()
 
     # an event through the real ingest endpoint, processed by the real worker

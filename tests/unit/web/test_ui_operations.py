@@ -88,6 +88,25 @@ def test_the_editor_shows_saves_and_dry_runs_a_clear_pattern(operator):
     assert r"clear: <code>Interface (?P&lt;key&gt;\S+), changed state to up</code>" in operator.get("/rules").get_data(as_text=True)
     one_sided = post(operator, f"/rules/{rule.id}", {**paired, "clear_match_string": "changed state to up", "action": "save"})
     assert one_sided.status_code == 422 and "clear_match_string does not" in one_sided.get_data(as_text=True)
+def test_handling_and_moog_severity_are_chosen_from_the_allowed_values(operator):
+    html = operator.get("/rules/new").get_data(as_text=True)
+    for name in ("prod_handling", "dev_handling", "moog_severity"):
+        assert f'<select name="{name}">' in html and f'<input name="{name}"' not in html
+    prod = re.search(r'<select name="prod_handling">(.*?)</select>', html, re.S).group(1)
+    assert re.findall(r'<option value="([^"]+)"', prod) == ["Page_and_ticket", "Page_only", "Ticket_only", "Ignore"]
+    moog = re.search(r'<select name="moog_severity">(.*?)</select>', html, re.S).group(1)
+    assert re.findall(r'<option value="(\d)"', moog) == ["5", "4", "3", "2", "1", "0"]
+    assert '<option value="3" selected>3 · Minor</option>' in moog
+
+
+def test_a_stored_handling_outside_the_list_is_shown_marked_not_replaced(operator):
+    with session_scope() as session:
+        session.add(Rule(name="legacy", match_type="contains", match_string="X", priority=5, prod_handling="page only",
+                         dev_handling="Ignore", team_assignment="NETO", moog_severity=3, is_active=True, created_by="t"))
+        session.flush()
+        rule_id = session.scalar(select(Rule.id))
+    html = operator.get(f"/rules/{rule_id}").get_data(as_text=True)
+    assert '<option value="page only" selected>page only (not allowed: choose one)</option>' in html
 
 
 def test_the_rules_page_flags_a_stored_rule_that_is_invalid(operator):
@@ -137,6 +156,25 @@ def test_dev_hosts_and_teams(operator):
     post(operator, "/teams/core1/delete", {}, "/teams")
     with session_scope() as session:
         assert session.get(DeviceTeam, "core1") is None
+
+
+def test_removing_a_dev_host_or_team_asks_first(operator):
+    post(operator, "/dev-hosts", {"hostname": "lab-sw1"}, "/dev-hosts")
+    post(operator, "/teams", {"hostname": "core1", "team_assignment": "CORE"}, "/teams")
+    assert 'data-confirm="Remove lab-sw1 from the development hosts?' in operator.get("/dev-hosts").get_data(as_text=True)
+    assert 'data-confirm="Remove the team of core1?' in operator.get("/teams").get_data(as_text=True)
+
+
+def test_a_rule_action_returns_to_the_page_and_row_the_operator_was_on(operator):
+    post(operator, "/rules/new", {**RULE, "action": "save"})
+    with session_scope() as session:
+        rule_id = session.scalar(select(Rule.id))
+    html = operator.get("/rules").get_data(as_text=True)
+    assert f'id="rule-{rule_id}"' in html and '<input type="hidden" name="next" value="/rules?">' in html
+    toggled = post(operator, f"/rules/{rule_id}/toggle", {"next": "/rules?page=2"})
+    assert toggled.headers["Location"].endswith(f"/rules?page=2#rule-{rule_id}")
+    elsewhere = post(operator, f"/rules/{rule_id}/toggle", {"next": "https://evil.example/rules"})
+    assert elsewhere.headers["Location"].endswith(f"/rules#rule-{rule_id}")
 
 
 def test_dead_letter_inspect_replay_and_purge(operator, redis):

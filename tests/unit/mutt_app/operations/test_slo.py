@@ -65,3 +65,45 @@ def test_report_leaves_client_errors_out_of_ingest_availability(redis):
     assert latency["actual_value"] == 0.05
     assert forwarder["actual_value"] == 0.99 and moog_latency["status"] == "unknown"
     assert alerter["actual_value"] == 1.0
+
+
+HOUR = 3600.0
+
+
+def ingest_samples(good: float, failed: float) -> list:
+    return [sample("mutt_ingest_requests_total", good, status="success", reason=""),
+            sample("mutt_ingest_requests_total", failed, status="fail", reason="redis")]
+
+
+def test_the_window_is_everything_counted_until_a_day_of_snapshots_exists(redis):
+    start = 1_000_000.0
+    first = slo.report(redis, ingest_samples(100, 0), now=start)[0]
+    assert (first["good"], first["total"], first["window_hours"], first["measured_hours"]) == (100, 100, 24, None)
+    later = slo.report(redis, ingest_samples(200, 50), now=start + 2 * HOUR)[0]
+    assert (later["good"], later["total"], later["measured_hours"]) == (200, 250, None)
+
+
+def test_a_day_on_only_the_last_24_hours_count(redis):
+    start = 1_000_000.0
+    for hour in range(0, 27):  # a failure burst in the first hour, clean traffic after it
+        redis.delete(redis_keys.SLO_SNAPSHOT_DUE)  # as if SNAPSHOT_EVERY had passed
+        good, failed = 100 + 100 * hour, 50
+        item = slo.report(redis, ingest_samples(good, failed), now=start + hour * HOUR)[0]
+    # 26 h after the start: the burst (before hour 2) is out of the window, the 50 failures gone
+    assert item["measured_hours"] == 24 and (item["good"], item["total"]) == (2400, 2400)
+    assert item["status"] == "ok"
+
+
+def test_counters_that_restarted_count_from_their_restart(redis):
+    start = 1_000_000.0
+    for hour in range(0, 26):
+        redis.delete(redis_keys.SLO_SNAPSHOT_DUE)
+        slo.report(redis, ingest_samples(1000 + hour, 0), now=start + hour * HOUR)
+    item = slo.report(redis, ingest_samples(7, 1), now=start + 26 * HOUR)[0]  # a process restart: counts fell
+    assert (item["good"], item["total"], item["measured_hours"]) == (7, 8, None)
+
+
+def test_every_slo_has_a_readable_title(redis):
+    titles = [item["title"] for item in slo.report(redis, [])]
+    assert titles == ["Ingest availability", "Ingest answer time (p99)", "Moogsoft delivery", "Moogsoft answer time (p99)",
+                      "Event processing"]

@@ -46,7 +46,7 @@ def test_admin_changes_a_setting_every_process_sees_it_and_delete_restores_the_d
         ("put", "/api/v2/config/moog_rate_limit", {"reason": "no value"}, 400, '"value"'),
         ("put", "/api/v2/config/moog_rate_limit", [1], 400, '"value"'),
         ("put", "/api/v2/config/moog_rate_limit", {"value": 5, "reason": 7}, 400, "reason must be a string"),
-        ("put", "/api/v2/config/moog_rate_limit", {"value": "fast"}, 422, "must be a int"),
+        ("put", "/api/v2/config/moog_rate_limit", {"value": "fast"}, 422, "must be a whole number"),
         ("put", "/api/v2/config/moog_rate_limit", {"value": 0}, 422, "at least 1"),
         ("put", "/api/v2/config/moog_rate_limit", {"value": None}, 422, "DELETE"),
         ("put", "/api/v2/config/alerter_shed_mode", {"value": "drop"}, 422, "one of defer, dlq"),
