@@ -53,10 +53,23 @@ def decide(knowledge: Knowledge, event: dict[str, Any], rule: Rule | None) -> De
     return Decision(environment, decision, forwards(decision), device_team or rule.team_assignment)
 
 
+@dataclass(frozen=True)
+class Signal:
+    """A forwarded event (or a meta-alert) on its way to the alert of its signature: the outbox row
+    it sends if the alert's state machine says to send (``mutt_app.alerting.alert_state``)."""
+
+    alert: dict[str, Any]       # the outbox row; its id is the event's id
+    clears: bool
+    key: str
+    event_time: datetime        # the event's own time, else when it was received
+    audited: bool = True        # False for a meta-alert: its event has no audit row
+
+
 @dataclass
 class Outcome:
     audit_rows: list[dict[str, Any]] = field(default_factory=list)
-    alerts: list[dict[str, Any]] = field(default_factory=list)
+    signals: list[Signal] = field(default_factory=list)   # for the lifecycle, which decides the alerts
+    alerts: list[dict[str, Any]] = field(default_factory=list)   # the outbox rows to write and forward
     unhandled: list[dict[str, Any]] = field(default_factory=list)
     failed: list[tuple[str, dict[str, Any], str]] = field(default_factory=list)   # (event ref, event, error)
 
@@ -83,9 +96,11 @@ def parse_time(value: Any) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def signature(kind: str, key: Any, hostname: str, message: str) -> str:
-    """Moogsoft's de-duplication key: one per rule (or roll-up) + host + message fingerprint."""
-    return f"mutt:{kind}:{key}:{hostname.lower()[:180]}:{fingerprint(message)}"
+def signature(kind: str, key: Any, hostname: str, message: str, pair_key: str | None = None) -> str:
+    """Moogsoft's de-duplication key and the alert's identity: ``mutt:<kind>:<id>:<host>:<key>``, the
+    key being what the rule's pattern extracted (``pair_key``) or, failing that, the message's
+    fingerprint."""
+    return f"mutt:{kind}:{key}:{hostname.lower()[:180]}:{pair_key[:60] if pair_key else fingerprint(message)}"
 
 
 def process(knowledge: Knowledge, events: Iterable[Any], *, now: datetime, alert_lease_seconds: float) -> Outcome:
@@ -111,10 +126,11 @@ def _one(knowledge: Knowledge, event: Any, now: datetime, lease_until: datetime,
     received_at = parse_time(event.get("_received_at")) or parse_time(event.get("timestamp"))
     if received_at is None:
         raise ValueError("event has neither _received_at nor a parsable timestamp")
-    rule = knowledge.rules.match(event)
-    if rule is None:
+    classified = knowledge.rules.classify(event)
+    if classified is None:
         outcome.unhandled.append(event)
         return
+    rule = classified.rule
     decision = decide(knowledge, event, rule)
     event_time = parse_time(event.get("timestamp"))
     correlation_id = str(event.get("_correlation_id") or "")[:64]
@@ -126,12 +142,12 @@ def _one(knowledge: Knowledge, event: Any, now: datetime, lease_until: datetime,
     })
     if decision.forwarded:
         message = str(event.get("message") or "")
-        outcome.alerts.append(_alert(
+        outcome.signals.append(Signal(_alert(
             event, kind="rule", rule_id=rule.id, rule_name=rule.name, team=decision.team,
             severity=rule.moog_severity, decision=decision.decision, environment=decision.environment,
-            signature=signature("rule", rule.id, hostname, message), description=message,
+            signature=signature("rule", rule.id, hostname, message, classified.key), description=message,
             event_time=event_time, now=now, lease_until=lease_until,
-        ))
+        ), clears=classified.clears, key=classified.key or "", event_time=event_time or received_at))
 
 
 def _alert(event: dict[str, Any], *, now: datetime, lease_until: datetime, **fields: Any) -> dict[str, Any]:
