@@ -118,7 +118,7 @@ def _explain(error: Exception) -> str:
 class Pattern:
     """One compiled outside pattern: a bounded boolean search and, for people, the text found."""
 
-    __slots__ = ("source", "_search", "_capturing", "_ignore_case", "window", "program_size")
+    __slots__ = ("source", "_search", "_capturing", "_ignore_case", "window", "program_size", "group_names")
 
     def __init__(self, source: str, for_re2: str, ignore_case: bool, matcher: Any) -> None:
         self.source = source
@@ -126,6 +126,7 @@ class Pattern:
         self._capturing: Any = None  # compiled on first use by find()
         self._ignore_case = ignore_case
         self.program_size = matcher.programsize
+        self.group_names = frozenset(matcher.groupindex)  # the named groups (?P<name>...)
         self.window = MATCH_BUDGET // max(1, self.program_size)
 
     def clip(self, data: bytes) -> bytes:

@@ -13,6 +13,7 @@ per alert.
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import math
 import re
@@ -57,10 +58,16 @@ SYSNAME_OID = "1.3.6.1.2.1.1.5.0"
 MAX_HOSTNAME = 255
 MAX_BATCH_EVENTS = 5000  # per request; bigger bodies must be split (413)
 EPOCH_MS_FROM = 1e11      # numbers from here on are epoch milliseconds (1e11 s is the year 5138)
+# Trusted fields of an Alertmanager event, set by ``normalise`` only (it drops every "_" field a
+# sender sends): the key that pairs a `resolved` notification with its `firing` one, and whether
+# the alert is resolved. The rule matcher reads them (docs/rules.md "Clears and keys").
+ALERT_KEY_FIELD = "_alert_key"
+RESOLVED_FIELD = "_resolved"
 
 _OID = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 _PS_VARBIND = re.compile(r"^@\{oid=(?P<oid>[^;]*);\s*value=(?P<value>.*)\}$", re.S)
 _PORT = re.compile(r":[0-9]{1,5}$")
+_FINGERPRINT = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
 # PostgreSQL cannot store NUL characters or unpaired surrogates; both only reach Python via
 # \u escapes, so the (rare) bodies that contain such an escape are cleaned after parsing.
 _UNSTORABLE_ESCAPE = re.compile(r"\\u(0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
@@ -102,6 +109,16 @@ class Invalid:
 class Parsed:
     items: list[Any]   # JSON values, or Invalid
     batch: bool        # False: the body was one event, answered as v2.5 did
+
+
+class AlertmanagerItem(dict[str, Any]):
+    """One alert of an Alertmanager webhook as an item, with what ``normalise`` turns into the
+    trusted fields: a sender's JSON cannot make one of these, so it cannot set them."""
+
+    def __init__(self, fields: dict[str, Any], key: str | None, resolved: bool) -> None:
+        super().__init__(fields)
+        self.key = key
+        self.resolved = resolved
 
 
 @dataclass(frozen=True)
@@ -276,9 +293,8 @@ def _alert_item(alert: Any, common: dict[str, Any]) -> Any:
         host = _PORT.sub("", host)  # "node1:9100" -> "node1"; IPv6 addresses keep their colons
     name = labels.get("alertname")
     summary = annotations.get("summary") or annotations.get("description") or alert.get("title")
+    # firing and resolved: the same message, so the same alert (the resolved one clears it)
     message = ": ".join(str(part) for part in (name, summary) if part) or None
-    if message and alert.get("status") == "resolved":
-        message = "RESOLVED " + message
     item = {key: value for key, value in alert.items() if value is not None}
     item.update(
         hostname=host,
@@ -291,7 +307,21 @@ def _alert_item(alert: Any, common: dict[str, Any]) -> Any:
     )
     if labels.get("severity") is not None:
         item["severity"] = labels["severity"]
-    return item
+    return AlertmanagerItem(item, alert_key(alert.get("fingerprint"), labels), alert.get("status") == "resolved")
+
+
+def alert_key(fingerprint: Any, labels: dict[str, Any]) -> str | None:
+    """What identifies an Alertmanager alert across its notifications: its fingerprint (a hash of
+    its labels), else a digest of the labels themselves; None when it has neither."""
+    if isinstance(fingerprint, str) and _FINGERPRINT.match(fingerprint):
+        return fingerprint
+    if not labels:
+        return None
+    try:
+        text = json.dumps(labels, sort_keys=True, ensure_ascii=True, default=str)
+    except (TypeError, ValueError, RecursionError):
+        return None
+    return "labels-" + hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 # --- one item -> one canonical event -----------------------------------------------------------
@@ -475,6 +505,10 @@ def normalise(item: Any, stamp: Stamp) -> dict[str, Any]:
     event["_received_at"] = stamp.received_at
     event["_source"] = stamp.source
     event["_key"] = stamp.key
+    if isinstance(item, AlertmanagerItem):
+        if item.key is not None:
+            event[ALERT_KEY_FIELD] = item.key
+        event[RESOLVED_FIELD] = item.resolved
     return event
 
 

@@ -1,4 +1,5 @@
-"""The v2.5 seed data (rules, development hosts, device teams), loaded on a first start."""
+"""The seed data (v2.5's rules, development hosts and device teams, plus MUTT 3's paired
+down/up rules), loaded on a first start."""
 
 from __future__ import annotations
 
@@ -11,6 +12,21 @@ RULES = (
     dict(name="Link down", match_string="LINK-DOWN", match_type="contains", priority=5,
          prod_handling="Page_and_ticket", dev_handling="Ticket_only", team_assignment="NetOps", moog_severity=4,
          description="v2.5 seed: interface link down"),
+    # MUTT 3: down/up pairs; the up event clears the down alert of the same interface (docs/rules.md)
+    dict(name="SNMP linkDown / linkUp", trap_oid=".1.3.6.1.6.3.1.1.5.3", clear_trap_oid=".1.3.6.1.6.3.1.1.5.4",
+         match_type="oid_prefix", priority=6,
+         prod_handling="Page_and_ticket", dev_handling="Ticket_only", team_assignment="NetOps", moog_severity=4,
+         description="SNMPv2-MIB linkDown, cleared by linkUp of the same ifIndex"),
+    dict(name="Cisco interface down / up", match_type="regex", priority=7,
+         match_string=r"%LINK-3-UPDOWN: Interface (?P<key>\S+), changed state to down",
+         clear_match_string=r"%LINK-3-UPDOWN: Interface (?P<key>\S+), changed state to up",
+         prod_handling="Page_and_ticket", dev_handling="Ticket_only", team_assignment="NetOps", moog_severity=4,
+         description="Cisco %LINK-3-UPDOWN down, cleared by up on the same interface"),
+    dict(name="Cisco line protocol down / up", match_type="regex", priority=8,
+         match_string=r"%LINEPROTO-5-UPDOWN: Line protocol on Interface (?P<key>\S+), changed state to down",
+         clear_match_string=r"%LINEPROTO-5-UPDOWN: Line protocol on Interface (?P<key>\S+), changed state to up",
+         prod_handling="Ticket_only", dev_handling="Ignore", team_assignment="NetOps", moog_severity=3,
+         description="Cisco %LINEPROTO-5-UPDOWN down, cleared by up on the same interface"),
     dict(name="Critical", match_string="CRITICAL", match_type="contains", priority=10,
          prod_handling="Page_and_ticket", dev_handling="Ticket_only", team_assignment="NETO", moog_severity=5,
          description="v2.5 seed: anything that says CRITICAL"),

@@ -160,7 +160,7 @@ def test_alertmanager_webhook_gives_one_event_per_alert():
     assert first["source_type"] == "alertmanager" and first["receiver"] == "mutt" and first["fingerprint"] == "c0ffee"
     assert first["_source"] == "alertmanager"
     second = events.normalise(parsed.items[1], stamp)
-    assert second["hostname"] == "[2001:db8::1]:9100" and second["message"] == "RESOLVED DiskFull"
+    assert second["hostname"] == "[2001:db8::1]:9100" and second["message"] == "DiskFull"
     with pytest.raises(EventError, match="hostname: required"):
         events.normalise(parsed.items[2], stamp)
 

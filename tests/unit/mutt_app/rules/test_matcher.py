@@ -172,9 +172,11 @@ def test_v25_sample_events_against_the_seed_rules():
         found = rule_set.match(event)
         assert found == rule_set.match_linear(event)
         names[found.name if found else None] = names.get(found.name if found else None, 0) + 1
-    # The samples say "error" in many forms and carry CISCO-SYSLOG-MIB traps; none says
-    # LINK-DOWN, CRITICAL or DOT1X-FIRMWARE-RUNNING ("Critical" is only a severity name there).
-    assert names == {None: 455, "Error": 36, "Cisco syslog trap": 5}
+    # The samples say "error" in many forms and carry CISCO-SYSLOG-MIB traps, linkDown traps and
+    # line protocol downs (which MUTT 3's paired seed rules catch); none says LINK-DOWN, CRITICAL or
+    # DOT1X-FIRMWARE-RUNNING ("Critical" is only a severity name there).
+    assert names == {None: 444, "Error": 36, "Cisco syslog trap": 5, "SNMP linkDown / linkUp": 5,
+                     "Cisco line protocol down / up": 6}
     traps = [e for e in events if str(e.get("trap_oid", "")).startswith("1.3.6.1.4.1.9.9.41.2")]
     assert traps and all(rule_set.match(e).name == "Cisco syslog trap" for e in traps if "error" not in str(e.get("message", "")).lower())
 
@@ -198,6 +200,13 @@ def rule_sets(draw):
             fields.update(match_string=" ".join(draw(st.lists(st.sampled_from(WORDS), min_size=1, max_size=2))))
             if kind == "contains+oid":
                 fields["trap_oid"] = "1.2"
+        if draw(st.booleans()):  # a clear pattern, checked after the rule's own
+            if kind == "oid_prefix":
+                fields["clear_trap_oid"] = "." + ".".join(draw(st.lists(st.sampled_from("1239"), min_size=1, max_size=4)))
+            elif kind == "regex":
+                fields["clear_match_string"] = draw(st.sampled_from([r"link.*up", r"ok$", r"port \d", r"\d+\.\d+"]))
+            else:
+                fields["clear_match_string"] = draw(st.sampled_from(WORDS))
         rules.append(rule(i + 1, **fields))
     return rules
 
@@ -217,6 +226,7 @@ def test_the_index_agrees_with_checking_every_rule_in_order(rules, batch):
     rule_set = RuleSet(rules)
     for event in batch:
         assert rule_set.match(event) == rule_set.match_linear(event)
+        assert rule_set.classify(event) == rule_set.classify_linear(event)
 
 
 def test_a_thousand_random_rules_agree_with_the_linear_scan():
@@ -229,6 +239,7 @@ def test_a_thousand_random_rules_agree_with_the_linear_scan():
     rule_set = RuleSet(make_rules(rng, 1000, unindexed=0.05))
     for event in make_events(rng, 3000, sample_events()):
         assert rule_set.match(event) == rule_set.match_linear(event)
+        assert rule_set.classify(event) == rule_set.classify_linear(event)
 
 
 def test_rule_of_a_mapping_fills_defaults():

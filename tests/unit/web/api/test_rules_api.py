@@ -24,7 +24,7 @@ def seed_rules(api):
 def test_rules_crud_in_v25_shapes(api, operator, reader, redis):
     listed = api.get("/api/v2/rules", headers=reader)
     assert listed.status_code == 200
-    assert [r["priority"] for r in listed.json["rules"]] == [5, 10, 15, 20, 50]
+    assert [r["priority"] for r in listed.json["rules"]] == [5, 6, 7, 8, 10, 15, 20, 50]
     created = api.post("/api/v2/rules", json=RULE, headers=operator)
     assert created.status_code == 201, created.json
     rule_id = created.json["id"]
