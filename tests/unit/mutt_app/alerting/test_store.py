@@ -29,7 +29,7 @@ def outcome(events, clears=()):
     """The decided batch; events whose id is in ``clears`` are clears of the same signature (what
     a rule's clear pattern will say once rules have them)."""
     decided = decide.process(KNOWLEDGE, events, now=T0, alert_lease_seconds=60)
-    decided.signals = [replace(s, clears=s.alert["id"] in clears) for s in decided.signals]
+    decided.signals = [replace(s, clears=s.clears or s.alert["id"] in clears) for s in decided.signals]
     return decided
 
 
@@ -119,3 +119,18 @@ def test_concurrent_batches_on_the_same_signatures_neither_deadlock_nor_lose_cou
     states = alert_states()
     assert len(states) == 20 and {occurrences for _, _, occurrences, _ in states} == {4}
     assert len(outbox()) == 20    # one open per host, the rest duplicates
+
+
+def cisco(n, seconds, interface, state):
+    return {**event(n, seconds), "message": f"%LINK-3-UPDOWN: Interface {interface}, changed state to {state}"}
+
+
+def test_an_up_clears_the_down_of_its_own_interface_with_severity_0_and_the_same_signature(database_url):
+    written = write(outcome([cisco(1, 0, "Gi0/1", "down"), cisco(2, 1, "Gi0/2", "down"), cisco(3, 5, "Gi0/1", "up"),
+                             cisco(4, 6, "Gi0/3", "up")]))
+    assert [(a["id"], a["severity"], a["lifecycle"]["send"]) for a in written.alerts] == [
+        ("e1", 4, "open"), ("e2", 4, "open"), ("e3", 0, "clear")]
+    assert written.alerts[0]["signature"] == written.alerts[2]["signature"] != written.alerts[1]["signature"]
+    assert written.alerts[0]["signature"].endswith(":core-router-01.dc1.example.com:Gi0/1")
+    assert sorted(state for _, state, _, _ in alert_states()) == ["cleared", "open"]
+    assert audit()["e4"][0] == "clear_without_alert"
