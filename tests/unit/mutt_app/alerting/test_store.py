@@ -128,9 +128,10 @@ def cisco(n, seconds, interface, state):
 def test_an_up_clears_the_down_of_its_own_interface_with_severity_0_and_the_same_signature(database_url):
     written = write(outcome([cisco(1, 0, "Gi0/1", "down"), cisco(2, 1, "Gi0/2", "down"), cisco(3, 5, "Gi0/1", "up"),
                              cisco(4, 6, "Gi0/3", "up")]))
-    assert [(a["id"], a["severity"], a["lifecycle"]["send"]) for a in written.alerts] == [
-        ("e1", 4, "open"), ("e2", 4, "open"), ("e3", 0, "clear")]
-    assert written.alerts[0]["signature"] == written.alerts[2]["signature"] != written.alerts[1]["signature"]
-    assert written.alerts[0]["signature"].endswith(":core-router-01.dc1.example.com:Gi0/1")
+    sent = {a["id"]: a for a in written.alerts}
+    assert {n: (a["severity"], a["lifecycle"]["send"]) for n, a in sent.items()} == {
+        "e1": (4, "open"), "e2": (4, "open"), "e3": (0, "clear")}
+    assert sent["e1"]["signature"] == sent["e3"]["signature"] != sent["e2"]["signature"]
+    assert sent["e1"]["signature"].endswith(":core-router-01.dc1.example.com:Gi0/1")
     assert sorted(state for _, state, _, _ in alert_states()) == ["cleared", "open"]
     assert audit()["e4"][0] == "clear_without_alert"
