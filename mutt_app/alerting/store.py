@@ -17,7 +17,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, delete, func, select, update
@@ -188,6 +188,41 @@ def _outbox_row(signal: Signal, send: str, state: alert_state.State, alert_id: i
         row["description"] = (f"[flapping: {len(state.transitions)} state changes within "
                               f"{settings.flap_window_seconds:g} s; further changes held back] {row['description']}")
     return row
+
+
+def settle_flapping(session: Session, now: datetime, settings: alert_state.Settings, *, lease_seconds: float,
+                    limit: int = 1000) -> list[dict[str, Any]]:
+    """The janitor's part of flapping: alerts flapping but stable (no change) for the flap window
+    leave flapping and their current state is sent (``alert_state.settle``). Writes the states and
+    the outbox rows in ``session``; returns the outbox rows, to hand to the forwarder."""
+    cutoff = now - timedelta(seconds=settings.flap_window_seconds)
+    query = (select(STATES).where(STATES.c.flapping.is_(True), STATES.c.changed_at <= cutoff)
+             .order_by(STATES.c.signature).limit(limit).with_for_update(skip_locked=True))
+    alerts, changes = [], []
+    for row in (row._asdict() for row in session.execute(query)):
+        current = _state(row)
+        step = alert_state.settle(current, now, settings) if current is not None else None
+        if step is None or step.send is None or step.state is None:
+            continue
+        changes.append(_columns(row["id"], step.state, None))
+        alerts.append(_outbox_row(_settled_signal(row, now, lease_seconds), step.send, step.state, row["id"], settings))
+    if changes:
+        session.execute(update(STATES).where(STATES.c.id == bindparam("_id")), changes)
+        insert_ignoring_duplicates(session, Alert.__table__, alerts)
+    return alerts
+
+
+def _settled_signal(row: dict[str, Any], now: datetime, lease_seconds: float) -> Signal:
+    """The request that tells Moogsoft where a flapping alert settled (no event raised it)."""
+    alert = {
+        "id": f"settled-{row['id']}-{int(now.timestamp())}", "kind": row["kind"], "state": "pending",
+        "rule_id": row["rule_id"], "rule_name": row["rule_name"], "hostname": row["hostname"], "team": row["team"],
+        "severity": row["severity"], "decision": "flapping_settled", "environment": row["environment"],
+        "signature": row["signature"], "description": row["description"], "event_time": now, "correlation_id": "",
+        "event": {}, "attempts": 0, "lease_until": now + timedelta(seconds=lease_seconds), "last_error": "",
+        "created_at": now, "updated_at": now,
+    }
+    return Signal(alert, clears=row["state"] == alert_state.CLEARED, key=row["key"], event_time=now, audited=False)
 
 
 def _utc(moment: datetime) -> datetime:

@@ -81,7 +81,7 @@ def test_outcome_equals_event_time_order_across_three_workers_and_a_sigkill(stac
         if round_number == KILL_AFTER_ROUND:
             time.sleep(0.2)
             stack.workers[0].kill()   # SIGKILL, worker and pool: its batches and sends are recovered by the janitor
-        wait_until(lambda: buffer.stats().get("audited", 0) == sent, timeout=150, interval=0.5,
+        wait_until(lambda expected=sent: buffer.stats().get("audited", 0) == expected, timeout=150, interval=0.5,
                    message=f"round {round_number} processed")
         wait_until(lambda: _all_delivered(), timeout=150, interval=0.5, message=f"round {round_number} delivered")
 

@@ -135,3 +135,16 @@ def test_an_up_clears_the_down_of_its_own_interface_with_severity_0_and_the_same
     assert sent["e1"]["signature"].endswith(":core-router-01.dc1.example.com:Gi0/1")
     assert sorted(state for _, state, _, _ in alert_states()) == ["cleared", "open"]
     assert audit()["e4"][0] == "clear_without_alert"
+
+
+def test_the_janitor_sends_where_a_flapping_alert_settled_once_stable_for_the_window(database_url):
+    write(outcome([event(n, n) for n in range(5)], clears={"e1", "e3"}))   # flapping, open again at 4 s
+    with session_scope() as session:
+        assert store.settle_flapping(session, T0 + timedelta(seconds=500), SETTINGS, lease_seconds=45) == []
+    with session_scope() as session:
+        [settled] = store.settle_flapping(session, T0 + timedelta(seconds=605), SETTINGS, lease_seconds=45)
+    assert (settled["severity"], settled["lifecycle"]["send"], settled["lifecycle"]["flapping"]) == (4, "refresh", False)
+    assert alert_states()[0][1:] == ("open", 1, False)
+    assert settled["id"] in outbox()
+    with session_scope() as session:
+        assert store.settle_flapping(session, T0 + timedelta(seconds=2000), SETTINGS, lease_seconds=45) == []
