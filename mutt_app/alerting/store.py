@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import defaultdict
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
@@ -49,8 +48,7 @@ def store(session: Session, outcome: Outcome, *, attempts: int,
     """Apply the batch's signals to their alerts and write everything in ``session``, in bulk.
     Returns the outcome as written: ``alerts`` are the outbox rows to hand to the forwarder.
     Idempotent: events stored already (a redelivered batch) are left alone."""
-    signals = _not_stored_yet(session, outcome.signals)
-    alerts, verdicts = _apply(session, signals, settings)
+    signals, alerts, verdicts = _apply(session, outcome.signals, settings)
     audit_rows = [_audited(row, verdicts.get(row["event_id"])) for row in outcome.audit_rows]
     insert_ignoring_duplicates(session, EventAudit.__table__, audit_rows)
     insert_ignoring_duplicates(session, Alert.__table__, alerts)
@@ -62,7 +60,8 @@ def store(session: Session, outcome: Outcome, *, attempts: int,
 
 def _not_stored_yet(session: Session, signals: list[Signal]) -> list[Signal]:
     """The signals whose event has no audit row yet (checked in this transaction, under the
-    alert-state locks taken next; a meta-alert has no audit row and is always applied)."""
+    alert-state locks, so a batch run twice at once applies once; a meta-alert has no audit row
+    and is always applied)."""
     ids = [signal.alert["id"] for signal in signals if signal.audited]
     if not ids:
         return signals
@@ -80,15 +79,17 @@ def _audited(row: dict[str, Any], verdict: tuple[int | None, str] | None) -> dic
 
 
 def _apply(session: Session, signals: list[Signal], settings: alert_state.Settings
-           ) -> tuple[list[dict[str, Any]], dict[str, tuple[int | None, str]]]:
-    """Run each signature's signals through its alert's state machine, in event-time order, and
-    write the states. Returns the outbox rows to send and, per event, (alert id, outcome)."""
-    by_signature: dict[str, list[Signal]] = defaultdict(list)
+           ) -> tuple[list[Signal], list[dict[str, Any]], dict[str, tuple[int | None, str]]]:
+    """Lock the signals' alerts, drop the signals stored already, run each signature's signals
+    through its alert's state machine in event-time order, and write the states. Returns the
+    signals applied, the outbox rows to send and, per event, (alert id, outcome)."""
+    if not signals:
+        return [], [], {}
+    rows = _lock(session, {signal.alert["signature"]: signal for signal in reversed(signals)})
+    signals = _not_stored_yet(session, signals)
+    by_signature: dict[str, list[Signal]] = {signature: [] for signature in rows}
     for signal in signals:
         by_signature[signal.alert["signature"]].append(signal)
-    if not by_signature:
-        return [], {}
-    rows = _lock(session, by_signature)
     alerts: list[dict[str, Any]] = []
     verdicts: dict[str, tuple[int | None, str]] = {}
     changes: list[dict[str, Any]] = []
@@ -109,21 +110,21 @@ def _apply(session: Session, signals: list[Signal], settings: alert_state.Settin
             current = step.state
         if current is None:
             placeholders.append(row["id"])
-        else:
+        elif group:
             changes.append(_columns(row["id"], current, latest))
     if placeholders:
         session.execute(delete(STATES).where(STATES.c.id.in_(placeholders)))
     if changes:
         session.execute(update(STATES).where(STATES.c.id == bindparam("_id")), changes)
-    return alerts, verdicts
+    return signals, alerts, verdicts
 
 
-def _lock(session: Session, by_signature: dict[str, list[Signal]]) -> dict[str, dict[str, Any]]:
+def _lock(session: Session, first: dict[str, Signal]) -> dict[str, dict[str, Any]]:
     """The alert-state rows of these signatures, locked for this transaction: an upsert in signature
     order takes the row locks in that order (concurrent batches queue, never deadlock), creating a
     placeholder (occurrences 0) for a signature that has none. On SQLite the write serialises."""
     now = datetime.now(UTC)
-    values = [_placeholder(signature, by_signature[signature][0], now) for signature in sorted(by_signature)]
+    values = [_placeholder(signature, first[signature], now) for signature in sorted(first)]
     module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = module.insert(STATES).values(values)
     statement = statement.on_conflict_do_update(index_elements=[STATES.c.signature],
