@@ -111,7 +111,7 @@ def _apply(session: Session, signals: list[Signal], settings: alert_state.Settin
         if current is None:
             placeholders.append(row["id"])
         elif group:
-            changes.append(_columns(row["id"], current, latest))
+            changes.append(_columns(row, current, latest))
     if placeholders:
         session.execute(delete(STATES).where(STATES.c.id.in_(placeholders)))
     if changes:
@@ -161,20 +161,18 @@ def _state(row: dict[str, Any]) -> alert_state.State | None:
     )
 
 
-def _columns(alert_id: int, state: alert_state.State, latest: Signal | None) -> dict[str, Any]:
+def _columns(row: dict[str, Any], state: alert_state.State, latest: Signal | None) -> dict[str, Any]:
     """The update of one alert-state row (``_id`` its id); the latest problem event names it."""
     columns = {
-        "_id": alert_id, "state": state.state, "flapping": state.flapping, "flapping_since": state.flapping_since,
+        "_id": row["id"], "state": state.state, "flapping": state.flapping, "flapping_since": state.flapping_since,
         "occurrences": state.occurrences, "first_seen": state.first_seen, "last_seen": state.last_seen,
         "last_event_time": state.last_event_time, "changed_at": state.changed_at,
         "transitions": [moment.isoformat() for moment in state.transitions], "last_sent_at": state.last_sent_at,
         "last_sent_state": state.last_sent_state, "last_event_id": state.last_event_id[:36],
         "updated_at": datetime.now(UTC),
     }
-    if latest is not None:
-        alert = latest.alert
-        columns.update(rule_name=alert["rule_name"], team=alert["team"], severity=alert["severity"],
-                       environment=alert["environment"], description=alert["description"])
+    named_by = latest.alert if latest is not None else row   # every update names the same columns (executemany)
+    columns.update({name: named_by[name] for name in ("rule_name", "team", "severity", "environment", "description")})
     return columns
 
 
@@ -205,7 +203,7 @@ def settle_flapping(session: Session, now: datetime, settings: alert_state.Setti
         step = alert_state.settle(current, now, settings) if current is not None else None
         if step is None or step.send is None or step.state is None:
             continue
-        changes.append(_columns(row["id"], step.state, None))
+        changes.append(_columns(row, step.state, None))
         alerts.append(_outbox_row(_settled_signal(row, now, lease_seconds), step.send, step.state, row["id"], settings))
     if changes:
         session.execute(update(STATES).where(STATES.c.id == bindparam("_id")), changes)

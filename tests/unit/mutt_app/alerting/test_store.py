@@ -148,3 +148,9 @@ def test_the_janitor_sends_where_a_flapping_alert_settled_once_stable_for_the_wi
     assert settled["id"] in outbox()
     with session_scope() as session:
         assert store.settle_flapping(session, T0 + timedelta(seconds=2000), SETTINGS, lease_seconds=45) == []
+
+
+def test_a_batch_mixing_clears_and_problems_of_several_alerts_is_written_in_bulk(database_url):
+    write(outcome([cisco(1, 0, "Gi0/1", "down")]))
+    written = write(outcome([cisco(2, 5, "Gi0/1", "up"), cisco(3, 6, "Gi0/2", "down")]))   # raises if refused
+    assert sorted(a["lifecycle"]["send"] for a in written.alerts) == ["clear", "open"]
