@@ -63,7 +63,7 @@ class State:
     occurrences: int = 1
     flapping: bool = False
     flapping_since: datetime | None = None
-    transitions: tuple[datetime, ...] = ()      # open/cleared changes within the flap window
+    transitions: tuple[datetime, ...] = ()      # the last open/cleared changes within the flap window (at most flap_threshold)
     last_sent_at: datetime | None = None        # event time of the last request sent
     last_sent_state: str = ""
     last_event_id: str = ""
@@ -96,7 +96,7 @@ def apply(current: State | None, event: Event, settings: Settings) -> Step:
         after = seen if event.clears else replace(seen, occurrences=current.occurrences + 1)
         changed = False
     else:
-        after = replace(seen, state=target, changed_at=at, transitions=(*recent, at),
+        after = replace(seen, state=target, changed_at=at, transitions=(*recent, at)[-settings.flap_threshold:],
                         occurrences=current.occurrences if event.clears else 1)
         changed = True
 

@@ -121,3 +121,8 @@ def test_out_of_order_arrival_ends_where_event_time_order_ends():
 def test_settings_come_from_the_runtime_settings():
     config = {"dedup_window_seconds": 60, "flap_threshold": 6, "flap_window_seconds": 120}
     assert Settings.of(config) == Settings(60.0, 6, 120.0)
+
+
+def test_an_alert_remembers_no_more_changes_than_the_threshold_needs():
+    state, _ = run([(second, second % 2 == 1) for second in range(100)])
+    assert len(state.transitions) == SETTINGS.flap_threshold and state.transitions[-1] == at(99)
