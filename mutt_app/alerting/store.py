@@ -70,8 +70,10 @@ def _not_stored_yet(session: Session, signals: list[Signal]) -> list[Signal]:
 
 
 def _audited(row: dict[str, Any], verdict: tuple[int | None, str] | None) -> dict[str, Any]:
+    """The audit row with its alert and, for an event that sent nothing, why (every row names the
+    same columns: they are inserted in one executemany)."""
     if verdict is None:
-        return row
+        return {**row, "alert_id": None}
     alert_id, outcome = verdict
     if outcome in alert_state.NOT_SENT:
         return {**row, "alert_id": alert_id, "decision": outcome, "forwarded": False}

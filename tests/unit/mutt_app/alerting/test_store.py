@@ -154,3 +154,10 @@ def test_a_batch_mixing_clears_and_problems_of_several_alerts_is_written_in_bulk
     write(outcome([cisco(1, 0, "Gi0/1", "down")]))
     written = write(outcome([cisco(2, 5, "Gi0/1", "up"), cisco(3, 6, "Gi0/2", "down")]))   # raises if refused
     assert sorted(a["lifecycle"]["send"] for a in written.alerts) == ["clear", "open"]
+
+
+def test_a_batch_with_events_that_forward_and_events_that_do_not_is_written_in_bulk(database_url):
+    ignored = {**event(2, 1, host="test-switch1"), "message": "some ERROR"}    # dev host, rule "Error": Ignore
+    written = write(outcome([event(1, 0), ignored]))   # raises if refused
+    assert [a["id"] for a in written.alerts] == ["e1"]
+    assert audit()["e2"] == ("Ignore", False, None)
