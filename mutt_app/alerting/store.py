@@ -128,10 +128,12 @@ def _lock(session: Session, first: dict[str, Signal]) -> dict[str, dict[str, Any
     now = datetime.now(UTC)
     values = [_placeholder(signature, first[signature], now) for signature in sorted(first)]
     module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = module.insert(STATES).values(values)
+    statement = module.insert(STATES)
     statement = statement.on_conflict_do_update(index_elements=[STATES.c.signature],
                                                 set_={"signature": statement.excluded.signature})
-    result = session.execute(statement.returning(*STATES.c))
+    # executemany with RETURNING: SQLAlchemy sends it as multi-row VALUES in the parameters' order
+    # ("insertmanyvalues"), from one cached compiled statement whatever the batch's size
+    result = session.execute(statement.returning(*STATES.c, sort_by_parameter_order=True), values)
     return {row.signature: row._asdict() for row in result}
 
 
