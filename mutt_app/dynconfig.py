@@ -127,6 +127,17 @@ REGISTRY: dict[str, Setting] = {
         _s("unhandled_window_seconds", int, 86_400,
            "Sliding window for unhandled_threshold; also how long a fired meta-alert suppresses the next.",
            "alerter", 10, 30 * 86_400),
+        _s("dedup_window_seconds", int, 300,
+           "While an alert is open, events of its signature within this many seconds (event time) of the last request are counted, "
+           "not re-sent; after it, one refresh carries the count. 0 sends every event.",
+           "alerter", 0, 7 * 86_400),
+        _s("flap_threshold", int, 4,
+           "Open/cleared transitions of one alert within flap_window_seconds that mark it flapping (one request says so; later "
+           "transitions are audited, not sent, until it is stable for the window).",
+           "alerter", 2, 1000),
+        _s("flap_window_seconds", int, 600,
+           "Window for flap_threshold, and how long a flapping alert must be stable before its current state is sent.",
+           "alerter", 1, 7 * 86_400),
         _s("unhandled_default_team", str, "NETO", "Team for meta-alerts of hosts that have no device team.", "alerter"),
         _s("alerter_queue_warn_threshold", int, 10_000,
            "Alerts waiting for Moogsoft above which the alerter logs a warning and sets mutt_alerter_backlog_warning.",

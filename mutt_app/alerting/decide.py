@@ -18,7 +18,7 @@ from typing import Any
 
 from mutt_app.alerting.knowledge import DEV, Knowledge
 from mutt_app.alerting.rollup import Trigger, fingerprint
-from mutt_app.rules.matcher import Rule
+from mutt_app.rules.matcher import Classified, Rule
 from mutt_app.storage.models import HANDLINGS
 
 FORWARDING = frozenset(handling.lower() for handling in HANDLINGS if handling != "Ignore")
@@ -54,10 +54,23 @@ def decide(knowledge: Knowledge, event: dict[str, Any], rule: Rule | None) -> De
     return Decision(environment, decision, forwards(decision), device_team or rule.team_assignment)
 
 
+@dataclass(frozen=True)
+class Signal:
+    """A forwarded event (or a meta-alert) on its way to the alert of its signature: the outbox row
+    it sends if the alert's state machine says to send (``mutt_app.alerting.alert_state``)."""
+
+    alert: dict[str, Any]       # the outbox row; its id is the event's id
+    clears: bool
+    key: str
+    event_time: datetime        # the event's own time, else when it was received
+    audited: bool = True        # False for a meta-alert: its event has no audit row
+
+
 @dataclass
 class Outcome:
     audit_rows: list[dict[str, Any]] = field(default_factory=list)
-    alerts: list[dict[str, Any]] = field(default_factory=list)
+    signals: list[Signal] = field(default_factory=list)   # for the lifecycle, which decides the alerts
+    alerts: list[dict[str, Any]] = field(default_factory=list)   # the outbox rows to write and forward
     unhandled: list[dict[str, Any]] = field(default_factory=list)
     failed: list[tuple[str, dict[str, Any], str]] = field(default_factory=list)   # (event ref, event, error)
 
@@ -84,9 +97,24 @@ def parse_time(value: Any) -> datetime | None:
     return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
-def signature(kind: str, key: Any, hostname: str, message: str) -> str:
-    """Moogsoft's de-duplication key: one per rule (or roll-up) + host + message fingerprint."""
-    return f"mutt:{kind}:{key}:{hostname.lower()[:180]}:{fingerprint(message)}"
+def signature(kind: str, key: Any, hostname: str, message: str, pair_key: str | None = None) -> str:
+    """Moogsoft's de-duplication key and the alert's identity: ``mutt:<kind>:<id>:<host>:<key>``, the
+    key being what the rule's pattern extracted (``pair_key``) or, failing that, the message's
+    fingerprint."""
+    return f"mutt:{kind}:{key}:{hostname.lower()[:180]}:{pair_key[:60] if pair_key else fingerprint(message)}"
+
+
+WHOLE_HOST = "*"   # the key of a rule with a clear pattern that extracts none: one alert per rule and host
+
+
+def pair_key(classified: Classified) -> str | None:
+    """What pairs an event with its alert: the key its pattern extracted; for a rule with a clear
+    pattern that extracted none, the rule and host alone (else "peer down" and "peer up" would never
+    meet); else None, and the message's fingerprint tells alerts apart."""
+    if classified.key is not None:
+        return classified.key
+    rule = classified.rule
+    return WHOLE_HOST if rule.clear_match_string or rule.clear_trap_oid else None
 
 
 def process(knowledge: Knowledge, events: Iterable[Any], *, now: datetime, alert_lease_seconds: float) -> Outcome:
@@ -112,13 +140,15 @@ def _one(knowledge: Knowledge, event: Any, now: datetime, lease_until: datetime,
     received_at = parse_time(event.get("_received_at")) or parse_time(event.get("timestamp"))
     if received_at is None:
         raise ValueError("event has neither _received_at nor a parsable timestamp")
-    rule = knowledge.rules.match(event)
+    classified = knowledge.rules.classify(event)
+    rule = classified.rule if classified is not None else None
     decision = decide(knowledge, event, rule)
     silence_id = knowledge.silences.silencing(event, now=now, rule_id=rule.id if rule else None,
-                                              environment=decision.environment, team=decision.team)
+                                              environment=decision.environment, team=decision.team,
+                                              clears=classified.clears if classified is not None else False)
     if silence_id is not None:
         decision = Decision(decision.environment, SILENCED, False, decision.team)
-    elif rule is None:
+    elif classified is None:
         outcome.unhandled.append(event)
         return
     event_time = parse_time(event.get("timestamp"))
@@ -130,14 +160,16 @@ def _one(knowledge: Knowledge, event: Any, now: datetime, lease_until: datetime,
         "decision": decision.decision[:100], "forwarded": decision.forwarded, "team": decision.team[:100],
         "correlation_id": correlation_id, "event": event,
     })
-    if decision.forwarded and rule is not None:
+    if decision.forwarded and classified is not None:
+        rule = classified.rule
+        key = pair_key(classified)
         message = str(event.get("message") or "")
-        outcome.alerts.append(_alert(
+        outcome.signals.append(Signal(_alert(
             event, kind="rule", rule_id=rule.id, rule_name=rule.name, team=decision.team,
             severity=rule.moog_severity, decision=decision.decision, environment=decision.environment,
-            signature=signature("rule", rule.id, hostname, message), description=message,
+            signature=signature("rule", rule.id, hostname, message, key), description=message,
             event_time=event_time, now=now, lease_until=lease_until,
-        ))
+        ), clears=classified.clears, key=key or "", event_time=event_time or received_at))
 
 
 def _alert(event: dict[str, Any], *, now: datetime, lease_until: datetime, **fields: Any) -> dict[str, Any]:

@@ -9,7 +9,9 @@
    dead-letter it (``alerter_shed_mode``);
 4. decide what the events mean (``decide.process``, pure) and count the unhandled ones in the
    roll-up, which may raise meta-alerts;
-5. store the outcome in one transaction (``store``), event by event if the database refuses it;
+5. apply the forwarded events and meta-alerts to their alerts' states (``alert_state``: open,
+   refresh, clear, flapping, or nothing) and store the outcome in one transaction (``store``),
+   event by event if the database refuses it;
 6. hand the alerts to the forwarder;
 7. complete the batch (its outcome counts, metrics).
 
@@ -31,7 +33,7 @@ from typing import Any, Protocol
 from redis import Redis
 
 from mutt_app import dynconfig
-from mutt_app.alerting import decide, store
+from mutt_app.alerting import alert_state, decide, store
 from mutt_app.alerting.batches import Claim, EventBatches
 from mutt_app.alerting.knowledge import KnowledgeCache
 from mutt_app.alerting.rollup import Rollup
@@ -146,7 +148,7 @@ class BatchLifecycle:
         if self._shed(claim, config):
             return SHED
         outcome = self._decide(claim, config)
-        outcome = self._store(claim, outcome)
+        outcome = self._store(claim, outcome, alert_state.Settings.of(config))
         self._heard_from(claim)
         self._forward_alerts([alert["id"] for alert in outcome.alerts])
         self._rollup.remember(outcome.unhandled)
@@ -206,25 +208,26 @@ class BatchLifecycle:
         outcome = decide.process(knowledge, claim.events, now=now, alert_lease_seconds=alert_lease)
         threshold, window = config.get("unhandled_threshold"), config.get("unhandled_window_seconds")
         for trigger in self._rollup.count(outcome.unhandled, threshold=threshold, window_seconds=window):
-            outcome.alerts.append(decide.meta_alert(
-                knowledge, trigger, threshold=threshold, window_seconds=window,
-                default_team=config.get("unhandled_default_team"), now=now, alert_lease_seconds=alert_lease,
-            ))
+            meta = decide.meta_alert(knowledge, trigger, threshold=threshold, window_seconds=window,
+                                     default_team=config.get("unhandled_default_team"), now=now,
+                                     alert_lease_seconds=alert_lease)
+            outcome.signals.append(decide.Signal(meta, clears=False, key="", audited=False,
+                                                 event_time=meta["event_time"] or now))
             metrics.ALERTER_META_ALERTS.inc()
         return outcome
 
-    def _store(self, claim: Claim, outcome: decide.Outcome) -> decide.Outcome:
-        """Write the outcome in one transaction; returns what was written (all of it, unless the
-        database refused the bulk write and some events became dead letters instead)."""
+    def _store(self, claim: Claim, outcome: decide.Outcome, settings: alert_state.Settings) -> decide.Outcome:
+        """Apply the events to their alerts and write the outcome in one transaction; returns what
+        was written (all of it, unless the database refused the bulk write and some events became
+        dead letters instead), with the alerts to send."""
         try:
             with self._session_scope() as session:
-                store.store(session, outcome, attempts=claim.attempts)
-            return outcome
+                return store.store(session, outcome, attempts=claim.attempts, settings=settings)
         except Exception as error:
             if not store.refused(error):
                 raise
             log.warning("bulk write of batch %s refused (%s); writing event by event", claim.batch_id, type(error).__name__)
-            return store.store_each(self._session_scope, outcome, attempts=claim.attempts)
+            return store.store_each(self._session_scope, outcome, attempts=claim.attempts, settings=settings)
 
 
 def _correlation_id(claim: Claim) -> str:

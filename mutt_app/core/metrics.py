@@ -29,6 +29,9 @@ ALERTER_EVENTS = Counter(
     ["status"],
 )
 ALERTER_ALERTS = Counter("mutt_alerter_alerts_forwarded", "Alerts raised for Moogsoft, by kind (rule or meta).", ["kind"])
+ALERTER_LIFECYCLE = Counter("mutt_alerter_lifecycle_events",
+                            "Forwarded events (and meta-alerts) by what they did to their alert: open, refresh, clear, flapping "
+                            "(sent); duplicate, clear_without_alert, flapping, out_of_order (not sent).", ["outcome"])
 ALERTER_META_ALERTS = Counter("mutt_alerter_unhandled_meta_alerts", "Meta-alerts raised by the unhandled roll-up.")
 ALERTER_BATCH_LATENCY = Histogram("mutt_alerter_processing_latency_seconds", "Time to process one batch of events.")
 ALERTER_RULES_RELOADS = Counter("mutt_alerter_cache_reloads", "Rule-set reloads after a change.")

@@ -83,6 +83,7 @@ def payload(alert: Alert | Row[Any]) -> dict[str, Any]:
             "correlation_id": alert.correlation_id,
             "alert_kind": alert.kind,
             "event": alert.event,
+            **(alert.lifecycle or {}),   # alert_id, alert_state, occurrences, flapping
         },
     }
 

@@ -17,7 +17,9 @@ a. event batches past their lease: a claimed batch (its worker died) is re-enque
 b. events still in the ingest buffer (a web process died before cutting them into a batch).
 c. alerts in ``pending``/``sending`` past their lease: back to ``pending`` and re-enqueued; an
    alert whose worker died ``janitor_max_attempts`` times becomes a dead letter ``worker_lost``.
-d. hourly: PostgreSQL audit partitions for the coming months, retention (``retention_*``): event
+d. flapping alerts stable for ``flap_window_seconds``: they stop flapping and their current
+   state is sent (``mutt_app.alerting.store.settle_flapping``; docs/alerts.md "Flapping").
+e. hourly: PostgreSQL audit partitions for the coming months, retention (``retention_*``): event
    and config audit, finished dead letters, finished alerts (never one still pending or sending).
 """
 
@@ -34,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from mutt_app import dynconfig
 from mutt_app.access import api_keys
+from mutt_app.alerting import alert_state, store
 from mutt_app.alerting.batches import EventBatches
 from mutt_app.alerting.lifecycle import DEAD_LETTER, SPLIT
 from mutt_app.core import metrics
@@ -59,6 +62,7 @@ class Report:
     buffered_events: int = 0
     alerts_requeued: int = 0
     alerts_dead_lettered: int = 0
+    flapping_settled: int = 0
     partitions_made: list[str] = field(default_factory=list)
     partitions_dropped: list[str] = field(default_factory=list)
     retention_deleted: dict[str, int] = field(default_factory=dict)
@@ -89,6 +93,7 @@ def run(redis_client, queues: Queues, *, maintenance: bool, keep_alive: Callable
         ("batches", lambda: recover_batches(batches, queues, report)),
         ("ingest buffer", lambda: setattr(report, "buffered_events", queues.flush_buffer())),
         ("alerts", lambda: recover_alerts(redis_client, queues, report, now)),
+        ("flapping alerts", lambda: settle_flapping(redis_client, queues, report, now)),
         ("api key last use", lambda: _in_session(lambda s: api_keys.sync_last_used(s, redis_client))),
     ]
     if maintenance:
@@ -105,6 +110,8 @@ def run(redis_client, queues: Queues, *, maintenance: bool, keep_alive: Callable
                         ("alert", report.alerts_requeued)):
         if count:
             metrics.JANITOR_RECOVERED.labels(kind=kind).inc(count)
+    if report.flapping_settled:
+        log.info("janitor: %d flapping alerts stable again, their state sent", report.flapping_settled)
     if report.recovered() or report.events_dead_lettered or report.alerts_dead_lettered:
         log.warning("janitor recovered stuck work: %s", report)
     return report
@@ -113,6 +120,16 @@ def run(redis_client, queues: Queues, *, maintenance: bool, keep_alive: Callable
 def _in_session(action: Callable[[Session], object]) -> None:
     with session_scope() as session:
         action(session)
+
+
+def settle_flapping(redis_client, queues: Queues, report: Report, now: datetime) -> None:
+    config = dynconfig.runtime(redis_client)
+    with session_scope() as session:
+        alerts = store.settle_flapping(session, now, alert_state.Settings.of(config), limit=LIMIT,
+                                       lease_seconds=config.get("janitor_stuck_after_seconds"))
+    if alerts:
+        queues.enqueue_alerts([alert["id"] for alert in alerts])
+    report.flapping_settled = len(alerts)
 
 
 # --- a. event batches -----------------------------------------------------------------------

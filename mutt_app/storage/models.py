@@ -226,6 +226,8 @@ class Alert(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the alert this request speaks for: alert_id, alert_state, occurrences, flapping (Moogsoft's custom_info)
+    lifecycle: Mapped[dict | None] = mapped_column(JSONDocument)
 
 
 class DeadLetter(Base):

@@ -47,8 +47,8 @@ pytestmark = [pytest.mark.integration, stack_of("three workers", workers=3, queu
 
 def test_rate_limit_and_rollup_threshold_hold_exactly_across_three_workers(stack, redis):
     url, key, standin = stack.url, stack.prepared["key"], stack.standin
-    events = [{"hostname": "edge-1", "timestamp": "2026-11-25T10:00:00Z", "message": f"SCALE-FWD link {n} down"}
-              for n in range(10 * LIMIT)]
+    events = [{"hostname": f"edge-{n}", "timestamp": "2026-11-25T10:00:00Z", "message": f"SCALE-FWD link {n} down"}
+              for n in range(10 * LIMIT)]   # one host each: one alert each (the same host would be one alert)
     below = [("quiet-host", THRESHOLD - 1)]
     at_or_above = [("chatty-host", THRESHOLD), ("noisy-host", 2 * THRESHOLD + 20)]
     for host, count in below + at_or_above:

@@ -33,7 +33,11 @@ pytestmark = [pytest.mark.integration,
 
 @pytest.fixture
 def batches(redis, pg_url, worker):
-    """The ingest side of the batches the in-thread worker processes, with the seed rules loaded."""
+    """The ingest side of the batches the in-thread worker processes, with the seed rules loaded.
+    These tests count events through the pipeline, so every forwarded event makes an outbox row
+    (dedup_window_seconds 0); what the lifecycle sends is tested in tests/unit/mutt_app/alerting
+    and tests/integration/alerter/test_lifecycle_three_workers.py."""
+    dynconfig.runtime(redis).store("dedup_window_seconds", 0)
     with session_scope() as session:
         seed.load_if_empty(session)
     services.current().forget(alerter_task.RULES)  # the worker loaded the rules as it started, before the seed

@@ -5,7 +5,9 @@ Revises: 0001
 Create Date: 2026-12-04
 
 Existing installations have no alert states: the first event of each signature after the upgrade
-opens one (alerts already delivered stay in the outbox as they are). docs/alerts.md, ADR 0014.
+opens one (alerts already delivered stay in the outbox as they are; alerts still pending are
+delivered as they were raised, without lifecycle information, and a clear for one of them finds
+no alert state: it is audited clear_without_alert). docs/alerts.md "Upgrading". docs/alerts.md, ADR 0014.
 """
 from alembic import op
 import sqlalchemy as sa
@@ -68,8 +70,13 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('alert_id', sa.BigInteger(), nullable=True))
         batch_op.create_index('ix_event_audit_alert_id', ['alert_id'], unique=False)
 
+    with op.batch_alter_table('alerts', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('lifecycle', _json, nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table('alerts', schema=None) as batch_op:
+        batch_op.drop_column('lifecycle')
     with op.batch_alter_table('event_audit', schema=None) as batch_op:
         batch_op.drop_index('ix_event_audit_alert_id')
         batch_op.drop_column('alert_id')

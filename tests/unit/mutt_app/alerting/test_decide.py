@@ -39,7 +39,8 @@ def test_a_batch_becomes_audit_rows_alerts_unhandled_and_failures():
     ]
     assert outcome.audit_rows[0]["correlation_id"] == "c1" and outcome.audit_rows[0]["event"] == batch[0]
     assert outcome.audit_rows[0]["event_time"] == datetime(2026, 1, 2, 3, 3, 59, tzinfo=UTC)
-    first, second = outcome.alerts
+    first, second = (signal.alert for signal in outcome.signals)
+    assert [(s.clears, s.key, s.event_time) for s in outcome.signals] == [(False, "", datetime(2026, 1, 2, 3, 3, 59, tzinfo=UTC))] * 2
     assert (first["id"], first["state"], first["team"], first["severity"], first["decision"], first["environment"]) == (
         "e1", "pending", "NetOps", 4, "Page_and_ticket", "prod")
     assert (first["lease_until"] - NOW).total_seconds() == 45
@@ -51,10 +52,31 @@ def test_a_batch_becomes_audit_rows_alerts_unhandled_and_failures():
 
 def test_signatures_are_stable_per_rule_host_and_message_shape():
     k = knowledge()
-    one = decide.process(k, [event(1, "h", "LINK-DOWN port 1")], now=NOW, alert_lease_seconds=1).alerts[0]
-    two = decide.process(k, [event(2, "H", "link-down port 2")], now=NOW, alert_lease_seconds=1).alerts[0]
-    three = decide.process(k, [event(3, "h", "LINK-DOWN fan")], now=NOW, alert_lease_seconds=1).alerts[0]
+    one = decide.process(k, [event(1, "h", "LINK-DOWN port 1")], now=NOW, alert_lease_seconds=1).signals[0].alert
+    two = decide.process(k, [event(2, "H", "link-down port 2")], now=NOW, alert_lease_seconds=1).signals[0].alert
+    three = decide.process(k, [event(3, "h", "LINK-DOWN fan")], now=NOW, alert_lease_seconds=1).signals[0].alert
     assert one["signature"] == two["signature"] != three["signature"]
+    assert one["signature"].startswith("mutt:rule:1:h:")
+
+
+def test_a_key_from_the_rule_replaces_the_message_fingerprint_in_the_signature():
+    assert decide.signature("rule", 7, "R1.example", "Interface Gi0/1 down", "Gi0/1") == "mutt:rule:7:r1.example:Gi0/1"
+    assert decide.signature("rule", 7, "R1.example", "Interface Gi0/1 down", None) != "mutt:rule:7:r1.example:Gi0/1"
+
+
+def test_a_rule_with_a_clear_pattern_and_no_key_pairs_its_problem_and_clear_by_rule_and_host():
+    peer = {"id": 9, "name": "BGP peer", "match_type": "contains", "match_string": "BGP peer down",
+            "clear_match_string": "BGP peer up", "priority": 1, "prod_handling": "Page_only", "dev_handling": "Ignore",
+            "team_assignment": "NetOps", "moog_severity": 4}
+    fan = dict(peer, id=10, name="fan", match_string="fan failed", clear_match_string=None)
+    k = Knowledge.build([peer, fan], [], {})
+    outcome = decide.process(k, [event(1, "r1", "BGP peer down 10.0.0.1"), event(2, "r1", "BGP peer up 10.0.0.1"),
+                                 event(3, "r1", "fan failed: tray 1"), event(4, "r1", "fan failed: PSU")],
+                             now=NOW, alert_lease_seconds=1)
+    down, up, tray, psu = outcome.signals
+    assert (down.alert["signature"], down.clears, up.alert["signature"], up.clears) == (
+        "mutt:rule:9:r1:*", False, "mutt:rule:9:r1:*", True)
+    assert tray.alert["signature"] != psu.alert["signature"]  # no clear pattern: the message tells them apart
 
 
 def test_a_hosts_device_team_overrides_the_rules_team():
@@ -64,8 +86,8 @@ def test_a_hosts_device_team_overrides_the_rules_team():
     owned, anonymous = decide.process(k, [
         event(1, "EDGE-FW-02.edge.example.com", "LINK-DOWN Gi0/1"),
         event(2, "lonely-router.example.com", "LINK-DOWN Gi0/1"),
-    ], now=NOW, alert_lease_seconds=45).alerts
-    assert (owned["team"], anonymous["team"]) == ("Security", "NetOps")
+    ], now=NOW, alert_lease_seconds=45).signals
+    assert (owned.alert["team"], anonymous.alert["team"]) == ("Security", "NetOps")
     assert decide.decide(k, event(4, "edge-fw-02.edge.example.com", "x"), None).team == "Security"
     audit = decide.process(k, [event(5, "edge-fw-02.edge.example.com", "LINK-DOWN Gi0/2")], now=NOW,
                             alert_lease_seconds=45).audit_rows

@@ -37,7 +37,7 @@ def test_a_silenced_event_is_audited_with_the_silence_and_raises_no_alert():
     assert rows["e1"]["rule_name"] == "Link down"
     assert (rows["e2"]["decision"], rows["e2"]["rule_id"], rows["e2"]["silence_id"]) == ("silenced", None, 7)
     assert rows["e3"]["silence_id"] is None and rows["e3"]["forwarded"]
-    assert [alert["id"] for alert in outcome.alerts] == ["e3"]
+    assert [signal.alert["id"] for signal in outcome.signals] == ["e3"]
     assert outcome.unhandled == []
 
 
@@ -54,7 +54,7 @@ def test_when_the_silence_ends_new_events_page_again():
     ended = silence(4, CORE, ends=NOW - timedelta(seconds=1))
     outcome = decide.process(silenced_knowledge(ended), [event(1, "core-router-01.dc1.example.com", "LINK-DOWN x")],
                              now=NOW, alert_lease_seconds=45)
-    assert outcome.audit_rows[0]["decision"] == "Page_and_ticket" and len(outcome.alerts) == 1
+    assert outcome.audit_rows[0]["decision"] == "Page_and_ticket" and len(outcome.signals) == 1
 
 
 def test_the_knowledge_cache_reloads_silences_when_their_version_moves(redis):

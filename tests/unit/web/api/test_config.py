@@ -99,3 +99,11 @@ def test_a_value_too_big_for_an_int_setting_is_a_422_not_a_500(api, admin):
     for value in (2**70, 1e300):
         response = api.put("/api/v2/config/moog_rate_limit", json={"value": value, "reason": "x"}, headers=admin)
         assert response.status_code == 422, response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("key", ["dedup_window_seconds", "flap_threshold", "flap_window_seconds"])
+def test_alert_lifecycle_windows_refuse_negative_and_non_finite_values_with_a_422_naming_them(api, admin, key):
+    for value in (-1, float("inf"), "nan", 1e300):
+        response = api.put(f"/api/v2/config/{key}", json={"value": value, "reason": "x"}, headers=admin)
+        assert response.status_code == 422, (value, response.get_data(as_text=True))
+        assert key in response.get_data(as_text=True)
