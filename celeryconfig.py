@@ -31,6 +31,14 @@ def _number(name: str, kind: type = int):
         return kind(config.declared_default(name))
 
 
+def _sentinel_options() -> dict:
+    try:
+        return config.broker_sentinel_options()
+    except config.ConfigurationError as error:
+        _problems.append(str(error))
+        return {}
+
+
 def _flag(name: str) -> bool:
     try:
         return config.flag(name)
@@ -63,6 +71,7 @@ broker_transport_options = {
     "socket_timeout": 10,
     "socket_connect_timeout": 5,
     "health_check_interval": 30,
+    **_sentinel_options(),  # a sentinel:// broker: the primary's name, the Sentinels' password (ADR 0017)
 }
 
 task_serializer = "json"
