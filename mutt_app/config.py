@@ -51,6 +51,12 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("REDIS_TIMEOUT", "2",
            "Seconds MUTT waits for Redis to connect or answer one command (not the Celery broker's). Past it a web request answers 503 "
            "with Retry-After and a task retries; /health and /metrics use a quarter of it."),
+    EnvVar("REDIS_MIN_REPLICAS_ACK", "0",
+           "Replicas that must confirm an ingest write (Redis WAIT) before ingest answers 200; when fewer confirm within "
+           "REDIS_REPLICA_ACK_TIMEOUT_MS it answers 503 with Retry-After (the events stay queued: a retry may queue them twice). "
+           "0: no wait. With a replica, set 1 (ADR 0017)."),
+    EnvVar("REDIS_REPLICA_ACK_TIMEOUT_MS", "200",
+           "Milliseconds ingest waits for REDIS_MIN_REPLICAS_ACK replicas to confirm a write, 1..5000."),
     EnvVar("DATABASE_TIMEOUT", "5",
            "Seconds MUTT waits to connect to the database or for a pooled connection, and (SQLite) for a lock. Past it a web request "
            "answers 503 with Retry-After and a task retries."),
@@ -168,6 +174,17 @@ def number(name: str, kind: type[int] | type[float] = int) -> int | float:
     return parsed
 
 
+def bounded(name: str, low: int, high: int) -> int:
+    """A declared environment variable read as an integer from ``low`` to ``high``."""
+    value = number(name)
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name}={value} must be from {low} to {high}")
+    return value
+
+
+MAX_REPLICA_ACK_TIMEOUT_MS = 5000  # above it a request waits longer than REDIS_TIMEOUT's default on a replica
+
+
 def declared_default(name: str) -> str | None:
     """The default ``ENV_VARS`` declares for ``name``."""
     if name not in _DEFAULTS:
@@ -205,6 +222,8 @@ class Settings:
     redis_url: str
     redis_sentinel: RedisSentinel | None
     redis_timeout: float
+    redis_min_replicas_ack: int
+    redis_replica_ack_timeout_ms: int
     broker_url: str
     embedded_redis: bool
     secret_key: str
@@ -389,6 +408,8 @@ def load() -> Settings:
         redis_url=redis_url,
         redis_sentinel=sentinel,
         redis_timeout=number("REDIS_TIMEOUT", float),
+        redis_min_replicas_ack=bounded("REDIS_MIN_REPLICAS_ACK", 0, 16),
+        redis_replica_ack_timeout_ms=bounded("REDIS_REPLICA_ACK_TIMEOUT_MS", 1, MAX_REPLICA_ACK_TIMEOUT_MS),
         broker_url=broker_url(),
         embedded_redis=embedded,
         moog_webhook_url=env("MOOG_WEBHOOK_URL"),

@@ -99,6 +99,13 @@ class SentinelSet:
         self.processes[port].wait(10)
         return port
 
+    def pause(self, port: int) -> None:
+        """SIGSTOP a server: alive to its peers' sockets, answering nothing (a hung or cut-off replica)."""
+        self.processes[port].send_signal(signal.SIGSTOP)
+
+    def resume(self, port: int) -> None:
+        self.processes[port].send_signal(signal.SIGCONT)
+
     def wait_for_new_primary(self, old_port: int, seconds: float = 30) -> float:
         """Seconds until every Sentinel names a primary other than ``old_port`` that accepts writes."""
         started = time.monotonic()
@@ -115,6 +122,7 @@ class SentinelSet:
     def stop(self) -> None:
         for process in self.processes.values():
             if process.poll() is None:
+                process.send_signal(signal.SIGCONT)
                 process.kill()
                 process.wait(10)
         shutil.rmtree(self.home, ignore_errors=True)

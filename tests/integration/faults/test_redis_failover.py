@@ -13,7 +13,7 @@ from kombu import Connection
 import celeryconfig
 from mutt_app import config
 from mutt_app.core import outages
-from mutt_app.storage import redis_client
+from mutt_app.storage import redis_client, redis_keys
 from tests.support.sentinel import MASTER, sentinel_set  # noqa: F401 - the fixture
 from tests.support.web import admin_key, fresh_app
 
@@ -75,6 +75,30 @@ def test_ingest_answers_503_with_retry_after_while_the_primary_is_gone_then_200_
             break
         time.sleep(0.2)
     assert set(statuses) == {200, 503} and statuses[200] == 1, statuses  # no 500, and back without a restart
+
+
+def test_with_a_replica_required_ingest_answers_200_only_once_the_replica_has_the_events(on_sentinels, sqlite_url, monkeypatch):
+    monkeypatch.setenv("REDIS_MIN_REPLICAS_ACK", "1")
+    web = fresh_app().test_client()
+    headers = {"X-API-KEY": admin_key(("ingest",), "replicated sender")}
+    replica = on_sentinels.client(on_sentinels.replica_port)
+    assert web.post("/api/v2/ingest", json=EVENT, headers=headers).status_code == 200
+    assert replica.llen(redis_keys.INGEST_BUFFER) == 1  # there already when the sender heard 200
+
+    on_sentinels.pause(on_sentinels.replica_port)
+    try:
+        answer = web.post("/api/v2/ingest", json=EVENT, headers=headers)
+    finally:
+        on_sentinels.resume(on_sentinels.replica_port)
+    assert answer.status_code == 503 and int(answer.headers["Retry-After"]) >= 1
+    assert "no Redis replica confirmed" in answer.get_json()["message"]
+    answer, _, _ = until_it_answers(lambda: _accepted(web.post("/api/v2/ingest", json=EVENT, headers=headers)), bound=10)
+    assert replica.llen(redis_keys.INGEST_BUFFER) == 3  # the 503's events stayed queued: the sender's retry may repeat them
+
+
+def _accepted(answer):
+    assert answer.status_code == 200, answer.get_json()
+    return answer
 
 
 def test_the_broker_follows_the_sentinels_and_keeps_a_queued_message(on_sentinels):
