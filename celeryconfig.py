@@ -13,6 +13,7 @@ a worker's or beat's ``worker_init``/``beat_init``), raises the
 from kombu import Queue
 
 from mutt_app import config
+from mutt_app.storage import redis_keys
 
 ALERTS_QUEUE = "alerts"            # mutt.process_events: rule matching, audit, roll-up
 MOOG_QUEUE = "moog"                # mutt.forward_alerts / mutt.forward_alert: delivery to Moogsoft
@@ -138,3 +139,18 @@ beat_schedule = {
     "store-rejected": {"task": "mutt.store_rejected", "schedule": _janitor_interval,
                        "options": {"expires": _janitor_interval}},
 }
+
+# Two beats may run (ADR 0017): RedBeat keeps the schedule and each entry's last run in Redis, and
+# only the beat holding its lock sends; another waits for the lock and takes over within
+# beat_lock_seconds of the first one's death, from the last runs stored (no interval is run twice).
+beat_scheduler = "mutt_app.celery_app:BeatScheduler"
+beat_max_loop_interval = 5           # a waiting beat tries for the lock this often; a tick is never longer
+beat_lock_seconds = _number("BEAT_LOCK_SECONDS")  # the lock lapses this long after its holder stopped renewing it
+_require(beat_lock_seconds >= 2 * beat_max_loop_interval,
+         f"BEAT_LOCK_SECONDS={beat_lock_seconds} must be at least {2 * beat_max_loop_interval}: the beat that holds the lock renews it "
+         f"every {beat_max_loop_interval} s")
+beat_redis_retry_seconds = 60        # the holder retries Redis (a failover) this long before it gives up
+redbeat_key_prefix = redis_keys.BEAT_PREFIX
+redbeat_lock_timeout = beat_lock_seconds
+redbeat_redis_url = broker_url       # shown in beat's banner only: the client is MUTT's (BeatScheduler)
+redbeat_redis_options = {"retry_period": beat_redis_retry_seconds}

@@ -131,6 +131,9 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("MOOG_RETRY_BACKOFF_MAX", "300", "Longest wait between two retries of one alert, in seconds."),
     EnvVar("MOOG_RETRY_JITTER", "true", "Randomise retry delays (full jitter) so retries of many alerts spread out."),
     EnvVar("JANITOR_INTERVAL", "10", "Seconds between janitor runs (beat)."),
+    EnvVar("BEAT_LOCK_SECONDS", "30",
+           "Seconds the lock of the beat that sends lasts unrenewed: a second beat takes over within this (plus 5 s) after the "
+           "first one died (ADR 0017)."),
 )
 
 _DEFAULTS = {v.name: v.default for v in ENV_VARS}
