@@ -12,7 +12,6 @@ import threading
 from typing import Any
 
 from celery import Celery
-from redbeat.schedulers import REDBEAT_REDIS_KEY, RedBeatScheduler, RetryingConnection
 from celery.signals import (
     beat_init,
     before_task_publish,
@@ -24,6 +23,7 @@ from celery.signals import (
     worker_process_shutdown,
     worker_ready,
 )
+from redbeat.schedulers import REDBEAT_REDIS_KEY, RedBeatScheduler, RetryingConnection
 
 from mutt_app import config, dynconfig, services
 from mutt_app.core import exporter, logs

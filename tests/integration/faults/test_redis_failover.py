@@ -7,7 +7,6 @@ import time
 from collections import Counter
 
 import pytest
-import redis
 from kombu import Connection
 
 import celeryconfig
