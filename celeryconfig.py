@@ -152,5 +152,5 @@ _require(beat_lock_seconds >= 2 * beat_max_loop_interval,
 beat_redis_retry_seconds = 60        # the holder retries Redis (a failover) this long before it gives up
 redbeat_key_prefix = redis_keys.BEAT_PREFIX
 redbeat_lock_timeout = beat_lock_seconds
-redbeat_redis_url = broker_url       # shown in beat's banner only: the client is MUTT's (BeatScheduler)
+redbeat_redis_url = broker_url.split(";")[0]  # beat's banner only (it reads one address): the client is MUTT's (BeatScheduler)
 redbeat_redis_options = {"retry_period": beat_redis_retry_seconds}

@@ -39,6 +39,7 @@ class SentinelSet:
     def __init__(self, home: Path, sentinels: int = 3) -> None:
         self.home = home
         self.processes: dict[int, subprocess.Popen] = {}
+        self._args: dict[int, tuple[str, ...]] = {}
         self.primary_port = self._start_redis("primary")
         self.replica_port = self._start_redis("replica", "--replicaof", "127.0.0.1", str(self.primary_port))
         self.sentinel_ports = [self._start_sentinel(number) for number in range(sentinels)]
@@ -67,7 +68,12 @@ class SentinelSet:
         return port
 
     def _spawn(self, port: int, *args: str) -> None:
+        self._args[port] = args
         self.processes[port] = subprocess.Popen([embedded_redis.binary(), *args], stdout=subprocess.DEVNULL)
+
+    def restart(self, port: int) -> None:
+        """Start a killed server again as it was; the Sentinels make an old primary a replica of the new one."""
+        self._spawn(port, *self._args[port])
 
     def _wait_until_ready(self) -> None:
         """Until the replica has synchronised and every Sentinel knows the replica and the others."""
