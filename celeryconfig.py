@@ -13,6 +13,7 @@ a worker's or beat's ``worker_init``/``beat_init``), raises the
 from kombu import Queue
 
 from mutt_app import config
+from mutt_app.storage import redis_keys
 
 ALERTS_QUEUE = "alerts"            # mutt.process_events: rule matching, audit, roll-up
 MOOG_QUEUE = "moog"                # mutt.forward_alerts / mutt.forward_alert: delivery to Moogsoft
@@ -29,6 +30,14 @@ def _number(name: str, kind: type = int):
     except config.ConfigurationError as error:
         _problems.append(str(error))
         return kind(config.declared_default(name))
+
+
+def _sentinel_options() -> dict:
+    try:
+        return config.broker_sentinel_options()
+    except config.ConfigurationError as error:
+        _problems.append(str(error))
+        return {}
 
 
 def _flag(name: str) -> bool:
@@ -63,6 +72,7 @@ broker_transport_options = {
     "socket_timeout": 10,
     "socket_connect_timeout": 5,
     "health_check_interval": 30,
+    **_sentinel_options(),  # a sentinel:// broker: the primary's name, the Sentinels' password (ADR 0017)
 }
 
 task_serializer = "json"
@@ -132,3 +142,18 @@ beat_schedule = {
     # sources that fell quiet (mutt_app/operations/heartbeats.py; CHECK_EVERY there is this 5 s)
     "heartbeats": {"task": "mutt.check_heartbeats", "schedule": 5.0, "options": {"expires": 5.0}},
 }
+
+# Two beats may run (ADR 0017): RedBeat keeps the schedule and each entry's last run in Redis, and
+# only the beat holding its lock sends; another waits for the lock and takes over within
+# beat_lock_seconds of the first one's death, from the last runs stored (no interval is run twice).
+beat_scheduler = "mutt_app.celery_app:BeatScheduler"
+beat_max_loop_interval = 5           # a waiting beat tries for the lock this often; a tick is never longer
+beat_lock_seconds = _number("BEAT_LOCK_SECONDS")  # the lock lapses this long after its holder stopped renewing it
+_require(beat_lock_seconds >= 2 * beat_max_loop_interval,
+         f"BEAT_LOCK_SECONDS={beat_lock_seconds} must be at least {2 * beat_max_loop_interval}: the beat that holds the lock renews it "
+         f"every {beat_max_loop_interval} s")
+beat_redis_retry_seconds = 60        # the holder retries Redis (a failover) this long before it gives up
+redbeat_key_prefix = redis_keys.BEAT_PREFIX
+redbeat_lock_timeout = beat_lock_seconds
+redbeat_redis_url = broker_url.split(";")[0]  # beat's banner only (it reads one address): the client is MUTT's (BeatScheduler)
+redbeat_redis_options = {"retry_period": beat_redis_retry_seconds}

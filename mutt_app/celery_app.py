@@ -9,6 +9,7 @@ the rules to a pool process's start, as a task's own warm-up.)
 
 import logging
 import threading
+from typing import Any
 
 from celery import Celery
 from celery.signals import (
@@ -22,6 +23,7 @@ from celery.signals import (
     worker_process_shutdown,
     worker_ready,
 )
+from redbeat.schedulers import REDBEAT_REDIS_KEY, RedBeatScheduler, RetryingConnection
 
 from mutt_app import config, dynconfig, services
 from mutt_app.core import exporter, logs
@@ -52,6 +54,20 @@ def refuse_to_start(error: config.ConfigurationError) -> None:
     """Stop a worker or beat that cannot run with its settings: the one line, exit status 1."""
     log.critical("cannot start: %s", error)
     raise SystemExit(f"Error: {error}")
+
+
+class BeatScheduler(RedBeatScheduler):
+    """RedBeat (its lock: one of several beats sends) over this process's Redis client
+    (:func:`redis_client.get`: Sentinel, timeouts), retried through a failover
+    (``beat_redis_retry_seconds``). Built before ``beat_init``, so the settings are checked here."""
+
+    def __init__(self, app: Celery, *args: Any, **kwargs: Any) -> None:
+        try:
+            check_settings()
+        except config.ConfigurationError as error:
+            refuse_to_start(error)
+        setattr(app, REDBEAT_REDIS_KEY, RetryingConnection(app.conf.beat_redis_retry_seconds, redis_client.get()))
+        super().__init__(app, *args, **kwargs)
 
 
 @worker_init.connect

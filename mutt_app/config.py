@@ -18,9 +18,11 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import overload
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from mutt_app import services
 from mutt_app.errors import ConfigurationError as ConfigurationError  # re-exported: callers name it config.ConfigurationError
+from mutt_app.errors import without_password
 
 
 @dataclass(frozen=True)
@@ -38,10 +40,23 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("DATABASE_URL", None, "SQLAlchemy URL. Default: SQLite in MUTT_HOME. Production: postgresql+psycopg://user@host/db."),
     EnvVar("REDIS_URL", None,
            "Redis for MUTT's own state (limits, breaker, counters, runtime settings). Default: the embedded Redis on a unix socket in "
-           "MUTT_HOME."),
+           "MUTT_HOME. `redis://`, `rediss://`, `unix://`, or Sentinel in Celery's form "
+           "`sentinel://[:password@]host:port[/db][;sentinel://host:port...]` with REDIS_SENTINEL_MASTER (ADR 0017)."),
+    EnvVar("REDIS_SENTINEL_MASTER", "",
+           "With a `sentinel://` REDIS_URL (or CELERY_BROKER_URL): the name the Sentinels monitor the primary under; required "
+           "there, refused with any other URL."),
+    EnvVar("REDIS_SENTINEL_PASSWORD", "",
+           "Password of the Sentinels themselves (`requirepass` in sentinel.conf), when they have one; the password in REDIS_URL "
+           "is the primary's."),
     EnvVar("REDIS_TIMEOUT", "2",
            "Seconds MUTT waits for Redis to connect or answer one command (not the Celery broker's). Past it a web request answers 503 "
            "with Retry-After and a task retries; /health and /metrics use a quarter of it."),
+    EnvVar("REDIS_MIN_REPLICAS_ACK", "0",
+           "Replicas that must confirm an ingest write (Redis WAIT) before ingest answers 200; when fewer confirm within "
+           "REDIS_REPLICA_ACK_TIMEOUT_MS it answers 503 with Retry-After (the events stay queued: a retry may queue them twice). "
+           "0: no wait. With a replica, set 1 (ADR 0017)."),
+    EnvVar("REDIS_REPLICA_ACK_TIMEOUT_MS", "200",
+           "Milliseconds ingest waits for REDIS_MIN_REPLICAS_ACK replicas to confirm a write, 1..5000."),
     EnvVar("DATABASE_TIMEOUT", "5",
            "Seconds MUTT waits to connect to the database or for a pooled connection, and (SQLite) for a lock. Past it a web request "
            "answers 503 with Retry-After and a task retries."),
@@ -116,6 +131,9 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("MOOG_RETRY_BACKOFF_MAX", "300", "Longest wait between two retries of one alert, in seconds."),
     EnvVar("MOOG_RETRY_JITTER", "true", "Randomise retry delays (full jitter) so retries of many alerts spread out."),
     EnvVar("JANITOR_INTERVAL", "10", "Seconds between janitor runs (beat)."),
+    EnvVar("BEAT_LOCK_SECONDS", "30",
+           "Seconds the lock of the beat that sends lasts unrenewed: a second beat takes over within this (plus 5 s) after the "
+           "first one died (ADR 0017)."),
 )
 
 _DEFAULTS = {v.name: v.default for v in ENV_VARS}
@@ -159,6 +177,17 @@ def number(name: str, kind: type[int] | type[float] = int) -> int | float:
     return parsed
 
 
+def bounded(name: str, low: int, high: int) -> int:
+    """A declared environment variable read as an integer from ``low`` to ``high``."""
+    value = number(name)
+    if not low <= value <= high:
+        raise ConfigurationError(f"{name}={value} must be from {low} to {high}")
+    return value
+
+
+MAX_REPLICA_ACK_TIMEOUT_MS = 5000  # above it a request waits longer than REDIS_TIMEOUT's default on a replica
+
+
 def declared_default(name: str) -> str | None:
     """The default ``ENV_VARS`` declares for ``name``."""
     if name not in _DEFAULTS:
@@ -194,7 +223,10 @@ class Settings:
     environment: str
     database_url: str
     redis_url: str
+    redis_sentinel: RedisSentinel | None
     redis_timeout: float
+    redis_min_replicas_ack: int
+    redis_replica_ack_timeout_ms: int
     broker_url: str
     embedded_redis: bool
     secret_key: str
@@ -215,6 +247,81 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+SENTINEL_SCHEME = "sentinel://"
+
+
+@dataclass(frozen=True)
+class RedisSentinel:
+    """Where a Sentinel-monitored Redis is: the Sentinels, the name of the primary they watch, its
+    password and database (ADR 0017)."""
+
+    sentinels: tuple[tuple[str, int], ...]
+    master: str
+    db: int
+    password: str | None = field(default=None, repr=False)
+    sentinel_password: str | None = field(default=None, repr=False)
+
+
+def is_sentinel(url: str) -> bool:
+    return url.startswith(SENTINEL_SCHEME)
+
+
+def redis_sentinel(url: str, variable: str = "REDIS_URL") -> RedisSentinel | None:
+    """The Sentinels ``url`` names (Celery's form, one ``sentinel://`` per Sentinel, ``;`` between
+    them), or None for a plain Redis URL. The first address's password and database are the
+    primary's; REDIS_SENTINEL_MASTER names it."""
+    if not is_sentinel(url):
+        return None
+    master = env("REDIS_SENTINEL_MASTER").strip()
+    if not master:
+        raise ConfigurationError(f"REDIS_SENTINEL_MASTER must name the primary the Sentinels watch ({variable} is sentinel://)")
+    sentinels, password, db = [], None, 0
+    for position, part in enumerate(url.split(";")):
+        address = _sentinel_address(part.strip(), variable)
+        sentinels.append((address.hostname or "", address.port or 26379))
+        if position == 0:
+            password = unquote(address.password) if address.password else None
+            db = _sentinel_db(address.path, variable)
+    return RedisSentinel(sentinels=tuple(sentinels), master=master, db=db, password=password,
+                         sentinel_password=env("REDIS_SENTINEL_PASSWORD") or None)
+
+
+def _sentinel_address(part: str, variable: str) -> SplitResult:
+    problem = f"{variable}: {without_password(part)!r} must be sentinel://[:password@]host:port[/db]"
+    if not is_sentinel(part):
+        raise ConfigurationError(problem)
+    address = urlsplit(part)
+    try:
+        port = address.port
+    except ValueError:
+        raise ConfigurationError(problem) from None
+    if not address.hostname or port == 0 or address.query or address.fragment:
+        raise ConfigurationError(problem)
+    return address
+
+
+def _sentinel_db(path: str, variable: str) -> int:
+    number = path.strip("/") or "0"
+    if not number.isdigit() or int(number) > 15:
+        raise ConfigurationError(f"{variable}: the database after the first Sentinel's address must be 0..15, not {number!r}")
+    return int(number)
+
+
+def broker_sentinel_options() -> dict[str, object]:
+    """The broker's transport options that a ``sentinel://`` broker URL needs (none for another):
+    the primary's name and the Sentinels' password; from the environment alone, like
+    :func:`broker_url`."""
+    if not is_sentinel(broker_url()):
+        return {}
+    master = env("REDIS_SENTINEL_MASTER").strip()
+    if not master:
+        raise ConfigurationError("REDIS_SENTINEL_MASTER must name the primary the Sentinels watch (the broker is sentinel://)")
+    options: dict[str, object] = {"master_name": master}
+    if env("REDIS_SENTINEL_PASSWORD"):
+        options["sentinel_kwargs"] = {"password": env("REDIS_SENTINEL_PASSWORD")}
+    return options
 
 
 def broker_url_for(redis_url: str) -> str:
@@ -292,12 +399,20 @@ def load() -> Settings:
     database_url = optional_env("DATABASE_URL") or f"sqlite:///{home / 'mutt.db'}"
     if database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
+    sentinel = redis_sentinel(redis_url)
+    if optional_env("CELERY_BROKER_URL"):
+        redis_sentinel(broker_url(), "CELERY_BROKER_URL")  # a sentinel:// broker needs REDIS_SENTINEL_MASTER too
+    if env("REDIS_SENTINEL_MASTER").strip() and not (sentinel or is_sentinel(broker_url())):
+        raise ConfigurationError("REDIS_SENTINEL_MASTER is set but neither REDIS_URL nor CELERY_BROKER_URL is a sentinel:// URL")
     return Settings(
         home=home,
         environment=environment,
         database_url=database_url,
         redis_url=redis_url,
+        redis_sentinel=sentinel,
         redis_timeout=number("REDIS_TIMEOUT", float),
+        redis_min_replicas_ack=bounded("REDIS_MIN_REPLICAS_ACK", 0, 16),
+        redis_replica_ack_timeout_ms=bounded("REDIS_REPLICA_ACK_TIMEOUT_MS", 1, MAX_REPLICA_ACK_TIMEOUT_MS),
         broker_url=broker_url(),
         embedded_redis=embedded,
         moog_webhook_url=env("MOOG_WEBHOOK_URL"),

@@ -44,10 +44,10 @@ def test_every_beat_task_is_routed():
         assert entry["task"] in celeryconfig.task_routes
 
 
-def test_compose_runs_exactly_one_beat_and_commands_that_exist():
+def test_compose_runs_one_beat_a_second_only_in_the_ha_profile_and_commands_that_exist():
     services = compose()["services"]
-    beats = [name for name, s in services.items() if (s.get("command") or [])[:2] == ["mutt", "beat"]]
-    assert beats == ["beat"]
+    beats = {name: s.get("profiles", []) for name, s in services.items() if (s.get("command") or [])[:2] == ["mutt", "beat"]}
+    assert beats == {"beat": [], "beat-2": ["ha"]}
     from mutt_app.cli import cli
 
     for name, service in services.items():
@@ -67,10 +67,19 @@ def test_compose_sets_only_environment_variables_the_code_reads():
 
 
 def test_compose_redis_keeps_what_it_accepted():
-    command = compose()["services"]["redis"]["command"]
-    options = dict(zip(command[1::2], command[2::2], strict=True))
-    assert options["--appendonly"] == "yes"
-    assert options["--maxmemory-policy"] == "noeviction"
+    for name in ("redis", "redis-replica"):  # the replica becomes the primary after a failover
+        command = compose()["services"][name]["command"]
+        options = {flag: command[at + 1] for at, flag in enumerate(command) if flag.startswith("--")}
+        assert options["--appendonly"] == "yes"
+        assert options["--maxmemory-policy"] == "noeviction"
+
+
+def test_compose_ha_profile_has_a_replica_and_three_sentinels_watching_the_primary():
+    services = compose()["services"]
+    sentinels = [name for name, s in services.items() if "--sentinel" in " ".join(s.get("command") or [])]
+    assert sentinels == ["sentinel-1", "sentinel-2", "sentinel-3"]
+    assert all(services[name]["profiles"] == ["ha"] for name in (*sentinels, "redis-replica"))
+    assert "sentinel monitor mutt redis 6379 2" in services["sentinel-1"]["command"][-1]
 
 
 def test_compose_runs_flower_with_authentication_and_a_moog_standin_for_trials():

@@ -30,7 +30,7 @@ from mutt_app import handoff
 from mutt_app.core import logs, metrics, params
 from mutt_app.ingest import events
 from mutt_app.ingest.accept import BACKLOG_RETRY_AFTER, Ingest
-from mutt_app.ingest.buffer import QUEUED, RATE_LIMITED
+from mutt_app.ingest.buffer import QUEUED, RATE_LIMITED, UNREPLICATED
 from mutt_app.storage import redis_client
 from web import correlation_id
 from web.api import API_VERSION
@@ -178,6 +178,9 @@ class IngestEndpoint:
         if result.status == RATE_LIMITED:
             metrics.INGEST_RATE_LIMIT_HITS.inc()
             return _error(cid, 429, "Too Many Requests - rate limit exceeded", retry_after=result.retry_after)
+        if result.status == UNREPLICATED:
+            return _error(cid, 503, "Service Unavailable - no Redis replica confirmed the events in time", "unreplicated",
+                          result.retry_after)
         if result.status != QUEUED:
             return _error(cid, 503, "Service Unavailable - queue full", "queue_full", result.retry_after,
                           queue_depth=result.backlog, queue_limit=result.queue_limit)

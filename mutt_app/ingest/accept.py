@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
-from mutt_app import dynconfig
+from mutt_app import config, dynconfig
 from mutt_app.core import lua
 from mutt_app.dead_letters import dlq
 from mutt_app.ingest import events
-from mutt_app.ingest.buffer import QUEUED, EventBuffer
+from mutt_app.ingest.buffer import QUEUED, UNREPLICATED, EventBuffer
 from mutt_app.storage import redis_keys
 from mutt_app.storage.db import session_scope
 
@@ -54,7 +54,7 @@ class Rejected:
 
 @dataclass(frozen=True)
 class Result:
-    status: str                        # buffer.QUEUED / RATE_LIMITED / BACKLOG_FULL
+    status: str                        # buffer.QUEUED / RATE_LIMITED / BACKLOG_FULL / UNREPLICATED
     accepted: int = 0
     rejected: tuple[Rejected, ...] = ()
     backlog: int = 0
@@ -110,6 +110,11 @@ class Ingest:
         if result.status != QUEUED:
             return Result(result.status, backlog=result.backlog, queue_limit=limit,
                           retry_after=result.retry_after or BACKLOG_RETRY_AFTER)
+        replicas = config.get().redis_min_replicas_ack
+        if replicas and not self.buffer.replicated(replicas, config.get().redis_replica_ack_timeout_ms):
+            log.warning("ingest: fewer than %d Redis replica(s) confirmed %d queued event(s)%s; answering 503",
+                        replicas, len(documents), context)
+            return Result(UNREPLICATED, backlog=result.backlog, queue_limit=limit, retry_after=BACKLOG_RETRY_AFTER)
         if documents:
             self._cut_filled(result.buffered, len(documents))
         if rejected and result.rejected_waiting == len(rejected):  # the list was empty: nobody is storing it

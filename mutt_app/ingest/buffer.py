@@ -28,6 +28,7 @@ from mutt_app.core import lua
 from mutt_app.storage import redis_client, redis_keys
 
 QUEUED, RATE_LIMITED, BACKLOG_FULL = "queued", "rate_limited", "backlog_full"
+UNREPLICATED = "unreplicated"  # queued on the primary, but too few replicas confirmed it in time
 
 RATE_BUCKETS = (("1m", "%Y-%m-%dT%H:%M", 7200), ("1h", "%Y-%m-%dT%H", 172_800), ("24h", "%Y-%m-%d", 2_592_000))
 
@@ -78,6 +79,11 @@ class EventBuffer:
         if status == 2:
             return Accepted(BACKLOG_FULL, backlog=int(value))
         return Accepted(QUEUED, backlog=int(value), buffered=int(buffered), rejected_waiting=int(waiting))
+
+    def replicated(self, replicas: int, timeout_ms: int) -> bool:
+        """Whether at least ``replicas`` replicas confirm, within ``timeout_ms``, every write this
+        thread made (Redis WAIT counts the writes of its own connection: :meth:`accept`'s)."""
+        return int(redis_client.for_this_thread(self.redis).wait(replicas, timeout_ms)) >= replicas
 
     def cut(self, max_events: int, lease_seconds: float) -> tuple[str, int] | None:
         """Move up to ``max_events`` from the buffer into a new leased batch: (id, size) or None."""

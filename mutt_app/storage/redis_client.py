@@ -7,6 +7,7 @@ import threading
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 
 from mutt_app import config, services
 
@@ -48,11 +49,29 @@ def connect(url: str, seconds: float) -> redis.Redis:
     A connection that fails is made again once, at once (a Redis restart closes every
     connection); a command that timed out is not sent again, so a Redis that accepts connections
     but never answers costs a caller ``seconds``, not redis-py's default of four tries with backoff.
+
+    A ``sentinel://`` URL gives a client of the primary the Sentinels name (ADR 0017): each new
+    connection asks them where it is, and a connection to a primary that died or was demoted
+    fails (redis.ConnectionError, so 503 and retry) and is made again to the new one.
     """
-    return redis.Redis.from_url(
-        url, decode_responses=True, socket_timeout=seconds, socket_connect_timeout=seconds,
+    options = dict(
+        decode_responses=True, socket_timeout=seconds, socket_connect_timeout=seconds,
         health_check_interval=30, retry=Retry(NoBackoff(), 1, supported_errors=(redis.ConnectionError,)),
     )
+    sentinel = _sentinel_of(url)
+    if sentinel is None:
+        return redis.Redis.from_url(url, **options)
+    sentinels = Sentinel(list(sentinel.sentinels), sentinel_kwargs={
+        "socket_timeout": seconds, "socket_connect_timeout": seconds, "password": sentinel.sentinel_password,
+    })
+    return sentinels.master_for(sentinel.master, db=sentinel.db, password=sentinel.password, **options)
+
+
+def _sentinel_of(url: str) -> config.RedisSentinel | None:
+    if not config.is_sentinel(url):
+        return None
+    settings = config.get()
+    return settings.redis_sentinel if url == settings.redis_url else config.redis_sentinel(url)
 
 
 _per_thread = threading.local()

@@ -37,6 +37,8 @@ def ingest_rate_limit(key_id: str) -> str:
 
 
 # Versions: bumped after a committed change so every process reloads within a second.
+BEAT_PREFIX = PREFIX + "beat"                      # RedBeat's keys: the schedule, each entry's last run, the lock (":lock")
+
 RULES_VERSION = PREFIX + "version:rules"            # rules, development hosts, device teams
 APIKEYS_VERSION = PREFIX + "version:apikeys"
 SILENCES_VERSION = PREFIX + "version:silences"      # silences (workers look at most every 0.5 s)

@@ -156,3 +156,56 @@ def test_the_generated_secret_key_is_0600_from_the_start_in_a_0700_home(monkeypa
     config.load()
     assert (tmp_path / "home").stat().st_mode & 0o777 == 0o700
     assert (tmp_path / "home" / "secret_key").stat().st_mode & 0o777 == 0o600
+
+
+SENTINELS = "sentinel://:s3cret@10.0.0.1:26379/2;sentinel://10.0.0.2:26380;sentinel://10.0.0.3"
+
+
+def test_a_sentinel_redis_url_names_every_sentinel_the_primary_its_password_and_database(monkeypatch, tmp_path):
+    monkeypatch.setenv("MUTT_HOME", str(tmp_path))
+    monkeypatch.setenv("REDIS_URL", SENTINELS)
+    monkeypatch.setenv("REDIS_SENTINEL_MASTER", "mutt")
+    monkeypatch.setenv("REDIS_SENTINEL_PASSWORD", "watchers")
+    sentinel = config.load().redis_sentinel
+    assert sentinel == config.RedisSentinel(
+        sentinels=(("10.0.0.1", 26379), ("10.0.0.2", 26380), ("10.0.0.3", 26379)), master="mutt", db=2,
+        password="s3cret", sentinel_password="watchers")
+    assert "s3cret" not in repr(sentinel) and "watchers" not in repr(sentinel)
+
+
+def test_the_broker_follows_a_sentinel_redis_url_with_the_primary_s_name(monkeypatch):
+    monkeypatch.setenv("REDIS_URL", SENTINELS)
+    monkeypatch.setenv("REDIS_SENTINEL_MASTER", "mutt")
+    monkeypatch.setenv("REDIS_SENTINEL_PASSWORD", "watchers")
+    assert config.broker_url() == SENTINELS
+    assert config.broker_sentinel_options() == {"master_name": "mutt", "sentinel_kwargs": {"password": "watchers"}}
+    monkeypatch.setenv("REDIS_URL", "redis://10.0.0.1:6379/0")
+    monkeypatch.delenv("REDIS_SENTINEL_MASTER")
+    assert config.broker_sentinel_options() == {} and config.load().redis_sentinel is None
+
+
+@pytest.mark.parametrize("settings, message", [
+    ({"REDIS_URL": SENTINELS}, "REDIS_SENTINEL_MASTER must name the primary"),
+    ({"REDIS_URL": "sentinel://10.0.0.1:26379;redis://10.0.0.2:6379", "REDIS_SENTINEL_MASTER": "mutt"},
+     "REDIS_URL: 'redis://10.0.0.2:6379' must be sentinel://"),
+    ({"REDIS_URL": "sentinel://:pw@10.0.0.1:port", "REDIS_SENTINEL_MASTER": "mutt"},
+     "REDIS_URL: 'sentinel://:***@10.0.0.1:port' must be sentinel://"),
+    ({"REDIS_URL": "sentinel://10.0.0.1:26379/x", "REDIS_SENTINEL_MASTER": "mutt"}, "REDIS_URL: the database"),
+    ({"REDIS_URL": "redis://10.0.0.1:6379/0", "REDIS_SENTINEL_MASTER": "mutt"},
+     "REDIS_SENTINEL_MASTER is set but neither REDIS_URL nor CELERY_BROKER_URL"),
+    ({"REDIS_URL": "redis://10.0.0.1:6379/0", "CELERY_BROKER_URL": "sentinel://10.0.0.1:26379"},
+     "REDIS_SENTINEL_MASTER must name the primary the Sentinels watch (CELERY_BROKER_URL is sentinel://)"),
+], ids=["no-master", "mixed-schemes", "bad-port-password-masked", "bad-db", "master-without-sentinel", "broker-without-master"])
+def test_a_sentinel_setting_mutt_cannot_run_with_is_refused_naming_the_variable(settings, message, monkeypatch, tmp_path):
+    monkeypatch.setenv("MUTT_HOME", str(tmp_path))
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(config.ConfigurationError) as raised:
+        config.load()
+    assert str(raised.value).startswith(message), str(raised.value)
+
+
+def test_a_worker_refuses_a_sentinel_broker_without_the_primary_s_name_before_it_starts(tmp_path):
+    result = run_optimised(["-m", "mutt_app.cli", "worker"], tmp_path, REDIS_URL="sentinel://127.0.0.1:1")
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: REDIS_SENTINEL_MASTER must name the primary") and result.stderr.count("\n") == 1, result.stderr
