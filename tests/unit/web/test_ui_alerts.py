@@ -80,3 +80,19 @@ def test_the_dashboard_counts_open_and_flapping_alerts_and_links_to_them(viewer)
     assert '<a href="/alerts?state=open" id="open-alerts">2</a>' in html
     assert '<a href="/alerts?state=flapping" id="flapping-alerts">2 flapping</a>' in html
     assert '<a href="/alerts">Alerts</a>' in html  # in the navigation
+
+
+def test_an_operator_can_silence_an_alerts_host_from_the_list_and_the_alert(client):
+    make_user("otto", "operator")
+    login(client, "otto")
+    alert_id = add_alert("core-rtr-01")
+    link = 'href="/silences?host=core-rtr-01#new-silence">silence this host</a>'
+    assert link in client.get("/alerts").get_data(as_text=True)
+    assert link in client.get(f"/alerts/{alert_id}").get_data(as_text=True)
+    form = client.get("/silences?host=core-rtr-01").get_data(as_text=True)
+    assert 'value="core-rtr-01"' in form
+
+
+def test_a_viewer_is_not_offered_a_silence(viewer):
+    alert_id = add_alert("core-rtr-01")
+    assert "silence this host" not in viewer.get(f"/alerts/{alert_id}").get_data(as_text=True)
