@@ -59,7 +59,7 @@ class Sender(threading.Thread):
         now = datetime.now(UTC).isoformat()
         return [
             {"hostname": f"core-router-{n}", "message": f"%LINK-DOWN: Interface Gi0/{n} down", "timestamp": now},
-            {"hostname": f"core-router-{n}", "message": f"%LINK-DOWN: Interface Gi1/{n} down", "timestamp": now},
+            {"hostname": f"core-switch-{n}", "message": f"%LINK-DOWN: Interface Gi1/{n} down", "timestamp": now},
             {"hostname": f"edge-{n % 50}", "message": f"nothing to see {n}", "timestamp": now},
             {"message": "no host", "timestamp": now},
         ]
