@@ -19,6 +19,15 @@ _ROOT = Path(__file__).resolve().parents[3]
 IMAGES = _ROOT / ("docs/images" if os.environ.get("MUTT_UPDATE_SCREENSHOTS") == "1" else "reports/screenshots")
 
 
+def log_in(page, url: str, username: str, password: str) -> None:
+    """Log in through the login form, as a person would; ends on the dashboard."""
+    page.goto(url + "/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(url + "/")
+
+
 def require_chromium() -> None:
     if not Path(CHROMIUM).exists():
         pytest.skip("no chromium binary (apt-get install chromium)")

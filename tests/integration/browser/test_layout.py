@@ -19,7 +19,7 @@ from mutt_app.dead_letters import dlq
 from mutt_app.rules import host_store, rule_store
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import ApiKey, DevelopmentHost
-from tests.integration.browser.conftest import require_chromium
+from tests.integration.browser.conftest import log_in, require_chromium
 from tests.support.processes import mutt_env, start_web
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -59,12 +59,6 @@ def web(redis, pg_url, tmp_path):
     process.stop()
 
 
-def log_in(page, url: str) -> None:
-    page.goto(url + "/login")
-    page.fill("input[name=username]", "root")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(url + "/")
 
 
 # Swagger UI's operation headers put a copy button inside the expanding button: its markup, not
@@ -82,7 +76,7 @@ def test_every_navigation_page_fits_a_phone_and_passes_axe(web, page):
     url = web
     failures = []
     page.on("response", lambda response: failures.append(f"{response.status} {response.url}") if response.status >= 400 else None)
-    log_in(page, url)
+    log_in(page, url, "root", PASSWORD)
     paths = page.eval_on_selector_all("nav > a[href^='/']:not(.brand)", "links => links.map(a => a.getAttribute('href'))")
     assert {"/", "/rules", "/events", "/dead-letters", "/api-keys", "/users", "/api/docs"} <= set(paths)
     problems = {}
@@ -105,7 +99,7 @@ def test_every_navigation_page_fits_a_phone_and_passes_axe(web, page):
 
 
 def test_skip_link_is_the_first_stop_and_leads_to_the_content(web, page):
-    log_in(page, web)
+    log_in(page, web, "root", PASSWORD)
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.textContent") == "Skip to content"
     page.keyboard.press("Enter")
@@ -120,7 +114,7 @@ def key_count() -> int:
 def test_a_new_key_is_shown_once_copied_and_a_reload_makes_no_second(web, page):
     url = web
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
-    log_in(page, url)
+    log_in(page, url, "root", PASSWORD)
     before = key_count()
     page.goto(url + "/api-keys")
     page.fill("input[name=name]", "sender-b")
@@ -139,7 +133,7 @@ def test_a_new_key_is_shown_once_copied_and_a_reload_makes_no_second(web, page):
 
 def test_removing_a_dev_host_asks_first(web, page):
     url = web
-    log_in(page, url)
+    log_in(page, url, "root", PASSWORD)
     questions = []
     page.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.dismiss()))
     page.goto(url + "/dev-hosts")

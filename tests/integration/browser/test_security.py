@@ -14,7 +14,7 @@ from sqlalchemy import select
 from mutt_app.access import api_keys, users
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import ApiKey
-from tests.integration.browser.conftest import require_chromium
+from tests.integration.browser.conftest import log_in, require_chromium
 from tests.support.processes import mutt_env, start_web
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -37,12 +37,6 @@ def web(redis, pg_url, tmp_path):
     process.stop()
 
 
-def log_in(page, url: str) -> None:
-    page.goto(url + "/login")
-    page.fill("input[name=username]", "root")
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url(url + "/")
 
 
 def key_revoked(name: str) -> bool:
@@ -63,7 +57,7 @@ def test_a_script_named_key_is_text_and_revoke_only_asks(web, page):
 
     page.on("dialog", on_dialog)
     page.on("console", lambda message: violations.append(message.text) if "Content Security Policy" in message.text else None)
-    log_in(page, url)
+    log_in(page, url, "root", PASSWORD)
 
     response = page.goto(url + "/api-keys")
     assert "script-src 'self'" in response.headers["content-security-policy"]
@@ -90,7 +84,7 @@ def test_a_script_named_key_is_text_and_revoke_only_asks(web, page):
 
 def test_a_cookie_captured_before_logout_is_refused_after_it(web, page):
     url = web
-    log_in(page, url)
+    log_in(page, url, "root", PASSWORD)
     captured = {c["name"]: c["value"] for c in page.context.cookies()}["session"]
     # the same browser identity (session protection ties a session to address and user agent)
     replay = {"User-Agent": page.evaluate("navigator.userAgent")}
