@@ -202,6 +202,7 @@ class Alert(Base):
     __table_args__ = (
         CheckConstraint("state IN ('pending', 'sending', 'delivered', 'dead')", name="alerts_state"),
         Index("ix_alerts_state_lease", "state", "lease_until"),
+        Index("ix_alerts_signature", "signature"),  # an alert's deliveries
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

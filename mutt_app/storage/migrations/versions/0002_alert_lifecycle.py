@@ -72,10 +72,12 @@ def upgrade() -> None:
 
     with op.batch_alter_table('alerts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('lifecycle', _json, nullable=True))
+        batch_op.create_index('ix_alerts_signature', ['signature'], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table('alerts', schema=None) as batch_op:
+        batch_op.drop_index('ix_alerts_signature')
         batch_op.drop_column('lifecycle')
     with op.batch_alter_table('event_audit', schema=None) as batch_op:
         batch_op.drop_index('ix_event_audit_alert_id')
