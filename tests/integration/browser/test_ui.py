@@ -113,6 +113,6 @@ def test_operator_console_end_to_end(stack, page):
         assert session.get(DeadLetter, letter_id).state == "replayed"
 
     page.goto(url + "/")
-    assert page.locator(".card", has_text="Now").is_visible()
+    assert page.locator(".card", has=page.get_by_role("heading", name="Now", exact=True)).is_visible()
     page.wait_for_timeout(300)
     page.screenshot(path=str(IMAGES / "dashboard.png"), full_page=True)
