@@ -27,6 +27,7 @@ from tests.support.processes import Process, free_port, mutt, mutt_env, wait_log
 pytestmark = pytest.mark.integration
 
 EVENTS_PER_BATCH, BATCH_EVERY = 2, 0.1      # a stream of 20 events/s, each raising one alert
+# (each from its own host: events of one host and message within the dedup window are one alert)
 
 
 class Stream:
@@ -45,7 +46,7 @@ class Stream:
                 event_id = uuid.uuid4().hex
                 now = datetime.now(UTC).isoformat()
                 events.append({"_id": event_id, "_correlation_id": event_id, "_received_at": now, "_source": "test",
-                               "_key": "test", "hostname": "core-router-01", "timestamp": now,
+                               "_key": "test", "hostname": f"core-router-{len(self.fed):05d}", "timestamp": now,
                                "message": "%LINK-3-UPDOWN: Interface Gi0/1, changed state to down"})
                 self.fed.append((time.time(), event_id))
             self.buffer.accept([json.dumps(e) for e in events], key_id="test", rate_limit=0, rate_window=60,
