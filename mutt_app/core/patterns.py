@@ -154,6 +154,34 @@ class Pattern:
         return {"found": hit.group(0).decode("utf-8", "replace"), "groups": groups}
 
 
+class PatternSet:
+    """Several patterns (all ignoring case, or none) searched in one pass with RE2::Set: which of
+    them occur in ``data``. Its window is the budget over the sum of their program sizes; a longer
+    text is left to the patterns one by one (``search`` answers None)."""
+
+    __slots__ = ("patterns", "window", "_set")
+
+    def __init__(self, patterns: list[Pattern]) -> None:
+        cases = {pattern._ignore_case for pattern in patterns}
+        if len(cases) != 1:
+            raise ValueError("a PatternSet needs at least one pattern, all ignoring case or none")
+        self.patterns = tuple(patterns)
+        self.window = MATCH_BUDGET // max(1, sum(pattern.program_size for pattern in patterns))
+        self._set = re2.Set.SearchSet(_options(cases.pop(), capture=False))
+        try:
+            for pattern in patterns:
+                self._set.Add(pattern._search.pattern)
+            self._set.Compile()
+        except re2.error as error:  # e.g. the set's program outgrew RE2's memory
+            raise PatternError(_explain(error)) from None
+
+    def search(self, data: bytes) -> frozenset[int] | None:
+        """The indexes (in ``patterns``) of those found in ``data``; None when ``data`` is longer than the window."""
+        if len(data) > self.window:
+            return None
+        return frozenset(self._set.Match(data) or ())
+
+
 def encode(text: str) -> bytes:
     """Text as the UTF-8 RE2 searches; lone surrogates (from JSON escapes) pass through as bytes
     that match no character, instead of raising."""

@@ -9,9 +9,10 @@ time zone; every occurrence opens a window of that duration). docs/suppression.m
 - ``Silence.of(row)`` compiles a stored silence; ``state(at)`` is active, pending or expired.
 - ``SilenceSet(silences)`` answers, per event, which silence (its id) mutes it now:
   ``silencing(event, rule_id=..., environment=..., team=..., now=...)`` (and ``is_silenced``).
-  The silences active at a moment are indexed by their exact hostname, rule_id and source
-  matchers, and the index is rebuilt only when a window opens or closes, so an event costs a
-  few dictionary look-ups and the checks of the few silences that could apply.
+  The silences active at a moment are indexed by an exact hostname, rule_id, source,
+  environment or team matcher, and the index is rebuilt only when a window opens or closes, so an
+  event costs a few dictionary look-ups and the checks of the few silences that could apply; the
+  regexes of the silences many events meet are searched together, one RE2 set per field.
 """
 
 from __future__ import annotations
@@ -39,7 +40,10 @@ MAX_VALUE_LENGTH = 1000
 MAX_COMMENT_LENGTH = 2000
 MAX_RRULE_LENGTH = 500
 FREQUENCIES = ("DAILY", "WEEKLY", "MONTHLY", "YEARLY")   # finer ones are not maintenance windows
-INDEXED_FIELDS = ("hostname", "rule_id", "source")       # an exact (=) matcher on one of these indexes a silence
+# An exact (=) matcher on one of these indexes a silence (the first found, in this order); the
+# silences indexed by a WIDE_FIELDS value are met by many events, so their regexes go in RE2 sets.
+INDEXED_FIELDS = ("hostname", "rule_id", "source", "environment", "team")
+WIDE_FIELDS = ("environment", "team")
 _FAR_FUTURE = datetime.max.replace(tzinfo=UTC)
 
 
@@ -77,17 +81,88 @@ class Matcher:
 
     def holds(self, value: str) -> bool:
         """``value``: the event's field as text ('' when absent)."""
+        if self._regex is not None:
+            return self._regex.matches(_encoded(value))
+        return self.compares(value.casefold())
+
+    def compares(self, folded: str) -> bool:
+        """Whether a text operator (not =~) holds for the event's field, already case-folded."""
         op = self.op
         if op == "=":
-            return value.casefold() == self._folded
+            return folded == self._folded
         if op == "!=":
-            return value.casefold() != self._folded
+            return folded != self._folded
         if op == "contains":
-            return self._folded in value.casefold()
-        if op == "prefix":
-            return value.casefold().startswith(self._folded)
-        assert self._regex is not None
-        return self._regex.matches(_encoded(value))
+            return self._folded in folded
+        return folded.startswith(self._folded)  # prefix
+
+
+_RegexSets = dict[str, tuple[patterns.PatternSet, dict[Matcher, int]]]
+_UNSEARCHED = frozenset({-1})
+
+
+def _regex_sets(matchers: Iterable[Matcher]) -> _RegexSets:
+    """One RE2 set per field that two or more regex matchers search, with each matcher's place in it."""
+    by_field: dict[str, list[Matcher]] = {}
+    for matcher in matchers:
+        if matcher._regex is not None and matcher not in by_field.get(matcher.field, ()):
+            by_field.setdefault(matcher.field, []).append(matcher)
+    sets: _RegexSets = {}
+    for field, found in by_field.items():
+        if len(found) > 1:
+            try:
+                pattern_set = patterns.PatternSet([matcher._regex for matcher in found if matcher._regex is not None])
+            except patterns.PatternError:
+                continue  # too large together: each is searched on its own
+            sets[field] = (pattern_set, {matcher: place for place, matcher in enumerate(found)})
+    return sets
+
+
+class _Fields:
+    """One event's fields as silences read them: each looked up, case-folded and searched by its
+    field's regex set at most once, however many silences ask."""
+
+    __slots__ = ("_event", "_regex_sets", "_text", "_folded", "_found")
+
+    def __init__(self, event: Mapping[str, Any], rule_id: str, environment: str, team: str,
+                 regex_sets: _RegexSets) -> None:
+        self._event = event
+        self._regex_sets = regex_sets
+        self._text = {"rule_id": rule_id, "environment": environment, "team": team}  # as MUTT decided them
+        self._folded: dict[str, str] = {}
+        self._found: dict[str, frozenset[int] | None] = {}
+
+    def text(self, field: str) -> str:
+        value = self._text.get(field)
+        if value is None:
+            raw = self._event.get("_key" if field == "source" else field)  # the sender's key or listener source name
+            value = self._text[field] = "" if raw is None else raw if isinstance(raw, str) else str(raw)
+        return value
+
+    def hold(self, matchers: tuple[Matcher, ...]) -> bool:
+        """Whether every matcher holds."""
+        for matcher in matchers:
+            field = matcher.field
+            if matcher._regex is None:
+                folded = self._folded.get(field)
+                if folded is None:
+                    folded = self._folded[field] = self.text(field).casefold()
+                if not matcher.compares(folded):
+                    return False
+            elif not self._searched(matcher):
+                return False
+        return True
+
+    def _searched(self, matcher: Matcher) -> bool:
+        in_set = self._regex_sets.get(matcher.field)
+        place = None if in_set is None else in_set[1].get(matcher)
+        if in_set is not None and place is not None:
+            found = self._found.get(matcher.field, _UNSEARCHED)
+            if found is _UNSEARCHED:
+                found = self._found[matcher.field] = in_set[0].search(_encoded(self.text(matcher.field)))
+            if found is not None:
+                return place in found
+        return matcher.holds(self.text(matcher.field))
 
 
 @dataclass(frozen=True)
@@ -187,25 +262,7 @@ class Silence:
 
     def holds(self, event: Mapping[str, Any], *, rule_id: str = "", environment: str = "", team: str = "") -> bool:
         """Whether every matcher holds for ``event`` (``rule_id``, ``environment``, ``team`` as decided)."""
-        return self._holds(self.matchers, event, rule_id, environment, team)
-
-    @staticmethod
-    def _holds(matchers: tuple[Matcher, ...], event: Mapping[str, Any], rule_id: str, environment: str,
-               team: str) -> bool:
-        for matcher in matchers:
-            field = matcher.field
-            if field == "rule_id":
-                value = rule_id
-            elif field == "environment":
-                value = environment
-            elif field == "team":
-                value = team
-            else:
-                raw = event.get("_key" if field == "source" else field)  # the sender's key or listener source name
-                value = "" if raw is None else raw if isinstance(raw, str) else str(raw)
-            if not matcher.holds(value):
-                return False
-        return True
+        return _Fields(event, rule_id, environment, team, {}).hold(self.matchers)
 
     def index_key(self) -> tuple[str, str] | None:
         """(field, folded value) of the exact matcher this silence is indexed by, or None."""
@@ -222,49 +279,53 @@ class Silence:
         return tuple(sorted(rest, key=lambda m: m.op == "=~"))
 
 
-class _Active:
-    """The silences in force over one stretch of time, indexed by their exact hostname, rule_id
-    or source matcher; the others (``general``) are checked for every event."""
+_Entry = tuple[int, tuple[Matcher, ...], Silence]   # (id, the matchers left to check, the silence)
 
-    __slots__ = ("by_host", "by_rule", "by_source", "general", "until", "count")
+
+class _Active:
+    """The silences in force over one stretch of time, indexed by one exact (=) matcher on a field
+    of ``INDEXED_FIELDS``; the others (``general``) are checked for every event."""
+
+    __slots__ = ("indexed", "general", "regex_sets", "until", "count")
 
     def __init__(self, silences: list[Silence], until: datetime) -> None:
-        self.by_host: dict[str, list[tuple[int, tuple[Matcher, ...], Silence]]] = {}
-        self.by_rule: dict[str, list[tuple[int, tuple[Matcher, ...], Silence]]] = {}
-        self.by_source: dict[str, list[tuple[int, tuple[Matcher, ...], Silence]]] = {}
-        self.general: list[tuple[int, tuple[Matcher, ...], Silence]] = []
+        self.indexed: dict[str, dict[str, list[_Entry]]] = {}
+        self.general: list[_Entry] = []
         self.until = until
         self.count = len(silences)
-        indexes = {"hostname": self.by_host, "rule_id": self.by_rule, "source": self.by_source}
         for silence in sorted(silences, key=lambda s: s.id or 0):
             key = silence.index_key()
             entry = (silence.id or 0, silence._rest(), silence)
             if key is None:
                 self.general.append(entry)
             else:
-                indexes[key[0]].setdefault(key[1], []).append(entry)
+                self.indexed.setdefault(key[0], {}).setdefault(key[1], []).append(entry)
+        # the regexes many events meet: those of silences indexed by environment or team, or by nothing
+        widely_met = [entry for field in WIDE_FIELDS for entries in self.indexed.get(field, {}).values() for entry in entries]
+        self.regex_sets = _regex_sets(matcher for entry in widely_met + self.general for matcher in entry[1])
 
     def first(self, event: Mapping[str, Any], rule_id: str, environment: str, team: str) -> Silence | None:
         """The silence with the lowest id whose matchers all hold, or None."""
         lists = []
-        if self.by_host:
-            host = event.get("hostname")
-            if isinstance(host, str) and (found := self.by_host.get(host.casefold())):
-                lists.append(found)
-        if self.by_rule and rule_id and (found := self.by_rule.get(rule_id)):
-            lists.append(found)
-        if self.by_source:
-            source = event.get("_key")
-            if isinstance(source, str) and (found := self.by_source.get(source.casefold())):
+        for field, index in self.indexed.items():
+            if field == "hostname" or field == "source":
+                raw = event.get("_key" if field == "source" else field)
+                value = raw.casefold() if isinstance(raw, str) else ""
+            else:
+                value = (rule_id if field == "rule_id" else environment if field == "environment" else team).casefold()
+            if value and (found := index.get(value)):
                 lists.append(found)
         if self.general:
             lists.append(self.general)
-        best: tuple[int, tuple[Matcher, ...], Silence] | None = None
+        best: _Entry | None = None
+        fields = None
         for entries in lists:
             for entry in entries:
                 if best is not None and entry[0] >= best[0]:
                     break
-                if not entry[1] or Silence._holds(entry[1], event, rule_id, environment, team):
+                if entry[1] and fields is None:
+                    fields = _Fields(event, rule_id, environment, team, self.regex_sets)
+                if not entry[1] or (fields is not None and fields.hold(entry[1])):
                     best = entry
                     break
         return None if best is None else best[2]

@@ -92,3 +92,14 @@ def test_mutts_own_fixed_patterns_stay_linear_on_a_megabyte_of_adversarial_text(
         pattern.search(text)
     events._PORT.sub("", text)
     assert time.process_time() - started < 5
+
+
+def test_a_pattern_set_finds_which_patterns_occur_in_one_pass_within_its_window():
+    found = [patterns.compile_pattern(source) for source in (r"BGP .* down", r"gi\d+/\d+", r"^fan")]
+    pattern_set = patterns.PatternSet(found)
+    assert pattern_set.search(b"BGP peer 10.0.0.1 DOWN on Gi0/1") == {0, 1}
+    assert pattern_set.search(b"all good") == frozenset()
+    assert pattern_set.window == patterns.MATCH_BUDGET // sum(pattern.program_size for pattern in found)
+    assert pattern_set.search(b"x" * (pattern_set.window + 1)) is None   # the caller searches one by one
+    with pytest.raises(ValueError):
+        patterns.PatternSet([found[0], patterns.compile_pattern("x", ignore_case=False)])

@@ -82,7 +82,7 @@ def test_expired_by_hand_stops_at_once():
     assert silence.state(NOW + timedelta(minutes=5)) == EXPIRED
 
 
-def test_lowest_id_wins_and_index_finds_host_rule_and_general():
+def test_lowest_id_wins_and_index_finds_host_rule_and_environment():
     by_rule = one_off({"field": "rule_id", "op": "=", "value": "7"}, silence_id=2)
     by_host = one_off(HOST, silence_id=3)
     general = one_off({"field": "environment", "op": "=", "value": "prod"}, silence_id=9)
@@ -91,6 +91,47 @@ def test_lowest_id_wins_and_index_finds_host_rule_and_general():
     assert silences.silencing(EVENT, now=NOW, rule_id=8, environment="prod") == 3
     assert silences.silencing({**EVENT, "hostname": "other"}, now=NOW, environment="prod") == 9
     assert not silences.is_silenced({**EVENT, "hostname": "other"}, now=NOW, environment="dev")
+
+
+def test_the_lowest_id_wins_across_the_indexes_and_the_silences_indexed_by_nothing():
+    silences = SilenceSet([
+        one_off({"field": "message", "op": "contains", "value": "updown"}, silence_id=5),           # indexed by nothing
+        one_off({"field": "team", "op": "=", "value": "netops"}, silence_id=6),
+        one_off({"field": "environment", "op": "=", "value": "dev"}, HOST, silence_id=7),          # by host, then environment
+        one_off({"field": "source", "op": "=", "value": "SYSLOG-DC1"}, silence_id=8),
+    ])
+    assert silences.silencing(EVENT, now=NOW, environment="prod", team="NetOps") == 5
+    other = {**EVENT, "message": "BGP peer down"}
+    assert silences.silencing(other, now=NOW, environment="dev", team="NetOps") == 6
+    assert silences.silencing(other, now=NOW, environment="dev", team="storage") == 7
+    assert silences.silencing(other, now=NOW, environment="prod", team="storage") == 8
+    assert silences.silencing({**other, "_key": "snmp"}, now=NOW, environment="prod", team="storage") is None
+
+
+def regex_on_message(value, silence_id, *more):
+    return one_off({"field": "message", "op": "=~", "value": value}, *more, silence_id=silence_id)
+
+
+def test_the_regexes_many_events_meet_are_searched_together_and_each_still_decides_for_its_own_silence():
+    silences = SilenceSet([
+        regex_on_message(r"BGP .* down", 3),
+        regex_on_message(r"Gi\d+/\d+ (down|up)", 4, {"field": "environment", "op": "=", "value": "prod"}),
+        regex_on_message(r"LINK-\d-UPDOWN", 5),
+        regex_on_message(r"fan (failed|missing)", 6, {"field": "environment", "op": "=", "value": "prod"}),
+    ])
+    assert silences.silencing(EVENT, now=NOW, environment="dev") == 5              # 4 holds only in prod
+    assert silences.silencing(EVENT, now=NOW, environment="prod") == 4
+    assert silences.silencing({**EVENT, "message": "fan FAILED in tray 2"}, now=NOW, environment="prod") == 6
+    assert silences.silencing({**EVENT, "message": "fan failed"}, now=NOW, environment="dev") is None
+    assert silences.silencing({**EVENT, "message": "all good"}, now=NOW, environment="prod") is None
+
+
+def test_a_message_longer_than_the_sets_window_is_searched_by_each_regex_alone():
+    silences = SilenceSet([regex_on_message(r"BGP .* down", 3), regex_on_message(r"needle-\d+", 4)])
+    long_message = "x" * 2_000_000 + " needle-42"
+    assert silences.silencing({**EVENT, "message": long_message}, now=NOW) is None   # past each regex's own window
+    # longer than the two searched together may read (235 KB), within what needle-\d+ alone may (615 KB)
+    assert silences.silencing({**EVENT, "message": "a needle-42 " + "x" * 300_000}, now=NOW) == 4
 
 
 @pytest.mark.parametrize("at, state", [
