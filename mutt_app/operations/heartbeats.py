@@ -34,7 +34,7 @@ from mutt_app.audit import config_audit
 from mutt_app.core import lua, params
 from mutt_app.errors import Conflict, InvalidChange, NotFound
 from mutt_app.storage import db, redis_client, redis_keys
-from mutt_app.storage.models import HEARTBEAT_KINDS, Alert, Heartbeat
+from mutt_app.storage.models import HEARTBEAT_KINDS, Alert, AlertState, Heartbeat
 from mutt_app.suppression.silences import SilenceSet
 
 log = logging.getLogger(__name__)
@@ -337,6 +337,7 @@ def _raise(session: Session, redis: Redis, due: list[tuple[str, float, float | N
             report.silenced.append(row.name)
             continue
         session.add(Alert(**alert))
+        _record_state(session, alert, "open", now)
         row.quiet_since, row.alerted_at, row.alert_id = quiet_since, now, alert["id"]
         report.raised.append(row.name)
         report.alert_ids.append(alert["id"])
@@ -360,6 +361,7 @@ def _clear(session: Session, redis: Redis, now: datetime, report: Report, *, tea
                        description=f"[MUTT] heartbeat: {row.kind} '{row.name}' heard from again at {_iso(seen)} "
                                    f"(quiet since {_iso(row.quiet_since)})")
         session.add(Alert(**alert))
+        _record_state(session, alert, "cleared", now)
         row.quiet_since, row.alerted_at, row.alert_id = None, None, None
         report.cleared.append(row.name)
         report.alert_ids.append(alert["id"])
@@ -367,6 +369,21 @@ def _clear(session: Session, redis: Redis, now: datetime, report: Report, *, tea
     session.flush()
     if heard:
         db.on_commit(session, lambda: redis.zadd(redis_keys.HEARTBEATS_DUE, dict(heard), gt=True))
+
+
+def _record_state(session: Session, alert: dict[str, Any], state: str, now: datetime) -> None:
+    """The alert as operators see it (Alerts page, /api/v2/alerts): open for the quiet spell, cleared
+    when the source is heard from again. One row per source, reused by its next quiet spell."""
+    row = session.scalar(select(AlertState).where(AlertState.signature == alert["signature"]))
+    if row is None:
+        row = AlertState(signature=alert["signature"], kind="heartbeat", hostname=alert["hostname"], key="",
+                         rule_name=alert["rule_name"], first_seen=now, occurrences=0, transitions=[])
+        session.add(row)
+    if state == "open":
+        row.first_seen, row.occurrences, row.flapping = now, 1, False
+        row.severity, row.team, row.environment = alert["severity"], alert["team"], alert["environment"]
+    row.state, row.description, row.last_seen, row.changed_at = state, alert["description"], now, now
+    row.last_event_time, row.last_sent_at, row.last_sent_state = alert["event_time"], now, state
 
 
 def _alert(row: Heartbeat, *, severity: int, now: datetime, lease: float, team: str, event_time: datetime,

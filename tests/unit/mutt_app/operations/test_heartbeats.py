@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from mutt_app.alerting import alert_queries
 from mutt_app.operations import heartbeats
 from mutt_app.storage import redis_keys
 from mutt_app.storage.db import session_scope
@@ -60,6 +61,22 @@ def test_a_quiet_source_raises_one_alert_per_quiet_spell_and_its_next_event_clea
     assert run_for(redis, clock, 5).cleared == ["core-rtr-01"]
     assert alerts_sent() == [("mutt:heartbeat:core-rtr-01", 4, "heartbeat"), ("mutt:heartbeat:core-rtr-01", 0, "heartbeat")]
     assert run_for(redis, clock, 60).raised == ["core-rtr-01"]  # a new quiet spell, a new alert
+
+
+def test_operators_see_the_quiet_spell_as_an_alert_open_then_cleared(redis, clock, watching):
+    def alert_as_listed():
+        with session_scope() as session:
+            (found,) = alert_queries.search(session, {"host": "core-rtr-01"}).alerts
+            return found
+    run_for(redis, clock, 65)
+    opened = alert_as_listed()
+    assert (opened["state"], opened["signature"], opened["kind"]) == ("open", "mutt:heartbeat:core-rtr-01", "heartbeat")
+    assert "quiet since" in opened["description"]
+    watching.seen([{"hostname": "core-rtr-01"}])
+    run_for(redis, clock, 5)
+    assert alert_as_listed()["state"] == "cleared"
+    run_for(redis, clock, 65)
+    assert alert_as_listed()["state"] == "open"  # the next quiet spell reopens the same alert
 
 
 def test_the_alert_says_since_when_the_source_is_quiet(redis, clock, watching):
