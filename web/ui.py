@@ -19,7 +19,7 @@ from celeryconfig import QUEUES
 from mutt_app import dynconfig, handoff
 from mutt_app.access import api_keys as api_key_store
 from mutt_app.access import users
-from mutt_app.alerting import alert_queries, dry_run
+from mutt_app.alerting import alert_queries, dry_run, event_outcomes
 from mutt_app.audit import queries
 from mutt_app.core import params
 from mutt_app.dead_letters import dlq
@@ -81,13 +81,15 @@ def _alert_counts() -> dict:
 
 # --- audit ------------------------------------------------------------------------------
 
-def _search(search, template: str):
+def _search(search, template: str, *, outcomes: bool = False):
     with session_scope() as session:
         try:
             rows, page = search(session, request.args)
         except queries.QueryError as error:
             flash(str(error), "error")
             rows, page = [], queries.Page(1, 50, 0)
+        if outcomes:
+            event_outcomes.attach(session, rows)
     args = {k: v for k, v in request.args.items() if k not in ("page", "offset") and v}
     return render_template(template, rows=rows, page=page, args=args)
 
@@ -95,7 +97,7 @@ def _search(search, template: str):
 @bp.get("/events")
 @role_required("viewer")
 def events():
-    return _search(queries.search_events, "ui/events.html")
+    return _search(queries.search_events, "ui/events.html", outcomes=True)
 
 
 @bp.get("/config-audit")
