@@ -36,3 +36,15 @@ def test_the_events_page_shows_what_became_of_each_event_with_links(client):
     assert f'<a href="/alerts/{alert}">duplicate of alert {alert}</a>' in html
     assert 'data-outcome="not_forwarded">not forwarded (Ignore)' in html
     assert html.count(f'<a href="/alerts/{alert}">alert {alert}</a>') == 2  # the delivered and the dead one's alert
+
+
+def test_an_alerts_page_shows_its_events_outcomes_not_forwarded_yes(client):
+    make_user("vic", "viewer")
+    login(client, "vic")
+    alert = add_alert("router1")
+    dead = audit(alert_id=alert)
+    insert_alerts(1, id=dead, state="dead", attempts=8, last_status=503)
+    html = client.get(f"/alerts/{alert}").get_data(as_text=True)
+    assert "<th>Outcome</th>" in html and "<th>Forwarded</th>" not in html
+    assert "not delivered, HTTP 503; its dead letter was purged" in html
+    assert f'<a href="/alerts/{alert}">alert {alert}</a>' not in html  # not a link to the page it is on

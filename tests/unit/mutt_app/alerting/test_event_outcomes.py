@@ -122,3 +122,17 @@ def test_a_page_costs_two_queries_whatever_its_size(redis, database_url):
     assert sorted({outcome.status for outcome in found}) == ["dead_letter", "delivered", "pending"]
     with session_scope() as session:
         assert event_outcomes.for_rows(session, []) == []
+
+
+def test_an_alerts_page_shows_the_outcome_of_each_of_its_events(redis, database_url):
+    from mutt_app.alerting import alert_queries
+
+    alert = add_alert("router1")
+    dead = audit(alert_id=alert)
+    insert_alerts(1, id=dead, state="dead", attempts=8, last_status=503)
+    dead_letter = letter(dlq.ALERT, dead, dlq.RETRIES_EXHAUSTED, last_status=503)
+    duplicate = audit("duplicate", forwarded=False, alert_id=alert, minutes_ago=1)
+    with session_scope() as session:
+        events = {event["event_id"]: event for event in alert_queries.detail(session, alert)["events"]}
+    assert (events[dead]["outcome"]["status"], events[dead]["outcome"]["dead_letter_id"]) == ("dead_letter", dead_letter)
+    assert events[duplicate]["outcome"]["status"] == "duplicate"
