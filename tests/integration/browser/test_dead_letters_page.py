@@ -1,7 +1,8 @@
 """Dead letters in bulk and event outcomes in real headless Chromium against `mutt web` on
 PostgreSQL, at a desktop's (1440x900) and a phone's (390x844) width: filter, tick every row with
 the header's box, purge (asked first: Cancel does nothing), back at the filtered list; a refused
-replay keeps the typed reason; the event audit's outcome links an event to its dead letter."""
+replay keeps the typed reason; the event audit's outcome links an event to its dead letter. Saves
+the screenshots docs/web-ui.md shows (see IMAGES)."""
 
 from __future__ import annotations
 
@@ -63,6 +64,7 @@ def test_filter_tick_all_and_purge_then_a_refusal_keeps_the_reason(web, page):
     page.check("input[data-select-all=ids]")
     assert page.locator("input[name=ids]:checked").count() == 3
     page.fill("#bulk-reason", "flood during CHG-42")
+    page.screenshot(path=str(IMAGES / "dead-letters.png"), full_page=True)
     page.once("dialog", lambda dialog: dialog.dismiss())  # Cancel: nothing is sent
     page.click("#bulk-purge")
     assert count() == 4
@@ -102,6 +104,8 @@ def test_the_event_audit_links_a_forwarded_event_to_its_dead_letter(web, page):
         assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
         outcome = page.locator("[data-outcome=dead_letter] a")
         assert outcome.inner_text() == f"dead letter {letter_id} (retries_exhausted, HTTP 503)"
+        if viewport is DESKTOP:
+            page.screenshot(path=str(IMAGES / "event-outcome.png"))
     outcome.click()
     page.wait_for_url(url + f"/dead-letters/{letter_id}")
     assert page.locator("h1").inner_text() == f"Dead letter {letter_id}"
