@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
@@ -19,7 +20,7 @@ from celeryconfig import QUEUES
 from mutt_app import dynconfig, handoff
 from mutt_app.access import api_keys as api_key_store
 from mutt_app.access import users
-from mutt_app.alerting import alert_queries, dry_run
+from mutt_app.alerting import alert_queries, dry_run, event_outcomes
 from mutt_app.audit import queries
 from mutt_app.core import params
 from mutt_app.dead_letters import dlq
@@ -81,13 +82,15 @@ def _alert_counts() -> dict:
 
 # --- audit ------------------------------------------------------------------------------
 
-def _search(search, template: str):
+def _search(search, template: str, *, outcomes: bool = False):
     with session_scope() as session:
         try:
             rows, page = search(session, request.args)
         except queries.QueryError as error:
             flash(str(error), "error")
             rows, page = [], queries.Page(1, 50, 0)
+        if outcomes:
+            event_outcomes.attach(session, rows)
     args = {k: v for k, v in request.args.items() if k not in ("page", "offset") and v}
     return render_template(template, rows=rows, page=page, args=args)
 
@@ -95,7 +98,7 @@ def _search(search, template: str):
 @bp.get("/events")
 @role_required("viewer")
 def events():
-    return _search(queries.search_events, "ui/events.html")
+    return _search(queries.search_events, "ui/events.html", outcomes=True)
 
 
 @bp.get("/config-audit")
@@ -531,10 +534,23 @@ def _heartbeat_change(change, *args):
 
 # --- dead letters -----------------------------------------------------------------------
 
-@bp.get("/dead-letters")
-@role_required("viewer")
-def dead_letters():
-    args = {k: v for k, v in request.args.items() if v}
+@dataclass
+class BulkForm:
+    """What the operator put in the bulk form, shown again when a request is refused."""
+
+    reason: str = ""
+    ids: frozenset[int] = frozenset()
+    scope: str = "selected"   # the rows ticked, or every letter "matching" the filter
+    force: bool = False
+
+
+BULK_SCOPES = ("selected", "matching")
+SKIPS_SHOWN = 5  # skipped letters named in the message after a bulk replay
+
+
+def _dead_letters_page(args: dict, *, form: BulkForm | None = None, status: int = 200):
+    """The list: filtered by kind, reason, state; host, message and rule from each payload; the
+    bulk form (``form``: what the operator typed, kept when a request was refused)."""
     try:
         page_number = params.whole_number(args.get("page"), "page", default=1, minimum=1, maximum=params.MAX_INT32)
         with session_scope() as session:
@@ -544,9 +560,71 @@ def dead_letters():
     except (params.ParamError, dlq.DeadLetterError) as error:
         flash(str(error), "error")
         rows, page = [], dlq.Page([], 1, 50, 0)
-    args.pop("page", None)
+    args = {k: v for k, v in args.items() if k != "page"}
+    filtered = any(args.get(name) for name in ("kind", "reason", "state"))
     return render_template("ui/dead_letters.html", rows=rows, page=queries.Page(page.page, page.limit, page.total),
-                           args=args, reasons=dlq.REASONS)
+                           args=args, reasons=dlq.REASONS, form=form or BulkForm(), filtered=filtered,
+                           page_number=page.page), status
+
+
+@bp.get("/dead-letters")
+@role_required("viewer")
+def dead_letters():
+    return _dead_letters_page({k: v for k, v in request.args.items() if v})
+
+
+@bp.post("/dead-letters/bulk")
+@role_required("operator")
+def bulk_dead_letters():
+    """Replay or purge the dead letters ticked, or every one the list's filter matches
+    (``dlq.selected_ids``, as the API and ``mutt dlq`` select). Refused (no reason, nothing
+    chosen, too many): the list again, 422, with what the operator typed and ticked."""
+    action = request.form.get("action")
+    if action not in ("replay", "purge"):
+        abort(400, "action must be replay or purge")
+    listed = {"kind": request.form.get("kind", ""), "reason": request.form.get("cause", ""),
+              "state": request.form.get("state", ""), "page": request.form.get("page", "")}
+    listed = {k: v for k, v in listed.items() if v}
+    try:
+        ids = [params.record_id(raw, "ids") for raw in request.form.getlist("ids")]
+    except params.ParamError as error:
+        abort(400, str(error))
+    scope = request.form.get("scope") if request.form.get("scope") in BULK_SCOPES else "selected"
+    form = BulkForm(reason=request.form.get("reason", "").strip()[:1000], ids=frozenset(ids), scope=scope,
+                    force=request.form.get("force") == "on")
+
+    def refused(message: str):
+        flash(message, "error")
+        return _dead_letters_page(listed, form=form, status=422)
+
+    if not form.reason:
+        return refused("Give a reason: it is kept in the config audit with each dead letter.")
+    if scope == "selected" and not ids:
+        return refused("Nothing selected: tick dead letters in the list, or choose all matching the filter.")
+    refusal = None
+    with session_scope() as session:
+        try:
+            where = dlq.Filter(listed.get("kind"), listed.get("reason"), listed.get("state")) if scope == "matching" else None
+            chosen = dlq.selected_ids(session, ids if scope == "selected" else None, where)
+        except dlq.DeadLetterError as error:
+            chosen, refusal = [], f"Not done: {error}."
+        audit = {"actor": actor(), "reason": form.reason, "correlation_id": g.correlation_id}
+        if refusal is None and action == "purge":
+            purged = dlq.purge(session, chosen, **audit)
+            flash(f"Purged {purged} dead letter{'s' if purged != 1 else ''}.")
+        elif refusal is None:
+            outcome = replay.replay(session, chosen, force=form.force, pipeline=handoff.replay_pipeline(), **audit)
+            skipped = "; ".join(f"{letter_id}: {why}" for letter_id, why in list(outcome.skipped.items())[:SKIPS_SHOWN])
+            more = len(outcome.skipped) - SKIPS_SHOWN
+            skipped += f"; and {more} more" if more > 0 else ""
+            if not outcome.replayed:
+                refusal = f"Nothing replayed. Skipped {len(outcome.skipped)}: {skipped}."
+            else:
+                flash(f"Replayed {len(outcome.replayed)} dead letter{'s' if len(outcome.replayed) != 1 else ''}"
+                      + (f"; skipped {len(outcome.skipped)}: {skipped}." if outcome.skipped else "."))
+    if refusal is not None:
+        return refused(refusal)
+    return back("ui.dead_letters")
 
 
 @bp.get("/dead-letters/<bigint:letter_id>")

@@ -1,5 +1,5 @@
 """Where operators see alerts: the alerts (``AlertState`` rows) filtered and paged, and one alert
-with its recent events (event-audit rows by ``alert_id``) and its deliveries to Moogsoft (outbox
+with its recent events (event-audit rows by ``alert_id``, each with its outcome) and its deliveries to Moogsoft (outbox
 rows by signature). Read only; the API, the UI and `mutt alerts` call these.
 
 Filters arrive as strings (query parameters, form fields, command options); a bad one raises
@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
+from mutt_app.alerting import event_outcomes
 from mutt_app.audit import queries
 from mutt_app.core import params
 from mutt_app.errors import InvalidInput, NotFound
@@ -128,9 +129,10 @@ def detail(session: Session, alert_id: int) -> dict[str, Any]:
                              .order_by(EventAudit.received_at.desc(), EventAudit.event_id.desc()).limit(RECENT_EVENTS))
     deliveries = session.scalars(select(Alert).where(Alert.signature == alert.signature)
                                  .order_by(Alert.created_at.desc(), Alert.id.desc()).limit(RECENT_DELIVERIES))
+    shown = event_outcomes.attach(session, [_event(row) for row in events])  # what became of each: delivered, ...
     return {
         **as_dict(alert),
-        "events": [_event(row) for row in events],
+        "events": shown,
         "events_total": session.scalar(select(func.count()).select_from(EventAudit)
                                        .where(EventAudit.alert_id == alert.id)) or 0,
         "deliveries": [_delivery(row) for row in deliveries],

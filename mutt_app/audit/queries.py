@@ -154,7 +154,7 @@ def event_to_dict(row: EventAudit) -> dict:
         "event_time": row.event_time.isoformat() if row.event_time else None, "hostname": row.hostname,
         "rule_id": row.rule_id, "rule_name": row.rule_name, "environment": row.environment,
         "decision": row.decision, "forwarded": row.forwarded, "team": row.team, "silence_id": row.silence_id,
-        "correlation_id": row.correlation_id, "message": (row.event or {}).get("message", ""), "event": row.event,
+        "alert_id": row.alert_id, "correlation_id": row.correlation_id, "message": (row.event or {}).get("message", ""), "event": row.event,
     }
 
 

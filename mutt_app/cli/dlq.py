@@ -68,13 +68,10 @@ def show(letter_id: int) -> None:
 
 
 def _selected_ids(session, ids: tuple[int, ...], where: store.Filter) -> list[int]:
-    if ids and not where.is_empty():
-        raise click.UsageError("give ids or filters, not both")
-    if ids:
-        return list(ids)
-    if where.is_empty():
-        raise click.UsageError("name the dead letters: ids, or at least one of --kind, --cause, --state")
-    return store.matching_ids(session, where)
+    try:
+        return store.selected_ids(session, ids, where, limit=None)  # as the API and the UI select, without a cap
+    except store.DeadLetterError as error:
+        raise click.UsageError(f"{error} (the options --kind, --cause, --state)") from None
 
 
 class _Bar:

@@ -172,10 +172,59 @@ def matching_ids(session: Session, where: Filter, limit: int | None = None) -> l
     return list(session.scalars(query.limit(limit) if limit else query))
 
 
+MAX_SELECTED = 10_000  # dead letters one request of the API or the UI may replay or purge
+
+
+def selected_ids(session: Session, ids: Iterable[int] | None = None, where: Filter | None = None, *,
+                 limit: int | None = MAX_SELECTED) -> list[int]:
+    """The dead letters a bulk replay or purge names (API, UI, CLI): ``ids``, or every letter a
+    non-empty filter matches, never both; at most ``limit`` (None: any number)."""
+    ids = list(dict.fromkeys(ids or ()))
+    filtered = where is not None and not where.is_empty()
+    if ids and filtered:
+        raise DeadLetterError("give ids or a filter, not both")
+    if not ids and not filtered:
+        raise DeadLetterError("name the dead letters: ids, or a filter of at least one of kind, reason, state")
+    if not ids:
+        assert where is not None
+        ids = matching_ids(session, where, limit=limit + 1 if limit is not None else None)
+    if limit is not None and len(ids) > limit:
+        raise DeadLetterError(f"at most {limit} dead letters at once; narrow the filter")
+    return ids
+
+
+def summary(payload: Any) -> dict[str, Any]:
+    """Host, message and rule of a dead letter, from its payload, whichever shape it has: an event
+    (kind event), the Moogsoft request of an alert (the forwarder's), or an alert's summary (the
+    janitor's). What a payload does not say is None; text is cut to ``SUMMARY_LIMIT``."""
+    if not isinstance(payload, dict):
+        return {"host": None, "message": None, "rule_id": None, "rule_name": None}
+    custom: dict[str, Any] = payload["custom_info"] if isinstance(payload.get("custom_info"), dict) else {}
+    nested = payload.get("event") if isinstance(payload.get("event"), dict) else custom.get("event")
+    event: dict[str, Any] = nested if isinstance(nested, dict) else {}
+
+    def first(*values: Any) -> Any:
+        return next((value for value in values if value not in (None, "")), None)
+
+    def text(value: Any) -> str | None:
+        return None if value is None else str(value)[:SUMMARY_LIMIT]
+
+    rule_id = first(payload.get("rule_id"), custom.get("rule_id"))
+    return {
+        "host": text(first(payload.get("hostname"), payload.get("source_id"), event.get("hostname"), payload.get("host"))),
+        "message": text(first(payload.get("message"), payload.get("description"), event.get("message"))),
+        "rule_id": rule_id if isinstance(rule_id, int) and not isinstance(rule_id, bool) else None,
+        "rule_name": text(first(payload.get("rule_name"), custom.get("rule_name"))),
+    }
+
+
+SUMMARY_LIMIT = 500
+
+
 def as_dict(letter: DeadLetter, with_payload: bool = True) -> dict[str, Any]:
-    """The JSON shape of a dead letter (API and CLI)."""
+    """The JSON shape of a dead letter (API and CLI): with host, message and rule from its payload."""
     body = {
-        "id": letter.id, "kind": letter.kind, "ref_id": letter.ref_id, "reason": letter.reason,
+        "id": letter.id, "kind": letter.kind, "ref_id": letter.ref_id, "reason": letter.reason, **summary(letter.payload),
         "state": letter.state, "error": letter.error, "attempts": letter.attempts,
         "last_status": letter.last_status, "replays": letter.replays,
         "next_replay_at": _iso(letter.next_replay_at), "first_failed_at": _iso(letter.first_failed_at),

@@ -44,3 +44,17 @@ def audit_events(alert_id: int, count: int, *, hostname: str = "router1", decisi
             ))
             ids.append(event_id)
     return ids
+
+
+def audit_event(decision: str = "Page_only", *, forwarded: bool = True, alert_id: int | None = None,
+                silence_id: int | None = None, minutes_ago: int = 0) -> str:
+    """One event-audit row received ``minutes_ago`` before NOW; returns its event id."""
+    event_id = uuid.uuid4().hex
+    with db.session_scope() as session:
+        session.add(EventAudit(
+            event_id=event_id, received_at=NOW - timedelta(minutes=minutes_ago), event_time=None, hostname="router1",
+            rule_id=7, rule_name="Link down", environment="prod", decision=decision, forwarded=forwarded,
+            team="NETO", correlation_id="c", event={"hostname": "router1", "message": "link down"},
+            alert_id=alert_id, silence_id=silence_id,
+        ))
+    return event_id

@@ -5,15 +5,18 @@ from functools import partial
 
 from flask import jsonify, request
 
+from mutt_app.alerting import event_outcomes
 from mutt_app.audit import queries, v25
 from mutt_app.storage.db import session_scope
 from web.api import API_VERSION, bp, serving_v25
 from web.security import api_auth
 
 
-def _search(search, name: str, args=None, shape=None):
+def _search(search, name: str, args=None, shape=None, *, outcomes: bool = False):
     with session_scope() as session:
         rows, page = search(session, request.args if args is None else args)  # a bad filter (QueryError) answers 400
+        if outcomes:
+            event_outcomes.attach(session, rows)  # what became of each event: delivered, dead letter, ...
     return jsonify({name: [shape(row) for row in rows] if shape else rows, "pagination": page.to_dict()})
 
 
@@ -22,7 +25,7 @@ def _search(search, name: str, args=None, shape=None):
 def audit_logs():
     if serving_v25():
         return _search(partial(queries.search_events, by_event_time=True), "logs", shape=v25.event_row)
-    return _search(queries.search_events, "logs")
+    return _search(queries.search_events, "logs", outcomes=True)
 
 
 @bp.get("/config-audit")

@@ -16,7 +16,7 @@ from web.api import bp
 from web.errors import api_error
 from web.security import actor, api_auth
 
-MAX_IDS = 10_000  # letters one replay or purge request may touch
+MAX_IDS = dlq.MAX_SELECTED  # letters one replay or purge request may touch
 
 
 def _int_arg(name: str, default: int) -> int:
@@ -47,26 +47,21 @@ def show_dead_letter(letter_id: int):
 
 
 def _selection(session, body: dict) -> list[int]:
-    """The ids a replay/purge request names: ``ids``, or a ``filter`` of kind/reason/state."""
+    """The ids a replay/purge request names: ``ids``, or a ``filter`` of kind/reason/state
+    (``dlq.selected_ids``, as the UI and the CLI select)."""
     if "ids" in body:
         ids = body["ids"]
         if not isinstance(ids, list) or not ids or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
             raise dlq.DeadLetterError("ids must be a non-empty list of dead-letter ids (integers)")
-        if len(ids) <= MAX_IDS:
-            ids = [params.record_id(i, "ids[]") for i in ids]
-    elif isinstance(body.get("filter"), dict):
+        if len(ids) > MAX_IDS:
+            raise dlq.DeadLetterError(f"at most {MAX_IDS} dead letters at once; narrow the filter")
+        return dlq.selected_ids(session, [params.record_id(i, "ids[]") for i in ids], limit=MAX_IDS)
+    if isinstance(body.get("filter"), dict):
         unknown = set(body["filter"]) - {"kind", "reason", "state"}
         if unknown:
             raise dlq.DeadLetterError(f"unknown filter field(s) {', '.join(sorted(unknown))}; use kind, reason, state")
-        where = dlq.Filter(**body["filter"])
-        if where.is_empty():
-            raise dlq.DeadLetterError("the filter needs at least one of kind, reason, state")
-        ids = dlq.matching_ids(session, where, limit=MAX_IDS + 1)
-    else:
-        raise dlq.DeadLetterError('name the dead letters: {"ids": [...]} or {"filter": {"reason": ...}}')
-    if len(ids) > MAX_IDS:
-        raise dlq.DeadLetterError(f"at most {MAX_IDS} dead letters per request; narrow the filter")
-    return ids
+        return dlq.selected_ids(session, where=dlq.Filter(**body["filter"]), limit=MAX_IDS)
+    raise dlq.DeadLetterError('name the dead letters: {"ids": [...]} or {"filter": {"reason": ...}}')
 
 
 def _body() -> dict:

@@ -57,8 +57,19 @@ SCHEMAS = {
     "EventAudit": obj(("event_id", "received_at", "hostname", "rule_id", "decision", "correlation_id"),
                       event_id=STR, received_at=STR, event_time=nullable(STR), hostname=STR, rule_id=nullable(INT),
                       rule_name=STR, environment=STR, decision=STR, forwarded=BOOL, team=STR, correlation_id=STR,
-                      silence_id=nullable(INT),
-                      message=STR, event=ANY_OBJECT),
+                      silence_id=nullable(INT), alert_id=nullable(INT),
+                      message=STR, event=ANY_OBJECT, outcome=ref("EventOutcome")),
+    "EventOutcome": {**obj(
+        ("status", "summary"),
+        status={"enum": ["delivered", "pending", "retrying", "sending", "dead_letter", "silenced", "duplicate", "held",
+                         "not_forwarded", "no_record"]},
+        summary=STR, alert_id=nullable(INT), delivery_id=nullable(STR), attempts=nullable(INT),
+        http_status=nullable(INT), delivered_at=nullable(STR), last_error=nullable(STR),
+        dead_letter_id=nullable(INT), dead_letter_reason=nullable(STR), dead_letter_state=nullable(STR),
+        silence_id=nullable(INT)),
+        "description": "What became of the event (docs/web-ui.md, \"Event outcomes\"): its request to Moogsoft "
+                       "(delivered, pending, retrying, sending), a dead letter, a silence, the alert it was a duplicate "
+                       "of or was held back by (flapping, out of order, a clear with no alert), or not forwarded."},
     "Heartbeat": obj(("id", "kind", "name", "interval_seconds", "severity", "comment", "last_seen", "quiet"),
                      id=INT, kind={"enum": ["hostname", "source"]}, name=STR, hostname=STR, source=STR,
                      interval_seconds=INT, severity=INT, comment=STR, created_at=STR, created_by=STR, updated_at=STR,
@@ -91,6 +102,7 @@ SCHEMAS = {
     "Setting": obj(("key", "value"), key=STR, value={}, default={}, description=STR),
     "DeadLetter": obj(("id", "kind", "ref_id", "reason", "state"), id=INT, kind={"enum": ["event", "alert"]},
                       ref_id=STR, reason=STR, error=STR, attempts=INT, state={"enum": ["waiting", "replayed", "poison"]},
+                      host=nullable(STR), message=nullable(STR), rule_id=nullable(INT), rule_name=nullable(STR),
                       payload={}),
     "Alert": obj(("id", "signature", "state", "flapping", "hostname", "occurrences", "first_seen", "last_seen"),
                   id=INT, signature=STR, kind=STR, state={"enum": ["open", "cleared"]}, flapping=BOOL,
@@ -176,7 +188,9 @@ PATHS = {
     "/api/v2/slo": {"get": op("Service-level objectives from MUTT's own counters.", "read", (200, ref("SloReport")))},
     "/api/v2/audit-logs": {"get": op("Event audit search, newest first. A page holds at most `limit` rows and stops before "
                                      "their JSON passes `pagination.max_bytes` (1 MiB): then `truncated` is true and "
-                                     "`?offset=<next_offset>` continues.", "read", (200, page_of("logs", "EventAudit")),
+                                     "`?offset=<next_offset>` continues. Each row carries its `outcome`: what became of the "
+                                     "event (delivered, retrying, dead letter, silenced, duplicate, ...).", "read",
+                                     (200, page_of("logs", "EventAudit")),
                                      params=query("host", "hostname", "rule_id", "decision", "correlation_id", "start", "end",
                                                   "start_date", "end_date", "page", "limit", "offset"))},
     "/api/v2/config-audit": {"get": op("Config audit search, newest first.", "read", (200, page_of("changes", "ConfigChange")),
@@ -279,7 +293,8 @@ PATHS = {
         "delete": op("Stop watching a source (an alert it raised stays open in Moogsoft).", "operator",
                      params=[path("heartbeat_id", INT)], errors=W),
     },
-    "/api/v2/dead-letters": {"get": op("Dead letters (without payloads).", "read", (200, page_of("dead_letters", "DeadLetter")),
+    "/api/v2/dead-letters": {"get": op("Dead letters (without payloads; host, message and rule taken from them).", "read",
+                                       (200, page_of("dead_letters", "DeadLetter")),
                                        params=query("kind", "reason", "state", "page", "limit"))},
     "/api/v2/dead-letters/{letter_id}": {"get": op("One dead letter with its payload.", "read", (200, ref("DeadLetter")),
                                                    params=[path("letter_id", INT)], errors=(401, 403, 404))},

@@ -3,12 +3,15 @@
 // Every page works without it; it only adds the confirmations and the copy button.
 //
 // <form data-confirm="question">: asks the question before the form is sent; Cancel stops it.
-// The question is read as text (never run), whatever names it contains.
+// The question is read as text (never run), whatever names it contains. A submit button may
+// carry its own data-confirm (a form whose Purge asks and whose Replay does not).
 // <form data-confirm="..." data-confirm-when="field=value">: asks only when that field has that
 // value (disabling a user asks; changing their role does not).
 document.addEventListener("submit", function (event) {
   var form = event.target;
-  var question = form.getAttribute("data-confirm");
+  var button = event.submitter;
+  var question = button && button.hasAttribute("data-confirm") ? button.getAttribute("data-confirm")
+    : form.getAttribute("data-confirm");
   if (question === null) {
     return;
   }
@@ -22,6 +25,22 @@ document.addEventListener("submit", function (event) {
   }
   if (!window.confirm(question)) {
     event.preventDefault();
+  }
+});
+
+// <input type="checkbox" data-select-all="name">: ticks or clears every checkbox of that name
+// on the page (the rows of a list); ticking a row by hand leaves it as it is.
+document.addEventListener("change", function (event) {
+  var box = event.target;
+  var name = box.getAttribute ? box.getAttribute("data-select-all") : null;
+  if (name === null) {
+    return;
+  }
+  var rows = document.querySelectorAll("input[type=checkbox]");
+  for (var i = 0; i < rows.length; i++) {
+    if (rows[i].name === name) {
+      rows[i].checked = box.checked;
+    }
   }
 });
 

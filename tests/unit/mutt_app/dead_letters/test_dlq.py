@@ -57,3 +57,44 @@ def test_as_dict_is_json(redis, sqlite_url):
         letter = event_letter(session)
         body = json.loads(json.dumps(dlq.as_dict(letter)))
         assert body["payload"]["_id"] == "ev1" and body["reason"] == "processing_failed"
+
+
+def test_host_message_and_rule_come_from_each_kind_of_payload(redis, sqlite_url):
+    from mutt_app.forwarding import moog
+    from mutt_app.operations.janitor import alert_summary
+    from tests.support.recovery import make_alert
+
+    with session_scope() as session:
+        alert = make_alert(session, state="dead")
+        alert.hostname, alert.description, alert.rule_id, alert.rule_name = "edge-1", "BGP peer down", 12, "BGP"
+        forwarder, janitor = dlq.summary(moog.payload(alert)), dlq.summary(alert_summary(alert))
+    expected = {"host": "edge-1", "message": "BGP peer down", "rule_id": 12, "rule_name": "BGP"}
+    assert forwarder == expected and janitor == expected
+    assert dlq.summary({"_id": "e1", "hostname": "r1", "message": "link down", "_source": "ingest"}) == {
+        "host": "r1", "message": "link down", "rule_id": None, "rule_name": None}  # an event: no rule yet
+    assert dlq.summary({"event": {"hostname": "r2", "message": "m"}}) == {
+        "host": "r2", "message": "m", "rule_id": None, "rule_name": None}     # an event wrapped (not an object)
+    nothing = {"host": None, "message": None, "rule_id": None, "rule_name": None}
+    assert dlq.summary(None) == nothing and dlq.summary([1, 2]) == nothing and dlq.summary("text") == nothing
+    assert dlq.summary({"hostname": 7, "message": "x" * 5000, "rule_id": True})["message"] == "x" * dlq.SUMMARY_LIMIT
+    assert dlq.summary({"hostname": 7, "rule_id": True}) == {**nothing, "host": "7"}
+    with session_scope() as session:
+        letter = event_letter(session, "e9", hostname="core-1", message="fan failed")
+        assert {k: dlq.as_dict(letter, with_payload=False)[k] for k in ("host", "message")} == {
+            "host": "core-1", "message": "fan failed"}
+
+
+def test_a_bulk_selection_is_ids_or_a_filter_never_both_and_bounded(redis, database_url):
+    with session_scope() as session:
+        shed = [event_letter(session, f"s{i}", dlq.SHED).id for i in range(3)]
+        other = event_letter(session, "o").id
+    with session_scope() as session:
+        assert dlq.selected_ids(session, [other, other, shed[0]]) == [other, shed[0]]
+        assert dlq.selected_ids(session, where=dlq.Filter(reason=dlq.SHED)) == shed
+        assert dlq.selected_ids(session, where=dlq.Filter(reason=dlq.SHED), limit=None) == shed
+        with pytest.raises(dlq.DeadLetterError, match="not both"):
+            dlq.selected_ids(session, [other], dlq.Filter(reason=dlq.SHED))
+        with pytest.raises(dlq.DeadLetterError, match="name the dead letters"):
+            dlq.selected_ids(session, [], dlq.Filter())
+        with pytest.raises(dlq.DeadLetterError, match="at most 2 dead letters"):
+            dlq.selected_ids(session, where=dlq.Filter(reason=dlq.SHED), limit=2)
