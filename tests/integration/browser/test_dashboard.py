@@ -8,9 +8,12 @@ the screenshots docs/web-ui.md shows (see IMAGES)."""
 from __future__ import annotations
 
 import json
+import math
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from playwright.sync_api import expect
 
 from mutt_app.access import users
 from mutt_app.storage import redis_keys
@@ -40,15 +43,24 @@ def web(redis, pg_url, tmp_path):
 def an_outage(redis) -> None:
     """The last 40 minutes as the janitor sampled them: Moogsoft failed 25 minutes ago, the
     breaker opened, the alerts waiting to be sent rose to 134 while the ingest backlog stayed
-    near 0 (the events were processed; their alerts could not be sent)."""
+    small (the events were processed; their alerts could not be sent)."""
     now = time.time()
     samples = []
     for n in range(240):
         at = now - 2400 + n * 10
         failing = at > now - 1500
-        samples.append({"at": at, "backlog": (n * 7) % 5, "waiting": min(134, int((at - (now - 1500)) / 11)) if failing else 0,
-                        "queues": {"alerts": (n * 3) % 2, "moog": 6 if failing else (n % 3)},
+        samples.append({"at": at, "backlog": round(6 + 5 * math.sin(n / 9)),
+                        "waiting": min(134, int((at - (now - 1500)) / 11)) if failing else int(n % 17 == 0),
+                        "queues": {"alerts": int(n % 40 == 0), "moog": 2 if failing else int(n % 17 == 0)},
                         "breaker": ("half_open" if n % 30 == 0 else "open") if failing else "closed"})
+    # and ingest carried on: a day of hourly counts, the last hour's minutes
+    moment = datetime.now(UTC)
+    for hours in range(24):
+        stamp = (moment - timedelta(hours=hours)).strftime("%Y-%m-%dT%H")
+        redis.set(redis_keys.ingest_rate("1h", stamp), int(60 * (300 + 200 * math.sin(hours / 4))))
+    for minutes in range(61):
+        redis.set(redis_keys.ingest_rate("1m", (moment - timedelta(minutes=minutes)).strftime("%Y-%m-%dT%H:%M")),
+                  280 + minutes % 7 * 10)
     redis.rpush(redis_keys.DASHBOARD_SAMPLES, *[json.dumps(sample) for sample in samples])
     redis.hset(redis_keys.BREAKER, mapping={"state": "open", "failures": 5})
 
@@ -82,8 +94,7 @@ def test_the_dashboard_shows_alerts_waiting_and_updates_without_a_reload(web, re
         assert page.locator(".card", has=page.get_by_role("heading", name="Alerts to send", exact=True)).is_visible()
 
         insert_alerts(2)
-        page.wait_for_function(f"Number(document.querySelector('#alerts-waiting').textContent) === {before + 2}",
-                               timeout=20_000)
+        expect(page.locator("#alerts-waiting")).to_have_text(str(before + 2), timeout=20_000)
         assert page.evaluate("window.notReloaded === true"), "updated in place, not by a reload"
         assert updated(page) > shown_at, "the 'Updated' time moved"
 
@@ -95,8 +106,7 @@ def test_the_dashboard_shows_alerts_waiting_and_updates_without_a_reload(web, re
         assert waiting(page) == before + 2, "paused: nothing changes"
         pause.click()
         assert pause.inner_text() == "Pause updates"
-        page.wait_for_function(f"Number(document.querySelector('#alerts-waiting').textContent) === {before + 3}",
-                               timeout=20_000)
+        expect(page.locator("#alerts-waiting")).to_have_text(str(before + 3), timeout=20_000)
         assert page.evaluate("window.notReloaded === true")
         assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
         assert page.locator("figure.spark svg polyline").count() >= 4 and page.locator("rect.band-open").count() >= 1
