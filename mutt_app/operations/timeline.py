@@ -2,7 +2,7 @@
 
 A sample is one small JSON object (its time, the ingest backlog, the alerts waiting to be sent,
 the Celery queue depths, the Moogsoft breaker's state) appended to one Redis list
-(``redis_keys.DASHBOARD_SAMPLES``) trimmed to ``MAX_SAMPLES``: the last hour, about 30 KB.
+(``redis_keys.DASHBOARD_SAMPLES``) trimmed to ``MAX_SAMPLES``: the last hour, about 50 KB.
 
 Who samples: whoever is already running and asks :func:`record_if_due` — the janitor (beat runs
 it every ``JANITOR_INTERVAL`` seconds, 10 by default, whether anyone watches or not) and every
