@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from celeryconfig import ALERTS_QUEUE, MOOG_QUEUE
+from celeryconfig import ALERTS_QUEUE, MOOG_QUEUE, QUEUES
 from mutt_app import handoff
 from mutt_app.celery_app import app
+from mutt_app.operations import dashboard, jobs, status, timeline
 from mutt_app.operations import janitor as domain
-from mutt_app.operations import jobs, status
 from mutt_app.storage import redis_client
 
 LOCK_SECONDS = 30  # short: a janitor killed mid-run must not hold up the next for long
@@ -35,4 +35,6 @@ def janitor() -> dict | None:
             jobs.mark_ran(client, jobs.JANITOR_MAINTENANCE)
         report = domain.run(client, queues(), maintenance=maintenance, keep_alive=held.keep_alive)
         jobs.mark_ran(client, jobs.JANITOR)
+        # the dashboard's time series: a sample when one is due (docs/web-ui.md, "Live dashboard")
+        status.guarded(timeline.record_if_due, client, lambda: dashboard.take_sample(app, client, QUEUES))
         return {"recovered": report.recovered(), "errors": report.errors}

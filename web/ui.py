@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlencode
 
-from flask import Blueprint, abort, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, g, make_response, redirect, render_template, request, url_for
 from flask import session as login_session
 from flask.blueprints import BlueprintSetupState
 
@@ -27,7 +27,7 @@ from mutt_app.dead_letters import dlq
 from mutt_app.errors import InvalidInput
 from mutt_app.operations import dashboard as dash
 from mutt_app.operations import heartbeats as heartbeat_store
-from mutt_app.operations import slo, status
+from mutt_app.operations import status
 from mutt_app.remediation import replay
 from mutt_app.rules import host_store, rule_store, validation
 from mutt_app.storage import redis_client, redis_keys
@@ -59,20 +59,30 @@ def _audit_kwargs() -> dict:
 @bp.get("/")
 @role_required("viewer")
 def dashboard():
+    return render_template("ui/dashboard.html", **_dashboard(ask_workers=True))
+
+
+@bp.get("/dashboard/live")
+@role_required("viewer")
+def dashboard_live():
+    """The dashboard's live part alone (tiles, problems, charts, queues), as HTML: mutt.js
+    puts it in place of the page's every few seconds."""
+    response = make_response(render_template("ui/_dashboard_live.html", **_dashboard(ask_workers=False)))
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _dashboard(ask_workers: bool) -> dict:
     from mutt_app.celery_app import app as celery_app
 
-    redis = redis_client.get()
-    rates = dash.ingest_rates(redis)
-    slos = slo.report(redis)
+    picture = dash.picture(celery_app, redis_client.get(), QUEUES, ask_workers=ask_workers)
     with session_scope() as session:
         active_silences = silence_store.count_active(session)
-    return render_template(
-        "ui/dashboard.html", rates=rates, bars=dash.chart_svg_points(rates["chart_24h"]["data"]),
-        active_silences=active_silences,
-        status=status.gather(celery_app, redis, QUEUES, worker_timeout=0.5), slos=slos, slo_status=slo.overall(slos),
-        alerts=status.guarded(_alert_counts),
-        now_utc=datetime.now(UTC).strftime("%H:%M:%S"),
-    )
+    return {**picture, "active_silences": active_silences, "alerts": status.guarded(_alert_counts),
+            "live_every": LIVE_EVERY}
+
+
+LIVE_EVERY = 5  # seconds between the dashboard's live updates (mutt.js)
 
 
 def _alert_counts() -> dict:
@@ -675,6 +685,16 @@ def percent(value: float) -> str:
     return f"{value * 100:.2f}".rstrip("0").rstrip(".") + " %"
 
 
+def duration(seconds: float) -> str:
+    """134 → "2 min 14 s", 7260 → "2 h 1 min": how long something waited, as people say it."""
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
+
+
 def pretty(value) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str)
 
@@ -682,6 +702,7 @@ def pretty(value) -> str:
 bp.add_app_template_filter(pretty, "pretty")
 bp.add_app_template_filter(utc_time, "utc_time")
 bp.add_app_template_filter(percent, "percent")
+bp.add_app_template_filter(duration, "duration")
 bp.add_app_template_global(page_url, "page_url")
 
 

@@ -203,6 +203,7 @@ class Alert(Base):
         CheckConstraint("state IN ('pending', 'sending', 'delivered', 'dead')", name="alerts_state"),
         Index("ix_alerts_state_lease", "state", "lease_until"),
         Index("ix_alerts_signature", "signature"),  # an alert's deliveries
+        Index("ix_alerts_state_updated", "state", "updated_at"),  # the dashboard's delivered/dead counts, retention
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)

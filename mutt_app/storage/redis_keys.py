@@ -102,3 +102,5 @@ def new_api_key(nonce: str) -> str:
 
 SLO_SNAPSHOTS = PREFIX + "slo:snapshots"           # zset JSON {"at": epoch s, "counters": {...}} -> epoch s (24 h + kept)
 SLO_SNAPSHOT_DUE = PREFIX + "slo:snapshot_due"     # NX lock: one process writes a snapshot per interval
+DASHBOARD_SAMPLES = PREFIX + "dashboard:samples"   # list of JSON samples (operations/timeline.py), capped at an hour's
+DASHBOARD_SAMPLE_DUE = PREFIX + "dashboard:sample_due"  # NX gate: one process takes a sample per interval

@@ -1,6 +1,7 @@
 // MUTT's only script. The Content-Security-Policy allows scripts from this site only, so no
 // page has inline script or on*= handlers: a page marks what it needs with data-* attributes.
-// Every page works without it; it only adds the confirmations and the copy button.
+// Every page works without it; it only adds the confirmations, the copy button and the
+// dashboard's live updates.
 //
 // <form data-confirm="question">: asks the question before the form is sent; Cancel stops it.
 // The question is read as text (never run), whatever names it contains. A submit button may
@@ -67,20 +68,73 @@ document.addEventListener("click", function (event) {
   });
 });
 
-// <p data-refresh="30">: reloads the page after that many seconds, unless the URL says
-// ?paused=1 or someone is typing in a field (a reload would lose what they typed).
+// <div data-live="/path" data-live-every="5">: every that many seconds the box is replaced by
+// what the server answers at that path (an HTML fragment it rendered, escaped like any page;
+// it says when it was made, [data-live-updated]), without reloading the page. Not while the
+// tab is hidden, one request at a time, and not while paused by <button data-live-pause>
+// (shown only when this script runs). A failed update keeps what is shown and says so; an
+// answer that was redirected (the session ended: the login page) reloads the page instead.
 document.addEventListener("DOMContentLoaded", function () {
-  var marker = document.querySelector("[data-refresh]");
-  if (marker === null || /[?&]paused=/.test(window.location.search)) {
+  var box = document.querySelector("[data-live]");
+  if (box === null) {
     return;
   }
-  var seconds = parseInt(marker.getAttribute("data-refresh"), 10);
-  window.setInterval(function () {
-    var active = document.activeElement;
-    if (!active || !/^(INPUT|SELECT|TEXTAREA)$/.test(active.tagName)) {
-      window.location.reload();
+  var url = box.getAttribute("data-live");
+  var every = parseInt(box.getAttribute("data-live-every"), 10) * 1000;
+  var pause = document.querySelector("[data-live-pause]");
+  var paused = /[?&]paused=/.test(window.location.search);
+  var busy = false;
+  function say(text) {
+    var updated = box.querySelector("[data-live-updated]");
+    if (updated !== null) {
+      updated.setAttribute("data-live-note", text);
+      updated.title = text;
+      updated.classList.add("stale");
     }
-  }, seconds * 1000);
+  }
+  function update() {
+    if (paused || busy || document.hidden) {
+      return;
+    }
+    busy = true;
+    fetch(url, {credentials: "same-origin", headers: {"Accept": "text/html"}, cache: "no-store"})
+      .then(function (response) {
+        if (response.redirected) {
+          window.location.reload();
+          return null;
+        }
+        if (!response.ok) {
+          throw new Error("HTTP " + response.status);
+        }
+        return response.text();
+      })
+      .then(function (html) {
+        if (html !== null) {
+          box.innerHTML = html;
+          markScrollingTables();
+        }
+      })
+      .catch(function (error) {
+        say("update failed: " + error.message + "; showing the last update");
+      })
+      .then(function () {
+        busy = false;
+      });
+  }
+  if (pause !== null) {
+    pause.hidden = false;
+    var show = function () {
+      pause.textContent = paused ? "Resume updates" : "Pause updates";
+      pause.setAttribute("aria-pressed", paused ? "true" : "false");
+    };
+    show();
+    pause.addEventListener("click", function () {
+      paused = !paused;
+      show();
+      update();
+    });
+  }
+  window.setInterval(update, every);
 });
 
 // A table wider than the screen scrolls inside itself (mutt.css); it is made focusable so that

@@ -32,7 +32,8 @@ def test_every_page_renders(admin, path):
 def test_dashboard_shows_rates_chart_and_state(admin):
     html = admin.get("/").get_data(as_text=True)
     assert html.count("<rect ") == 24
-    for label in ("Now", "15 min", "1 hour", "Backlog", "Dead letters", "Moogsoft breaker", "SLOs", "Queues", "Workers"):
+    for label in ("Now", "15 min", "1 hour", "Ingest backlog", "Alerts to send", "Delivered", "Failed", "Dead letters",
+                  "Moogsoft breaker", "SLOs", "Queues", "Workers"):
         assert f">{label}<" in html
 
 

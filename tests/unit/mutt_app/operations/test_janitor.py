@@ -214,3 +214,16 @@ def test_the_task_records_its_run_and_skips_while_another_run_holds_the_lock(red
     assert float(redis.get(redis_keys.job_last_run("janitor"))) > time.time() - 5
     with redis.lock(redis_keys.job_lock("janitor"), timeout=30):
         assert janitor_task.run() is None
+
+
+def test_the_task_takes_the_dashboards_sample_when_one_is_due(redis, sqlite_url):
+    insert_alerts(2)
+    redis.hset(redis_keys.BREAKER, mapping={"state": "open"})
+    janitor_task.run()
+    samples = [json.loads(raw) for raw in redis.lrange(redis_keys.DASHBOARD_SAMPLES, 0, -1)]
+    assert len(samples) == 1 and samples[0]["at"] > time.time() - 5
+    assert {k: samples[0][k] for k in ("backlog", "waiting", "pending", "sending", "breaker")} == {
+        "backlog": 0, "waiting": 2, "pending": 2, "sending": 0, "breaker": "open"}
+    assert samples[0]["queues"]["moog"] >= 0
+    janitor_task.run()
+    assert redis.llen(redis_keys.DASHBOARD_SAMPLES) == 1, "the next run within 10 s takes none"
