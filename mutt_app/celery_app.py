@@ -9,8 +9,10 @@ the rules to a pool process's start, as a task's own warm-up.)
 
 import logging
 import threading
+from types import SimpleNamespace
 from typing import Any
 
+import redis
 from celery import Celery
 from celery.signals import (
     beat_init,
@@ -23,13 +25,38 @@ from celery.signals import (
     worker_process_shutdown,
     worker_ready,
 )
-from redbeat.schedulers import REDBEAT_REDIS_KEY, RedBeatScheduler, RetryingConnection
+from kombu.transport import redis as kombu_redis
+from redbeat.schedulers import REDBEAT_REDIS_KEY, RedBeatScheduler, RetryingConnection, acquire_distributed_beat_lock
 
 from mutt_app import config, dynconfig, services
 from mutt_app.core import exporter, logs
 from mutt_app.storage import db, redis_client
 
 log = logging.getLogger(__name__)
+
+def _a_closed_broker_connection_is_a_connection_error() -> None:
+    """When Redis goes away (a restart, a Sentinel failover), kombu closes the connection and then
+    its channels; a closing channel that still holds unacknowledged messages asks for a new pool,
+    finds its transport's client already cleared and raises AttributeError ('NoneType' object has
+    no attribute 'hostname'), which Celery takes for an unrecoverable error: the worker exits.
+    Raised as a ConnectionError instead, it is one kombu ignores while closing and Celery recovers
+    from by reconnecting. The messages stay unacknowledged in Redis; the janitor re-enqueues the
+    work whose lease ran out (docs/janitor.md). Both kombu transports (plain and Sentinel) share
+    this method."""
+    connparams = kombu_redis.Channel._connparams
+    if getattr(connparams, "mutt_checked", False):
+        return
+
+    def _connparams(self: kombu_redis.Channel, asynchronous: bool = False) -> dict[str, Any]:
+        if self.connection.client is None:
+            raise redis.exceptions.ConnectionError("the broker connection was closed while its channel was in use")
+        return connparams(self, asynchronous=asynchronous)
+
+    _connparams.mutt_checked = True  # type: ignore[attr-defined]
+    kombu_redis.Channel._connparams = _connparams  # type: ignore[method-assign]
+
+
+_a_closed_broker_connection_is_a_connection_error()
 
 app = Celery("mutt", include=["tasks.alerter", "tasks.forwarder", "tasks.ingest", "tasks.janitor", "tasks.remediation",
                                  "tasks.heartbeats"])
@@ -56,6 +83,9 @@ def refuse_to_start(error: config.ConfigurationError) -> None:
     raise SystemExit(f"Error: {error}")
 
 
+BEAT_REDIS_RETRY_INTERVAL = 1  # seconds
+
+
 class BeatScheduler(RedBeatScheduler):
     """RedBeat (its lock: one of several beats sends) over this process's Redis client
     (:func:`redis_client.get`: Sentinel, timeouts), retried through a failover
@@ -68,6 +98,18 @@ class BeatScheduler(RedBeatScheduler):
             refuse_to_start(error)
         setattr(app, REDBEAT_REDIS_KEY, RetryingConnection(app.conf.beat_redis_retry_seconds, redis_client.get()))
         super().__init__(app, *args, **kwargs)
+
+    def tick(self, *args: Any, **kwargs: Any) -> float:
+        """RedBeat's tick, which renews the lock, through a Redis restart or failover: while Redis
+        cannot be reached no beat can send anything, so this one waits and tries again instead of
+        exiting. A lock found taken by another beat (LockNotOwnedError) still ends this one."""
+        try:
+            if self.lock_key and self.lock is None:  # Redis went away while this beat waited for the lock at start
+                acquire_distributed_beat_lock(sender=SimpleNamespace(scheduler=self))
+            return float(super().tick(*args, **kwargs))
+        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.ReadOnlyError) as error:
+            log.warning("beat: Redis is unavailable (%s); trying again in %d s", error, BEAT_REDIS_RETRY_INTERVAL)
+            return BEAT_REDIS_RETRY_INTERVAL
 
 
 @worker_init.connect

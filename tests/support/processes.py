@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -24,7 +23,7 @@ class Process:
     """A child process with its output in a log file; stopped with SIGTERM, or killed."""
 
     def __init__(self, name: str, args: list[str], env: dict[str, str], log_dir: Path) -> None:
-        self.name, self.args, self.env, self.log_dir = name, args, env, log_dir
+        self.name = name
         self.log_path = log_dir / f"{name}.log"
         self._log = open(self.log_path, "ab")
         self.popen = subprocess.Popen(args, env=env, stdout=self._log, stderr=subprocess.STDOUT,
@@ -57,34 +56,6 @@ class Process:
         except ProcessLookupError:
             pass
         self.popen.wait(10)
-
-
-class Supervisor:
-    """Starts again a process that exited, as compose's `restart: unless-stopped` or systemd's
-    `Restart=always` do in production; ``processes`` is updated in place, so its owner stops the
-    restarted ones."""
-
-    def __init__(self, processes: list[Process], every: float = 0.5) -> None:
-        self.processes, self.every = processes, every
-        self.restarts: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.every):
-            for index, process in enumerate(self.processes):
-                if not process.alive():
-                    process.stop()
-                    self.processes[index] = Process(process.name, process.args, process.env, process.log_dir)
-                    self.restarts.append(process.name)
-
-    def start(self) -> Supervisor:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def process_group(pgid: int) -> list[int]:

@@ -8,7 +8,7 @@ from mutt_app.core import logs
 
 SEEN = "mutt:test:correlation_seen"
 
-pytestmark = pytest.mark.parametrize("worker", [[JANITOR_QUEUE]], indirect=True, ids=["janitor queue"])
+on_the_janitor_queue = pytest.mark.parametrize("worker", [[JANITOR_QUEUE]], indirect=True, ids=["janitor queue"])
 
 
 @app.task(name="tests.record_correlation_id")
@@ -17,6 +17,7 @@ def record_correlation_id() -> None:
     redis_client.get().rpush(SEEN, logs.correlation_id.get() or "-")
 
 
+@on_the_janitor_queue
 def test_a_task_enqueued_in_a_correlated_block_runs_with_that_correlation_id(redis, worker):
     with logs.correlated("evt-42"):
         record_correlation_id.apply_async(queue=JANITOR_QUEUE)
@@ -28,3 +29,18 @@ def test_a_task_enqueued_in_a_correlated_block_runs_with_that_correlation_id(red
         assert item is not None, f"worker ran only {seen}"
         seen.append(item[1])
     assert seen == ["evt-42", "-", "given"]
+
+
+def test_a_broker_channel_whose_connection_was_closed_under_it_raises_a_connection_error(redis):
+    """kombu clears a connection's transport client before every channel has closed; a channel
+    that then needs a pool must fail with an error Celery recovers from, not AttributeError."""
+    from kombu import Connection
+
+    from tests.conftest import REDIS_URL
+
+    with Connection(REDIS_URL) as connection:
+        channel = connection.channel()
+        channel.connection.client = None  # what Connection._close does to the transport
+        with pytest.raises(connection.connection_errors) as raised:
+            channel._connparams()
+        assert "closed" in str(raised.value)
