@@ -155,7 +155,7 @@ class BatchLifecycle:
         for ref, event, error in outcome.failed:
             with logs.correlated(str(event.get("_correlation_id", ""))):
                 log.error("event %s dead-lettered (%s): %s", ref, dlq.PROCESSING_FAILED, error)
-        counts = {"audited": len(outcome.audit_rows), "unhandled": len(outcome.unhandled), "dead_lettered": len(outcome.failed)}
+        counts = {"audited": decide.audited(outcome.audit_rows), "unhandled": len(outcome.unhandled), "dead_lettered": len(outcome.failed)}
         self.batches.complete(claim.batch_id, counts)
         metrics.ALERTER_EVENTS.labels(status="handled").inc(counts["audited"])
         metrics.ALERTER_EVENTS.labels(status="unhandled").inc(counts["unhandled"])

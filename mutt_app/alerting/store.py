@@ -25,7 +25,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
 from sqlalchemy.orm import Session
 
 from mutt_app.alerting import alert_state
-from mutt_app.alerting.decide import Outcome, Signal, as_dead_letter, event_ref
+from mutt_app.alerting.decide import UNHANDLED, Outcome, Signal, as_dead_letter, event_ref
 from mutt_app.core import metrics
 from mutt_app.dead_letters import dlq
 from mutt_app.storage.db import insert_ignoring_duplicates
@@ -251,6 +251,8 @@ def store_each(session_scope: SessionScope, outcome: Outcome, *, attempts: int,
                 log.error("meta-alert %s refused by the database: %s", signal[0].alert["id"], str(error).splitlines()[0])
                 continue
             event = rows[0]["event"]
+            if rows[0]["decision"] == UNHANDLED:  # dead-lettered instead: counted once, as a dead letter
+                written.unhandled = [e for e in written.unhandled if e is not event]
             written.failed.append((event_ref(event), event, f"{type(error).__name__}: {str(error).splitlines()[0]}"))
             continue
         written.audit_rows += stored.audit_rows

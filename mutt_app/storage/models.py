@@ -114,8 +114,14 @@ class DeviceTeam(Base):
     updated_by: Mapped[str] = mapped_column(String(120), default="system")
 
 
+# PostgreSQL only, made by migration 0005 on the partitioned event_audit (SQLite has no GIN), so
+# not declared below: the event search's trigram index of hostnames and full-text index of messages.
+EVENT_SEARCH_INDEXES = ("ix_event_audit_hostname_trgm", "ix_event_audit_message_fts")
+
+
 class EventAudit(Base):
-    """One row per event a rule matched. On PostgreSQL: partitioned by month of received_at."""
+    """One row per event the alerter decided on: matched (forwarded or not), silenced, duplicate,
+    unhandled. On PostgreSQL: partitioned by month of received_at."""
 
     __tablename__ = "event_audit"
     __table_args__ = (
