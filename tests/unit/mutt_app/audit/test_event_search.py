@@ -130,9 +130,10 @@ def test_the_ui_offers_the_decisions_the_alerter_writes():
     assert {"Page_and_ticket", "Ignore", "silenced", "duplicate"} <= set(decide.DECISIONS)
 
 
-def test_on_postgresql_host_and_message_searches_use_the_indexes_on_every_partition(pg_url):
+def test_on_postgresql_host_and_message_searches_use_indexes_on_every_partition(pg_url):
     with session_scope() as session:
-        session.add(row("e1", "core-router-01", "link down"))
+        session.add_all([row("e1", "core-router-01", "link down"), row("e2", "core-router-01", "link up"),
+                         row("e3", "edge-sw-07", "fan")])
     with session_scope() as session:
         session.execute(text("SET LOCAL enable_seqscan = off"))
         partitions = session.execute(text(
@@ -143,9 +144,23 @@ def test_on_postgresql_host_and_message_searches_use_the_indexes_on_every_partit
         for partition, _ in partitions:
             by_partition[partition] = by_partition.get(partition, 0) + 1
         assert len(by_partition) >= 5 and set(by_partition.values()) == {len(EVENT_SEARCH_INDEXES)}
-        for where in ("hostname ILIKE '%router%'", f"{queries.MESSAGE_TSVECTOR} @@ websearch_to_tsquery('simple', 'link')"):
-            plan = "\n".join(session.scalars(text(f"EXPLAIN SELECT * FROM event_audit WHERE {where}")))
-            assert "Bitmap Index Scan" in plan and "Seq Scan" not in plan, plan
+        hosts = session.scalars(text(queries.DISTINCT_HOSTS_LIKE), {"pattern": "%ROUTER%", "cap": 10}).all()
+        assert hosts == ["core-router-01"]
+        for statement in (f"SELECT * FROM event_audit WHERE {queries.MESSAGE_TSVECTOR} @@ websearch_to_tsquery('simple', 'link')",
+                          "EXPLAIN " + queries.DISTINCT_HOSTS_LIKE.replace(":pattern", "'%x%'").replace(":cap", "10"),
+                          "SELECT * FROM event_audit WHERE hostname IN ('core-router-01', 'edge-sw-07')"):
+            explain = statement if statement.startswith("EXPLAIN") else "EXPLAIN " + statement
+            plan = "\n".join(session.scalars(text(explain)))
+            assert "Index" in plan and "Seq Scan" not in plan, plan
+
+
+def test_on_postgresql_a_host_matching_too_many_names_is_refused(pg_url, monkeypatch):
+    monkeypatch.setattr(queries, "MAX_HOSTS", 2)
+    with session_scope() as session:
+        session.add_all(row(f"e{i}", f"host-{i}", "x") for i in range(3))
+    assert found(host="host-1") == ["e1"]
+    with session_scope() as session, pytest.raises(queries.QueryError, match="matches more than 2 host names"):
+        queries.search_events(session, {"host": "host"})
 
 
 def test_on_postgresql_a_search_past_its_time_is_refused_with_what_to_do(pg_url, monkeypatch):
