@@ -98,7 +98,7 @@ function showTimes() {
       continue;
     }
     times[i].textContent = relativeTime((now - moment.getTime()) / 1000) + " · " + moment.toLocaleString();
-    times[i].title = moment.toISOString().replace(".000Z", "Z").replace("T", " ") + " UTC";
+    times[i].title = moment.toISOString().slice(0, 19).replace("T", " ") + " UTC";
   }
 }
 document.addEventListener("DOMContentLoaded", showTimes);
