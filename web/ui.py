@@ -20,7 +20,7 @@ from celeryconfig import QUEUES
 from mutt_app import dynconfig, handoff
 from mutt_app.access import api_keys as api_key_store
 from mutt_app.access import users
-from mutt_app.alerting import alert_queries, dry_run, event_outcomes
+from mutt_app.alerting import alert_queries, decide, dry_run, event_outcomes
 from mutt_app.audit import queries
 from mutt_app.core import params
 from mutt_app.dead_letters import dlq
@@ -92,7 +92,7 @@ def _alert_counts() -> dict:
 
 # --- audit ------------------------------------------------------------------------------
 
-def _search(search, template: str, *, outcomes: bool = False):
+def _search(search, template: str, *, outcomes: bool = False, **context):
     with session_scope() as session:
         try:
             rows, page = search(session, request.args)
@@ -102,13 +102,17 @@ def _search(search, template: str, *, outcomes: bool = False):
         if outcomes:
             event_outcomes.attach(session, rows)
     args = {k: v for k, v in request.args.items() if k not in ("page", "offset") and v}
-    return render_template(template, rows=rows, page=page, args=args)
+    return render_template(template, rows=rows, page=page, args=args, **context)
+
+
+SINCE_CHOICES = (("15m", "15 min"), ("1h", "1 hour"), ("24h", "24 hours"), ("7d", "7 days"))
 
 
 @bp.get("/events")
 @role_required("viewer")
 def events():
-    return _search(queries.search_events, "ui/events.html", outcomes=True)
+    return _search(queries.search_events, "ui/events.html", outcomes=True, decisions=(*decide.DECISIONS, queries.DEAD_LETTERED),
+                   since_choices=SINCE_CHOICES, retention_days=dynconfig.get("retention_event_audit_days"))
 
 
 @bp.get("/config-audit")

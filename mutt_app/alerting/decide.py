@@ -1,9 +1,10 @@
 """What events mean: rule, environment, decision; the audit rows and alerts that follow.
 
 Pure: given the compiled rules, development hosts and device teams (``Knowledge``) and a batch
-of canonical events, ``process`` returns the event-audit rows, the alerts to raise, the
-unhandled events, and the events it could not process (each with its error), so one bad event
-never sinks its batch. What then happens to the batch (storing, handing off, completing) is
+of canonical events, ``process`` returns the event-audit rows (one per event: matched, silenced
+or unhandled, so every event can be found), the alerts to raise, the unhandled events, and the
+events it could not process (each with its error), so one bad event never sinks its batch.
+What then happens to the batch (storing, handing off, completing) is
 ``mutt_app.alerting.lifecycle``.
 """
 
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from mutt_app.alerting import alert_state
 from mutt_app.alerting.knowledge import DEV, Knowledge
 from mutt_app.alerting.rollup import Trigger, fingerprint
 from mutt_app.rules.matcher import Classified, Rule
@@ -26,6 +28,8 @@ UNHANDLED = "unhandled"
 SILENCED = "silenced"           # a silence muted the event: audited with its silence_id, not forwarded
 META_DECISION = "ticket_only"   # a meta-alert asks for a ticket, not a page
 META_SEVERITY = 2               # Moogsoft Warning, as v2.5
+# What an event-audit row's decision can say (the event search offers these)
+DECISIONS = (*HANDLINGS, SILENCED, UNHANDLED, *sorted(alert_state.NOT_SENT))
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,12 @@ class Signal:
     key: str
     event_time: datetime        # the event's own time, else when it was received
     audited: bool = True        # False for a meta-alert: its event has no audit row
+
+
+def audited(rows: Iterable[dict[str, Any]]) -> int:
+    """How many of these audit rows are of events a rule matched or a silence muted (the batch's
+    "audited" count, as before unhandled events had rows of their own; they count "unhandled")."""
+    return sum(1 for row in rows if row["decision"] != UNHANDLED)
 
 
 @dataclass
@@ -149,8 +159,7 @@ def _one(knowledge: Knowledge, event: Any, now: datetime, lease_until: datetime,
     if silence_id is not None:
         decision = Decision(decision.environment, SILENCED, False, decision.team)
     elif classified is None:
-        outcome.unhandled.append(event)
-        return
+        outcome.unhandled.append(event)   # audited too (decision "unhandled"), and counted by the roll-up
     event_time = parse_time(event.get("timestamp"))
     correlation_id = str(event.get("_correlation_id") or "")[:64]
     outcome.audit_rows.append({

@@ -54,7 +54,9 @@ def for_recent_events(session: Session, last: int, rule_fields: dict | None = No
         raise RuleError("last must be an integer between 1 and 1000")
     audited = [row.event for row in session.scalars(select(EventAudit).order_by(EventAudit.received_at.desc()).limit(last))]
     unhandled = rollup.recent_unhandled(redis_client, last) if redis_client is not None else []
-    events = sorted(audited + unhandled, key=lambda e: str(e.get("_received_at", "")), reverse=True)[:last]
+    # unhandled events have audit rows (issue 20); the roll-up's list may hold older ones, not audited
+    by_id = {str(event.get("_id", id(event))): event for event in unhandled + audited}
+    events = sorted(by_id.values(), key=lambda e: str(e.get("_received_at", "")), reverse=True)[:last]
     knowledge, candidate = _knowledge_with(session, rule_fields)
     deadline = time.monotonic() + seconds
     verdicts: list[dict[str, Any]] = []

@@ -151,11 +151,11 @@ class BatchLifecycle:
         outcome = self._store(claim, outcome, alert_state.Settings.of(config))
         self._heard_from(claim)
         self._forward_alerts([alert["id"] for alert in outcome.alerts])
-        self._rollup.remember(outcome.unhandled)
+        # unhandled events are audit rows now (the dry run reads them there): no more copy in Redis
         for ref, event, error in outcome.failed:
             with logs.correlated(str(event.get("_correlation_id", ""))):
                 log.error("event %s dead-lettered (%s): %s", ref, dlq.PROCESSING_FAILED, error)
-        counts = {"audited": len(outcome.audit_rows), "unhandled": len(outcome.unhandled), "dead_lettered": len(outcome.failed)}
+        counts = {"audited": decide.audited(outcome.audit_rows), "unhandled": len(outcome.unhandled), "dead_lettered": len(outcome.failed)}
         self.batches.complete(claim.batch_id, counts)
         metrics.ALERTER_EVENTS.labels(status="handled").inc(counts["audited"])
         metrics.ALERTER_EVENTS.labels(status="unhandled").inc(counts["unhandled"])

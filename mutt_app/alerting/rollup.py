@@ -94,7 +94,9 @@ class Rollup:
         return triggers
 
     def remember(self, events: list[dict]) -> None:
-        """Keep the latest unhandled events (bounded) for the rule dry run."""
+        """Keep the latest unhandled events (bounded) for the rule dry run. The alerter no longer
+        calls it (unhandled events are audit rows since issue 20); the dry run still reads what
+        an older version kept."""
         if not events:
             return
         pipe = self.redis.pipeline(transaction=False)

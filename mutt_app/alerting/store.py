@@ -25,13 +25,14 @@ from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
 from sqlalchemy.orm import Session
 
 from mutt_app.alerting import alert_state
-from mutt_app.alerting.decide import Outcome, Signal, as_dead_letter, event_ref
+from mutt_app.alerting.decide import UNHANDLED, Outcome, Signal, as_dead_letter, event_ref
 from mutt_app.core import metrics
 from mutt_app.dead_letters import dlq
-from mutt_app.storage.db import insert_ignoring_duplicates
+from mutt_app.storage.db import insert_columns_ignoring_duplicates, insert_ignoring_duplicates
 from mutt_app.storage.models import Alert, AlertState, EventAudit
 
 STATES = cast(Table, AlertState.__table__)
+AUDIT = cast(Table, EventAudit.__table__)
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ def store(session: Session, outcome: Outcome, *, attempts: int,
     Idempotent: events stored already (a redelivered batch) are left alone."""
     signals, alerts, verdicts = _apply(session, outcome.signals, settings)
     audit_rows = [_audited(row, verdicts.get(row["event_id"])) for row in outcome.audit_rows]
-    insert_ignoring_duplicates(session, EventAudit.__table__, audit_rows)
+    insert_columns_ignoring_duplicates(session, AUDIT, audit_rows)   # one statement for the batch's rows
     insert_ignoring_duplicates(session, Alert.__table__, alerts)
     if outcome.failed:
         dlq.record_many(session, dlq.EVENT, dlq.PROCESSING_FAILED, [*outcome.failed], attempts=attempts)
@@ -251,6 +252,8 @@ def store_each(session_scope: SessionScope, outcome: Outcome, *, attempts: int,
                 log.error("meta-alert %s refused by the database: %s", signal[0].alert["id"], str(error).splitlines()[0])
                 continue
             event = rows[0]["event"]
+            if rows[0]["decision"] == UNHANDLED:  # dead-lettered instead: counted once, as a dead letter
+                written.unhandled = [e for e in written.unhandled if e is not event]
             written.failed.append((event_ref(event), event, f"{type(error).__name__}: {str(error).splitlines()[0]}"))
             continue
         written.audit_rows += stored.audit_rows

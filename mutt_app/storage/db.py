@@ -3,14 +3,16 @@ services (:mod:`mutt_app.services`), which make it with :func:`connect`."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine, Result, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, Table, TextClause, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -109,6 +111,42 @@ def insert_ignoring_duplicates(session: Session, table, rows: list[dict]) -> int
     module = postgresql if dialect == "postgresql" else sqlite
     statement = module.insert(table).on_conflict_do_nothing()
     return rows_changed(session.execute(statement, rows))
+
+
+def insert_columns_ignoring_duplicates(session: Session, table: Table, rows: list[dict]) -> None:
+    """``insert_ignoring_duplicates`` for rows that all name every column of ``table``, as one
+    statement however many rows: on PostgreSQL ``INSERT ... SELECT * FROM unnest(<one array per
+    column>) ON CONFLICT DO NOTHING``. An executemany runs the INSERT once per row, and on a
+    partitioned table each run sets up the routing to its partition and the conflict check
+    anew: for the event audit that cost PostgreSQL more than the row itself (docs/performance.md,
+    "Every event audited"). Elsewhere (SQLite) it is ``insert_ignoring_duplicates``."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect
+    if dialect.name != "postgresql":
+        insert_ignoring_duplicates(session, table, rows)
+        return
+    arrays = {}
+    for column in table.columns:
+        process = column.type.dialect_impl(dialect).bind_processor(dialect)  # as an INSERT binds it (JSON: text)
+        values = [row[column.name] for row in rows]
+        arrays[column.name] = [process(value) for value in values] if process else values
+    session.execute(_unnest_insert(table), arrays)
+
+
+@functools.cache
+def _unnest_insert(table: Table) -> TextClause:
+    arrays = []
+    for column in table.columns:
+        # the element type without its length: a value too long is refused on insert, as by an
+        # INSERT (an explicit cast to varchar(n) would cut it silently)
+        element = _LENGTH.sub("", column.type.compile(dialect=postgresql.dialect()))
+        arrays.append(f"CAST(:{column.name} AS {element}[])")
+    names = ", ".join(column.name for column in table.columns)
+    return text(f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({', '.join(arrays)}) ON CONFLICT DO NOTHING")
+
+
+_LENGTH = re.compile(r"\(\d+\)")
 
 
 def rows_changed(result: Result[Any]) -> int | None:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -114,16 +115,25 @@ class DeviceTeam(Base):
     updated_by: Mapped[str] = mapped_column(String(120), default="system")
 
 
+# PostgreSQL only, made by migration 0005 on the partitioned event_audit (SQLite has no GIN), so
+# not declared below: the event search's full-text index of messages (docs/adr/0018-event-search.md).
+EVENT_SEARCH_INDEXES = ("ix_event_audit_message_fts",)
+
+
 class EventAudit(Base):
-    """One row per event a rule matched. On PostgreSQL: partitioned by month of received_at."""
+    """One row per event the alerter decided on: matched (forwarded or not), silenced, duplicate,
+    unhandled. On PostgreSQL: partitioned by month of received_at."""
 
     __tablename__ = "event_audit"
     __table_args__ = (
         Index("ix_event_audit_received_at", "received_at"),
         Index("ix_event_audit_hostname", "hostname"),
-        Index("ix_event_audit_rule_id", "rule_id"),
+        # partial: an unhandled event (no rule, no alert) costs these two indexes nothing
+        Index("ix_event_audit_rule_id", "rule_id", postgresql_where=text("rule_id IS NOT NULL"),
+              sqlite_where=text("rule_id IS NOT NULL")),
         Index("ix_event_audit_correlation_id", "correlation_id"),
-        Index("ix_event_audit_alert_id", "alert_id"),
+        Index("ix_event_audit_alert_id", "alert_id", postgresql_where=text("alert_id IS NOT NULL"),
+              sqlite_where=text("alert_id IS NOT NULL")),
         {"postgresql_partition_by": "RANGE (received_at)"},
     )
 

@@ -54,7 +54,7 @@ def unhandled_window(hostname: str, fingerprint: str) -> str:
     return f"{PREFIX}unhandled:{{{hostname}:{fingerprint}}}"
 
 
-UNHANDLED_RECENT = PREFIX + "unhandled:recent"      # list: latest unhandled events (JSON), for the rule dry run
+UNHANDLED_RECENT = PREFIX + "unhandled:recent"      # list: latest unhandled events (JSON) of versions before issue 20 (read by the dry run)
 
 
 def unhandled_suppressed(hostname: str, fingerprint: str) -> str:

@@ -90,10 +90,12 @@ def test_sample_data_flows_ingest_to_moog_and_nothing_is_lost(stack):
     assert counts["audited"] + counts["unhandled"] + counts["dead_lettered"] == len(events)
     assert counts["audited"] > 0 and counts["unhandled"] > 0
     with session_scope() as session:
-        audited_rows = session.scalar(select(func.count()).select_from(EventAudit))
+        audited_rows = session.scalar(select(func.count()).select_from(EventAudit).where(EventAudit.decision != "unhandled"))
+        unhandled_rows = session.scalar(select(func.count()).select_from(EventAudit).where(EventAudit.decision == "unhandled"))
         forwarded_rows = session.scalar(select(func.count()).select_from(EventAudit).where(EventAudit.forwarded))
         event_dead_letters = session.scalar(select(func.count()).select_from(DeadLetter).where(DeadLetter.kind == "event"))
     assert audited_rows == counts["audited"]
+    assert unhandled_rows == counts["unhandled"]   # unhandled events are audited too, to be found (issue 20)
     assert event_dead_letters == counts["dead_lettered"]
 
     # every alert raised reaches the stand-in, exactly as many as the audit says were forwarded

@@ -24,7 +24,7 @@ def _search(search, name: str, args=None, shape=None, *, outcomes: bool = False)
 @api_auth("read")
 def audit_logs():
     if serving_v25():
-        return _search(partial(queries.search_events, by_event_time=True), "logs", shape=v25.event_row)
+        return _search(partial(queries.search_events, by_event_time=True, v25=True), "logs", shape=v25.event_row)
     return _search(queries.search_events, "logs", outcomes=True)
 
 

@@ -58,7 +58,9 @@ SCHEMAS = {
                       event_id=STR, received_at=STR, event_time=nullable(STR), hostname=STR, rule_id=nullable(INT),
                       rule_name=STR, environment=STR, decision=STR, forwarded=BOOL, team=STR, correlation_id=STR,
                       silence_id=nullable(INT), alert_id=nullable(INT),
-                      message=STR, event=ANY_OBJECT, outcome=ref("EventOutcome")),
+                      message=STR, event=ANY_OBJECT, outcome=ref("EventOutcome"),
+                      dead_letter_id={"type": "integer", "description": "decision dead_lettered: the dead letter"},
+                      reason={"type": "string", "description": "decision dead_lettered: why it is one"}),
     "EventOutcome": {**obj(
         ("status", "summary"),
         status={"enum": ["delivered", "pending", "retrying", "sending", "dead_letter", "silenced", "duplicate", "held",
@@ -186,13 +188,22 @@ PATHS = {
                                                  body=ANY_OBJECT, errors=INGEST_ERRORS, error_schema=ref("IngestError"))},
     "/api/v2/metrics": {"get": op("Ingest rates (events/min): now, 15 min, 1 h averages, 24 h chart.", "read", (200, ref("Metrics")))},
     "/api/v2/slo": {"get": op("Service-level objectives from MUTT's own counters.", "read", (200, ref("SloReport")))},
-    "/api/v2/audit-logs": {"get": op("Event audit search, newest first. A page holds at most `limit` rows and stops before "
+    "/api/v2/audit-logs": {"get": op("Event audit search, newest first: every event the alerter decided on (matched, "
+                                     "silenced, duplicate, unhandled ...). `host`: part of the hostname, any case "
+                                     "(`host_match=prefix`, or 1-2 characters: its start); `hostname`: the exact name; "
+                                     "`q`: words of the message, all of them (PostgreSQL full text: `\"a phrase\"`, `or`, "
+                                     "`-word`); `decision`: any case, `dead_lettered` lists the events that are dead "
+                                     "letters (with `dead_letter_id` and `reason`); `since`: 15m, 1h, 24h or 7d; "
+                                     "`start`/`end`: ISO 8601, on the received time. A bad filter is a 400 naming it; a "
+                                     "search longer than 10 s on PostgreSQL is a 400 asking to narrow it. A page holds at "
+                                     "most `limit` rows (200) and stops before "
                                      "their JSON passes `pagination.max_bytes` (1 MiB): then `truncated` is true and "
                                      "`?offset=<next_offset>` continues. Each row carries its `outcome`: what became of the "
                                      "event (delivered, retrying, dead letter, silenced, duplicate, ...).", "read",
                                      (200, page_of("logs", "EventAudit")),
-                                     params=query("host", "hostname", "rule_id", "decision", "correlation_id", "start", "end",
-                                                  "start_date", "end_date", "page", "limit", "offset"))},
+                                     params=query("host", "host_match", "hostname", "q", "rule_id", "decision", "since",
+                                                  "correlation_id", "start", "end", "start_date", "end_date", "page",
+                                                  "limit", "offset"))},
     "/api/v2/config-audit": {"get": op("Config audit search, newest first.", "read", (200, page_of("changes", "ConfigChange")),
                                        params=query("changed_by", "table_name", "record_id", "operation", "start_date",
                                                      "end_date", "page", "limit", "offset"))},

@@ -151,3 +151,27 @@ function markScrollingTables() {
 }
 document.addEventListener("DOMContentLoaded", markScrollingTables);
 window.addEventListener("resize", markScrollingTables);
+
+// <time datetime="2026-12-04T11:38:14+00:00">: shown relative ("3 min ago") and in the browser's
+// time zone, the exact UTC time on hover (title). Without this script the page shows UTC.
+function relativeTime(seconds) {
+  var ago = seconds >= 0;
+  var s = Math.abs(seconds);
+  var text = s < 60 ? Math.round(s) + " s" : s < 3600 ? Math.round(s / 60) + " min"
+    : s < 86400 ? Math.round(s / 3600) + " h" : Math.round(s / 86400) + " d";
+  return ago ? text + " ago" : "in " + text;
+}
+function showTimes() {
+  var times = document.querySelectorAll("time[datetime]");
+  var now = Date.now();
+  for (var i = 0; i < times.length; i++) {
+    var iso = times[i].getAttribute("datetime");
+    var moment = new Date(iso);
+    if (isNaN(moment.getTime())) {
+      continue;
+    }
+    times[i].textContent = relativeTime((now - moment.getTime()) / 1000) + " · " + moment.toLocaleString();
+    times[i].title = moment.toISOString().slice(0, 19).replace("T", " ") + " UTC";
+  }
+}
+document.addEventListener("DOMContentLoaded", showTimes);

@@ -5,13 +5,16 @@ from alembic import context
 from mutt_app import config as mutt_config
 from mutt_app.storage import partitions
 from mutt_app.storage.db import engine
-from mutt_app.storage.models import Base
+from mutt_app.storage.models import EVENT_SEARCH_INDEXES, Base
 
 target_metadata = Base.metadata
 
 
 def include_object(obj, name, type_, reflected, compare_to):
-    # Monthly partitions of event_audit are made at run time, not declared in the models.
+    # Monthly partitions of event_audit are made at run time, not declared in the models; the
+    # event search's GIN indexes exist on PostgreSQL only (migration 0005).
+    if reflected and compare_to is None and type_ == "index" and name in EVENT_SEARCH_INDEXES:
+        return False
     return not (type_ == "table" and reflected and compare_to is None and partitions.is_partition_name(name))
 
 

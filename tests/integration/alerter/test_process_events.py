@@ -91,7 +91,11 @@ def test_every_event_ends_audited_unhandled_or_dead_lettered(batches):
     send(batches, events)
     stats = settled(batches, len(events))
     assert (stats["accepted"], stats["audited"], stats["unhandled"], stats["dead_lettered"]) == (305, 200, 100, 5)
-    assert db_counts() == (200, 150, 1, 5)
+    assert db_counts() == (300, 150, 1, 5)   # 200 matched and 100 unhandled events have audit rows
+    with session_scope() as session:
+        unhandled = session.scalars(select(EventAudit).where(EventAudit.decision == "unhandled")).all()
+    assert len(unhandled) == 100 and {(r.hostname, r.forwarded, r.rule_id) for r in unhandled} == {
+        ("edge-fw-02.edge.example.com", False, None)}
     with session_scope() as session:
         meta = session.scalars(select(Alert).where(Alert.kind == "meta")).one()
         assert (meta.team, meta.state, meta.hostname) == ("Security", "pending", "edge-fw-02.edge.example.com")
@@ -259,7 +263,8 @@ def test_v25_samples_posted_through_ingest_are_all_accounted_for(batches):
     outcomes = [stats.get(k, 0) for k in ("audited", "unhandled", "dead_lettered")]
     assert stats["accepted"] == posted == sum(outcomes)
     audited, _rule_alerts, _meta, letters = db_counts()
-    assert audited == outcomes[0] > 0 and outcomes[1] > 0 and letters == outcomes[2]
+    # every event not dead-lettered has its audit row: the matched and the unhandled ones (issue 20)
+    assert audited == outcomes[0] + outcomes[1] and outcomes[0] > 0 and outcomes[1] > 0 and letters == outcomes[2]
 
 
 def test_a_catastrophic_or_invalid_stored_rule_does_not_stall_the_alerter(batches):
@@ -286,7 +291,9 @@ def test_a_catastrophic_or_invalid_stored_rule_does_not_stall_the_alerter(batche
     assert (stats["accepted"], stats["audited"], stats["unhandled"], stats.get("dead_lettered", 0)) == (24, 3, 21, 0)
     with session_scope() as session:
         audited = {row.event["message"][:9]: (row.rule_name, row.decision, row.forwarded)
-                   for row in session.scalars(select(EventAudit))}
+                   for row in session.scalars(select(EventAudit).where(EventAudit.decision != "unhandled"))}
+        unhandled = session.scalar(select(func.count()).select_from(EventAudit).where(EventAudit.decision == "unhandled"))
+    assert unhandled == 21
     assert audited == {"aaaa": ("catastrophic", "Ticket_only", True),
                        "LINK-DOWN": ("Link down", "Page_and_ticket", True),  # the seed rule: the lookahead one is left out
                        "FAN-FAIL ": ("typo", "Pgae_only", False)}

@@ -36,7 +36,10 @@ def test_a_batch_becomes_audit_rows_alerts_unhandled_and_failures():
         ("e1", "prod", "Page_and_ticket", True, "Link down"),
         ("e2", "dev", "Ticket_only", True, "Link down"),
         ("e3", "dev", "Ignore", False, "Error"),
+        ("e4", "prod", "unhandled", False, ""),   # no rule: audited all the same, to be found
     ]
+    assert outcome.audit_rows[3]["rule_id"] is None and outcome.audit_rows[3]["event"] == batch[3]
+    assert decide.audited(outcome.audit_rows) == 3   # the batch's "audited" count: what a rule matched
     assert outcome.audit_rows[0]["correlation_id"] == "c1" and outcome.audit_rows[0]["event"] == batch[0]
     assert outcome.audit_rows[0]["event_time"] == datetime(2026, 1, 2, 3, 3, 59, tzinfo=UTC)
     first, second = (signal.alert for signal in outcome.signals)

@@ -58,3 +58,25 @@ def test_dry_run_says_whether_each_event_is_a_problem_or_a_clear_and_its_key(red
         candidate = {**GOOD_RULE, "match_string": "fan 2 failed", "clear_match_string": "fan 2 ok", "priority": 1}
         edited = dry_run.for_event(session, {"hostname": "h", "message": "FAN 2 OK"}, candidate)
         assert edited["candidate"] == {"matches": True, "wins": True, "why": edited["why"], "clears": True, "key": None}
+
+
+def test_the_dry_run_over_recent_events_tries_an_unhandled_event_once(redis, sqlite_url):
+    """An unhandled event is in the audit (since issue 20) and in the roll-up's recent list: once."""
+    from datetime import UTC, datetime
+
+    from mutt_app.alerting.rollup import Rollup
+    from mutt_app.storage.models import EventAudit
+
+    now = datetime.now(UTC)
+    unhandled = {"_id": "u1", "_received_at": now.isoformat(), "hostname": "edge-sw-07", "message": "fan tray 2 failed"}
+    older = {"_id": "u0", "_received_at": "2026-01-01T00:00:00+00:00", "hostname": "edge-sw-07", "message": "before"}
+    with session_scope() as session:
+        seed.load_if_empty(session)
+        session.add(EventAudit(event_id="u1", received_at=now, event_time=None, hostname="edge-sw-07", rule_id=None,
+                               rule_name="", environment="prod", decision="unhandled", forwarded=False, team="",
+                               correlation_id="", event=unhandled))
+    Rollup(redis).remember([older, unhandled])   # older: audited before unhandled events had rows
+    with session_scope() as session:
+        verdicts, tried = dry_run.for_recent_events(session, 10, redis_client=redis)
+    assert tried == 2 and [v["event"]["_id"] for v in verdicts] == ["u1", "u0"]
+    assert all(v["decision"] == "unhandled" for v in verdicts)

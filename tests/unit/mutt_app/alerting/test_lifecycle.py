@@ -66,11 +66,43 @@ def test_a_batch_is_claimed_decided_stored_handed_off_and_completed_once(redis, 
     result = make(redis, queues).run(batch_id)
     assert result.status == lifecycle.PROCESSED and result.retry_in is None and result.correlation_id == "c1"
     assert queues.alerts == [["e1"]] and queues.batches == []
-    assert (count(EventAudit), count(Alert), count(DeadLetter)) == (1, 1, 1)
+    assert (count(EventAudit), count(Alert), count(DeadLetter)) == (2, 1, 1)  # the unhandled event has its row
     stats = EventBuffer(redis).stats()
     assert (stats["audited"], stats["unhandled"], stats["dead_lettered"]) == (1, 1, 1)
     assert EventBuffer(redis).backlog() == 0 and EventBatches(redis).pending() == 0
     assert make(redis, queues).run(batch_id).status == lifecycle.ALREADY_DONE
+
+
+def test_an_unhandled_event_is_audited_once_though_its_batch_is_run_again(redis, database_url):
+    """The worker dies after the write and before the batch is completed: the batch runs again and
+    its rows are not written twice (the unhandled one no more than the matched one)."""
+    queues = Queues()
+    batch_id = cut(redis, [event(1, "core-router-01.dc1.example.com", "LINK-DOWN Gi0/1"),
+                           event(2, "Edge-SW-07", "nothing any rule knows"),
+                           event(3, "edge-sw-08", "nothing any rule knows either")])
+    calls = []
+
+    def forward_dies_once(alert_ids):
+        calls.append(list(alert_ids))
+        if len(calls) == 1:
+            raise RuntimeError("the worker is lost here")
+
+    alerter = make(redis, queues)
+    alerter._forward_alerts = forward_dies_once
+    try:
+        alerter.run(batch_id)
+    except RuntimeError:
+        pass
+    assert count(EventAudit) == 3 and EventBuffer(redis).stats().get("unhandled", 0) == 0  # written, not completed
+    assert alerter.run(batch_id).status == lifecycle.PROCESSED
+    with session_scope() as session:
+        rows = {row.event_id: row for row in session.scalars(select(EventAudit))}
+    assert sorted(rows) == ["e1", "e2", "e3"]
+    assert (rows["e2"].decision, rows["e2"].forwarded, rows["e2"].rule_id, rows["e2"].alert_id) == ("unhandled", False, None, None)
+    assert rows["e2"].hostname == "Edge-SW-07" and rows["e2"].event["message"] == "nothing any rule knows"
+    assert rows["e2"].correlation_id == "c2"
+    stats = EventBuffer(redis).stats()
+    assert (stats["audited"], stats["unhandled"]) == (1, 2)  # counted as before: audited = what a rule matched
 
 
 def test_above_the_shed_threshold_a_batch_is_deferred_without_counting_a_crash(redis, sqlite_url):

@@ -86,3 +86,34 @@ def test_a_new_sqlite_database_and_its_wal_are_readable_by_their_owner_only(tmp_
     modes = {path.name: path.stat().st_mode & 0o777 for path in tmp_path.iterdir()}
     assert modes.pop("mutt.db") == 0o600
     assert set(modes.values()) <= {0o600}  # -wal, -shm while open
+
+
+@pytest.mark.parametrize("count", [1, 150])
+def test_rows_naming_every_column_are_written_once_in_one_statement(database_url, count):
+    """The event audit's write (PostgreSQL: one INSERT ... SELECT FROM unnest per batch): the same
+    rows, types and NULLs as the executemany, a redelivery adds only what is new, a value too long
+    is refused (not cut), and a NUL the JSON column cannot hold is refused too (the alerter then
+    writes event by event and dead-letters it)."""
+    from sqlalchemy.exc import StatementError
+
+    rows = audit_rows(count, alert_id=None, silence_id=None)
+    rows[0].update(event_time=None, rule_id=None, event={"message": "naïve ✓", "nested": {"list": [1, None, "x"]}})
+    with db.session_scope() as session:
+        db.insert_columns_ignoring_duplicates(session, AUDIT, rows)
+    with db.session_scope() as session:
+        db.insert_columns_ignoring_duplicates(session, AUDIT, rows + audit_rows(2, alert_id=7, silence_id=3))
+    with db.session_scope() as session:
+        stored = {row.event_id: row for row in session.scalars(select(EventAudit))}
+    assert len(stored) == count + 2
+    first, last = stored[rows[0]["event_id"]], stored[rows[-1]["event_id"]]
+    assert (first.event_time, first.rule_id, first.alert_id, first.silence_id) == (None, None, None, None)
+    assert first.event == {"message": "naïve ✓", "nested": {"list": [1, None, "x"]}}
+    assert last.event == rows[-1]["event"] and last.received_at == rows[-1]["received_at"] and last.forwarded is True
+    assert sorted((row.alert_id, row.silence_id) for row in stored.values() if row.alert_id) == [(7, 3), (7, 3)]
+    if database_url.startswith("sqlite"):
+        return  # SQLite stores either
+    for bad in ({"event_id": "x" * 37}, {"event": {"message": "nul \u0000"}}):
+        refused = audit_rows(2, alert_id=None, silence_id=None)
+        refused[1].update(bad)
+        with pytest.raises(StatementError), db.session_scope() as session:
+            db.insert_columns_ignoring_duplicates(session, AUDIT, refused)

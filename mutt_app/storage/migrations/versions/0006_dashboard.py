@@ -1,7 +1,7 @@
 """alerts: index (state, updated_at) for the dashboard's outbox counts
 
-Revision ID: 0005_dashboard
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-04
 
 The dashboard counts alerts delivered in the last hour and dead in the last 24 hours every few
@@ -10,8 +10,8 @@ row. Retention's delete (state, updated_at < cutoff) uses it too.
 """
 from alembic import op
 
-revision = '0005_dashboard'
-down_revision = '0004'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
