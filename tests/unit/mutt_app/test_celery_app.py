@@ -36,9 +36,10 @@ def test_a_broker_channel_whose_connection_was_closed_under_it_raises_a_connecti
     that then needs a pool must fail with an error Celery recovers from, not AttributeError."""
     from kombu import Connection
 
+    from mutt_app import config
     from tests.conftest import REDIS_URL
 
-    with Connection(REDIS_URL) as connection:
+    with Connection(config.broker_url_for(REDIS_URL)) as connection:
         channel = connection.channel()
         channel.connection.client = None  # what Connection._close does to the transport
         with pytest.raises(connection.connection_errors) as raised:
