@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,6 +33,26 @@ def log_in(page, url: str, username: str, password: str) -> None:
 def require_chromium() -> None:
     if not Path(CHROMIUM).exists():
         pytest.skip("no chromium binary (apt-get install chromium)")
+
+
+@contextmanager
+def serving_web(pg_url: str, tmp_path: Path, user: tuple[str, str, str]) -> Iterator[str]:
+    """`mutt web` (one process) on the test's Redis and PostgreSQL, with ``user`` (name,
+    password, role) to log in as; yields its URL."""
+    from mutt_app.access import users
+    from mutt_app.storage.db import session_scope
+    from tests.conftest import REDIS_URL
+    from tests.support.processes import mutt_env, start_web
+
+    require_chromium()
+    name, password, role = user
+    with session_scope() as session:
+        users.create(session, name, password, role, actor="test")
+    process, url = start_web(mutt_env(REDIS_URL, pg_url, tmp_path / "home"), tmp_path, workers=1)
+    try:
+        yield url
+    finally:
+        process.stop()
 
 
 @pytest.fixture

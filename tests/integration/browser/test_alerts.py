@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from mutt_app.access import users
-from mutt_app.storage.db import session_scope
-from tests.integration.browser.conftest import IMAGES, log_in, require_chromium
+from tests.integration.browser.conftest import IMAGES, log_in, serving_web
 from tests.support.alert_states import add_alert, audit_events
 from tests.support.alerts import insert_alerts
-from tests.support.processes import mutt_env, start_web
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -23,14 +20,8 @@ DESKTOP, PHONE = {"width": 1440, "height": 900}, {"width": 390, "height": 844}
 
 @pytest.fixture
 def web(redis, pg_url, tmp_path):
-    from tests.conftest import REDIS_URL
-
-    require_chromium()
-    with session_scope() as session:
-        users.create(session, "olga", PASSWORD, "viewer", actor="test")
-    process, url = start_web(mutt_env(REDIS_URL, pg_url, tmp_path / "home"), tmp_path, workers=1)
-    yield url
-    process.stop()
+    with serving_web(pg_url, tmp_path, ("olga", PASSWORD, "viewer")) as url:
+        yield url
 
 
 def some_alerts() -> int:

@@ -9,14 +9,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from mutt_app.access import users
 from mutt_app.dead_letters import dlq
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import DeadLetter
-from tests.integration.browser.conftest import IMAGES, log_in, require_chromium
+from tests.integration.browser.conftest import IMAGES, log_in, serving_web
 from tests.support.alert_states import add_alert, audit_event
 from tests.support.alerts import insert_alerts
-from tests.support.processes import mutt_env, start_web
 from tests.support.recovery import event_letter
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -27,14 +25,8 @@ DESKTOP, PHONE = {"width": 1440, "height": 900}, {"width": 390, "height": 844}
 
 @pytest.fixture
 def web(redis, pg_url, tmp_path):
-    from tests.conftest import REDIS_URL
-
-    require_chromium()
-    with session_scope() as session:
-        users.create(session, "otto", PASSWORD, "operator", actor="test")
-    process, url = start_web(mutt_env(REDIS_URL, pg_url, tmp_path / "home"), tmp_path, workers=1)
-    yield url
-    process.stop()
+    with serving_web(pg_url, tmp_path, ("otto", PASSWORD, "operator")) as url:
+        yield url
 
 
 def count(**where) -> int:

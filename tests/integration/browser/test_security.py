@@ -11,11 +11,10 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from mutt_app.access import api_keys, users
+from mutt_app.access import api_keys
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import ApiKey
-from tests.integration.browser.conftest import log_in, require_chromium
-from tests.support.processes import mutt_env, start_web
+from tests.integration.browser.conftest import log_in, serving_web
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -27,14 +26,8 @@ PAGES = ["/", "/alerts", "/rules", "/rules/new", "/dev-hosts", "/teams", "/event
 
 @pytest.fixture
 def web(redis, pg_url, tmp_path):
-    from tests.conftest import REDIS_URL
-
-    require_chromium()
-    with session_scope() as session:
-        users.create(session, "root", PASSWORD, "admin", actor="test")
-    process, url = start_web(mutt_env(REDIS_URL, pg_url, tmp_path / "home"), tmp_path, workers=1)
-    yield url
-    process.stop()
+    with serving_web(pg_url, tmp_path, ("root", PASSWORD, "admin")) as url:
+        yield url
 
 
 
