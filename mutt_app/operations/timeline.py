@@ -95,7 +95,9 @@ def line(samples: list[dict[str, Any]], field: str, now: float, span: float = SP
 def bands(samples: list[dict[str, Any]], now: float, span: float = SPAN_SECONDS,
           width: int = 300) -> list[dict[str, Any]]:
     """The breaker's state over time as bands ``{"x", "width", "state"}``: each sample's state
-    holds until the next sample (at most ``3 * SAMPLE_EVERY``; after a longer gap: unknown)."""
+    holds until the next sample (at most ``3 * SAMPLE_EVERY``; after a longer gap: unknown).
+    The newest sample, when still current, is the state now: it reaches the right edge and is
+    at least one interval wide, even when it was taken this instant."""
     found: list[dict[str, Any]] = []
     for n, sample in enumerate(samples):
         state = sample.get("breaker") if sample.get("breaker") in BREAKER_STATES else "unknown"
@@ -103,8 +105,12 @@ def bands(samples: list[dict[str, Any]], now: float, span: float = SPAN_SECONDS,
         until = min(until, sample["at"] + 3 * SAMPLE_EVERY)
         x0 = max(0.0, width - (now - sample["at"]) / span * width)
         x1 = max(0.0, width - (now - until) / span * width)
-        if found and found[-1]["state"] == state and abs(found[-1]["x"] + found[-1]["width"] - x0) < 0.2:
-            found[-1]["width"] = round(x1 - found[-1]["x"], 1)
+        if n + 1 == len(samples) and until >= now:
+            x0, x1 = min(x0, width - SAMPLE_EVERY / span * width), float(width)
+            if found and found[-1]["state"] != state and found[-1]["x"] + found[-1]["width"] > x0:
+                found[-1]["width"] = round(max(0.0, x0 - found[-1]["x"]), 1)
+        if found and found[-1]["state"] == state and x0 - (found[-1]["x"] + found[-1]["width"]) < 0.2:
+            found[-1]["width"] = round(max(x1, found[-1]["x"] + found[-1]["width"]) - found[-1]["x"], 1)
         elif x1 > x0:
             found.append({"x": round(x0, 1), "width": round(x1 - x0, 1), "state": state})
     return found

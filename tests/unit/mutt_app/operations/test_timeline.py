@@ -66,3 +66,15 @@ def test_bands_show_the_breakers_state_over_time_and_unknown_after_a_gap():
         {"x": 40.0, "width": 30.0, "state": "closed"},      # holds 3 intervals at most, then nothing is known
         {"x": 200.0, "width": 30.0, "state": "unknown"},    # a sample that could not read the breaker
     ]
+
+
+def test_the_newest_sample_is_the_state_now_even_when_taken_this_instant():
+    samples = [{"at": 270.0, "breaker": "closed"}, {"at": 300.0, "breaker": "open"}]
+    assert timeline.bands(samples, now=300.0, span=300, width=300) == [
+        {"x": 270.0, "width": 20.0, "state": "closed"},
+        {"x": 290.0, "width": 10.0, "state": "open"},        # one interval wide, up to the right edge
+    ]
+    assert timeline.bands([{"at": 295.0, "breaker": "half_open"}], now=300.0, span=300, width=300) == [
+        {"x": 290.0, "width": 10.0, "state": "half_open"}]
+    steady = [{"at": 270.0, "breaker": "closed"}, {"at": 300.0, "breaker": "closed"}]
+    assert timeline.bands(steady, now=300.0, span=300, width=300) == [{"x": 270.0, "width": 30.0, "state": "closed"}]
