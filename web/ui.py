@@ -105,14 +105,11 @@ def _search(search, template: str, *, outcomes: bool = False, **context):
     return render_template(template, rows=rows, page=page, args=args, **context)
 
 
-SINCE_CHOICES = (("15m", "15 min"), ("1h", "1 hour"), ("24h", "24 hours"), ("7d", "7 days"))
-
-
 @bp.get("/events")
 @role_required("viewer")
 def events():
     return _search(queries.search_events, "ui/events.html", outcomes=True, decisions=(*decide.DECISIONS, queries.DEAD_LETTERED),
-                   since_choices=SINCE_CHOICES, retention_days=dynconfig.get("retention_event_audit_days"))
+                   retention_days=dynconfig.get("retention_event_audit_days"))
 
 
 @bp.get("/config-audit")
@@ -569,13 +566,13 @@ def _dead_letters_page(args: dict, *, form: BulkForm | None = None, status: int 
         page_number = params.whole_number(args.get("page"), "page", default=1, minimum=1, maximum=params.MAX_INT32)
         with session_scope() as session:
             page = dlq.list_dead_letters(session, kind=args.get("kind"), reason=args.get("reason"),
-                                         state=args.get("state"), page=page_number, limit=50)
+                                         state=args.get("state"), page=page_number, limit=50, since=args.get("since"))
             rows = [dlq.as_dict(letter, with_payload=False) for letter in page.items]
     except (params.ParamError, dlq.DeadLetterError) as error:
         flash(str(error), "error")
         rows, page = [], dlq.Page([], 1, 50, 0)
     args = {k: v for k, v in args.items() if k != "page"}
-    filtered = any(args.get(name) for name in ("kind", "reason", "state"))
+    filtered = any(args.get(name) for name in ("kind", "reason", "state", "since"))
     return render_template("ui/dead_letters.html", rows=rows, page=queries.Page(page.page, page.limit, page.total),
                            args=args, reasons=dlq.REASONS, form=form or BulkForm(), filtered=filtered,
                            page_number=page.page), status
@@ -597,7 +594,7 @@ def bulk_dead_letters():
     if action not in ("replay", "purge"):
         abort(400, "action must be replay or purge")
     listed = {"kind": request.form.get("kind", ""), "reason": request.form.get("cause", ""),
-              "state": request.form.get("state", ""), "page": request.form.get("page", "")}
+              "state": request.form.get("state", ""), "since": request.form.get("since", ""), "page": request.form.get("page", "")}
     listed = {k: v for k, v in listed.items() if v}
     try:
         ids = [params.record_id(raw, "ids") for raw in request.form.getlist("ids")]
@@ -618,7 +615,8 @@ def bulk_dead_letters():
     refusal = None
     with session_scope() as session:
         try:
-            where = dlq.Filter(listed.get("kind"), listed.get("reason"), listed.get("state")) if scope == "matching" else None
+            where = (dlq.Filter(listed.get("kind"), listed.get("reason"), listed.get("state"), listed.get("since"))
+                     if scope == "matching" else None)
             chosen = dlq.selected_ids(session, ids if scope == "selected" else None, where)
         except dlq.DeadLetterError as error:
             chosen, refusal = [], f"Not done: {error}."
@@ -699,6 +697,11 @@ def duration(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
+def without(args: dict, *names: str) -> dict:
+    """The query without some of its parameters (the time-range picker's links: no page, no range)."""
+    return {k: v for k, v in args.items() if k not in names}
+
+
 def pretty(value) -> str:
     return json.dumps(value, indent=2, sort_keys=True, default=str)
 
@@ -708,9 +711,11 @@ bp.add_app_template_filter(utc_time, "utc_time")
 bp.add_app_template_filter(percent, "percent")
 bp.add_app_template_filter(duration, "duration")
 bp.add_app_template_global(page_url, "page_url")
+bp.add_app_template_filter(without, "without")
 
 
 @bp.record_once
 def _template_constants(state: BlueprintSetupState) -> None:
     moog_choices = [(number, f"{number} · {name}") for number, name in sorted(validation.MOOG_SEVERITY_NAMES.items(), reverse=True)]
-    state.app.jinja_env.globals.update(MATCH_TYPES=MATCH_TYPES, HANDLINGS=HANDLINGS, MOOG_SEVERITY_CHOICES=moog_choices)
+    state.app.jinja_env.globals.update(MATCH_TYPES=MATCH_TYPES, HANDLINGS=HANDLINGS, MOOG_SEVERITY_CHOICES=moog_choices,
+                                       MOOG_SEVERITY_NAMES=validation.MOOG_SEVERITY_NAMES, TIME_RANGES=params.TIME_RANGE_NAMES)

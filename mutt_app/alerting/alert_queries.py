@@ -47,6 +47,7 @@ class AlertFilter:
     state: str | None = None
     host: str | None = None     # exact, or a prefix when it ends with "*"; any case
     rule_id: int | None = None
+    since: str | None = None    # last seen within the last 15m, 1h, 24h or 7d (params.TIME_RANGES)
 
     @classmethod
     def from_args(cls, args: Mapping[str, Any]) -> AlertFilter:
@@ -61,7 +62,9 @@ class AlertFilter:
             if "*" in host[:-1] or host == "*":
                 raise InvalidInput("host: a name, or the start of one followed by * (edge-*); * only at the end")
         rule_id = params.whole_number(args.get("rule_id"), "rule_id", default=None, minimum=1, maximum=params.MAX_INT32)
-        return cls(state, host, rule_id)
+        since = _text(args, "since").lower() or None
+        params.time_range_start(since)
+        return cls(state, host, rule_id, since)
 
     def conditions(self) -> list[ColumnElement[bool]]:
         found: list[ColumnElement[bool]] = []
@@ -78,6 +81,9 @@ class AlertFilter:
                 found.append(hostname == self.host.lower())
         if self.rule_id is not None:
             found.append(AlertState.rule_id == self.rule_id)
+        recent = params.time_range_start(self.since)
+        if recent is not None:
+            found.append(AlertState.last_seen >= recent)
         return found
 
 
@@ -94,7 +100,7 @@ class AlertPage:
 
 
 def search(session: Session, args: Mapping[str, Any]) -> AlertPage:
-    """``list_alerts`` with everything (state, host, rule_id, limit, cursor) as the caller got it."""
+    """``list_alerts`` with everything (state, host, rule_id, since, limit, cursor) as the caller got it."""
     limit = params.whole_number(args.get("limit"), "limit", default=DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT)
     return list_alerts(session, AlertFilter.from_args(args), limit=limit, cursor=_text(args, "cursor") or None)
 

@@ -14,7 +14,7 @@ import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, func, select, text
@@ -28,7 +28,6 @@ from mutt_app.storage.models import ConfigAudit, DeadLetter, EventAudit
 MAX_LIMIT = 200
 UNHANDLED = "unhandled"           # no rule matched (mutt_app.alerting.decide.UNHANDLED)
 DEAD_LETTERED = "dead_lettered"   # not a decision stored in the audit: the event is a dead letter
-SINCE = {"15m": timedelta(minutes=15), "1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
 HOST_MATCHES = ("contains", "prefix")
 MIN_SUBSTRING = 3                 # a shorter host filter matches the start of the name
 MAX_SEARCH_TEXT = 200             # characters of the message search
@@ -196,13 +195,19 @@ def _common_filters(session: Session, args, hostname, when) -> list:
             clauses.append(hostname.in_(_hosts_like(session, pattern, host)))
         else:
             clauses.append(hostname.ilike(pattern, escape="\\"))
-    since = _text(args, "since", 10).lower()
-    start, end = _time(args, "start", "start_date"), _time(args, "end", "end_date")
-    if since:
-        if since not in SINCE:
-            raise QueryError(f"since must be one of {', '.join(SINCE)}, got {since[:20]!r}")
-        recent = datetime.now(UTC) - SINCE[since]
+    return clauses + _time_filters(args, when, ("start", "start_date"), ("end", "end_date"))
+
+
+def _time_filters(args, when, start_names: tuple[str, ...], end_names: tuple[str, ...]) -> list:
+    """``when`` within start/end (ISO 8601) and within ``since`` (the last 15m, 1h, 24h, 7d)."""
+    start, end = _time(args, *start_names), _time(args, *end_names)
+    try:
+        recent = params.time_range_start(_text(args, "since", 10))
+    except params.ParamError as error:
+        raise QueryError(str(error)) from None
+    if recent is not None:
         start = max(start, recent) if start else recent
+    clauses = []
     if start:
         clauses.append(when >= start)
     if end:
@@ -268,7 +273,7 @@ def _escaped(value: str) -> str:
 
 
 def search_changes(session: Session, args) -> tuple[list[dict], Page]:
-    """Filters: changed_by (substring), table_name, record_id, operation, start_date/end_date."""
+    """Filters: changed_by (substring), table_name, record_id, operation, start_date/end_date, since."""
     query = select(ConfigAudit)
     changed_by = (args.get("changed_by") or "").strip()
     if changed_by:
@@ -282,11 +287,7 @@ def search_changes(session: Session, args) -> tuple[list[dict], Page]:
         if operation not in OPERATIONS:
             raise QueryError(f"operation must be one of {', '.join(OPERATIONS)}")
         query = query.where(ConfigAudit.operation == operation)
-    start, end = _time(args, "start_date", "start"), _time(args, "end_date", "end")
-    if start:
-        query = query.where(ConfigAudit.changed_at >= start)
-    if end:
-        query = query.where(ConfigAudit.changed_at <= end)
+    query = query.where(*_time_filters(args, ConfigAudit.changed_at, ("start_date", "start"), ("end_date", "end")))
     return _paginate(session, query, args, (ConfigAudit.changed_at.desc(), ConfigAudit.id.desc()), change_to_dict)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, overload
 
 from mutt_app.errors import InvalidInput
@@ -104,3 +105,18 @@ def has_nul(value: Any) -> bool:
 def _show(value: Any) -> str:
     shown = repr(value)
     return shown if len(shown) <= 40 else shown[:37] + "..."
+
+
+TIME_RANGES = {"15m": timedelta(minutes=15), "1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
+TIME_RANGE_NAMES = {"15m": "15 min", "1h": "1 hour", "24h": "24 hours", "7d": "7 days"}
+
+
+def time_range_start(raw: Any, name: str = "since", now: datetime | None = None) -> datetime | None:
+    """The start of "the last ``raw``" (one of ``TIME_RANGES``, any case), or None when ``raw`` is
+    absent or blank: every list's time-range picker, in the UI and the API."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return None
+    key = raw.strip().lower() if isinstance(raw, str) else None
+    if key not in TIME_RANGES:
+        raise ParamError(f"{name} must be one of {', '.join(TIME_RANGES)}, got {_show(raw)}")
+    return (now or datetime.now(UTC)) - TIME_RANGES[key]

@@ -22,6 +22,7 @@ from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session
 
 from mutt_app.audit import config_audit
+from mutt_app.core import params
 from mutt_app.errors import InvalidInput
 from mutt_app.storage.db import insert_ignoring_duplicates
 from mutt_app.storage.models import DEAD_LETTER_STATES, DeadLetter
@@ -111,15 +112,20 @@ class Filter:
     kind: str | None = None
     reason: str | None = None
     state: str | None = None
+    since: str | None = None    # failed within the last 15m, 1h, 24h or 7d (params.TIME_RANGES)
 
     def __post_init__(self) -> None:
         for name, value, allowed in (("kind", self.kind, (EVENT, ALERT)), ("reason", self.reason, REASONS),
                                      ("state", self.state, DEAD_LETTER_STATES)):
             if value is not None and value not in allowed:
                 raise DeadLetterError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+        try:
+            params.time_range_start(self.since)
+        except params.ParamError as error:
+            raise DeadLetterError(str(error)) from None
 
     def is_empty(self) -> bool:
-        return self.kind is None and self.reason is None and self.state is None
+        return self.kind is None and self.reason is None and self.state is None and self.since is None
 
     def conditions(self) -> list[ColumnElement[bool]]:
         found: list[ColumnElement[bool]] = []
@@ -129,6 +135,9 @@ class Filter:
             found.append(DeadLetter.reason == self.reason)
         if self.state is not None:
             found.append(DeadLetter.state == self.state)
+        recent = params.time_range_start(self.since)
+        if recent is not None:
+            found.append(DeadLetter.last_failed_at >= recent)
         return found
 
 
@@ -149,11 +158,11 @@ MAX_PAGE = 2**31 - 1  # (page - 1) * limit stays a bigint offset
 
 
 def list_dead_letters(session: Session, kind: str | None = None, reason: str | None = None,
-                      state: str | None = None, page: int = 1, limit: int = 50) -> Page:
+                      state: str | None = None, page: int = 1, limit: int = 50, since: str | None = None) -> Page:
     """One page of dead letters, most recent failure first."""
     if not 1 <= page <= MAX_PAGE or not 1 <= limit <= MAX_PAGE_SIZE:
         raise DeadLetterError(f"page must be between 1 and {MAX_PAGE} and limit between 1 and {MAX_PAGE_SIZE}")
-    where = Filter(kind, reason, state).conditions()
+    where = Filter(kind, reason, state, since).conditions()
     total = session.scalar(select(func.count()).select_from(DeadLetter).where(*where)) or 0
     items = session.scalars(
         select(DeadLetter).where(*where).order_by(DeadLetter.last_failed_at.desc(), DeadLetter.id.desc())

@@ -30,6 +30,7 @@ def list_dead_letters():
         page = dlq.list_dead_letters(
             session, kind=request.args.get("kind") or None, reason=request.args.get("reason") or None,
             state=request.args.get("state") or None, page=_int_arg("page", 1), limit=_int_arg("limit", 50),
+            since=request.args.get("since") or None,
         )
         items = [dlq.as_dict(letter, with_payload=False) for letter in page.items]
     return jsonify({"dead_letters": items,
@@ -47,7 +48,7 @@ def show_dead_letter(letter_id: int):
 
 
 def _selection(session, body: dict) -> list[int]:
-    """The ids a replay/purge request names: ``ids``, or a ``filter`` of kind/reason/state
+    """The ids a replay/purge request names: ``ids``, or a ``filter`` of kind/reason/state/since
     (``dlq.selected_ids``, as the UI and the CLI select)."""
     if "ids" in body:
         ids = body["ids"]
@@ -57,9 +58,9 @@ def _selection(session, body: dict) -> list[int]:
             raise dlq.DeadLetterError(f"at most {MAX_IDS} dead letters at once; narrow the filter")
         return dlq.selected_ids(session, [params.record_id(i, "ids[]") for i in ids], limit=MAX_IDS)
     if isinstance(body.get("filter"), dict):
-        unknown = set(body["filter"]) - {"kind", "reason", "state"}
+        unknown = set(body["filter"]) - {"kind", "reason", "state", "since"}
         if unknown:
-            raise dlq.DeadLetterError(f"unknown filter field(s) {', '.join(sorted(unknown))}; use kind, reason, state")
+            raise dlq.DeadLetterError(f"unknown filter field(s) {', '.join(sorted(unknown))}; use kind, reason, state, since")
         return dlq.selected_ids(session, where=dlq.Filter(**body["filter"]), limit=MAX_IDS)
     raise dlq.DeadLetterError('name the dead letters: {"ids": [...]} or {"filter": {"reason": ...}}')
 

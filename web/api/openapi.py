@@ -134,7 +134,7 @@ SCHEMAS = {
                       "(default now) + ends_at, or schedule {rrule, duration_seconds, time_zone}; docs/suppression.md. "
                       "PUT: the fields to change (e.g. a later ends_at to extend)."},
     "SilenceAnswer": obj(("id", "message", "silence"), id=INT, message=STR, silence=ref("Silence")),
-    "Selection": {"type": "object", "description": '{"ids": [..]} or {"filter": {"kind", "reason", "state"}}, '
+    "Selection": {"type": "object", "description": '{"ids": [..]} or {"filter": {"kind", "reason", "state", "since"}}, '
                   'plus optional "reason" (and "force" for replay).'},
 }
 
@@ -204,12 +204,13 @@ PATHS = {
                                      params=query("host", "host_match", "hostname", "q", "rule_id", "decision", "since",
                                                   "correlation_id", "start", "end", "start_date", "end_date", "page",
                                                   "limit", "offset"))},
-    "/api/v2/config-audit": {"get": op("Config audit search, newest first.", "read", (200, page_of("changes", "ConfigChange")),
-                                       params=query("changed_by", "table_name", "record_id", "operation", "start_date",
+    "/api/v2/config-audit": {"get": op("Config audit search, newest first. `since`: 15m, 1h, 24h or 7d.", "read",
+                                       (200, page_of("changes", "ConfigChange")),
+                                       params=query("changed_by", "table_name", "record_id", "operation", "since", "start_date",
                                                      "end_date", "page", "limit", "offset"))},
     "/api/v2/audit": {"get": op("The config audit under v2.5's name and shape (rows in `logs`).", "read",
                                 (200, page_of("logs", "ConfigChange")),
-                                params=query("changed_by", "table_name", "record_id", "operation", "start_date",
+                                params=query("changed_by", "table_name", "record_id", "operation", "since", "start_date",
                                              "end_date", "page", "limit", "offset"))},
     "/api/v2/config/history": {"get": op("The runtime settings' changes, newest first (v2.5's path; rows in `history`).", "read",
                                          (200, page_of("history", "ConfigChange")), params=query("page", "limit", "offset"))},
@@ -265,9 +266,10 @@ PATHS = {
     },
     "/api/v2/alerts": {"get": op("Alerts, open first, then the most recently seen. `state`: open, cleared or flapping "
                                  "(the flag, in any state); `host`: a name, or its start followed by `*`, any case; "
-                                 "`limit` at most 200; `?cursor=<pagination.next_cursor>` continues (null after the "
+                                 "`since`: last seen in the last 15m, 1h, 24h or 7d; `limit` at most 200; "
+                                 "`?cursor=<pagination.next_cursor>` continues (null after the "
                                  "last page).", "read", (200, ref("AlertPage")),
-                                 params=query("state", "host", "rule_id", "limit", "cursor"))},
+                                 params=query("state", "host", "rule_id", "since", "limit", "cursor"))},
     "/api/v2/alerts/{alert_id}": {"get": op("One alert with its newest events (audit rows) and its deliveries to "
                                             "Moogsoft (outbox rows with its signature).", "read", (200, ref("AlertDetail")),
                                             params=[path("alert_id", INT)], errors=(401, 403, 404))},
@@ -304,9 +306,10 @@ PATHS = {
         "delete": op("Stop watching a source (an alert it raised stays open in Moogsoft).", "operator",
                      params=[path("heartbeat_id", INT)], errors=W),
     },
-    "/api/v2/dead-letters": {"get": op("Dead letters (without payloads; host, message and rule taken from them).", "read",
+    "/api/v2/dead-letters": {"get": op("Dead letters (without payloads; host, message and rule taken from them), the "
+                                       "most recent failure first. `since`: failed in the last 15m, 1h, 24h or 7d.", "read",
                                        (200, page_of("dead_letters", "DeadLetter")),
-                                       params=query("kind", "reason", "state", "page", "limit"))},
+                                       params=query("kind", "reason", "state", "since", "page", "limit"))},
     "/api/v2/dead-letters/{letter_id}": {"get": op("One dead letter with its payload.", "read", (200, ref("DeadLetter")),
                                                    params=[path("letter_id", INT)], errors=(401, 403, 404))},
     "/api/v2/dead-letters/replay": {"post": op("Replay dead letters by ids or filter.", "operator", body=ref("Selection"), errors=W)},

@@ -1,7 +1,7 @@
 // MUTT's only script. The Content-Security-Policy allows scripts from this site only, so no
 // page has inline script or on*= handlers: a page marks what it needs with data-* attributes.
-// Every page works without it; it only adds the confirmations, the copy button and the
-// dashboard's live updates.
+// Every page works without it; it only adds the confirmations, the copy button, the
+// dashboard's live updates, times in the browser's zone and sortable tables.
 //
 // <form data-confirm="question">: asks the question before the form is sent; Cancel stops it.
 // The question is read as text (never run), whatever names it contains. A submit button may
@@ -175,3 +175,73 @@ function showTimes() {
   }
 }
 document.addEventListener("DOMContentLoaded", showTimes);
+
+// <table data-sortable>: each column heading becomes a button that sorts the rows shown on this
+// page by that column, and the other way on a second click (aria-sort says which); a reload
+// brings back the server's order. A cell sorts by its data-sort attribute, else by its
+// <time datetime>, else by its text, numbers by value ("edge-9" before "edge-10"). Headings
+// that hold a control (the select-all box) or no text are left alone, as is an empty list.
+function sortKey(cell) {
+  if (!cell) {
+    return "";
+  }
+  if (cell.hasAttribute("data-sort")) {
+    return cell.getAttribute("data-sort");
+  }
+  var time = cell.querySelector("time[datetime]");
+  return time !== null ? time.getAttribute("datetime") : cell.textContent.trim();
+}
+function dataRows(table) {
+  var head = table.rows[0];
+  var rows = [];
+  for (var i = 1; i < table.rows.length; i++) {
+    if (table.rows[i].parentNode === head.parentNode || head.parentNode.tagName === "THEAD") {
+      rows.push(table.rows[i]);
+    }
+  }
+  return rows;
+}
+function sortTable(table, heading) {
+  var descending = heading.getAttribute("aria-sort") === "ascending";
+  var headings = table.rows[0].cells;
+  for (var i = 0; i < headings.length; i++) {
+    headings[i].removeAttribute("aria-sort");
+  }
+  heading.setAttribute("aria-sort", descending ? "descending" : "ascending");
+  var column = heading.cellIndex;
+  var rows = dataRows(table);
+  rows.sort(function (a, b) {
+    var order = sortKey(a.cells[column]).localeCompare(sortKey(b.cells[column]), undefined,
+      {numeric: true, sensitivity: "base"});
+    return descending ? -order : order;
+  });
+  for (var j = 0; j < rows.length; j++) {
+    rows[j].parentNode.appendChild(rows[j]);
+  }
+}
+document.addEventListener("DOMContentLoaded", function () {
+  var tables = document.querySelectorAll("table[data-sortable]");
+  for (var i = 0; i < tables.length; i++) {
+    var table = tables[i];
+    var rows = dataRows(table);
+    if (table.rows.length === 0 || rows.length < 2) {
+      continue;
+    }
+    var headings = table.rows[0].cells;
+    for (var j = 0; j < headings.length; j++) {
+      var heading = headings[j];
+      if (heading.tagName !== "TH" || heading.querySelector("input, select, button") !== null
+          || heading.textContent.trim() === "") {
+        continue;
+      }
+      var button = document.createElement("button");
+      button.type = "button";
+      button.className = "sort";
+      while (heading.firstChild) {
+        button.appendChild(heading.firstChild);
+      }
+      heading.appendChild(button);
+      button.addEventListener("click", sortTable.bind(null, table, heading));
+    }
+  }
+});

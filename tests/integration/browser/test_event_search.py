@@ -60,10 +60,11 @@ def test_an_unhandled_event_is_found_by_host_words_decision_and_the_last_hour(we
     log_in(page, web, "oncall", PASSWORD)
     page.goto(web + "/events")
     assert page.locator("table.rows tr", has_text="edge-fw-03").count() == 1   # unhandled events are listed
+    page.get_by_role("group", name="Time range").get_by_role("link", name="1 hour").click()
+    page.wait_for_url("**/events?since=1h")
     page.fill("input[name=host]", "FW-02")
     page.fill("input[name=q]", "fan failed")
     page.select_option("select[name=decision]", "unhandled")
-    page.select_option("select[name=since]", "1h")
     page.click("form.filters button[type=submit]")
     page.wait_for_url("**/events?*since=1h*")
     rows = page.locator("table.rows tr", has_text="edge-fw-02")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from mutt_app.ingest.buffer import RATE_BUCKETS
 from mutt_app.storage import redis_keys
@@ -173,6 +173,12 @@ def test_config_audit_filters(api):
     future = (datetime.now(UTC) + timedelta(days=1)).date().isoformat()
     assert api.get(f"/api/v2/config-audit?start_date={future}", headers=read).json["pagination"]["total"] == 0
     assert api.get("/api/v2/config-audit?operation=DROP", headers=read).status_code == 400
+    assert api.get("/api/v2/config-audit?since=15m", headers=read).json["pagination"]["total"] == 4
+    with session_scope() as session:
+        session.execute(update(ConfigAudit).values(changed_at=datetime.now(UTC) - timedelta(hours=2)))
+    assert api.get("/api/v2/config-audit?since=1h", headers=read).json["pagination"]["total"] == 0
+    assert api.get("/api/v2/config-audit?since=24h", headers=read).json["pagination"]["total"] == 4
+    assert "since must be one of" in api.get("/api/v2/config-audit?since=1y", headers=read).json["error"]
     user_id = by_key[0]["record_id"]
     assert api.get(f"/api/v2/config-audit?table_name=users&record_id={user_id}", headers=read).json["pagination"]["total"] == 1
 

@@ -36,9 +36,9 @@ def test_open_alerts_first_with_count_times_and_a_flapping_badge(viewer):
     html = viewer.get("/alerts").get_data(as_text=True)
     shown = rows(html)
     assert hosts(html) == ["steady-host", "flappy-host", "cleared-host"]
-    assert "open flapping flappy-host 7 Link down 42 2026-12-01 10:50:00 2026-12-01 11:50:00" in shown[1]
+    assert "open flapping 4 Major flappy-host 7 Link down 42 2026-12-01 10:50:00 2026-12-01 11:50:00" in shown[1]
     assert "flapping" not in shown[0] and "flapping" not in shown[2]
-    assert "3 of 3 alerts" in html and 'href="/alerts?' not in html  # one page: no pager links
+    assert "3 of 3 alerts" in html and 'id="next-page"' not in html and "first page" not in html  # one page: no pager links
 
 
 def test_filters_and_the_next_page(viewer):
@@ -67,7 +67,8 @@ def test_an_alert_page_shows_its_events_and_deliveries(viewer):
     assert f'href="/alerts/{alert_id}"' in html
     page = viewer.get(f"/alerts/{alert_id}").get_data(as_text=True)
     assert "Events (newest 2 of 2)" in page and "link down #1" in page and 'href="/events?correlation_id=corr-1"' in page
-    assert "Deliveries to Moogsoft (newest 1 of 1)" in page and "0 (clear)" in page and '<span class="badge">flapping</span>' in page
+    assert "Deliveries to Moogsoft (newest 1 of 1)" in page and '<span class="sev sev-0">0 Clear</span>' in page
+    assert '<span class="badge">flapping</span>' in page
     missing = viewer.get("/alerts/999")
     assert missing.status_code == 404 and "no alert with id 999" in missing.get_data(as_text=True)
 

@@ -44,7 +44,7 @@ def test_the_list_shows_host_message_and_rule_and_the_actions_come_first(operato
     html = operator.get("/dead-letters?reason=shed").get_data(as_text=True)
     assert "<th>Host</th><th>Message</th><th>Rule</th>" in html
     assert "<td>edge-0</td>" in html and "<td>link down 0</td>" in html
-    assert html.index('id="bulk"') < html.index('<table class="rows">')        # actions at the top
+    assert html.index('id="bulk"') < html.index('<table class="rows"')        # actions at the top
     assert 'data-select-all="ids"' in html and 'name="ids" value=' in html and 'form="bulk"' in html
     assert 'id="bulk-purge" class="danger" data-confirm=' in html
     assert "all 1 matching the filter" in html

@@ -1,6 +1,8 @@
 """/api/v2/alerts: read scope lists (filtered, keyset pages) and shows one alert with its events and
 deliveries; bad filters 400 naming the field, unknown ids 404; answers match openapi.json."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from tests.support.alert_states import add_alert, audit_events
@@ -27,8 +29,17 @@ def test_list_filters_and_pages_with_a_cursor(api, reader):
     assert [a["hostname"] for a in api.get("/api/v2/alerts?rule_id=9", headers=reader).json["alerts"]] == ["core-1"]
 
 
+def test_since_lists_the_alerts_seen_in_the_last_so_long(api, reader):
+    now = datetime.now(UTC)
+    add_alert("seen-lately", last_seen=now - timedelta(minutes=30), changed_at=now)
+    add_alert("seen-yesterday", last_seen=now - timedelta(hours=26), changed_at=now)
+    hosts = {since: [a["hostname"] for a in api.get(f"/api/v2/alerts?since={since}", headers=reader).json["alerts"]]
+             for since in ("15m", "1h", "7d")}
+    assert hosts == {"15m": [], "1h": ["seen-lately"], "7d": ["seen-lately", "seen-yesterday"]}
+
+
 @pytest.mark.parametrize(("query", "field"), [("state=closed", "state"), ("rule_id=x", "rule_id"), ("limit=500", "limit"),
-                                              ("cursor=nope", "cursor"), ("host=a*b", "host")])
+                                              ("cursor=nope", "cursor"), ("host=a*b", "host"), ("since=2h", "since")])
 def test_bad_filters_are_400_naming_the_field(api, reader, query, field):
     response = api.get(f"/api/v2/alerts?{query}", headers=reader)
     check(api.get("/api/v2/openapi.json").json, response, "get", "/api/v2/alerts")

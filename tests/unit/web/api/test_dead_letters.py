@@ -1,5 +1,7 @@
 """/api/v2/dead-letters: read scope lists and shows, operator scope replays and purges, all audited."""
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from sqlalchemy import select
 
@@ -33,7 +35,19 @@ def test_list_filters_and_paginates(api, reader):
     assert alerts[0]["last_status"] == 400 and alerts[0]["reason"] == "moog_rejected"
 
 
-@pytest.mark.parametrize("query", ["reason=tired", "page=0", "limit=abc", "kind=thing"])
+def test_since_lists_and_selects_the_letters_that_failed_in_the_last_so_long(api, reader, operator):
+    ids, _ = letters(3)
+    with session_scope() as session:
+        session.get(DeadLetter, ids["e0"]).last_failed_at = datetime.now(UTC) - timedelta(days=2)
+    recent = api.get("/api/v2/dead-letters?since=24h&kind=event", headers=reader).json["dead_letters"]
+    assert sorted(item["ref_id"] for item in recent) == ["e1", "e2"]
+    purged = api.post("/api/v2/dead-letters/purge", json={"filter": {"kind": "event", "since": "24h"}, "reason": "old run"},
+                      headers=operator).json
+    assert purged == {"purged": 2}
+    assert [item["ref_id"] for item in api.get("/api/v2/dead-letters?kind=event", headers=reader).json["dead_letters"]] == ["e0"]
+
+
+@pytest.mark.parametrize("query", ["reason=tired", "page=0", "limit=abc", "kind=thing", "since=forever"])
 def test_bad_list_queries_are_400(api, reader, query):
     response = api.get(f"/api/v2/dead-letters?{query}", headers=reader)
     assert response.status_code == 400 and response.json["error"]
@@ -73,7 +87,8 @@ def test_replay_by_filter_and_by_ids_with_force_is_audited(api, operator, redis)
 
 
 @pytest.mark.parametrize("body", [{}, {"ids": []}, {"ids": ["x"]}, {"filter": {}}, {"filter": {"colour": "red"}},
-                                  {"filter": {"reason": "tired"}}, [1, 2], {"ids": [1], "reason": 5}])
+                                  {"filter": {"reason": "tired"}}, [1, 2], {"ids": [1], "reason": 5},
+                                  {"filter": {"since": 3600}}])
 def test_bad_replay_and_purge_requests_are_400(api, operator, body):
     for action in ("replay", "purge"):
         response = api.post(f"/api/v2/dead-letters/{action}", json=body, headers=operator)
