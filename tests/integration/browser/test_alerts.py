@@ -26,12 +26,12 @@ def web(redis, pg_url, tmp_path):
 
 def some_alerts() -> int:
     """A morning's alerts; returns the id of the flapping one, which has events and deliveries."""
-    add_alert("core-sw1.dc1", state="cleared", seen_minutes_ago=2, key="Te1/0/1", occurrences=3)
+    add_alert("core-sw1.dc1", state="cleared", seen_minutes_ago=2, key="Te1/0/1", occurrences=3, severity=3)
     flapping = add_alert("edge-rtr2.dc1", seen_minutes_ago=4, key="Gi0/2", occurrences=17, flapping=True)
     add_alert("edge-rtr1.dc1", seen_minutes_ago=1, key="Gi0/1", occurrences=5)
-    add_alert("ups-b.dc2", rule_id=12, seen_minutes_ago=30, key="battery", occurrences=1,
+    add_alert("ups-b.dc2", rule_id=12, seen_minutes_ago=30, key="battery", occurrences=1, severity=5,
               rule_name="UPS on battery", description="ups-b.dc2: UPS on battery power")
-    add_alert("fw1.dc2", state="cleared", rule_id=3, seen_minutes_ago=95, key="ha", rule_name="HA failover",
+    add_alert("fw1.dc2", state="cleared", rule_id=3, seen_minutes_ago=95, key="ha", rule_name="HA failover", severity=2,
               description="fw1.dc2: HA state changed to standby")
     audit_events(flapping, 6, hostname="edge-rtr2.dc1")
     signature = "mutt:rule:7:edge-rtr2.dc1:Gi0/2"
