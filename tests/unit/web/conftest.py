@@ -1,5 +1,5 @@
-"""Fixtures the web tests share: the app on PostgreSQL, and the app served over real HTTP with an
-ingest key."""
+"""Fixtures the web tests share: the app on PostgreSQL, the app served over real HTTP with an
+ingest key, and a client logged in as a viewer."""
 
 import threading
 
@@ -8,7 +8,7 @@ from werkzeug.serving import make_server
 
 from mutt_app.access import api_keys
 from mutt_app.storage.db import session_scope
-from tests.support.web import forget_keys, fresh_app
+from tests.support.web import forget_keys, fresh_app, login, make_user
 from web.ingest import endpoint
 
 
@@ -37,3 +37,11 @@ def key(app):
         _, secret = api_keys.create(session, "rsyslog dc1", ["ingest"], actor="test")
     forget_keys()
     return secret
+
+
+@pytest.fixture
+def viewer(client):
+    """The test client, logged in as a user with the viewer role (reads every page, changes nothing)."""
+    make_user("vera", "viewer")
+    login(client, "vera")
+    return client

@@ -10,7 +10,7 @@ import pytest
 from mutt_app.dead_letters import dlq
 from mutt_app.storage.db import session_scope
 from mutt_app.storage.models import EventAudit
-from tests.support.web import admin_key, login, make_user
+from tests.support.web import admin_key
 
 NOW = datetime.now(UTC)
 BAD = [("since=2h", "since must be one of 15m, 1h, 24h, 7d"),
@@ -61,13 +61,6 @@ def test_the_api_finds_events_by_each_filter(api):
     for query, message in BAD:
         response = api.get("/api/v2/audit-logs?" + query, headers=key)
         assert response.status_code == 400 and message in response.json["error"], (query, response.json)
-
-
-@pytest.fixture
-def viewer(client):
-    make_user("watcher", "viewer")
-    login(client, "watcher")
-    return client
 
 
 def test_the_events_page_filters_and_shows_times_for_the_browser(viewer):

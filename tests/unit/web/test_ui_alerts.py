@@ -4,18 +4,9 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from tests.support.alert_states import add_alert, audit_events
 from tests.support.alerts import insert_alerts
 from tests.support.web import login, make_user
-
-
-@pytest.fixture
-def viewer(client):
-    make_user("vera", "viewer")
-    login(client, "vera")
-    return client
 
 
 def rows(html: str) -> list[str]:

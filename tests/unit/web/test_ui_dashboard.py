@@ -5,18 +5,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from mutt_app.storage import redis_keys
 from tests.support.alerts import insert_alerts
-from tests.support.web import login, make_user
-
-
-@pytest.fixture
-def viewer(client):
-    make_user("vera", "viewer")
-    login(client, "vera")
-    return client
 
 
 def number(html: str, element_id: str) -> str:

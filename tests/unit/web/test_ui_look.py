@@ -43,10 +43,8 @@ def test_an_empty_list_says_what_it_means_and_what_to_do_next(operator, path):
     assert row and headline in row.group(1) and next_step in row.group(1), row.group(1) if row else html[-2000:]
 
 
-def test_a_viewer_is_not_told_to_do_what_only_an_operator_can(client):
-    make_user("vera", "viewer")
-    login(client, "vera")
-    html = client.get("/rules").get_data(as_text=True)
+def test_a_viewer_is_not_told_to_do_what_only_an_operator_can(viewer):
+    html = viewer.get("/rules").get_data(as_text=True)
     assert "An operator adds them here" in html and 'href="/rules/new"' not in html
 
 

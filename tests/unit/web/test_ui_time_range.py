@@ -12,14 +12,6 @@ from mutt_app.storage import db
 from mutt_app.storage.models import ConfigAudit, EventAudit
 from tests.support.alert_states import add_alert
 from tests.support.recovery import event_letter
-from tests.support.web import login, make_user
-
-
-@pytest.fixture
-def viewer(client):
-    make_user("vera", "viewer")
-    login(client, "vera")
-    return client
 
 
 def add_event(hostname: str, at: datetime) -> None:
