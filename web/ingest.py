@@ -133,7 +133,7 @@ class IngestEndpoint:
         try:
             return self._ingest_request(environ, source, cid)
         except RedisError as failure:
-            log.warning("ingest: Redis unavailable (%s)", type(failure).__name__)
+            log.warning("ingest: Redis unavailable (%s: %.200s)", type(failure).__name__, failure)
             return _error(cid, 503, "Service Unavailable - Redis error", "redis", BACKLOG_RETRY_AFTER)
         except Exception:  # noqa: BLE001 - never a 500: the sender retries a 503, the log has the rest
             log.exception("ingest: unexpected error")
