@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import secrets
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import overload
@@ -48,6 +49,16 @@ ENV_VARS: tuple[EnvVar, ...] = (
     EnvVar("REDIS_SENTINEL_PASSWORD", "",
            "Password of the Sentinels themselves (`requirepass` in sentinel.conf), when they have one; the password in REDIS_URL "
            "is the primary's."),
+    EnvVar("REDIS_TLS", "false",
+           "With a `sentinel://` REDIS_URL (or CELERY_BROKER_URL): reach the Sentinels and the primary they name over TLS, "
+           "verified against REDIS_TLS_CA_CERT (ADR 0017). A single Redis takes TLS from a `rediss://` URL instead."),
+    EnvVar("REDIS_TLS_CA_CERT", "",
+           "PEM file of the CA the Sentinels' and Redis servers' certificates are verified against; required with REDIS_TLS "
+           "(there is no unverified TLS). The certificates must name the addresses the Sentinels announce."),
+    EnvVar("REDIS_TLS_CERT", "",
+           "PEM client certificate MUTT presents to the Sentinels and Redis servers (`tls-auth-clients`), with REDIS_TLS_KEY; "
+           "both or neither."),
+    EnvVar("REDIS_TLS_KEY", "", "PEM private key of REDIS_TLS_CERT, not encrypted."),
     EnvVar("REDIS_TIMEOUT", "2",
            "Seconds MUTT waits for Redis to connect or answer one command (not the Celery broker's). Past it a web request answers 503 "
            "with Retry-After and a task retries; /health and /metrics use a quarter of it."),
@@ -262,6 +273,66 @@ class RedisSentinel:
     db: int
     password: str | None = field(default=None, repr=False)
     sentinel_password: str | None = field(default=None, repr=False)
+    tls: RedisTls | None = None
+
+
+@dataclass(frozen=True)
+class RedisTls:
+    """TLS to the Sentinels and the primary they name (REDIS_TLS): the CA their certificates are
+    verified against, and the certificate MUTT presents, if any."""
+
+    ca_cert: str
+    cert: str | None = None
+    key: str | None = None
+
+    def ssl_options(self) -> dict[str, object]:
+        """redis-py's ``ssl_*`` connection arguments; Celery's ``broker_use_ssl`` takes them as they are."""
+        options: dict[str, object] = {"ssl_cert_reqs": "required", "ssl_ca_certs": self.ca_cert}
+        if self.cert:
+            options.update(ssl_certfile=self.cert, ssl_keyfile=self.key)
+        return options
+
+    def client_options(self) -> dict[str, object]:
+        """The arguments that make a redis-py client (a Sentinel's or the primary's) connect over TLS."""
+        return {"ssl": True, **self.ssl_options()}
+
+
+TLS_FILES = ("REDIS_TLS_CA_CERT", "REDIS_TLS_CERT", "REDIS_TLS_KEY")
+
+
+def redis_tls() -> RedisTls | None:
+    """REDIS_TLS and its files, each checked readable as what it must be; None when TLS is off."""
+    files = {name: env(name).strip() for name in TLS_FILES}
+    if not flag("REDIS_TLS"):
+        for name, path in files.items():
+            if path:  # a half-made TLS setting must not leave Redis in plain text unnoticed
+                raise ConfigurationError(f"{name} is set but REDIS_TLS is false: set REDIS_TLS=true for TLS, or unset {name}")
+        return None
+    ca_cert, cert, key = files.values()
+    if not ca_cert:
+        raise ConfigurationError("REDIS_TLS_CA_CERT must name the PEM file of the CA that signed the Redis and Sentinel "
+                                 "certificates (REDIS_TLS is true)")
+    if bool(cert) != bool(key):
+        raise ConfigurationError("REDIS_TLS_CERT and REDIS_TLS_KEY: set both, or neither")
+    context = ssl.create_default_context()
+    try:
+        context.load_verify_locations(cafile=ca_cert)
+    except (OSError, ssl.SSLError) as error:
+        raise ConfigurationError(f"REDIS_TLS_CA_CERT: cannot load {ca_cert!r} as PEM certificates ({_reason(error)})") from None
+    if cert:
+        try:  # the password callback stops OpenSSL from prompting on the terminal for an encrypted key
+            context.load_cert_chain(cert, key, password=lambda: b"")
+        except (OSError, ssl.SSLError) as error:
+            raise ConfigurationError(f"REDIS_TLS_CERT/REDIS_TLS_KEY: cannot load {cert!r} and {key!r} as a PEM certificate "
+                                     f"and its unencrypted key ({_reason(error)})") from None
+    return RedisTls(ca_cert=ca_cert, cert=cert or None, key=key or None)
+
+
+def _reason(error: OSError) -> str:
+    """Why a TLS file could not be loaded, in words (OpenSSL's reason, or the system's)."""
+    if isinstance(error, ssl.SSLError):
+        return error.reason or str(error)
+    return error.strerror or str(error)
 
 
 def is_sentinel(url: str) -> bool:
@@ -285,7 +356,7 @@ def redis_sentinel(url: str, variable: str = "REDIS_URL") -> RedisSentinel | Non
             password = unquote(address.password) if address.password else None
             db = _sentinel_db(address.path, variable)
     return RedisSentinel(sentinels=tuple(sentinels), master=master, db=db, password=password,
-                         sentinel_password=env("REDIS_SENTINEL_PASSWORD") or None)
+                         sentinel_password=env("REDIS_SENTINEL_PASSWORD") or None, tls=redis_tls())
 
 
 def _sentinel_address(part: str, variable: str) -> SplitResult:
@@ -311,17 +382,30 @@ def _sentinel_db(path: str, variable: str) -> int:
 
 def broker_sentinel_options() -> dict[str, object]:
     """The broker's transport options that a ``sentinel://`` broker URL needs (none for another):
-    the primary's name and the Sentinels' password; from the environment alone, like
-    :func:`broker_url`."""
+    the primary's name, the Sentinels' password and TLS to them; from the environment alone, like
+    :func:`broker_url`. (TLS to the primary is :func:`broker_use_ssl`.)"""
     if not is_sentinel(broker_url()):
         return {}
     master = env("REDIS_SENTINEL_MASTER").strip()
     if not master:
         raise ConfigurationError("REDIS_SENTINEL_MASTER must name the primary the Sentinels watch (the broker is sentinel://)")
     options: dict[str, object] = {"master_name": master}
-    if env("REDIS_SENTINEL_PASSWORD"):
-        options["sentinel_kwargs"] = {"password": env("REDIS_SENTINEL_PASSWORD")}
+    tls = redis_tls()
+    sentinel_kwargs = {
+        **({"password": env("REDIS_SENTINEL_PASSWORD")} if env("REDIS_SENTINEL_PASSWORD") else {}),
+        **(tls.client_options() if tls else {}),
+    }
+    if sentinel_kwargs:
+        options["sentinel_kwargs"] = sentinel_kwargs
     return options
+
+
+def broker_use_ssl() -> dict[str, object] | bool:
+    """Celery's ``broker_use_ssl`` for a ``sentinel://`` broker with REDIS_TLS: kombu connects to
+    the primary the Sentinels name over TLS with these; False for any other broker (a ``rediss://``
+    or ``amqps://`` URL carries its own)."""
+    tls = redis_tls() if is_sentinel(broker_url()) else None
+    return tls.ssl_options() if tls else False
 
 
 def broker_url_for(redis_url: str) -> str:
@@ -404,6 +488,9 @@ def load() -> Settings:
         redis_sentinel(broker_url(), "CELERY_BROKER_URL")  # a sentinel:// broker needs REDIS_SENTINEL_MASTER too
     if env("REDIS_SENTINEL_MASTER").strip() and not (sentinel or is_sentinel(broker_url())):
         raise ConfigurationError("REDIS_SENTINEL_MASTER is set but neither REDIS_URL nor CELERY_BROKER_URL is a sentinel:// URL")
+    if redis_tls() and not (sentinel or is_sentinel(broker_url())):
+        raise ConfigurationError("REDIS_TLS is for sentinel:// URLs and neither REDIS_URL nor CELERY_BROKER_URL is one: "
+                                 "a single Redis takes TLS from a rediss:// URL")
     return Settings(
         home=home,
         environment=environment,

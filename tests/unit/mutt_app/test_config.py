@@ -209,3 +209,79 @@ def test_a_worker_refuses_a_sentinel_broker_without_the_primary_s_name_before_it
     result = run_optimised(["-m", "mutt_app.cli", "worker"], tmp_path, REDIS_URL="sentinel://127.0.0.1:1")
     assert result.returncode == 1
     assert result.stderr.startswith("Error: REDIS_SENTINEL_MASTER must name the primary") and result.stderr.count("\n") == 1, result.stderr
+
+
+@pytest.fixture
+def certificates(tmp_path):
+    from tests.support.tls import make_certificates
+
+    return make_certificates(tmp_path / "certificates")
+
+
+def tls_settings(certificates, **changes: str) -> dict[str, str]:
+    return {"REDIS_URL": SENTINELS, "REDIS_SENTINEL_MASTER": "mutt", "REDIS_TLS": "true",
+            "REDIS_TLS_CA_CERT": str(certificates.ca), "REDIS_TLS_CERT": str(certificates.client_cert),
+            "REDIS_TLS_KEY": str(certificates.client_key), **changes}
+
+
+def test_redis_tls_reaches_the_sentinels_and_the_primary_with_the_ca_and_client_certificate(certificates, monkeypatch, tmp_path):
+    monkeypatch.setenv("MUTT_HOME", str(tmp_path))
+    for name, value in tls_settings(certificates, REDIS_SENTINEL_PASSWORD="watchers").items():
+        monkeypatch.setenv(name, value)
+    tls = config.load().redis_sentinel.tls
+    assert tls == config.RedisTls(ca_cert=str(certificates.ca), cert=str(certificates.client_cert), key=str(certificates.client_key))
+    ssl_options = {"ssl_cert_reqs": "required", "ssl_ca_certs": str(certificates.ca),
+                   "ssl_certfile": str(certificates.client_cert), "ssl_keyfile": str(certificates.client_key)}
+    assert config.broker_use_ssl() == ssl_options  # the primary, through kombu
+    assert config.broker_sentinel_options() == {
+        "master_name": "mutt", "sentinel_kwargs": {"password": "watchers", "ssl": True, **ssl_options}}  # the Sentinels
+
+    monkeypatch.delenv("REDIS_TLS_CERT")
+    monkeypatch.delenv("REDIS_TLS_KEY")
+    assert config.load().redis_sentinel.tls.ssl_options() == {"ssl_cert_reqs": "required", "ssl_ca_certs": str(certificates.ca)}
+
+
+def test_redis_tls_leaves_a_broker_that_is_not_sentinel_alone(certificates, monkeypatch, tmp_path):
+    monkeypatch.setenv("MUTT_HOME", str(tmp_path))
+    for name, value in tls_settings(certificates, CELERY_BROKER_URL="amqp://guest:guest@localhost:5672//").items():
+        monkeypatch.setenv(name, value)
+    assert config.load().redis_sentinel.tls is not None
+    assert config.broker_use_ssl() is False and config.broker_sentinel_options() == {}
+    monkeypatch.setenv("REDIS_TLS", "false")
+    for name in config.TLS_FILES:
+        monkeypatch.delenv(name)
+    assert config.load().redis_sentinel.tls is None and config.broker_use_ssl() is False
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"REDIS_TLS": "maybe"}, "REDIS_TLS='maybe' is neither true nor false"),
+    ({"REDIS_TLS_CA_CERT": ""}, "REDIS_TLS_CA_CERT must name the PEM file of the CA"),
+    ({"REDIS_TLS_CA_CERT": "{missing}"}, "REDIS_TLS_CA_CERT: cannot load '{missing}' as PEM certificates (No such file or directory)"),
+    ({"REDIS_TLS_CA_CERT": "{not_pem}"}, "REDIS_TLS_CA_CERT: cannot load '{not_pem}' as PEM certificates"),
+    ({"REDIS_TLS_KEY": ""}, "REDIS_TLS_CERT and REDIS_TLS_KEY: set both, or neither"),
+    ({"REDIS_TLS_CERT": ""}, "REDIS_TLS_CERT and REDIS_TLS_KEY: set both, or neither"),
+    ({"REDIS_TLS_KEY": "{not_pem}"}, "REDIS_TLS_CERT/REDIS_TLS_KEY: cannot load"),
+    ({"REDIS_TLS_KEY": "{ca_key}"}, "REDIS_TLS_CERT/REDIS_TLS_KEY: cannot load"),  # another certificate's key
+    ({"REDIS_TLS": "false"}, "REDIS_TLS_CA_CERT is set but REDIS_TLS is false"),
+    ({"REDIS_URL": "redis://10.0.0.1:6379/0", "REDIS_SENTINEL_MASTER": ""}, "REDIS_TLS is for sentinel:// URLs"),
+], ids=["not-a-flag", "no-ca", "missing-ca", "ca-not-pem", "cert-without-key", "key-without-cert", "key-not-pem",
+        "key-of-another-cert", "files-without-tls", "tls-without-sentinel"])
+def test_a_redis_tls_setting_mutt_cannot_run_with_is_refused_naming_the_variable(changes, message, certificates, monkeypatch, tmp_path):
+    not_pem = tmp_path / "not.pem"
+    not_pem.write_text("SECRET-MATERIAL\n")
+    paths = {"missing": str(tmp_path / "missing.pem"), "not_pem": str(not_pem), "ca_key": str(certificates.ca.with_suffix(".key"))}
+    monkeypatch.setenv("MUTT_HOME", str(tmp_path))
+    for name, value in tls_settings(certificates, **{name: value.format(**paths) for name, value in changes.items()}).items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(config.ConfigurationError) as raised:
+        config.load()
+    assert str(raised.value).startswith(message.format(**paths)), str(raised.value)
+    assert "SECRET-MATERIAL" not in str(raised.value)
+
+
+def test_a_worker_refuses_redis_tls_without_a_ca_in_one_line_before_it_starts(tmp_path):
+    result = run_optimised(["-m", "mutt_app.cli", "worker"], tmp_path, REDIS_URL="sentinel://127.0.0.1:1",
+                           REDIS_SENTINEL_MASTER="mutt", REDIS_TLS="true")
+    assert result.returncode == 1
+    assert result.stderr == "Error: REDIS_TLS_CA_CERT must name the PEM file of the CA that signed the Redis and Sentinel " \
+                            "certificates (REDIS_TLS is true)\n", result.stderr
