@@ -10,6 +10,9 @@ a worker's or beat's ``worker_init``/``beat_init``), raises the
 :class:`mutt_app.config.ConfigurationError` that names it, and every combination MUTT cannot run with.
 """
 
+from collections.abc import Callable
+from typing import Any
+
 from kombu import Queue
 
 from mutt_app import config
@@ -32,12 +35,13 @@ def _number(name: str, kind: type = int):
         return kind(config.declared_default(name))
 
 
-def _sentinel_options() -> dict:
+def _broker_option(read: Callable[[], Any], instead: Any) -> Any:
+    """``read()``, or ``instead`` and the problem kept for :func:`check`."""
     try:
-        return config.broker_sentinel_options()
+        return read()
     except config.ConfigurationError as error:
         _problems.append(str(error))
-        return {}
+        return instead
 
 
 def _flag(name: str) -> bool:
@@ -59,7 +63,7 @@ def check() -> None:
     """Raise the :class:`mutt_app.config.ConfigurationError` that names each setting below MUTT
     cannot run with (values that are not numbers first, then combinations)."""
     if _problems:
-        raise config.ConfigurationError("; ".join(_problems))
+        raise config.ConfigurationError("; ".join(dict.fromkeys(_problems)))  # a TLS problem is found by two broker options
 
 
 _visibility_timeout = _number("CELERY_VISIBILITY_TIMEOUT")
@@ -72,8 +76,9 @@ broker_transport_options = {
     "socket_timeout": 10,
     "socket_connect_timeout": 5,
     "health_check_interval": 30,
-    **_sentinel_options(),  # a sentinel:// broker: the primary's name, the Sentinels' password (ADR 0017)
+    **_broker_option(config.broker_sentinel_options, {}),  # sentinel://: the primary's name, the Sentinels' password, TLS
 }
+broker_use_ssl = _broker_option(config.broker_use_ssl, False)  # a sentinel:// broker with REDIS_TLS: TLS to the primary the Sentinels name
 
 task_serializer = "json"
 accept_content = ["json"]

@@ -52,7 +52,8 @@ def connect(url: str, seconds: float) -> redis.Redis:
 
     A ``sentinel://`` URL gives a client of the primary the Sentinels name (ADR 0017): each new
     connection asks them where it is, and a connection to a primary that died or was demoted
-    fails (redis.ConnectionError, so 503 and retry) and is made again to the new one.
+    fails (redis.ConnectionError, so 503 and retry) and is made again to the new one. With
+    REDIS_TLS the Sentinels and the primary are both reached over verified TLS.
     """
     options = dict(
         decode_responses=True, socket_timeout=seconds, socket_connect_timeout=seconds,
@@ -61,10 +62,14 @@ def connect(url: str, seconds: float) -> redis.Redis:
     sentinel = _sentinel_of(url)
     if sentinel is None:
         return redis.Redis.from_url(url, **options)
+    tls = sentinel.tls.client_options() if sentinel.tls else {}
+    # a Sentinel that fails is tried again once, at once, like the primary, then the next is asked:
+    # redis-py's default backs off for seconds per Sentinel (a refused TLS handshake cost 25 s)
     sentinels = Sentinel(list(sentinel.sentinels), sentinel_kwargs={
-        "socket_timeout": seconds, "socket_connect_timeout": seconds, "password": sentinel.sentinel_password,
+        "socket_timeout": seconds, "socket_connect_timeout": seconds, "retry": options["retry"],
+        "password": sentinel.sentinel_password, **tls,
     })
-    return sentinels.master_for(sentinel.master, db=sentinel.db, password=sentinel.password, **options)
+    return sentinels.master_for(sentinel.master, db=sentinel.db, password=sentinel.password, **tls, **options)
 
 
 def _sentinel_of(url: str) -> config.RedisSentinel | None:
