@@ -4,6 +4,7 @@ succeeds went over verified TLS, to the Sentinels and to the primary they name."
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from redis.sentinel import MasterNotFoundError
 
 from mutt_app import config
 from mutt_app.storage import redis_client
-from tests.support.processes import mutt_env, start_worker
+from tests.support.processes import mutt, mutt_env, start_worker
 from tests.support.sentinel import MASTER, SentinelSet
 from tests.support.tls import Certificates, make_certificates
 
@@ -103,28 +104,32 @@ def test_the_celery_broker_sends_and_receives_over_tls_with_mutt_s_celery_settin
     assert result.stdout.split() == ["TLS", "sentinel", "True"], result.stdout
 
 
-WORKER_AND_FLOWER_OVER_TLS = """
+FLOWER_QUEUE_LENGTHS = """
 import asyncio
 from flower.utils.broker import Broker
 from mutt_app.celery_app import app
-answers = app.control.ping(timeout=10)
-with app.connection() as connection:  # Flower's view: the first Sentinel's URI, the app's broker options
+with app.connection() as connection:  # as Flower's views do: the first Sentinel's URI and the app's broker options
     uri = connection.as_uri(include_password=True)
 queues = asyncio.run(Broker(uri, broker_options=app.conf.broker_transport_options,
                             broker_use_ssl=app.conf.broker_use_ssl).queues(["alerts"]))
-print(len(answers), [queue["name"] for queue in queues])
+print(*[(queue["name"], queue["messages"]) for queue in queues])
 """
 
 
-def test_a_worker_consumes_and_answers_and_flower_counts_its_queues_over_tls(tls_sentinels, certificates, tmp_path):
+def test_a_worker_the_cli_and_flower_reach_redis_over_tls(tls_sentinels, certificates, tmp_path):
     env = mutt_env(tls_sentinels.url, f"sqlite:///{tmp_path / 'mutt.db'}", tmp_path / "home",
                    **tls_settings(tls_sentinels, certificates))
+    subprocess.run(mutt("db", "upgrade"), env=env, check=True, capture_output=True, timeout=120)
     worker = start_worker(env, tmp_path, concurrency=1)  # ready: its consumer reached the primary
     try:
-        result = subprocess.run([sys.executable, "-c", WORKER_AND_FLOWER_OVER_TLS], capture_output=True, text=True,
-                                timeout=60, env=env)
-        assert result.returncode == 0, result.stderr
-        assert result.stdout.split() == ["1", "['alerts']"], result.stdout  # the worker's pong; Flower's queue lengths
+        status = subprocess.run(mutt("status", "--json"), capture_output=True, text=True, timeout=60, env=env)
+        assert status.returncode == 0, status.stdout + status.stderr  # no problem: Redis read, the worker answered
+        report = json.loads(status.stdout)
+        assert len(report["workers"]) == 1 and report["breaker"]["state"] == "closed", report
+
+        flower = subprocess.run([sys.executable, "-c", FLOWER_QUEUE_LENGTHS], capture_output=True, text=True, timeout=60, env=env)
+        assert flower.returncode == 0, flower.stderr
+        assert flower.stdout.strip() == "('alerts', 0)", flower.stdout
     finally:
         assert worker.stop() == 0, worker.log()[-3000:]
 
