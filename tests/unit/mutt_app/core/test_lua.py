@@ -14,7 +14,7 @@ from tests.support.sentinel import SentinelSet, sentinel_set  # noqa: F401 - the
 
 def test_a_script_on_a_connection_kept_to_a_replica_raises_read_only_and_the_next_call_connects_anew(
         sentinel_set: SentinelSet):  # noqa: F811 - the fixture imported above
-    primary = SentinelSet.client(sentinel_set.primary_port)
+    primary = sentinel_set.client(sentinel_set.primary_port)
     primary.rpush("mutt:test:rejected", json.dumps({"id": "a"}))
     assert primary.wait(1, 5000) == 1
     kept = redis_client.for_this_thread(redis.Redis(port=sentinel_set.replica_port))  # one connection, kept open
@@ -23,5 +23,5 @@ def test_a_script_on_a_connection_kept_to_a_replica_raises_read_only_and_the_nex
         trim(keys=["mutt:test:rejected"], args=["a"])
     assert not kept.connection.is_connected, "the connection to the replica is dropped"
 
-    SentinelSet.client(sentinel_set.replica_port).replicaof("NO", "ONE")  # now a primary, as after a failover
+    sentinel_set.client(sentinel_set.replica_port).replicaof("NO", "ONE")  # now a primary, as after a failover
     assert trim(keys=["mutt:test:rejected"], args=["a"]) == 1
