@@ -488,7 +488,7 @@ def load() -> Settings:
         redis_sentinel(broker_url(), "CELERY_BROKER_URL")  # a sentinel:// broker needs REDIS_SENTINEL_MASTER too
     if env("REDIS_SENTINEL_MASTER").strip() and not (sentinel or is_sentinel(broker_url())):
         raise ConfigurationError("REDIS_SENTINEL_MASTER is set but neither REDIS_URL nor CELERY_BROKER_URL is a sentinel:// URL")
-    if redis_tls() and not (sentinel or is_sentinel(broker_url())):
+    if not (sentinel or is_sentinel(broker_url())) and redis_tls():  # a sentinel URL checked REDIS_TLS already
         raise ConfigurationError("REDIS_TLS is for sentinel:// URLs and neither REDIS_URL nor CELERY_BROKER_URL is one: "
                                  "a single Redis takes TLS from a rediss:// URL")
     return Settings(

@@ -560,7 +560,7 @@ SKIPS_SHOWN = 5  # skipped letters named in the message after a bulk replay
 
 
 def _dead_letters_page(args: dict, *, form: BulkForm | None = None, status: int = 200):
-    """The list: filtered by kind, reason, state; host, message and rule from each payload; the
+    """The list: filtered by kind, reason, state, since; host, message and rule from each payload; the
     bulk form (``form``: what the operator typed, kept when a request was refused)."""
     try:
         page_number = params.whole_number(args.get("page"), "page", default=1, minimum=1, maximum=params.MAX_INT32)
@@ -572,7 +572,7 @@ def _dead_letters_page(args: dict, *, form: BulkForm | None = None, status: int 
         flash(str(error), "error")
         rows, page = [], dlq.Page([], 1, 50, 0)
     args = {k: v for k, v in args.items() if k != "page"}
-    filtered = any(args.get(name) for name in ("kind", "reason", "state", "since"))
+    filtered = any(args.get(name) for name in dlq.FILTER_FIELDS)
     return render_template("ui/dead_letters.html", rows=rows, page=queries.Page(page.page, page.limit, page.total),
                            args=args, reasons=dlq.REASONS, form=form or BulkForm(), filtered=filtered,
                            page_number=page.page), status
@@ -615,8 +615,7 @@ def bulk_dead_letters():
     refusal = None
     with session_scope() as session:
         try:
-            where = (dlq.Filter(listed.get("kind"), listed.get("reason"), listed.get("state"), listed.get("since"))
-                     if scope == "matching" else None)
+            where = dlq.Filter(**{name: listed.get(name) for name in dlq.FILTER_FIELDS}) if scope == "matching" else None
             chosen = dlq.selected_ids(session, ids if scope == "selected" else None, where)
         except dlq.DeadLetterError as error:
             chosen, refusal = [], f"Not done: {error}."

@@ -6,7 +6,7 @@ processed; ``ref_id`` is the id), so an operator sees "dead letter 12" where the
 "forwarded".
 
 Batched: a page of rows costs two queries (its outbox rows, its dead letters) whatever its size.
-Read only; the event-audit API and page call ``for_rows``.
+Read only; the event-audit API and page, and an alert's page, call ``attach``.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
@@ -141,6 +141,9 @@ class Filter:
         return found
 
 
+FILTER_FIELDS = tuple(field.name for field in fields(Filter))  # what a bulk request's filter may name
+
+
 @dataclass(frozen=True)
 class Page:
     items: list[DeadLetter]
@@ -193,7 +196,7 @@ def selected_ids(session: Session, ids: Iterable[int] | None = None, where: Filt
     if ids and filtered:
         raise DeadLetterError("give ids or a filter, not both")
     if not ids and not filtered:
-        raise DeadLetterError("name the dead letters: ids, or a filter of at least one of kind, reason, state")
+        raise DeadLetterError(f"name the dead letters: ids, or a filter of at least one of {', '.join(FILTER_FIELDS)}")
     if not ids:
         assert where is not None
         ids = matching_ids(session, where, limit=limit + 1 if limit is not None else None)

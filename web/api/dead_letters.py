@@ -58,9 +58,9 @@ def _selection(session, body: dict) -> list[int]:
             raise dlq.DeadLetterError(f"at most {MAX_IDS} dead letters at once; narrow the filter")
         return dlq.selected_ids(session, [params.record_id(i, "ids[]") for i in ids], limit=MAX_IDS)
     if isinstance(body.get("filter"), dict):
-        unknown = set(body["filter"]) - {"kind", "reason", "state", "since"}
+        unknown = set(body["filter"]) - set(dlq.FILTER_FIELDS)
         if unknown:
-            raise dlq.DeadLetterError(f"unknown filter field(s) {', '.join(sorted(unknown))}; use kind, reason, state, since")
+            raise dlq.DeadLetterError(f"unknown filter field(s) {', '.join(sorted(unknown))}; use {', '.join(dlq.FILTER_FIELDS)}")
         return dlq.selected_ids(session, where=dlq.Filter(**body["filter"]), limit=MAX_IDS)
     raise dlq.DeadLetterError('name the dead letters: {"ids": [...]} or {"filter": {"reason": ...}}')
 

@@ -192,14 +192,7 @@ function sortKey(cell) {
   return time !== null ? time.getAttribute("datetime") : cell.textContent.trim();
 }
 function dataRows(table) {
-  var head = table.rows[0];
-  var rows = [];
-  for (var i = 1; i < table.rows.length; i++) {
-    if (table.rows[i].parentNode === head.parentNode || head.parentNode.tagName === "THEAD") {
-      rows.push(table.rows[i]);
-    }
-  }
-  return rows;
+  return Array.prototype.slice.call(table.rows, 1);  // the first row holds the headings
 }
 function sortTable(table, heading) {
   var descending = heading.getAttribute("aria-sort") === "ascending";
@@ -224,7 +217,7 @@ document.addEventListener("DOMContentLoaded", function () {
   for (var i = 0; i < tables.length; i++) {
     var table = tables[i];
     var rows = dataRows(table);
-    if (table.rows.length === 0 || rows.length < 2) {
+    if (rows.length < 2) {
       continue;
     }
     var headings = table.rows[0].cells;
