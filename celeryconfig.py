@@ -73,8 +73,7 @@ broker_url = config.broker_url()
 broker_connection_retry_on_startup = True
 broker_transport_options = {
     "visibility_timeout": _visibility_timeout,
-    "socket_timeout": 10,
-    "socket_connect_timeout": 5,
+    **config.BROKER_SOCKET_TIMEOUTS,
     "health_check_interval": 30,
     **_broker_option(config.broker_sentinel_options, {}),  # sentinel://: the primary's name, the Sentinels' password, TLS
 }

@@ -380,6 +380,9 @@ def _sentinel_db(path: str, variable: str) -> int:
     return int(number)
 
 
+BROKER_SOCKET_TIMEOUTS = {"socket_timeout": 10, "socket_connect_timeout": 5}  # seconds: the broker's Redis and Sentinels
+
+
 def broker_sentinel_options() -> dict[str, object]:
     """The broker's transport options that a ``sentinel://`` broker URL needs (none for another):
     the primary's name, the Sentinels' password and TLS to them; from the environment alone, like
@@ -395,8 +398,8 @@ def broker_sentinel_options() -> dict[str, object]:
         **({"password": env("REDIS_SENTINEL_PASSWORD")} if env("REDIS_SENTINEL_PASSWORD") else {}),
         **(tls.client_options() if tls else {}),
     }
-    if sentinel_kwargs:
-        options["sentinel_kwargs"] = sentinel_kwargs
+    if sentinel_kwargs:  # given, they replace the socket timeouts redis-py would copy: a hung Sentinel must not hang the broker
+        options["sentinel_kwargs"] = {**BROKER_SOCKET_TIMEOUTS, **sentinel_kwargs}
     return options
 
 

@@ -178,7 +178,8 @@ def test_the_broker_follows_a_sentinel_redis_url_with_the_primary_s_name(monkeyp
     monkeypatch.setenv("REDIS_SENTINEL_MASTER", "mutt")
     monkeypatch.setenv("REDIS_SENTINEL_PASSWORD", "watchers")
     assert config.broker_url() == SENTINELS
-    assert config.broker_sentinel_options() == {"master_name": "mutt", "sentinel_kwargs": {"password": "watchers"}}
+    assert config.broker_sentinel_options() == {"master_name": "mutt", "sentinel_kwargs": {
+        "password": "watchers", "socket_timeout": 10, "socket_connect_timeout": 5}}  # a hung Sentinel times out
     monkeypatch.setenv("REDIS_URL", "redis://10.0.0.1:6379/0")
     monkeypatch.delenv("REDIS_SENTINEL_MASTER")
     assert config.broker_sentinel_options() == {} and config.load().redis_sentinel is None
@@ -234,7 +235,8 @@ def test_redis_tls_reaches_the_sentinels_and_the_primary_with_the_ca_and_client_
                    "ssl_certfile": str(certificates.client_cert), "ssl_keyfile": str(certificates.client_key)}
     assert config.broker_use_ssl() == ssl_options  # the primary, through kombu
     assert config.broker_sentinel_options() == {
-        "master_name": "mutt", "sentinel_kwargs": {"password": "watchers", "ssl": True, **ssl_options}}  # the Sentinels
+        "master_name": "mutt", "sentinel_kwargs": {"password": "watchers", "ssl": True, **ssl_options,
+                                                   **config.BROKER_SOCKET_TIMEOUTS}}  # the Sentinels
 
     monkeypatch.delenv("REDIS_TLS_CERT")
     monkeypatch.delenv("REDIS_TLS_KEY")
