@@ -19,7 +19,7 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
 from sqlalchemy.orm import Session
@@ -49,7 +49,8 @@ def store(session: Session, outcome: Outcome, *, attempts: int,
     """Apply the batch's signals to their alerts and write everything in ``session``, in bulk.
     Returns the outcome as written: ``alerts`` are the outbox rows to hand to the forwarder.
     Idempotent: events stored already (a redelivered batch) are left alone."""
-    signals, alerts, verdicts = _apply(session, outcome.signals, settings)
+    received = {row["event_id"]: row["received_at"] for row in outcome.audit_rows}
+    signals, alerts, verdicts = _apply(session, outcome.signals, received, settings)
     audit_rows = [_audited(row, verdicts.get(row["event_id"])) for row in outcome.audit_rows]
     insert_columns_ignoring_duplicates(session, AUDIT, audit_rows)   # one statement for the batch's rows
     insert_ignoring_duplicates(session, Alert.__table__, alerts)
@@ -59,14 +60,16 @@ def store(session: Session, outcome: Outcome, *, attempts: int,
                    failed=outcome.failed)
 
 
-def _not_stored_yet(session: Session, signals: list[Signal]) -> list[Signal]:
+def _not_stored_yet(session: Session, signals: list[Signal], received: dict[str, datetime]) -> list[Signal]:
     """The signals whose event has no audit row yet (checked in this transaction, under the
     alert-state locks, so a batch run twice at once applies once; a meta-alert has no audit row
-    and is always applied)."""
-    ids = [signal.alert["id"] for signal in signals if signal.audited]
-    if not ids:
+    and is always applied). Looked up by the audit's whole key, (event id, time received): by the
+    id alone PostgreSQL cannot tell the partition and, with no statistics yet on a month's new
+    partition, reads all of it."""
+    keys = [(signal.alert["id"], received[signal.alert["id"]]) for signal in signals if signal.audited]
+    if not keys:
         return signals
-    stored = set(session.scalars(select(EventAudit.event_id).where(EventAudit.event_id.in_(ids))))
+    stored = set(session.scalars(select(EventAudit.event_id).where(tuple_(EventAudit.event_id, EventAudit.received_at).in_(keys))))
     return [signal for signal in signals if not (signal.audited and signal.alert["id"] in stored)]
 
 
@@ -81,7 +84,7 @@ def _audited(row: dict[str, Any], verdict: tuple[int | None, str] | None) -> dic
     return {**row, "alert_id": alert_id}
 
 
-def _apply(session: Session, signals: list[Signal], settings: alert_state.Settings
+def _apply(session: Session, signals: list[Signal], received: dict[str, datetime], settings: alert_state.Settings
            ) -> tuple[list[Signal], list[dict[str, Any]], dict[str, tuple[int | None, str]]]:
     """Lock the signals' alerts, drop the signals stored already, run each signature's signals
     through its alert's state machine in event-time order, and write the states. Returns the
@@ -89,7 +92,7 @@ def _apply(session: Session, signals: list[Signal], settings: alert_state.Settin
     if not signals:
         return [], [], {}
     rows = _lock(session, {signal.alert["signature"]: signal for signal in reversed(signals)})
-    signals = _not_stored_yet(session, signals)
+    signals = _not_stored_yet(session, signals, received)
     by_signature: dict[str, list[Signal]] = {signature: [] for signature in rows}
     for signal in signals:
         by_signature[signal.alert["signature"]].append(signal)
