@@ -19,8 +19,7 @@ from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, func, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Table, delete, func, select, tuple_
 from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
 from sqlalchemy.orm import Session
 
@@ -28,7 +27,7 @@ from mutt_app.alerting import alert_state
 from mutt_app.alerting.decide import UNHANDLED, Outcome, Signal, as_dead_letter, event_ref
 from mutt_app.core import metrics
 from mutt_app.dead_letters import dlq
-from mutt_app.storage.db import insert_columns_ignoring_duplicates, insert_ignoring_duplicates
+from mutt_app.storage.db import insert_columns_ignoring_duplicates, insert_ignoring_duplicates, lock_or_insert, update_by_key
 from mutt_app.storage.models import Alert, AlertState, EventAudit
 
 STATES = cast(Table, AlertState.__table__)
@@ -120,25 +119,17 @@ def _apply(session: Session, signals: list[Signal], received: dict[str, datetime
             changes.append(_columns(row, current, latest))
     if placeholders:
         session.execute(delete(STATES).where(STATES.c.id.in_(placeholders)))
-    if changes:
-        session.execute(update(STATES).where(STATES.c.id == bindparam("_id")), changes)
+    update_by_key(session, STATES, changes)
     return signals, alerts, verdicts
 
 
 def _lock(session: Session, first: dict[str, Signal]) -> dict[str, dict[str, Any]]:
-    """The alert-state rows of these signatures, locked for this transaction: an upsert in signature
-    order takes the row locks in that order (concurrent batches queue, never deadlock), creating a
-    placeholder (occurrences 0) for a signature that has none. On SQLite the write serialises."""
+    """The alert-state rows of these signatures, locked for this transaction in signature order
+    (concurrent batches queue, never deadlock), creating a placeholder (occurrences 0) for a
+    signature that has none."""
     now = datetime.now(UTC)
-    values = [_placeholder(signature, first[signature], now) for signature in sorted(first)]
-    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    statement = module.insert(STATES)
-    statement = statement.on_conflict_do_update(index_elements=[STATES.c.signature],
-                                                set_={"signature": statement.excluded.signature})
-    # executemany with RETURNING: SQLAlchemy sends it as multi-row VALUES in the parameters' order
-    # ("insertmanyvalues"), from one cached compiled statement whatever the batch's size
-    result = session.execute(statement.returning(*STATES.c, sort_by_parameter_order=True), values)
-    return {row.signature: row._asdict() for row in result}
+    values = [_placeholder(signature, signal, now) for signature, signal in first.items()]
+    return {row["signature"]: row for row in lock_or_insert(session, STATES, values, key="signature")}
 
 
 def _placeholder(signature: str, signal: Signal, now: datetime) -> dict[str, Any]:
@@ -170,9 +161,9 @@ def _state(row: dict[str, Any]) -> alert_state.State | None:
 
 
 def _columns(row: dict[str, Any], state: alert_state.State, latest: Signal | None) -> dict[str, Any]:
-    """The update of one alert-state row (``_id`` its id); the latest problem event names it."""
+    """The update of one alert-state row (``id`` names it); the latest problem event names it."""
     columns = {
-        "_id": row["id"], "state": state.state, "flapping": state.flapping, "flapping_since": state.flapping_since,
+        "id": row["id"], "state": state.state, "flapping": state.flapping, "flapping_since": state.flapping_since,
         "occurrences": state.occurrences, "first_seen": state.first_seen, "last_seen": state.last_seen,
         "last_event_time": state.last_event_time, "changed_at": state.changed_at,
         "transitions": [moment.isoformat() for moment in state.transitions], "last_sent_at": state.last_sent_at,
@@ -214,7 +205,7 @@ def settle_flapping(session: Session, now: datetime, settings: alert_state.Setti
         changes.append(_columns(row, step.state, None))
         alerts.append(_outbox_row(_settled_signal(row, now, lease_seconds), step.send, step.state, row["id"], settings))
     if changes:
-        session.execute(update(STATES).where(STATES.c.id == bindparam("_id")), changes)
+        update_by_key(session, STATES, changes)
         insert_ignoring_duplicates(session, Alert.__table__, alerts)
     return alerts
 

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine, Result, Table, create_engine, event
+from sqlalchemy import CursorResult, Engine, Result, Table, bindparam, create_engine, event, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -119,34 +119,72 @@ def insert_columns_ignoring_duplicates(session: Session, table: Table, rows: lis
     column>) ON CONFLICT DO NOTHING``. An executemany runs the INSERT once per row, and on a
     partitioned table each run sets up the routing to its partition and the conflict check
     anew: for the event audit that cost PostgreSQL more than the row itself (docs/performance.md,
-    "Every event audited"). The arrays go in binary form: as text, psycopg quotes every element
-    in Python, and for JSON documents that cost 5x the rest of the write. Elsewhere (SQLite) it is
-    ``insert_ignoring_duplicates``."""
+    "Every event audited"). Elsewhere (SQLite) it is ``insert_ignoring_duplicates``."""
     if not rows:
         return
-    dialect = session.get_bind().dialect
-    if dialect.name != "postgresql":
+    if session.get_bind().dialect.name != "postgresql":
         insert_ignoring_duplicates(session, table, rows)
         return
+    names = tuple(column.name for column in table.columns)
+    statement = f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM {_unnest(table, names)} ON CONFLICT DO NOTHING"
+    session.connection().exec_driver_sql(statement, _arrays(session, table, names, rows))
+
+
+def lock_or_insert(session: Session, table: Table, rows: list[dict], key: str) -> list[dict[str, Any]]:
+    """The rows of ``table`` whose unique column ``key`` has the values of ``rows``, locked for
+    this transaction in ``key`` order (so concurrent transactions queue, never deadlock), each
+    inserted as given where it does not exist yet. Returns every column of them, in ``key`` order.
+    One statement on PostgreSQL (``INSERT ... SELECT FROM unnest ... ORDER BY key ON CONFLICT DO
+    UPDATE ... RETURNING``); on SQLite, whose writes serialise anyway, a multi-row upsert."""
+    rows = sorted(rows, key=lambda row: row[key])
+    if session.get_bind().dialect.name != "postgresql":
+        upsert = sqlite.insert(table)
+        upsert = upsert.on_conflict_do_update(index_elements=[table.c[key]], set_={key: upsert.excluded[key]})
+        return [row._asdict() for row in session.execute(upsert.returning(*table.c, sort_by_parameter_order=True), rows)]
+    names = tuple(rows[0])
+    statement = (f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM {_unnest(table, names)} ORDER BY {key} "
+                 f"ON CONFLICT ({key}) DO UPDATE SET {key} = EXCLUDED.{key} RETURNING *")
+    return [dict(row._mapping) for row in session.connection().exec_driver_sql(statement, _arrays(session, table, names, rows))]
+
+
+def update_by_key(session: Session, table: Table, rows: list[dict], key: str = "id") -> None:
+    """Update rows of ``table``, each dict naming its row by ``key`` and the same columns to set:
+    one ``UPDATE ... FROM unnest`` on PostgreSQL, an executemany elsewhere."""
+    if not rows:
+        return
+    names = tuple(rows[0])
+    if session.get_bind().dialect.name != "postgresql":
+        renamed = [{("_key" if name == key else name): value for name, value in row.items()} for row in rows]
+        session.execute(update(table).where(table.c[key] == bindparam("_key")), renamed)
+        return
+    changes = ", ".join(f"{name} = new.{name}" for name in names if name != key)
+    statement = f"UPDATE {table.name} SET {changes} FROM {_unnest(table, names)} WHERE {table.name}.{key} = new.{key}"
+    session.connection().exec_driver_sql(statement, _arrays(session, table, names, rows))
+
+
+def _arrays(session: Session, table: Table, names: tuple[str, ...], rows: list[dict]) -> dict[str, list[Any]]:
+    """One list per column, each value as an INSERT binds it (JSON: text)."""
+    dialect = session.get_bind().dialect
     arrays = {}
-    for column in table.columns:
-        process = column.type.dialect_impl(dialect).bind_processor(dialect)  # as an INSERT binds it (JSON: text)
-        values = [row[column.name] for row in rows]
-        arrays[column.name] = [process(value) for value in values] if process else values
-    session.connection().exec_driver_sql(_unnest_insert(table), arrays)
+    for name in names:
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        values = [row[name] for row in rows]
+        arrays[name] = [process(value) for value in values] if process else values
+    return arrays
 
 
 @functools.cache
-def _unnest_insert(table: Table) -> str:
-    """The statement for psycopg itself (``%(name)b``: a parameter sent in binary form)."""
+def _unnest(table: Table, names: tuple[str, ...]) -> str:
+    """``unnest(<one array per column>) AS new(<names>)`` for psycopg itself. The arrays go in
+    binary form (``%(name)b``): as text, psycopg quotes every element in Python, which for JSON
+    documents cost 5x the rest of the write."""
     arrays = []
-    for column in table.columns:
+    for name in names:
         # the element type without its length: a value too long is refused on insert, as by an
         # INSERT (an explicit cast to varchar(n) would cut it silently)
-        element = _LENGTH.sub("", column.type.compile(dialect=postgresql.dialect()))
-        arrays.append(f"CAST(%({column.name})b AS {element}[])")
-    names = ", ".join(column.name for column in table.columns)
-    return f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({', '.join(arrays)}) ON CONFLICT DO NOTHING"
+        element = _LENGTH.sub("", table.c[name].type.compile(dialect=postgresql.dialect()))
+        arrays.append(f"CAST(%({name})b AS {element}[])")
+    return f"unnest({', '.join(arrays)}) AS new({', '.join(names)})"
 
 
 _LENGTH = re.compile(r"\(\d+\)")

@@ -117,3 +117,37 @@ def test_rows_naming_every_column_are_written_once_in_one_statement(database_url
         refused[1].update(bad)
         with pytest.raises(StatementError), db.session_scope() as session:
             db.insert_columns_ignoring_duplicates(session, AUDIT, refused)
+
+
+def state_rows(*signatures: str, occurrences: int = 0) -> list[dict]:
+    now = datetime.now(UTC)
+    return [dict(signature=signature, kind="rule", state="open", flapping=False, flapping_since=None, rule_id=1,
+                 rule_name="link down", hostname="router-1", key="", team="NETO", severity=3, environment="prod",
+                 description="link down", occurrences=occurrences, first_seen=now, last_seen=now, last_event_time=None,
+                 changed_at=now, transitions=None, last_sent_at=None, last_sent_state="", last_event_id="",
+                 created_at=now, updated_at=now) for signature in signatures]
+
+
+def test_rows_are_locked_in_key_order_created_where_missing_and_updated_in_one_statement(database_url):
+    """The alert states' write (PostgreSQL: one upsert and one UPDATE ... FROM unnest per batch):
+    an existing row comes back as it is, a missing one is created, every column comes back in the
+    key's order, and an update sets exactly the columns given, JSON and times included."""
+    from mutt_app.storage.models import AlertState
+
+    states = AlertState.__table__
+    with db.session_scope() as session:
+        db.lock_or_insert(session, states, state_rows("b", occurrences=5), key="signature")
+    with db.session_scope() as session:
+        rows = db.lock_or_insert(session, states, state_rows("c", "a", "b"), key="signature")
+    assert [(row["signature"], row["occurrences"]) for row in rows] == [("a", 0), ("b", 5), ("c", 0)]
+    assert len({row["id"] for row in rows}) == 3 and rows[1]["first_seen"].tzinfo is not None
+    later = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+    with db.session_scope() as session:
+        db.update_by_key(session, states, [
+            {"id": rows[0]["id"], "occurrences": 2, "transitions": [later.isoformat()], "last_sent_at": later},
+            {"id": rows[2]["id"], "occurrences": 7, "transitions": None, "last_sent_at": None},
+        ])
+    with db.session_scope() as session:
+        stored = {row.signature: row for row in session.scalars(select(AlertState))}
+    assert [(s, stored[s].occurrences, stored[s].transitions, stored[s].last_sent_at) for s in "abc"] == [
+        ("a", 2, [later.isoformat()], later), ("b", 5, None, None), ("c", 7, None, None)]
