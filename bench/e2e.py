@@ -1,7 +1,9 @@
 """End-to-end benchmark: a real stack on this machine, load from a separate process, one table.
 
-Starts PostgreSQL-backed MUTT (granian web, Celery worker processes), a Moogsoft stand-in
-process, loads 500 rules (contains, regex, oid_prefix; about 10% of events are forwarded), drives
+Starts PostgreSQL-backed MUTT (granian web, Celery worker processes, beat), a Moogsoft stand-in
+process, loads 500 rules (contains, regex, oid_prefix; about 10% of events are forwarded), with
+every feature on: the alert lifecycle (clears, de-duplication, flapping), 100 silences in force
+(0.5% of the events silenced), 201 heartbeats, the full event audit, the janitor; drives
 load from a separate process, waits until every accepted event is accounted for, and prints:
 events/s end to end (accepted -> audited/unhandled/dead-lettered -> alerts delivered to the
 stand-in, counted at the end points), ingest latency p50/p95/p99, ingest-to-Moog latency
@@ -30,7 +32,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psutil
@@ -43,10 +45,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import load  # noqa: E402
-from tests.support.processes import Process, free_port, mutt, mutt_env, start_standin, wait_http, wait_log  # noqa: E402
+from tests.support.processes import (  # noqa: E402
+    Process, free_port, mutt, mutt_env, start_beat, start_standin, wait_http, wait_log)
 
 RULES = 500
+HOSTS = 200
 FORWARD_SHARE, MATCHED_SHARE = 0.10, 0.40  # the rest is unhandled
+SILENCED_HOST = "bench-host-7.example.net"  # one host of 200 in maintenance: 0.5 % of events silenced
 
 
 # ---------------------------------------------------------------- workload
@@ -68,7 +73,7 @@ def make_rules() -> list[dict]:
 
 
 def make_event(rng: random.Random, n: int) -> dict:
-    host = f"bench-host-{rng.randrange(200)}.example.net"
+    host = f"bench-host-{rng.randrange(HOSTS)}.example.net"
     roll = rng.random()
     event = {"hostname": host, "timestamp": datetime.utcnow().isoformat() + "Z", "syslog_severity": rng.randrange(8)}
     if roll < FORWARD_SHARE + MATCHED_SHARE:
@@ -84,6 +89,32 @@ def make_event(rng: random.Random, n: int) -> dict:
     else:
         event["message"] = f"%LINK-5-NOISE: interface Gi0/{n % 48} flapped {n} times"
     return event
+
+
+def make_silences(now: datetime) -> list[dict]:
+    """100 maintenance windows in force, as an operator's list looks: one on a bench host, one on
+    a forwarding rule's message, one recurring (every day, now within it), 97 on other hosts
+    (some narrowed to a message prefix)."""
+    window = {"ends_at": (now + timedelta(hours=6)).isoformat()}
+    silences = [
+        dict(window, matchers=[{"field": "hostname", "op": "=", "value": SILENCED_HOST}], comment="bench: host in maintenance"),
+        dict(window, matchers=[{"field": "message", "op": "contains", "value": "BENCHC010-FAIL"}], comment="bench: known fault"),
+        {"matchers": [{"field": "hostname", "op": "=~", "value": r"core-\d+\.example\.net"}], "comment": "bench: nightly",
+         "starts_at": (now - timedelta(minutes=30)).isoformat(),
+         "schedule": {"rrule": "FREQ=DAILY", "duration_seconds": 3600, "time_zone": "UTC"}},
+    ]
+    for n in range(97):
+        matchers = [{"field": "hostname", "op": "=", "value": f"quiet-host-{n}.example.net"}]
+        if n % 4 == 0:
+            matchers.append({"field": "message", "op": "prefix", "value": "%LINK"})
+        silences.append(dict(window, matchers=matchers, comment=f"bench: other host {n}"))
+    return silences
+
+
+def make_heartbeats() -> list[dict]:
+    """Every bench host and the bench's API key must be heard from within the hour."""
+    beats = [{"hostname": f"bench-host-{n}.example.net"} for n in range(HOSTS)] + [{"source": "bench"}]
+    return [dict(beat, interval_seconds=3600, comment="bench: must be heard from") for beat in beats]
 
 
 # ---------------------------------------------------------------- load (bench/load.py, own process)
@@ -118,7 +149,9 @@ class Stack:
         os.environ.update({k: env[k] for k in ("DATABASE_URL", "REDIS_URL", "MUTT_HOME", "SECRET_KEY", "MUTT_ENV")})
         from mutt_app import config, dynconfig
         from mutt_app.access import api_keys
+        from mutt_app.operations import heartbeats
         from mutt_app.storage import migrate, redis_keys
+        from mutt_app.suppression import silence_store
         from mutt_app.storage.db import session_scope
         from mutt_app.storage.models import Rule
 
@@ -127,6 +160,10 @@ class Stack:
         with session_scope() as session:
             session.add_all(Rule(**rule) for rule in make_rules())
             _, self.key = api_keys.create(session, "bench", ["ingest"], actor="bench")
+            for silence in make_silences(datetime.now(UTC)):
+                silence_store.create(session, silence, actor="bench")
+            for beat in make_heartbeats():
+                heartbeats.create(session, beat, actor="bench")
             changes = {"moog_rate_limit": 100_000, "ingest_rate_limit": 0, "max_ingest_queue_size": 10_000_000,
                        "alerter_queue_shed_threshold": 10_000_000, "unhandled_threshold": 500}
             changes.update(self.args.settings)
@@ -150,6 +187,7 @@ class Stack:
             worker = Process(name, mutt("worker", "-Q", queues, "-c", str(concurrency), "-n", f"{name}@%h"), env, self.home)
             self.processes.append(worker)
             wait_log(worker, " ready.", timeout=60)
+        self.processes.append(start_beat(env, self.home))  # the janitor, heartbeat checks, remediation
         port = free_port()
         web = Process("web", mutt("web", "--port", str(port), "--workers", str(self.args.web_workers)), env, self.home)
         self.processes.append(web)
@@ -352,7 +390,7 @@ def main() -> int:
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
     args.settings = dict(args.settings)
-    args.worker_layout = [("worker-alerts", "alerts", 2), ("worker-moog", "moog", 2)]
+    args.worker_layout = [("worker-alerts", "alerts", 2), ("worker-moog", "moog", 2), ("worker-ops", "janitor,remediation", 1)]
     results = [run_mode(args, mode.strip()) for mode in args.modes.split(",")]
     print_table(results)
     if args.json:
