@@ -45,8 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import load  # noqa: E402
-from tests.support.processes import (  # noqa: E402
-    Process, free_port, mutt, mutt_env, start_beat, start_standin, wait_http, wait_log)
+from tests.support.processes import Process, free_port, mutt, mutt_env, start_beat, start_standin, wait_http, wait_log  # noqa: E402
 
 RULES = 500
 HOSTS = 200
@@ -151,9 +150,9 @@ class Stack:
         from mutt_app.access import api_keys
         from mutt_app.operations import heartbeats
         from mutt_app.storage import migrate, redis_keys
-        from mutt_app.suppression import silence_store
         from mutt_app.storage.db import session_scope
         from mutt_app.storage.models import Rule
+        from mutt_app.suppression import silence_store
 
         config.reset()
         migrate.upgrade()

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import re
-import uuid
 
 from flask import Flask, g, request
 
 from mutt_app import config
-from mutt_app.core import logs
+from mutt_app.core import ids, logs
 
 CORRELATION_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
 def correlation_id(presented: str | None) -> str:
-    """The sender's X-Correlation-ID when it is a sane token, else a new UUID4."""
-    return presented if presented and CORRELATION_ID.match(presented) else str(uuid.uuid4())
+    """The sender's X-Correlation-ID when it is a sane token, else a new UUID (version 7)."""
+    return presented if presented and CORRELATION_ID.match(presented) else ids.new_uuid()
 
 
 def create_app(settings: config.Settings | None = None) -> Flask:

@@ -24,10 +24,9 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from uuid import uuid4
 
 from mutt_app import config, dynconfig
-from mutt_app.core import lua
+from mutt_app.core import ids, lua
 from mutt_app.dead_letters import dlq
 from mutt_app.ingest import events
 from mutt_app.ingest.buffer import QUEUED, UNREPLICATED, EventBuffer
@@ -104,7 +103,7 @@ class Ingest:
             rate_limit=settings.get("ingest_rate_limit"),
             rate_window=settings.get("ingest_rate_window"),
             max_backlog=limit,
-            rejected=[json.dumps({"id": uuid4().hex, "payload": item.payload,
+            rejected=[json.dumps({"id": ids.new_id(), "payload": item.payload,
                                   "error": f"item {item.index}: {item.error}{context}"}) for item in rejected],
         )
         if result.status != QUEUED:

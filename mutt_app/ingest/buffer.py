@@ -17,14 +17,13 @@ recovers it.
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from redis import Redis
 
-from mutt_app.core import lua
+from mutt_app.core import ids, lua
 from mutt_app.storage import redis_client, redis_keys
 
 QUEUED, RATE_LIMITED, BACKLOG_FULL = "queued", "rate_limited", "backlog_full"
@@ -43,7 +42,7 @@ class Accepted:
 
 
 def new_batch_id() -> str:
-    return uuid.uuid4().hex
+    return ids.new_id()
 
 
 class EventBuffer:

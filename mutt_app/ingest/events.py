@@ -17,12 +17,12 @@ import hashlib
 import json
 import math
 import re
-import uuid
 import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NoReturn
 
+from mutt_app.core import ids
 from mutt_app.errors import InvalidInput
 
 MEDIA_JSON = "json"
@@ -500,7 +500,7 @@ def normalise(item: Any, stamp: Stamp) -> dict[str, Any]:
                 pass  # a free-text severity MUTT does not know stays as it is
 
     event.setdefault("source_type", "syslog")
-    event["_id"] = uuid.uuid4().hex
+    event["_id"] = ids.new_id()
     event["_correlation_id"] = stamp.correlation_id
     event["_received_at"] = stamp.received_at
     event["_source"] = stamp.source

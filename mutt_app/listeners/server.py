@@ -28,11 +28,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, cast
-from uuid import uuid4
 
 from redis import Redis
 from redis.exceptions import RedisError
 
+from mutt_app.core import ids
 from mutt_app.ingest import events
 from mutt_app.ingest.accept import Ingest, Rejected
 from mutt_app.ingest.buffer import QUEUED
@@ -188,7 +188,7 @@ class Submitter:
         for group in groups.values():
             first = group[0]
             kind, parse = self.parsers[first.listener]
-            correlation_id = uuid4().hex
+            correlation_id = ids.new_id()
             items, answers = [], []
             for message in group:
                 item = self._parse(parse, message)

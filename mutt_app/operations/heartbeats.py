@@ -20,7 +20,6 @@ watched member gets a whole interval from now instead (ADR 0016).
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mutt_app.audit import config_audit
-from mutt_app.core import lua, params
+from mutt_app.core import ids, lua, params
 from mutt_app.errors import Conflict, InvalidChange, NotFound
 from mutt_app.storage import db, redis_client, redis_keys
 from mutt_app.storage.models import HEARTBEAT_KINDS, Alert, AlertState, Heartbeat
@@ -388,7 +387,7 @@ def _record_state(session: Session, alert: dict[str, Any], state: str, now: date
 
 def _alert(row: Heartbeat, *, severity: int, now: datetime, lease: float, team: str, event_time: datetime,
            description: str) -> dict[str, Any]:
-    alert_id = uuid.uuid4().hex
+    alert_id = ids.new_id()
     return {
         "id": alert_id, "kind": "heartbeat", "state": "pending", "rule_id": None, "rule_name": "heartbeat",
         "hostname": row.name[:255], "team": team[:100], "severity": severity, "decision": DECISION,

@@ -9,7 +9,6 @@ Events go back into a batch with their own ``_id`` (the audit stays idempotent),
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from mutt_app import dynconfig
 from mutt_app.audit import config_audit
+from mutt_app.core import ids
 from mutt_app.dead_letters.dlq import ALERT, CHUNK, EVENT, INVALID_EVENT, MOOG_REJECTED, REPLAYED, Progress
 from mutt_app.forwarding.outbox import reopen
 from mutt_app.ingest import events
@@ -136,7 +136,7 @@ def revalidate(letter: DeadLetter, correlation_id: str = "") -> dict[str, Any]:
     fields are set here, never taken from it: ``_id`` is the letter's ref_id (a second replay is
     audited once), ``_received_at`` when the letter was first written, ``_source`` and ``_key``
     say replay, ``_correlation_id`` is the replay's."""
-    stamp = events.Stamp(correlation_id or uuid.uuid4().hex, letter.first_failed_at.isoformat(),
+    stamp = events.Stamp(correlation_id or ids.new_id(), letter.first_failed_at.isoformat(),
                          REPLAY_SOURCE, REPLAY_SOURCE)
     event = events.normalise(letter.payload, stamp)
     event["_id"] = letter.ref_id
