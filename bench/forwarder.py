@@ -1,9 +1,11 @@
 """Forwarder benchmark: alerts/s from the outbox to a Moogsoft stand-in, through a real worker.
 
 Inserts N pending alerts into PostgreSQL, enqueues them in batches (`--per-task`, default 100) with
-`tasks.forwarder.enqueue_alerts`, and times until every one is `delivered`, counting at the
-stand-in too. Runs once with the rate limit out of the way (the forwarder's own cost) and, with
-`--limit`, once under a shared limit (checks that nothing arrives early).
+`mutt_app.handoff.forward_alerts`, and times until every one is `delivered`, counting at the
+stand-in too (which runs in this process), and the worker's CPU per alert (its main process and
+pool processes, from the first enqueue to the last delivery: MUTT's cost of a delivery). Runs
+once with the rate limit out of the way (the forwarder's own cost) and, with `--limit`, once
+under a shared limit (checks that nothing arrives early).
 
     MUTT_TEST_REDIS_URL=redis://127.0.0.1:6379/3 \\
     MUTT_TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/mutt_bench \\
@@ -19,7 +21,15 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def worker_cpu(pid: int) -> float:
+    """CPU seconds used so far by a worker: its main process and its pool processes."""
+    root = psutil.Process(pid)
+    return sum(sum(process.cpu_times()[:2]) for process in [root, *root.children(recursive=True)])
 
 
 def main() -> None:
@@ -34,7 +44,8 @@ def main() -> None:
 
     from tests.support import services
 
-    redis_url = services.redis_url()
+    redis_session = services.SessionRedis(own=False)
+    redis_url = redis_session.url
     database_url = services.postgres_url()
     if database_url is None:
         sys.exit("PostgreSQL is needed (MUTT_TEST_DATABASE_URL)")
@@ -45,10 +56,10 @@ def main() -> None:
     from sqlalchemy import text
 
     from mutt_app import dynconfig
+    from mutt_app.handoff import forward_alerts
     from mutt_app.storage import db, migrate, redis_client
     from mutt_app.storage.models import Base
     from mutt_app.tools.moog_standin import MoogStandin
-    from tasks.forwarder import enqueue_alerts
     from tests.support.alerts import insert_alerts
     from tests.support.processes import mutt_env, start_worker, wait_until
 
@@ -61,7 +72,7 @@ def main() -> None:
             return connection.scalar(text("SELECT count(*) FROM alerts WHERE state = 'delivered'"))
 
     runs = [("no limit", 1_000_000)] + ([(f"{args.limit}/s", args.limit)] if args.limit else [])
-    print(f"{'run':>10} {'alerts':>7} {'seconds':>8} {'alerts/s':>9} {'at stand-in':>12} {'max in 1 s':>11}")
+    print(f"{'run':>10} {'alerts':>7} {'seconds':>8} {'alerts/s':>9} {'at stand-in':>12} {'max in 1 s':>11} {'worker CPU µs/alert':>20}")
     for name, limit in runs:
         client.flushdb()
         with db.engine(database_url).begin() as connection:
@@ -73,20 +84,23 @@ def main() -> None:
         worker = start_worker(env, home, queues="moog", concurrency=args.concurrency, name=f"bench-{limit}")
         try:
             ids = insert_alerts(args.alerts)
+            cpu_before = worker_cpu(worker.pid)
             started = time.monotonic()
             for n in range(0, len(ids), args.per_task):
-                enqueue_alerts(ids[n:n + args.per_task])
+                forward_alerts(ids[n:n + args.per_task])
             expected = len(ids)
             wait_until(lambda expected=expected: delivered() == expected, timeout=600, interval=0.25, message="every alert delivered")
             elapsed = time.monotonic() - started
+            cpu = worker_cpu(worker.pid) - cpu_before
         finally:
             worker.stop()
         arrivals = sorted(r.at for r in standin.received)
         busiest = max((sum(1 for t in arrivals[i:i + limit + 1] if t - arrivals[i] < 1.0)
                        for i in range(len(arrivals))), default=0) if limit < len(arrivals) else len(arrivals)
         seen = len({r.body["external_id"] for r in standin.received})  # one record per alert, batched or not
-        print(f"{name:>10} {len(ids):>7} {elapsed:>8.1f} {len(ids) / elapsed:>9.0f} {seen:>12} {busiest:>11}")
+        print(f"{name:>10} {len(ids):>7} {elapsed:>8.1f} {len(ids) / elapsed:>9.0f} {seen:>12} {busiest:>11} {cpu * 1e6 / len(ids):>20.0f}")
     standin.stop()
+    redis_session.stop()
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ def utcnow() -> datetime:
 
 def pending(session: Session, alert_ids: Sequence[str]) -> list[str]:
     """The alerts among ``alert_ids`` that are pending, in the given order."""
-    found = set(session.scalars(select(ALERTS.c.id).where(ALERTS.c.id.in_(alert_ids), ALERTS.c.state == "pending")))
+    found = set(session.scalars(select(ALERTS.c.id).where(db.among(session, ALERTS.c.id, alert_ids), ALERTS.c.state == "pending")))
     return [alert_id for alert_id in alert_ids if alert_id in found]
 
 
@@ -40,12 +40,12 @@ def claim(session: Session, alert_ids: Sequence[str], lease_seconds: float) -> l
     now = utcnow()
     statement = (
         update(ALERTS)
-        .where(ALERTS.c.id.in_(alert_ids), ALERTS.c.state == "pending")
+        .where(db.among(session, ALERTS.c.id, alert_ids), ALERTS.c.state == "pending")
         .values(state="sending", attempts=ALERTS.c.attempts + 1, lease_until=now + timedelta(seconds=lease_seconds),
                 updated_at=now)
         .returning(ALERTS)
     )
-    claimed = {alert.id: alert for alert in session.execute(statement)}
+    claimed = {alert.id: alert for alert in session.execute(statement).all()}
     return [claimed[alert_id] for alert_id in alert_ids if alert_id in claimed]
 
 
@@ -53,7 +53,7 @@ def postpone(session: Session, alert_ids: Sequence[str], lease_until: datetime) 
     """Move the lease of alerts that were never claimed (nothing else changes)."""
     session.execute(
         update(ALERTS)
-        .where(ALERTS.c.id.in_(alert_ids), ALERTS.c.state == "pending")
+        .where(db.among(session, ALERTS.c.id, alert_ids), ALERTS.c.state == "pending")
         .values(lease_until=lease_until, updated_at=utcnow())
     )
 
@@ -69,7 +69,7 @@ def set_pending(alerts: Iterable[str | Row[Any]], countdown: float, grace: float
     if uncount:
         values["attempts"] = ALERTS.c.attempts - 1
     with db.session_scope() as session:
-        session.execute(update(ALERTS).where(ALERTS.c.id.in_(ids), ALERTS.c.state == "sending").values(**values))
+        session.execute(update(ALERTS).where(db.among(session, ALERTS.c.id, ids), ALERTS.c.state == "sending").values(**values))
 
 
 def mark_delivered(delivered: Sequence[tuple[str, int | None]]) -> None:
@@ -84,7 +84,7 @@ def mark_delivered(delivered: Sequence[tuple[str, int | None]]) -> None:
         for status, ids in by_status.items():
             session.execute(
                 update(ALERTS)
-                .where(ALERTS.c.id.in_(ids), ALERTS.c.state.in_(("sending", "pending")))
+                .where(db.among(session, ALERTS.c.id, ids), ALERTS.c.state.in_(("sending", "pending")))
                 .values(state="delivered", last_status=status, last_error="", lease_until=None,
                         delivered_at=now, updated_at=now)
             )

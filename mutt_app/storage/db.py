@@ -8,11 +8,11 @@ import logging
 import math
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Engine, Result, Table, bindparam, create_engine, event, update
+from sqlalchemy import ColumnElement, CursorResult, Engine, Result, Table, any_, bindparam, create_engine, event, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -188,6 +188,15 @@ def _unnest(table: Table, names: tuple[str, ...]) -> str:
 
 
 _LENGTH = re.compile(r"\(\d+\)")
+
+
+def among(session: Session, column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bool]:
+    """``column IN values``; on PostgreSQL ``column = ANY(<one array>)``: one parameter however many
+    values, so the statement's text stays the same and psycopg parses it once (an IN list of 100
+    ids is 100 parameters to render, cast and parse again for every statement)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
+    return column.in_(values)
 
 
 def rows_changed(result: Result[Any]) -> int | None:
