@@ -34,6 +34,7 @@ import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 import psutil
 import redis as redis_lib
@@ -49,6 +50,7 @@ from tests.support.processes import Process, free_port, mutt, mutt_env, start_be
 
 RULES = 500
 HOSTS = 200
+WARM_UP_EVENTS = 1000  # in 20 requests over 2 s: several batches, so every pool process takes some
 FORWARD_SHARE, MATCHED_SHARE = 0.10, 0.40  # the rest is unhandled
 SILENCED_HOST = "bench-host-7.example.net"  # one host of 200 in maintenance: 0.5 % of events silenced
 
@@ -135,6 +137,7 @@ class Stack:
         self.home = Path(tempfile.mkdtemp(prefix=f"mutt-bench-{mode}-"))
         self.processes: list[Process] = []
         self.redis = redis_lib.Redis.from_url(args.redis_url, decode_responses=True)
+        self.engine = create_engine(args.database_url)
 
     def prepare_database(self) -> None:
         url = make_url(self.args.database_url)
@@ -196,10 +199,55 @@ class Stack:
         from mutt_app import dynconfig
         dynconfig.runtime(self.redis).store("log_level", "WARNING")
         time.sleep(1.5)
+        self.warm_up()
+
+    def warm_up(self) -> None:
+        """A few requests through the whole pipeline before the clock starts (pool processes load
+        their rules, connect to PostgreSQL and the stand-in); the run counts from what they left."""
+        rng = random.Random("warm-up")
+        for n in range(0, WARM_UP_EVENTS, 50):
+            events = [make_event(rng, n + i) for i in range(50)]
+            requests.post(self.url + "/api/v2/ingest", json=events, headers={"X-API-KEY": self.key},
+                          timeout=30).raise_for_status()
+            time.sleep(0.1)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            self.before = self.counts()
+            if self.before.accepted == WARM_UP_EVENTS and self.before.finished == WARM_UP_EVENTS \
+                    and self.before.delivered == self.before.alerts:
+                self.requests_before = self.standin_requests()
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"the warm-up's {WARM_UP_EVENTS} events were not through in 60 s: {self.before}")
+
+    def standin_requests(self) -> int:
+        return requests.get(self.standin_url.replace("/events", "/_received"), timeout=60).json()["requests"]
+
+    def counts(self) -> Counts:
+        """Events accepted and accounted for (audited, unhandled, dead-lettered) and alerts
+        written and delivered so far, warm-up included."""
+        stats = {k: int(v) for k, v in self.redis.hgetall("mutt:stats").items()}
+        finished = stats.get("audited", 0) + stats.get("unhandled", 0) + stats.get("dead_lettered", 0)
+        with self.engine.connect() as connection:
+            rows = dict(connection.execute(text("SELECT state, count(*) FROM alerts GROUP BY state")).all())
+            audit_rows = connection.scalar(text("SELECT count(*) FROM event_audit"))
+        return Counts(stats.get("accepted", 0), finished, sum(rows.values()), rows.get("delivered", 0), audit_rows)
 
     def stop(self) -> None:
         for process in reversed(self.processes):
             process.stop(timeout=20)
+        self.engine.dispose()
+
+
+class Counts(NamedTuple):
+    accepted: int
+    finished: int
+    alerts: int
+    delivered: int
+    audit_rows: int
+
+    def __sub__(self, other: Counts) -> Counts:  # type: ignore[override]
+        return Counts(*(mine - theirs for mine, theirs in zip(self, other, strict=True)))
 
 
 class RssSampler(threading.Thread):
@@ -292,45 +340,41 @@ def measure(args, mode: str, stack: Stack, sampler: RssSampler) -> dict:
     generator_cpu = {generator.pid: cpu_snapshot(stack.processes, generator.pid)[generator.pid]}  # before it exits
     generator.join()
     load_done = time.time()
-    engine = create_engine(args.database_url)
-
-    def accounted() -> tuple[int, int, int, int]:
-        stats = {k: int(v) for k, v in stack.redis.hgetall("mutt:stats").items()}
-        finished = stats.get("audited", 0) + stats.get("unhandled", 0) + stats.get("dead_lettered", 0)
-        with engine.connect() as connection:
-            rows = dict(connection.execute(text("SELECT state, count(*) FROM alerts GROUP BY state")).all())
-        return stats.get("accepted", 0), finished, sum(rows.values()), rows.get("delivered", 0)
+    def accounted() -> Counts:
+        return stack.counts() - stack.before
 
     deadline, shown = time.time() + args.drain_timeout, 0.0
     while time.time() < deadline:
-        accepted, finished, alerts, delivered = accounted()
-        if accepted == offered.accepted and finished == accepted and delivered == alerts:
+        now = accounted()
+        if now.accepted == offered.accepted and now.finished == now.accepted and now.delivered == now.alerts:
             break
         if time.time() - shown >= 5:  # which stage is behind: the alerter (processed) or the forwarder (delivered)
             shown = time.time()
-            print(f"  {mode} +{shown - started:5.1f} s: processed {finished} of {accepted} events, "
-                  f"delivered {delivered} of {alerts} alerts", file=sys.stderr, flush=True)
+            print(f"  {mode} +{shown - started:5.1f} s: processed {now.finished} of {now.accepted} events, "
+                  f"delivered {now.delivered} of {now.alerts} alerts", file=sys.stderr, flush=True)
         time.sleep(0.2)
     done = time.time()
     cpu = cpu_used(cpu_before, {**cpu_snapshot(stack.processes), **generator_cpu}, machine_busy() - busy_before)
-    accepted, finished, alerts, delivered = accounted()
-    with engine.connect() as connection:
+    accepted, finished, alerts, delivered, audited_rows = accounted()
+    with stack.engine.connect() as connection:
         dead = connection.scalar(text("SELECT count(*) FROM dead_letters"))
-        audited_rows = connection.scalar(text("SELECT count(*) FROM event_audit"))
     at_standin = requests.get(stack.standin_url.replace("/events", "/_received"), timeout=60).json()
-    received = at_standin["received"]
-    to_moog = []
-    for item in received:
+    received, to_moog = [], []
+    for item in at_standin["received"]:
         event = ((item.get("body") or {}).get("custom_info") or {}).get("event") or {}
-        if event.get("_received_at"):
-            to_moog.append(item["at"] - datetime.fromisoformat(event["_received_at"].replace("Z", "+00:00")).timestamp())
+        if not event.get("_received_at"):
+            continue
+        received_at = datetime.fromisoformat(event["_received_at"].replace("Z", "+00:00")).timestamp()
+        if received_at >= started:  # not the warm-up's
+            received.append(item)
+            to_moog.append(item["at"] - received_at)
     to_moog.sort()
-    engine.dispose()
     latencies = sorted(offered.latencies)
     return {
         "mode": mode, "clients": clients, "batch": batch, "offered_rate": args.rate, "load_seconds": round(load_done - started, 1),
         "accepted": accepted, "accounted": finished, "audited_rows": audited_rows, "alerts": alerts,
-        "delivered": delivered, "received_at_moog": len(received), "moog_requests": at_standin["requests"], "dead_letters": dead,
+        "delivered": delivered, "received_at_moog": len(received), "moog_requests": at_standin["requests"] - stack.requests_before,
+        "dead_letters": dead,
         "e2e_events_per_s": round(accepted / (done - started)) if done > started else 0,
         "ingest_events_per_s": round(offered.accepted / (load_done - started)),
         "ingest_p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
