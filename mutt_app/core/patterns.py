@@ -24,7 +24,10 @@ they are reviewed, have no nested quantifiers, and are tested linear on adversar
 
 from __future__ import annotations
 
+import re
+import warnings
 from collections.abc import Iterator
+from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
 import re2
@@ -205,3 +208,69 @@ def compile_pattern(pattern: str, *, field: str = "match_string", ignore_case: b
     except PatternError as error:
         raise PatternError(f"{field} is not a valid regular expression for RE2 (linear-time matching): {error}") from None
     return Pattern(pattern, for_re2, ignore_case, matcher)
+
+
+def required_literals(pattern: str, min_alnum: int = 1) -> list[str]:
+    """Literals of which at least one occurs (case-insensitively) in every text ``pattern`` matches.
+
+    Empty when no such literal could be found (a rule or silence is then checked against every
+    event). Walks the pattern as Python's parser reads it (RE2 reads every pattern it accepts the same
+    way, ``python_and_re2_forms`` refuses or rewrites the differences; a pattern Python
+    cannot parse, or only with a warning such as RE2's ``[[:alpha:]]``, gets no literal): a run
+    of literal characters in the mandatory top-level sequence (capture groups included) is
+    required; an alternation contributes one literal per branch.
+    """
+    try:
+        python_form, _ = python_and_re2_forms(pattern)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # FutureWarning: a nested set, read differently by RE2
+            parsed = sre_parse.parse(python_form, re.IGNORECASE)
+    except (re.error, PatternError, Warning):
+        return []
+    return _best(_sequence(list(parsed), min_alnum), min_alnum)
+
+
+def _sequence(items: list[Any], min_alnum: int) -> list[list[str]]:
+    """Options: each option is a list of literals, one of which must occur."""
+    options: list[list[str]] = []
+    run: list[str] = []
+
+    def close() -> None:
+        if run:
+            options.append(["".join(run)])
+            run.clear()
+
+    for op, value in items:
+        name = str(op)
+        if name == "LITERAL":
+            run.append(chr(value))
+            continue
+        close()
+        if name == "SUBPATTERN":
+            sub = value[-1]
+            options.extend(_sequence(list(sub), min_alnum))
+        elif name == "BRANCH":
+            branches = [_best(_sequence(list(branch), min_alnum), min_alnum) for branch in value[1]]
+            if branches and all(branches):
+                options.append([literal for branch in branches for literal in branch])
+        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") and value[0] >= 1:
+            options.extend(_sequence(list(value[2]), min_alnum))
+        elif name == "ATOMIC_GROUP":
+            options.extend(_sequence(list(value), min_alnum))
+    close()
+    return options
+
+
+def _best(options: list[list[str]], min_alnum: int) -> list[str]:
+    """The most selective option: the one whose weakest literal has the most letters and digits."""
+    # Only ASCII literals: re's IGNORECASE equates some non-ASCII letters with ASCII ones
+    # (dotless i, long s) in ways casefold() does not, and the index must never miss a match.
+    scored = [
+        (min(sum(ch.isalnum() for ch in literal) for literal in option), -len(option), option)
+        for option in options
+        if option and all(literal and literal.isascii() for literal in option)
+    ]
+    scored = [entry for entry in scored if entry[0] >= min_alnum]
+    if not scored:
+        return []
+    return [literal.casefold() for literal in max(scored, key=lambda entry: entry[:2])[2]]

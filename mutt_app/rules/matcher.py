@@ -36,12 +36,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 # re's own parser (Python 3.11+) tells the literals a pattern requires; typeshed has no stub for it.
-from re import _parser as sre_parse  # type: ignore[attr-defined]
 from typing import Any
 
 import ahocorasick
@@ -352,70 +350,6 @@ def handling_problem(rule: Rule) -> str | None:
     return None
 
 
-def required_literals(pattern: str, min_alnum: int = 1) -> list[str]:
-    """Literals of which at least one occurs (case-insensitively) in every text ``pattern`` matches.
-
-    Empty when no such literal could be found (the rule is then checked against every event).
-    Walks the pattern as Python's parser reads it (RE2 reads every pattern it accepts the same
-    way, ``patterns.python_and_re2_forms`` refuses or rewrites the differences; a pattern Python
-    cannot parse, or only with a warning such as RE2's ``[[:alpha:]]``, gets no literal): a run
-    of literal characters in the mandatory top-level sequence (capture groups included) is
-    required; an alternation contributes one literal per branch.
-    """
-    try:
-        python_form, _ = patterns.python_and_re2_forms(pattern)
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")  # FutureWarning: a nested set, read differently by RE2
-            parsed = sre_parse.parse(python_form, re.IGNORECASE)
-    except (re.error, patterns.PatternError, Warning):
-        return []
-    return _best(_sequence(list(parsed), min_alnum), min_alnum)
-
-
-def _sequence(items: list[Any], min_alnum: int) -> list[list[str]]:
-    """Options: each option is a list of literals, one of which must occur."""
-    options: list[list[str]] = []
-    run: list[str] = []
-
-    def close() -> None:
-        if run:
-            options.append(["".join(run)])
-            run.clear()
-
-    for op, value in items:
-        name = str(op)
-        if name == "LITERAL":
-            run.append(chr(value))
-            continue
-        close()
-        if name == "SUBPATTERN":
-            sub = value[-1]
-            options.extend(_sequence(list(sub), min_alnum))
-        elif name == "BRANCH":
-            branches = [_best(_sequence(list(branch), min_alnum), min_alnum) for branch in value[1]]
-            if branches and all(branches):
-                options.append([literal for branch in branches for literal in branch])
-        elif name in ("MAX_REPEAT", "MIN_REPEAT", "POSSESSIVE_REPEAT") and value[0] >= 1:
-            options.extend(_sequence(list(value[2]), min_alnum))
-        elif name == "ATOMIC_GROUP":
-            options.extend(_sequence(list(value), min_alnum))
-    close()
-    return options
-
-
-def _best(options: list[list[str]], min_alnum: int) -> list[str]:
-    """The most selective option: the one whose weakest literal has the most letters and digits."""
-    # Only ASCII literals: re's IGNORECASE equates some non-ASCII letters with ASCII ones
-    # (dotless i, long s) in ways casefold() does not, and the index must never miss a match.
-    scored = [
-        (min(sum(ch.isalnum() for ch in literal) for literal in option), -len(option), option)
-        for option in options
-        if option and all(literal and literal.isascii() for literal in option)
-    ]
-    scored = [entry for entry in scored if entry[0] >= min_alnum]
-    if not scored:
-        return []
-    return [literal.casefold() for literal in max(scored, key=lambda entry: entry[:2])[2]]
 
 
 class RuleSet:
@@ -444,11 +378,11 @@ class RuleSet:
                 literal_to_positions.setdefault(compiled.literal, []).append(position)
             elif compiled.regex is not None:
                 self._regexes.append(position)
-                literals = required_literals(compiled.pattern or "")
+                literals = patterns.required_literals(compiled.pattern or "")
                 if not literals:
                     self._always.append(position)
                     # punctuation the pattern needs (e.g. the dots of a MAC address): a cheap test first
-                    needed = required_literals(compiled.pattern or "", min_alnum=0)
+                    needed = patterns.required_literals(compiled.pattern or "", min_alnum=0)
                     if not any(char.isalpha() for text in needed for char in text):  # no case to fold
                         compiled.prefilter = tuple(needed)
                 for literal in literals:

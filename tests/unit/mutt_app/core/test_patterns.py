@@ -103,3 +103,18 @@ def test_a_pattern_set_finds_which_patterns_occur_in_one_pass_within_its_window(
     assert pattern_set.search(b"x" * (pattern_set.window + 1)) is None   # the caller searches one by one
     with pytest.raises(ValueError):
         patterns.PatternSet([found[0], patterns.compile_pattern("x", ignore_case=False)])
+
+
+@pytest.mark.parametrize(
+    "pattern, literals",
+    [
+        (r"%LINK-\d-UPDOWN", ["-updown"]),
+        (r"(?:ABCD|EFGHI)_FAIL\d", ["_fail"]),
+        (r"(?:ABCDE|EFGHI)_F\d", ["abcde", "efghi"]),
+        (r"(foo|bar)+baz", ["baz"]),
+        (r"\b[0-9a-f]{4}\.[0-9a-f]{4}", []),
+        (r"x?y*", []),
+    ],
+)
+def test_required_literals(pattern, literals):
+    assert patterns.required_literals(pattern) == literals

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mutt_app.rules.matcher import Rule, RuleCompileError, RuleSet, oid_arcs, required_literals, syslog_severity
+from mutt_app.rules.matcher import Rule, RuleCompileError, RuleSet, oid_arcs, syslog_severity
 from mutt_app.rules.seed import RULES as SEED_RULES
 
 DATA = Path(__file__).resolve().parents[3] / "data"  # v2.5 sample data (tests/data)
@@ -137,21 +137,6 @@ def test_severity_names_and_numbers():
 def test_oid_arcs():
     assert oid_arcs(".1.3.6") == ("1", "3", "6") == oid_arcs("1.3.6")
     assert oid_arcs("") == () == oid_arcs(None)
-
-
-@pytest.mark.parametrize(
-    "pattern, literals",
-    [
-        (r"%LINK-\d-UPDOWN", ["-updown"]),
-        (r"(?:ABCD|EFGHI)_FAIL\d", ["_fail"]),
-        (r"(?:ABCDE|EFGHI)_F\d", ["abcde", "efghi"]),
-        (r"(foo|bar)+baz", ["baz"]),
-        (r"\b[0-9a-f]{4}\.[0-9a-f]{4}", []),
-        (r"x?y*", []),
-    ],
-)
-def test_required_literals(pattern, literals):
-    assert required_literals(pattern) == literals
 
 
 def sample_events() -> list[dict]:

@@ -5,11 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from mutt_app.core import patterns
 from mutt_app.suppression.silences import (
     ACTIVE,
     EXPIRED,
     PENDING,
+    Matcher,
     Silence,
     SilenceError,
     SilenceSet,
@@ -200,3 +204,22 @@ def test_an_impossible_daily_rule_is_refused_quickly():
         validate(base(ends_at=None, schedule={"rrule": "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30", "duration_seconds": 600}),
                  now=NOW)
     assert datetime.now(UTC) - started < timedelta(seconds=3)
+
+
+REGEXES = {  # a regex, and texts it matches
+    r"core-\d+\.example\.net": "core-12.example.net", r"(?:EDGE|dist)-[0-9]+": "dist-7 edge-3",
+    r"Gi\d+/\d+ (down|up)": "Gi0/1 up", r"^BGP": "BGP peer", r"x?y*": "", r"ſtate": "state STATE",
+}
+
+
+@pytest.mark.parametrize("pattern", REGEXES)
+@settings(max_examples=200, deadline=None)
+@given(before=st.text(max_size=8), after=st.text(max_size=8), cases=st.lists(st.booleans(), min_size=24, max_size=24))
+def test_a_regex_matcher_decides_as_its_regex_alone_whatever_its_cheap_test_skips(pattern, before, after, cases):
+    """The literal a regex needs is looked for first (RE2 is called only where it occurs): the
+    answer is RE2's, for texts it matches in any case of letters and for others."""
+    matcher = Matcher("hostname", "=~", pattern)
+    regex = patterns.compile_pattern(pattern)
+    example = "".join(char.upper() if upper else char for char, upper in zip(REGEXES[pattern], cases, strict=False))
+    for text in (before + example + after, before + after):
+        assert matcher.holds(text) is regex.matches(patterns.encode(text))
