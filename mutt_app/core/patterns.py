@@ -211,14 +211,27 @@ def compile_pattern(pattern: str, *, field: str = "match_string", ignore_case: b
 
 
 def required_literals(pattern: str, min_alnum: int = 1) -> list[str]:
-    """Literals of which at least one occurs (case-insensitively) in every text ``pattern`` matches.
+    """Literals of which at least one occurs (case-insensitively) in every text ``pattern`` matches:
+    the most selective of ``literal_options`` (the one whose weakest literal has the most letters
+    and digits). Empty when there is none (a rule is then checked against every event)."""
+    options = literal_options(pattern, min_alnum)
+    if not options:
+        return []
+    return max(options, key=lambda option: (min(sum(ch.isalnum() for ch in literal) for literal in option), -len(option)))
 
-    Empty when no such literal could be found (a rule or silence is then checked against every
-    event). Walks the pattern as Python's parser reads it (RE2 reads every pattern it accepts the same
+
+def literal_options(pattern: str, min_alnum: int = 1) -> list[list[str]]:
+    """Every option of literals ``pattern`` needs: each option a list of case-folded literals of
+    which at least one occurs (case-insensitively) in every text the pattern matches.
+
+    Walks the pattern as Python's parser reads it (RE2 reads every pattern it accepts the same
     way, ``python_and_re2_forms`` refuses or rewrites the differences; a pattern Python
-    cannot parse, or only with a warning such as RE2's ``[[:alpha:]]``, gets no literal): a run
+    cannot parse, or only with a warning such as RE2's ``[[:alpha:]]``, gets none): a run
     of literal characters in the mandatory top-level sequence (capture groups included) is
-    required; an alternation contributes one literal per branch.
+    required; an alternation contributes one literal per branch. Only options of ASCII literals
+    with at least ``min_alnum`` letters and digits each: re's IGNORECASE equates some non-ASCII
+    letters with ASCII ones (dotless i, long s) in ways casefold() does not, and a literal that
+    is looked for must never miss a match.
     """
     try:
         python_form, _ = python_and_re2_forms(pattern)
@@ -227,7 +240,8 @@ def required_literals(pattern: str, min_alnum: int = 1) -> list[str]:
             parsed = sre_parse.parse(python_form, re.IGNORECASE)
     except (re.error, PatternError, Warning):
         return []
-    return _best(_sequence(list(parsed), min_alnum), min_alnum)
+    return [[literal.casefold() for literal in option] for option in _sequence(list(parsed), min_alnum)
+            if _usable(option, min_alnum)]
 
 
 def _sequence(items: list[Any], min_alnum: int) -> list[list[str]]:
@@ -262,15 +276,13 @@ def _sequence(items: list[Any], min_alnum: int) -> list[list[str]]:
 
 
 def _best(options: list[list[str]], min_alnum: int) -> list[str]:
-    """The most selective option: the one whose weakest literal has the most letters and digits."""
-    # Only ASCII literals: re's IGNORECASE equates some non-ASCII letters with ASCII ones
-    # (dotless i, long s) in ways casefold() does not, and the index must never miss a match.
-    scored = [
-        (min(sum(ch.isalnum() for ch in literal) for literal in option), -len(option), option)
-        for option in options
-        if option and all(literal and literal.isascii() for literal in option)
-    ]
-    scored = [entry for entry in scored if entry[0] >= min_alnum]
-    if not scored:
+    """The most selective usable option of a branch (see ``required_literals``)."""
+    usable = [option for option in options if _usable(option, min_alnum)]
+    if not usable:
         return []
-    return [literal.casefold() for literal in max(scored, key=lambda entry: entry[:2])[2]]
+    return max(usable, key=lambda option: (min(sum(ch.isalnum() for ch in literal) for literal in option), -len(option)))
+
+
+def _usable(option: list[str], min_alnum: int) -> bool:
+    return bool(option) and all(literal and literal.isascii() and sum(ch.isalnum() for ch in literal) >= min_alnum
+                                for literal in option)

@@ -75,9 +75,10 @@ class Matcher:
         self.field, self.op, self.value = field, op, value
         self._folded = value.casefold()
         self._regex = patterns.compile_pattern(value, field=f"{where}.value") if op == "=~" else None
-        # a regex holds only where one of these occurs: a cheap test first (a call into RE2 costs
-        # microseconds, and a silence on a host pattern is asked about every event)
-        self._needs = tuple(patterns.required_literals(value)) if op == "=~" else ()
+        # a regex holds only where each of these options has a literal that occurs: a cheap test
+        # first (a call into RE2 costs microseconds, and a silence on a host pattern is asked about
+        # every event)
+        self._needs = tuple(tuple(option) for option in patterns.literal_options(value)) if op == "=~" else ()
 
     def as_dict(self) -> dict[str, str]:
         return {"field": self.field, "op": self.op, "value": self.value}
@@ -85,8 +86,10 @@ class Matcher:
     def holds(self, value: str) -> bool:
         """``value``: the event's field as text ('' when absent)."""
         if self._regex is not None:
-            if self._needs and not any(literal in value.casefold() for literal in self._needs):
-                return False
+            if self._needs:
+                folded = value.casefold()
+                if not all(any(literal in folded for literal in option) for option in self._needs):
+                    return False
             return self._regex.matches(_encoded(value))
         return self.compares(value.casefold())
 
