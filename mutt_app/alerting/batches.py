@@ -34,13 +34,6 @@ class Claim:
     batch_id: str
     attempts: int          # 1 on the first claim
     events: list[Any]      # canonical events (dicts), as ingest stored them
-    documents: tuple[str, ...] = ()  # the same events as the JSON ingest stored
-
-    def documents_by_id(self) -> dict[str, str]:
-        """Each event's JSON as ingest stored it, by the event's id: the audit writes it as it is
-        rather than encode the event again."""
-        return {event["_id"]: document for event, document in zip(self.events, self.documents, strict=False)
-                if isinstance(event, dict) and isinstance(event.get("_id"), str)}
 
 
 class EventBatches:
@@ -58,8 +51,7 @@ class EventBatches:
         )
         if items is None:
             return None
-        documents = tuple(item if isinstance(item, str) else item.decode() for item in items[1:])
-        return Claim(batch_id, int(items[0]), [json.loads(document) for document in documents], documents)
+        return Claim(batch_id, int(items[0]), [json.loads(item) for item in items[1:]])
 
     def complete(self, batch_id: str, counts: dict[str, int]) -> bool:
         """Retire a processed batch and add its outcome counts; False if it was already retired."""

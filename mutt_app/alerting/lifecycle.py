@@ -222,8 +222,7 @@ class BatchLifecycle:
         dead letters instead), with the alerts to send."""
         try:
             with self._session_scope() as session:
-                return store.store(session, outcome, attempts=claim.attempts, settings=settings,
-                                   documents=claim.documents_by_id())
+                return store.store(session, outcome, attempts=claim.attempts, settings=settings)
         except Exception as error:
             if not store.refused(error):
                 raise

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
@@ -44,18 +44,14 @@ def refused(error: BaseException) -> bool:
 
 
 def store(session: Session, outcome: Outcome, *, attempts: int,
-          settings: alert_state.Settings = alert_state.DEFAULTS, documents: Mapping[str, str] | None = None) -> Outcome:
+          settings: alert_state.Settings = alert_state.DEFAULTS) -> Outcome:
     """Apply the batch's signals to their alerts and write everything in ``session``, in bulk.
     Returns the outcome as written: ``alerts`` are the outbox rows to hand to the forwarder.
-    Idempotent: events stored already (a redelivered batch) are left alone. ``documents``: the
-    events' JSON by event id, as ingest stored it, written to the audit as it is."""
+    Idempotent: events stored already (a redelivered batch) are left alone."""
     received = {row["event_id"]: row["received_at"] for row in outcome.audit_rows}
     signals, alerts, verdicts = _apply(session, outcome.signals, received, settings)
     audit_rows = [_audited(row, verdicts.get(row["event_id"])) for row in outcome.audit_rows]
-    encoded = None
-    if documents and all(row["event_id"] in documents for row in audit_rows):
-        encoded = {"event": [documents[row["event_id"]] for row in audit_rows]}
-    insert_columns_ignoring_duplicates(session, AUDIT, audit_rows, encoded=encoded)   # one statement for the batch's rows
+    insert_columns_ignoring_duplicates(session, AUDIT, audit_rows)   # one statement for the batch's rows
     insert_ignoring_duplicates(session, Alert.__table__, alerts)
     if outcome.failed:
         dlq.record_many(session, dlq.EVENT, dlq.PROCESSING_FAILED, [*outcome.failed], attempts=attempts)

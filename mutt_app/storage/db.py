@@ -113,15 +113,13 @@ def insert_ignoring_duplicates(session: Session, table, rows: list[dict]) -> int
     return rows_changed(session.execute(statement, rows))
 
 
-def insert_columns_ignoring_duplicates(session: Session, table: Table, rows: list[dict],
-                                       encoded: dict[str, list[str]] | None = None) -> None:
+def insert_columns_ignoring_duplicates(session: Session, table: Table, rows: list[dict]) -> None:
     """``insert_ignoring_duplicates`` for rows that all name every column of ``table``, as one
     statement however many rows: on PostgreSQL ``INSERT ... SELECT * FROM unnest(<one array per
     column>) ON CONFLICT DO NOTHING``. An executemany runs the INSERT once per row, and on a
     partitioned table each run sets up the routing to its partition and the conflict check
     anew: for the event audit that cost PostgreSQL more than the row itself (docs/performance.md,
-    "Every event audited"). ``encoded``: a JSON column's values already encoded, one per row
-    (PostgreSQL takes them as they are). Elsewhere (SQLite) it is ``insert_ignoring_duplicates``."""
+    "Every event audited"). Elsewhere (SQLite) it is ``insert_ignoring_duplicates``."""
     if not rows:
         return
     if session.get_bind().dialect.name != "postgresql":
@@ -129,8 +127,7 @@ def insert_columns_ignoring_duplicates(session: Session, table: Table, rows: lis
         return
     names = tuple(column.name for column in table.columns)
     statement = f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM {_unnest(table, names)} ON CONFLICT DO NOTHING"
-    arrays = _arrays(session, table, [name for name in names if name not in (encoded or {})], rows)
-    session.connection().exec_driver_sql(statement, arrays | (encoded or {}))
+    session.connection().exec_driver_sql(statement, _arrays(session, table, names, rows))
 
 
 def lock_or_insert(session: Session, table: Table, rows: list[dict], key: str) -> list[dict[str, Any]]:
@@ -165,7 +162,7 @@ def update_by_key(session: Session, table: Table, rows: list[dict], key: str = "
     session.connection().exec_driver_sql(statement, _arrays(session, table, names, rows))
 
 
-def _arrays(session: Session, table: Table, names: Sequence[str], rows: list[dict]) -> dict[str, list[Any]]:
+def _arrays(session: Session, table: Table, names: tuple[str, ...], rows: list[dict]) -> dict[str, list[Any]]:
     """One list per column, each value as an INSERT binds it (JSON: text)."""
     dialect = session.get_bind().dialect
     arrays = {}

@@ -29,15 +29,6 @@ def test_complete_counts_once_even_when_a_batch_is_delivered_twice(redis):
     assert EventBuffer(redis).backlog() == 0 and batches.pending() == 0
 
 
-def test_a_claim_gives_each_event_and_its_json_as_ingest_stored_it(redis):
-    stored = events(3) + [json.dumps(["not", "an", "event"])]
-    accept(redis, stored)
-    batch_id, _ = EventBuffer(redis).cut(max_events=4, lease_seconds=60)
-    claim = EventBatches(redis).claim(batch_id, 60)
-    assert claim.events == [json.loads(item) for item in stored] and claim.documents == tuple(stored)
-    assert claim.documents_by_id() == {"e0": stored[0], "e1": stored[1], "e2": stored[2]}
-
-
 def test_complete_refuses_outcomes_it_does_not_know(redis):
     with pytest.raises(ValueError):
         EventBatches(redis).complete("b", {"vanished": 1})

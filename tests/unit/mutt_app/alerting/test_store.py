@@ -54,28 +54,6 @@ def outbox():
         return {a.id: (a.severity, a.lifecycle["send"], a.lifecycle["occurrences"]) for a in session.scalars(select(Alert))}
 
 
-def test_the_events_json_as_ingest_stored_it_is_what_the_audit_keeps_on_postgresql(database_url):
-    """The alerter hands over each event's JSON as read from Redis; PostgreSQL's audit stores it as
-    it is (no second encoding), SQLite's the event itself; an event without one is encoded."""
-    events = [event(1, 0), event(2, 10)]
-    documents = {"e1": '{"_id": "e1", "as": "stored", "hostname": "core-router-01.dc1.example.com"}'}
-    with session_scope() as session:
-        store.store(session, outcome(events), attempts=1, settings=SETTINGS, documents=documents)
-    with session_scope() as session:
-        stored = {row.event_id: row.event for row in session.scalars(select(EventAudit))}
-    assert stored["e2"] == events[1]  # no document for e2: the batch's events are encoded, every one
-    assert stored["e1"] == events[0]
-    with session_scope() as session:
-        store.store(session, outcome([event(3, 20), event(4, 30)]), attempts=1, settings=SETTINGS,
-                    documents={"e3": '{"_id": "e3", "as": "stored"}', "e4": '{"_id": "e4"}'})
-    with session_scope() as session:
-        stored = {row.event_id: row.event for row in session.scalars(select(EventAudit))}
-    if database_url.startswith("postgresql"):
-        assert (stored["e3"], stored["e4"]) == ({"_id": "e3", "as": "stored"}, {"_id": "e4"})
-    else:
-        assert (stored["e3"]["message"], stored["e4"]["message"]) == ("LINK-DOWN Gi0/1", "LINK-DOWN Gi0/1")
-
-
 def test_a_batch_is_applied_in_event_time_order_whatever_its_order(database_url):
     # arrival order e3 e1 e4 e2 e5; event-time order e1 e2 e3 (clear) e4 e5
     written = write(outcome([event(3, 30), event(1, 0), event(4, 40), event(2, 10), event(5, 50)], clears={"e3"}))
