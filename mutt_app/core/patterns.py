@@ -27,7 +27,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Iterator
-from re import _parser as sre_parse  # type: ignore[attr-defined]
+from re import _parser as sre_parse  # type: ignore[attr-defined]  # re's own parser: typeshed has no stub
 from typing import Any
 
 import re2
@@ -214,10 +214,7 @@ def required_literals(pattern: str, min_alnum: int = 1) -> list[str]:
     """Literals of which at least one occurs (case-insensitively) in every text ``pattern`` matches:
     the most selective of ``literal_options`` (the one whose weakest literal has the most letters
     and digits). Empty when there is none (a rule is then checked against every event)."""
-    options = literal_options(pattern, min_alnum)
-    if not options:
-        return []
-    return max(options, key=lambda option: (min(sum(ch.isalnum() for ch in literal) for literal in option), -len(option)))
+    return _best(literal_options(pattern, min_alnum), min_alnum)
 
 
 def literal_options(pattern: str, min_alnum: int = 1) -> list[list[str]]:
@@ -276,7 +273,7 @@ def _sequence(items: list[Any], min_alnum: int) -> list[list[str]]:
 
 
 def _best(options: list[list[str]], min_alnum: int) -> list[str]:
-    """The most selective usable option of a branch (see ``required_literals``)."""
+    """The most selective usable option: the one whose weakest literal has the most letters and digits."""
     usable = [option for option in options if _usable(option, min_alnum)]
     if not usable:
         return []

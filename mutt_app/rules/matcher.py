@@ -38,8 +38,6 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-
-# re's own parser (Python 3.11+) tells the literals a pattern requires; typeshed has no stub for it.
 from typing import Any
 
 import ahocorasick
@@ -348,8 +346,6 @@ def handling_problem(rule: Rule) -> str | None:
         if handling(value) is None:
             return f"{name} must be one of {', '.join(HANDLINGS)} (any case), not {value!r}"
     return None
-
-
 
 
 class RuleSet:
