@@ -89,7 +89,8 @@ def main() -> None:
             warm_up = insert_alerts(args.warm_up)
             for n in range(0, len(warm_up), args.per_task):
                 forward_alerts(warm_up[n:n + args.per_task])
-            wait_until(lambda: delivered() == len(warm_up), timeout=120, interval=0.1, message="the warm-up delivered")
+            warmed = len(warm_up)
+            wait_until(lambda warmed=warmed: delivered() == warmed, timeout=120, interval=0.1, message="the warm-up delivered")
             standin.state.received.clear()
             ids = insert_alerts(args.alerts)
             cpu_before = worker_cpu(worker.pid)

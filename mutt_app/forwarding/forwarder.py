@@ -5,11 +5,13 @@ saying what became of each alert and what must be tried again later (``deferred`
 countdown, never spending the alert's retries; ``retries``, alerts that failed and must go
 through the retry path). tasks/forwarder.py turns the report into messages.
 
-The way of one alert: its id comes from the alerter; ``outbox.pending`` finds it still pending;
+The way of one alert: its id comes from the alerter; ``outbox.claim`` moves it from ``pending``
+to ``sending`` (an alert that is not pending is skipped: finished, or another task has it);
 ``_gate`` asks the circuit breaker (``breaker``) and takes a slot of the shared rate limit
-(``send_slots``) for it, or puts it off (``_postpone``); ``outbox.claim`` moves it to
-``sending``; it goes out in a wave of requests; its outcome is recorded: ``outbox.mark_delivered``,
-a retry (``_record``, with ``retry.RetryPolicy``) or a dead letter.
+(``send_slots``) for it, or gives it back, pending, its claim not counted (``_release``); it goes
+out in a wave of requests; its outcome is recorded: ``outbox.mark_delivered``, a retry
+(``_record``, with ``retry.RetryPolicy``) or a dead letter. While no endpoint is set, alerts wait
+unclaimed (``_wait_for_endpoint``).
 
 Sends go in waves of requests, sized by the process's ``send_window.SendWindow``: one request
 after a failure (if Moogsoft is failing, one request finds out), twice as many after each wave
@@ -102,49 +104,34 @@ class Forwarder:
         started = time.monotonic()
         report = Report()
         wanted = list(dict.fromkeys(alert_ids))
-        with db.session_scope() as session:
-            pending = outbox.pending(session, wanted)
-        report.skipped = [alert_id for alert_id in wanted if alert_id not in set(pending)]
-        if not pending:
-            return report
         if self._client is None:
-            log.warning("MOOG_WEBHOOK_URL is not set: %d alert(s) wait", len(pending))
-            self._postpone(pending, NO_ENDPOINT_WAIT, NO_ENDPOINT, report)
+            self._wait_for_endpoint(wanted, report)
             return report
-        slots, wait, reason = self._gate(len(pending))
-        if reason:  # decided before claiming, so a put-off alert's claim count does not grow
-            self._postpone(pending, wait, reason, report)
-            return report
-        alerts: list[Row[Any]] = []
-        try:
-            with db.session_scope() as session:
-                alerts = outbox.claim(session, pending, lease_seconds)
-        finally:
-            self._slots.cancel(slots[len(alerts):])  # fewer claimed than hoped: another task has them
-        slots = slots[:len(alerts)]
+        with db.session_scope() as session:
+            alerts = outbox.claim(session, wanted, lease_seconds)
         claimed = {alert.id for alert in alerts}
-        report.skipped += [alert_id for alert_id in pending if alert_id not in claimed]
-        self._send(alerts, slots, policy, retries, report,
-                   deadline=started + budget_seconds - 2 * self._moog.timeout)
+        report.skipped = [alert_id for alert_id in wanted if alert_id not in claimed]
+        self._send(alerts, policy, retries, report, deadline=started + budget_seconds - 2 * self._moog.timeout)
         return report
 
-    def _send(self, alerts: list[Row[Any]], slots: list[str], policy: RetryPolicy, retries: int, report: Report,
-              deadline: float) -> None:
-        start = 0
+    def _send(self, alerts: list[Row[Any]], policy: RetryPolicy, retries: int, report: Report, deadline: float) -> None:
+        """Send claimed alerts, wave after wave, while the breaker and the rate limit let them go;
+        those they hold back go back to pending, their claim not counted."""
+        start = sent = 0  # alerts[:start] are recorded, alerts[:sent] went out
         delivered: list[tuple[str, int | None]] = []  # recorded together, one commit per task
         try:
             while start < len(alerts):
-                if start:
-                    if time.monotonic() > deadline:
-                        self._release(alerts[start:], 0.0, TIME_BUDGET, report)
-                        return
-                    slots, wait, reason = self._gate(len(alerts) - start)
-                    if reason:
-                        self._release(alerts[start:], wait, reason, report)
-                        return
+                if start and time.monotonic() > deadline:
+                    self._release(alerts[start:], 0.0, TIME_BUDGET, report)
+                    return
+                slots, wait, reason = self._gate(len(alerts) - start)
+                if reason:
+                    self._release(alerts[start:], wait, reason, report)
+                    return
                 wave = alerts[start:start + len(slots)]
                 batch = self._settings.get("moog_batch_size")
                 requests = [wave[n:n + batch] for n in range(0, len(wave), batch)]
+                sent = start + len(wave)
                 try:
                     outcomes = self._moog.send_all([partial(self._send_request, request) for request in requests])
                 finally:
@@ -166,9 +153,10 @@ class Forwarder:
                     return
                 self._window.went_through(self._concurrency())
         except BaseException:
-            # Killed by the soft time limit, or the database went away: whatever was not
-            # recorded goes back to pending (the in-flight alerts keep their claim count).
-            outbox.set_pending(alerts[start:], 0.0, self._grace(), uncount=False)
+            # Killed by the soft time limit, or the database or Redis went away: whatever was not
+            # recorded goes back to pending; the alerts that went out keep their claim count.
+            outbox.set_pending(alerts[start:sent], 0.0, self._grace(), uncount=False)
+            outbox.set_pending(alerts[max(start, sent):], 0.0, self._grace(), uncount=True)
             raise
         finally:
             # Should this write fail, the delivered alerts stay `sending` until their lease ends and
@@ -267,12 +255,16 @@ class Forwarder:
             for n, start in enumerate(range(0, len(alert_ids), limit))
         ]
 
-    def _postpone(self, alert_ids: list[str], wait: float, reason: str, report: Report) -> None:
-        """Put off alerts that were never claimed (their lease moves, nothing else)."""
-        for deferral in self._plan(alert_ids, wait, reason):
-            with db.session_scope() as session:
-                outbox.postpone(session, deferral.alert_ids, self._lease(deferral.countdown))
-            report.deferred.append(deferral)
+    def _wait_for_endpoint(self, alert_ids: list[str], report: Report) -> None:
+        """No endpoint is set: the pending alerts among ``alert_ids`` wait, unclaimed (their lease
+        moves, nothing else); the others are skipped."""
+        with db.session_scope() as session:
+            waiting = outbox.postpone(session, alert_ids, self._lease(NO_ENDPOINT_WAIT))
+        found = set(waiting)
+        report.skipped = [alert_id for alert_id in alert_ids if alert_id not in found]
+        if waiting:
+            log.warning("MOOG_WEBHOOK_URL is not set: %d alert(s) wait", len(waiting))
+            report.deferred.append(Deferral(tuple(waiting), NO_ENDPOINT_WAIT, NO_ENDPOINT))
 
     def _release(self, alerts: list[Row[Any]], wait: float, reason: str, report: Report) -> None:
         """Give back claimed alerts that were not sent: pending again, the claim not counted."""

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, select, update
+from sqlalchemy import ColumnElement, Row, Table, update
 from sqlalchemy.orm import Session
 
 from mutt_app import dynconfig
@@ -29,10 +29,14 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def pending(session: Session, alert_ids: Sequence[str]) -> list[str]:
-    """The alerts among ``alert_ids`` that are pending, in the given order."""
-    found = set(session.scalars(select(ALERTS.c.id).where(db.among(session, ALERTS.c.id, alert_ids), ALERTS.c.state == "pending")))
-    return [alert_id for alert_id in alert_ids if alert_id in found]
+def _in_state(*states: str) -> ColumnElement[bool]:
+    """The alert is in one of ``states``, checked row by row on the rows found by their ids.
+
+    Written so that PostgreSQL cannot answer it from a (state, ...) index: with statistics taken
+    while few alerts were pending, such an index looks cheaper than the primary key, and a backlog
+    of pending alerts (Moogsoft was down) then cost every statement a scan of all of them.
+    """
+    return (ALERTS.c.state + "").in_(states)
 
 
 def claim(session: Session, alert_ids: Sequence[str], lease_seconds: float) -> list[Row[Any]]:
@@ -40,7 +44,7 @@ def claim(session: Session, alert_ids: Sequence[str], lease_seconds: float) -> l
     now = utcnow()
     statement = (
         update(ALERTS)
-        .where(db.among(session, ALERTS.c.id, alert_ids), ALERTS.c.state == "pending")
+        .where(db.among(session, ALERTS.c.id, alert_ids), _in_state("pending"))
         .values(state="sending", attempts=ALERTS.c.attempts + 1, lease_until=now + timedelta(seconds=lease_seconds),
                 updated_at=now)
         .returning(ALERTS)
@@ -49,13 +53,16 @@ def claim(session: Session, alert_ids: Sequence[str], lease_seconds: float) -> l
     return [claimed[alert_id] for alert_id in alert_ids if alert_id in claimed]
 
 
-def postpone(session: Session, alert_ids: Sequence[str], lease_until: datetime) -> None:
-    """Move the lease of alerts that were never claimed (nothing else changes)."""
-    session.execute(
+def postpone(session: Session, alert_ids: Sequence[str], lease_until: datetime) -> list[str]:
+    """Move the lease of the pending alerts among ``alert_ids`` (nothing else changes); returns
+    them, in the given order."""
+    moved = set(session.scalars(
         update(ALERTS)
-        .where(db.among(session, ALERTS.c.id, alert_ids), ALERTS.c.state == "pending")
+        .where(db.among(session, ALERTS.c.id, alert_ids), _in_state("pending"))
         .values(lease_until=lease_until, updated_at=utcnow())
-    )
+        .returning(ALERTS.c.id)
+    ))
+    return [alert_id for alert_id in alert_ids if alert_id in moved]
 
 
 def set_pending(alerts: Iterable[str | Row[Any]], countdown: float, grace: float, *, uncount: bool) -> None:
@@ -69,7 +76,7 @@ def set_pending(alerts: Iterable[str | Row[Any]], countdown: float, grace: float
     if uncount:
         values["attempts"] = ALERTS.c.attempts - 1
     with db.session_scope() as session:
-        session.execute(update(ALERTS).where(db.among(session, ALERTS.c.id, ids), ALERTS.c.state == "sending").values(**values))
+        session.execute(update(ALERTS).where(db.among(session, ALERTS.c.id, ids), _in_state("sending")).values(**values))
 
 
 def mark_delivered(delivered: Sequence[tuple[str, int | None]]) -> None:
@@ -84,7 +91,7 @@ def mark_delivered(delivered: Sequence[tuple[str, int | None]]) -> None:
         for status, ids in by_status.items():
             session.execute(
                 update(ALERTS)
-                .where(db.among(session, ALERTS.c.id, ids), ALERTS.c.state.in_(("sending", "pending")))
+                .where(db.among(session, ALERTS.c.id, ids), _in_state("sending", "pending"))
                 .values(state="delivered", last_status=status, last_error="", lease_until=None,
                         delivered_at=now, updated_at=now)
             )
@@ -96,7 +103,7 @@ def finish(session: Session, alert_id: str, state: str, outcome: moog.Outcome, *
     values.setdefault("lease_until", None)
     session.execute(
         update(ALERTS)
-        .where(ALERTS.c.id == alert_id, ALERTS.c.state.in_(("sending", "pending")))
+        .where(ALERTS.c.id == alert_id, _in_state("sending", "pending"))
         .values(state=state, last_status=outcome.status, last_error=outcome.error, updated_at=utcnow(), **values)
     )
 
@@ -112,7 +119,7 @@ def reopen(session: Session, alert_ids: list[str]) -> list[str]:
     grace = float(dynconfig.get("janitor_stuck_after_seconds"))
     statement = (
         update(ALERTS)
-        .where(ALERTS.c.id.in_(alert_ids), ALERTS.c.state == "dead")
+        .where(db.among(session, ALERTS.c.id, alert_ids), _in_state("dead"))
         .values(state="pending", attempts=0, last_error="", lease_until=utcnow() + timedelta(seconds=grace),
                 updated_at=utcnow())
         .returning(ALERTS.c.id)
