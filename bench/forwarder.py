@@ -3,9 +3,11 @@
 Inserts N pending alerts into PostgreSQL, enqueues them in batches (`--per-task`, default 100) with
 `mutt_app.handoff.forward_alerts`, and times until every one is `delivered`, counting at the
 stand-in too (which runs in this process), and the worker's CPU per alert (its main process and
-pool processes, from the first enqueue to the last delivery: MUTT's cost of a delivery). The
-worker first delivers `--warm-up` alerts off the clock, so its pool processes have loaded their
-modules and connected before it starts. Runs
+pool processes, from the first enqueue to the last delivery: MUTT's cost of a delivery), and
+PostgreSQL's CPU per alert over the same time. The worker first delivers `--warm-up` alerts off
+the clock, so its pool processes have loaded their modules and connected before it starts; the
+alerts table is then analysed with every alert delivered, the statistics of a quiet time, which
+is what PostgreSQL plans with when a backlog builds (Moogsoft was down). Runs
 once with the rate limit out of the way (the forwarder's own cost) and, with `--limit`, once
 under a shared limit (checks that nothing arrives early).
 
@@ -32,6 +34,18 @@ def worker_cpu(pid: int) -> float:
     """CPU seconds used so far by a worker: its main process and its pool processes."""
     root = psutil.Process(pid)
     return sum(sum(process.cpu_times()[:2]) for process in [root, *root.children(recursive=True)])
+
+
+def postgres_cpu() -> dict[int, float]:
+    """CPU seconds used so far by each process of this machine's PostgreSQL server."""
+    used = {}
+    for process in psutil.process_iter(["name"]):
+        try:
+            if (process.info["name"] or "").startswith("postgres"):
+                used[process.pid] = sum(process.cpu_times()[:2])
+        except psutil.Error:
+            continue
+    return used
 
 
 def main() -> None:
@@ -75,7 +89,8 @@ def main() -> None:
             return connection.scalar(text("SELECT count(*) FROM alerts WHERE state = 'delivered'"))
 
     runs = [("no limit", 1_000_000)] + ([(f"{args.limit}/s", args.limit)] if args.limit else [])
-    print(f"{'run':>10} {'alerts':>7} {'seconds':>8} {'alerts/s':>9} {'at stand-in':>12} {'max in 1 s':>11} {'worker CPU µs/alert':>20}")
+    print(f"{'run':>10} {'alerts':>7} {'seconds':>8} {'alerts/s':>9} {'at stand-in':>12} {'max in 1 s':>11} "
+          f"{'worker CPU µs/alert':>20} {'PostgreSQL µs/alert':>20}")
     for name, limit in runs:
         client.flushdb()
         with db.engine(database_url).begin() as connection:
@@ -92,8 +107,10 @@ def main() -> None:
             warmed = len(warm_up)
             wait_until(lambda warmed=warmed: delivered() == warmed, timeout=120, interval=0.1, message="the warm-up delivered")
             standin.state.received.clear()
+            with db.engine(database_url).connect() as connection:
+                connection.execute(text("ANALYZE alerts"))
             ids = insert_alerts(args.alerts)
-            cpu_before = worker_cpu(worker.pid)
+            cpu_before, postgres_before = worker_cpu(worker.pid), postgres_cpu()
             started = time.monotonic()
             for n in range(0, len(ids), args.per_task):
                 forward_alerts(ids[n:n + args.per_task])
@@ -101,13 +118,15 @@ def main() -> None:
             wait_until(lambda expected=expected: delivered() == expected, timeout=600, interval=0.25, message="every alert delivered")
             elapsed = time.monotonic() - started
             cpu = worker_cpu(worker.pid) - cpu_before
+            postgres = sum(used - postgres_before.get(pid, 0.0) for pid, used in postgres_cpu().items())
         finally:
             worker.stop()
         arrivals = sorted(r.at for r in standin.received)
         busiest = max((sum(1 for t in arrivals[i:i + limit + 1] if t - arrivals[i] < 1.0)
                        for i in range(len(arrivals))), default=0) if limit < len(arrivals) else len(arrivals)
         seen = len({r.body["external_id"] for r in standin.received})  # one record per alert, batched or not
-        print(f"{name:>10} {len(ids):>7} {elapsed:>8.1f} {len(ids) / elapsed:>9.0f} {seen:>12} {busiest:>11} {cpu * 1e6 / len(ids):>20.0f}")
+        print(f"{name:>10} {len(ids):>7} {elapsed:>8.1f} {len(ids) / elapsed:>9.0f} {seen:>12} {busiest:>11} "
+              f"{cpu * 1e6 / len(ids):>20.0f} {postgres * 1e6 / len(ids):>20.0f}")
     standin.stop()
     redis_session.stop()
 
