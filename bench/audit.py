@@ -56,7 +56,7 @@ def text_arrays(session: Session, table, batch: list[dict]) -> None:
 
 
 def measure(url: str, made: list[dict], size: int, write) -> tuple[float, float]:
-    engine = create_engine(url)
+    engine = db.connect(url)[0]  # as MUTT makes it (its JSON serializer, pool settings)
     with engine.connect() as connection:
         backend = psutil.Process(connection.exec_driver_sql("SELECT pg_backend_pid()").scalar())
         connection.commit()

@@ -1,6 +1,7 @@
 """Bulk writes that skip what exists (what makes a redelivered batch harmless), on SQLite and
 PostgreSQL: the same rows; the count of rows written where the driver gives it (SQLite)."""
 
+import json
 import uuid
 from datetime import UTC, datetime
 
@@ -151,3 +152,25 @@ def test_rows_are_locked_in_key_order_created_where_missing_and_updated_in_one_s
         stored = {row.signature: row for row in session.scalars(select(AlertState))}
     assert [(s, stored[s].occurrences, stored[s].transitions, stored[s].last_sent_at) for s in "abc"] == [
         ("a", 2, [later.isoformat()], later), ("b", 5, None, None), ("c", 7, None, None)]
+
+
+def test_json_documents_are_stored_exactly_including_what_orjson_cannot_encode(database_url):
+    documents = [
+        {"message": "link down é", "n": 7, "nested": {"list": [1, 2.5, None, True]}},
+        {"message": "counter64 and more", "counter": 2**80},           # beyond 64 bits: the json module's
+        {"message": "broken \ud800 escape"} if database_url.startswith("sqlite") else {"message": "plain"},
+    ]
+    rows = audit_rows(len(documents), alert_id=None, silence_id=None)
+    for row, document in zip(rows, documents, strict=True):
+        row["event"] = document
+    with db.session_scope() as session:
+        db.insert_columns_ignoring_duplicates(session, AUDIT, rows)
+    with db.session_scope() as session:
+        stored = {row.event_id: row.event for row in session.scalars(select(EventAudit))}
+    assert [stored[row["event_id"]] for row in rows] == documents
+
+
+def test_json_text_is_what_the_json_module_reads_back():
+    document = {"a": [1, 2**70, "é", {"b": None}], "c": 1.5}
+    assert json.loads(db.json_text(document)) == document
+    assert json.loads(db.json_bytes({"s": "\ud800"})) == {"s": "\ud800"}
