@@ -71,7 +71,7 @@ def connect(url: str) -> tuple[Engine, sessionmaker[Session]]:
             # (SQLite gives its -wal and -shm files the database file's mode)
             _create_private(path.split("?", 1)[0])
         eng = create_engine(url, connect_args={"timeout": timeout(), "check_same_thread": False},
-                            pool_timeout=timeout(), json_serializer=json_text)
+                            pool_timeout=timeout())
         event.listen(eng, "connect", _sqlite_pragmas)
     else:
         eng = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_timeout=timeout(),
@@ -80,19 +80,15 @@ def connect(url: str) -> tuple[Engine, sessionmaker[Session]]:
 
 
 def json_bytes(document: Any) -> bytes:
-    """A JSON column's value as psycopg sends it. orjson encodes in a tenth of the json module's
-    time (every event's audit row is a JSON document: docs/performance.md); what orjson cannot
-    encode (an integer beyond 64 bits, a string with a lone surrogate) the json module does,
-    as before."""
+    """A JSON column's value as psycopg sends it to PostgreSQL. orjson encodes in a tenth of the
+    json module's time (every event's audit row is a JSON document: docs/performance.md); what
+    orjson cannot encode (an integer beyond 64 bits, a string with a lone surrogate) the json
+    module does, as before. (orjson writes a NaN or an infinity as null where the json module
+    wrote a token PostgreSQL refuses; none reaches a document: ingest refuses them in events.)"""
     try:
         return orjson.dumps(document)
     except TypeError:
         return json.dumps(document).encode()
-
-
-def json_text(document: Any) -> str:
-    """A JSON column's value as SQLite stores it (text): :func:`json_bytes`, decoded."""
-    return json_bytes(document).decode()
 
 
 def _postgresql_limits() -> dict:
