@@ -16,6 +16,7 @@ recovers it.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,6 +40,14 @@ class Accepted:
     buffered: int = 0      # events in the buffer waiting to be cut into a batch
     retry_after: float = 0.0
     rejected_waiting: int = 0  # rejected items waiting to be stored as dead letters (after this request)
+
+
+@functools.lru_cache(maxsize=4)
+def rate_keys(minute: int) -> tuple[str, ...]:
+    """The keys counting the events accepted in the UTC minute, hour and day of ``minute``
+    (minutes since the epoch): worked out once a minute, not on every request."""
+    moment = datetime.fromtimestamp(minute * 60, UTC)
+    return tuple(redis_keys.ingest_rate(bucket, moment.strftime(fmt)) for bucket, fmt, _ in RATE_BUCKETS)
 
 
 def new_batch_id() -> str:
@@ -65,7 +74,7 @@ class EventBuffer:
         """Queue serialized events, all or none, unless the key's rate or the backlog is over; with
         them (and only then) append ``rejected`` items to the list that becomes dead letters."""
         now = now or datetime.now(UTC)
-        metric_keys = [redis_keys.ingest_rate(bucket, now.strftime(fmt)) for bucket, fmt, _ in RATE_BUCKETS]
+        metric_keys = rate_keys(int(now.timestamp()) // 60)
         status, value, buffered, waiting = self._accept(
             keys=[redis_keys.INGEST_BUFFER, redis_keys.INGEST_BACKLOG, redis_keys.STATS, redis_keys.ingest_rate_limit(key_id),
                   redis_keys.APIKEY_LAST_USED, *metric_keys, redis_keys.INGEST_BUFFER_SINCE, redis_keys.INGEST_REJECTED],

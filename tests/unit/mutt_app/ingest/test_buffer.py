@@ -85,6 +85,20 @@ def test_accept_counts_events_per_minute_for_the_dashboard(redis):
     assert 0 < redis.ttl(redis_keys.ingest_rate("1m", "2026-11-25T12:34")) <= 7200
 
 
+def test_events_either_side_of_a_minute_count_in_their_own_minute_and_the_same_hour(redis):
+    from datetime import datetime
+
+    buffer = EventBuffer(redis)
+    accept(buffer, events(2), now=datetime(2026, 11, 25, 12, 59, 59, 999_000, tzinfo=UTC))
+    accept(buffer, events(3), now=datetime(2026, 11, 25, 13, 0, 0, tzinfo=UTC))
+    accept(buffer, events(4), now=datetime(2026, 11, 25, 13, 0, 30, tzinfo=UTC))
+    assert redis.get(redis_keys.ingest_rate("1m", "2026-11-25T12:59")) == "2"
+    assert redis.get(redis_keys.ingest_rate("1m", "2026-11-25T13:00")) == "7"
+    assert redis.get(redis_keys.ingest_rate("1h", "2026-11-25T12")) == "2"
+    assert redis.get(redis_keys.ingest_rate("1h", "2026-11-25T13")) == "7"
+    assert redis.get(redis_keys.ingest_rate("24h", "2026-11-25")) == "9"
+
+
 def test_a_request_of_more_events_than_lua_can_unpack_at_once_is_queued_whole(redis):
     buffer = EventBuffer(redis)
     result = accept(buffer, events(20_000), max_backlog=100_000)
