@@ -29,6 +29,8 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.e2e import cpu_snapshot  # noqa: E402
+
 
 def worker_cpu(pid: int) -> float:
     """CPU seconds used so far by a worker: its main process and its pool processes."""
@@ -38,14 +40,7 @@ def worker_cpu(pid: int) -> float:
 
 def postgres_cpu() -> dict[int, float]:
     """CPU seconds used so far by each process of this machine's PostgreSQL server."""
-    used = {}
-    for process in psutil.process_iter(["name"]):
-        try:
-            if (process.info["name"] or "").startswith("postgres"):
-                used[process.pid] = sum(process.cpu_times()[:2])
-        except psutil.Error:
-            continue
-    return used
+    return {pid: seconds for pid, (group, seconds) in cpu_snapshot([]).items() if group == "postgresql"}
 
 
 def main() -> None:

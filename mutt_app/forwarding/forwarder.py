@@ -156,7 +156,7 @@ class Forwarder:
             # Killed by the soft time limit, or the database or Redis went away: whatever was not
             # recorded goes back to pending; the alerts that went out keep their claim count.
             outbox.set_pending(alerts[start:sent], 0.0, self._grace(), uncount=False)
-            outbox.set_pending(alerts[max(start, sent):], 0.0, self._grace(), uncount=True)
+            outbox.set_pending(alerts[sent:], 0.0, self._grace(), uncount=True)
             raise
         finally:
             # Should this write fail, the delivered alerts stay `sending` until their lease ends and
