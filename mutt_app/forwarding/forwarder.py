@@ -28,14 +28,13 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from redis import Redis
 from sqlalchemy import Row
 
 from mutt_app import dynconfig
-from mutt_app.core import logs, metrics
+from mutt_app.core import metrics
 from mutt_app.dead_letters import dlq
 from mutt_app.forwarding import moog, outbox
 from mutt_app.forwarding.breaker import CircuitBreaker
@@ -133,7 +132,7 @@ class Forwarder:
                 requests = [wave[n:n + batch] for n in range(0, len(wave), batch)]
                 sent = start + len(wave)
                 try:
-                    outcomes = self._moog.send_all([partial(self._send_request, request) for request in requests])
+                    outcomes = self._moog.send_all([moog.request_body(request) for request in requests])
                 finally:
                     self._slots.done(slots)
                 self.breaker.record([outcome.moog_answered for outcome in outcomes])
@@ -164,10 +163,6 @@ class Forwarder:
             outbox.mark_delivered(delivered)
             if delivered:
                 metrics.MOOG_ALERTS.labels("success").inc(len(delivered))
-
-    def _send_request(self, alerts: list[Row[Any]]) -> moog.Outcome:
-        with logs.correlated(alerts[0].correlation_id):
-            return self._moog.send(moog.request_body(alerts))
 
     def _send_alone(self, alerts: list[Row[Any]], outcome: moog.Outcome, report: Report) -> None:
         """Moogsoft refused a request of several alerts: which one it could not take, it did not

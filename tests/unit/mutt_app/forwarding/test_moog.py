@@ -179,3 +179,23 @@ def test_a_body_holding_nan_or_infinity_is_never_sent_and_fails_permanently(stan
         outcome = client.send({"description": "x", "load": value})
         assert outcome.kind == moog.PERMANENT and "JSON cannot carry" in outcome.error
     assert standin.received == []
+
+
+def test_a_wave_of_requests_is_in_flight_at_once_and_its_outcomes_come_back_in_order(standin):
+    client = moog.MoogClient(standin.url, "k", timeout=5)
+    standin.behave(200, delay=0.5, times=4)
+    outcomes = client.send_all([{"n": 1}, {"n": 2}, {"n": float("nan")}, {"n": 3}, {"n": 4}])
+    assert [outcome.kind for outcome in outcomes] == [moog.DELIVERED] * 2 + [moog.PERMANENT] + [moog.DELIVERED] * 2
+    arrivals = sorted(r.at for r in standin.received)
+    assert len(arrivals) == 4 and arrivals[-1] - arrivals[0] < 0.5  # all four arrived before the first answer
+    standin.behave(503, retry_after=7, times=1)
+    again = client.send_all([{"n": 5}, {"n": 6}])  # the same connections, answered in any order
+    assert sorted(outcome.status for outcome in again) == [200, 503]
+    assert {outcome.retry_after for outcome in again} == {None, 7.0}
+
+
+def test_an_answer_body_is_kept_only_as_far_as_the_dead_letter_needs(standin):
+    standin.behave(400, body="x" * 100_000, times=1)
+    outcome = moog.MoogClient(standin.url, "k", timeout=5).send({})
+    assert outcome.kind == moog.PERMANENT and outcome.status == 400
+    assert outcome.error == 'HTTP 400: {"message": "' + "x" * (moog.BODY_START - len('{"message": "'))
