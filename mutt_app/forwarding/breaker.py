@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from mutt_app import config, dynconfig
 from mutt_app.core import lua, metrics
-from mutt_app.storage import redis_keys
+from mutt_app.storage import redis_client, redis_keys
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -60,6 +60,7 @@ class CircuitBreaker:
                 HALF_OPEN_POLL_MS,
                 outcomes,
             ],
+            client=redis_client.for_this_thread(self._redis),  # several calls per task: no pool check-out each
         )
         moves = moves.decode() if isinstance(moves, bytes) else moves
         for move in filter(None, moves.split(",")):

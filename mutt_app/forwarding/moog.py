@@ -19,6 +19,7 @@ import os
 import threading
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -170,8 +171,12 @@ class MoogClient:
                 continue
             transfers[n] = free.pop().start(data)
         self._perform(list(transfers.values()))
+        counts: Counter[tuple[str, str]] = Counter()
         for n, transfer in transfers.items():
-            outcomes[n] = transfer.outcome(self.timeout)
+            outcomes[n], counted_as = transfer.outcome(self.timeout)
+            counts[counted_as] += 1
+        for labels, count in counts.items():  # one update per kind of answer, not per request
+            metrics.MOOG_REQUESTS.labels(*labels).inc(count)
         return [outcome for outcome in outcomes if outcome is not None]
 
     def _perform(self, transfers: list[_Transfer]) -> None:
@@ -234,18 +239,17 @@ class _Transfer:
         self.error, self._body, self._headers = None, bytearray(), {}
         return self
 
-    def outcome(self, timeout: float) -> Outcome:
+    def outcome(self, timeout: float) -> tuple[Outcome, tuple[str, str]]:
+        """What the request came to, and its labels in the requests metric."""
         metrics.MOOG_LATENCY.observe(self.handle.getinfo(pycurl.TOTAL_TIME))
         if self.error == pycurl.E_OPERATION_TIMEDOUT:
-            metrics.MOOG_REQUESTS.labels("timeout", "error").inc()
-            return Outcome(RETRY, None, f"timeout after {timeout:g} s")
+            return Outcome(RETRY, None, f"timeout after {timeout:g} s"), ("timeout", "error")
         if self.error is not None:
-            metrics.MOOG_REQUESTS.labels("connection", "error").inc()
-            return Outcome(RETRY, None, f"no answer from Moogsoft ({_CURL_ERRORS.get(self.error, self.error)})")
+            error = _CURL_ERRORS.get(self.error, self.error)
+            return Outcome(RETRY, None, f"no answer from Moogsoft ({error})"), ("connection", "error")
         status = self.handle.getinfo(pycurl.RESPONSE_CODE)
         outcome = classify(status, self._headers, self._body.decode("utf-8", "replace"))
-        metrics.MOOG_REQUESTS.labels(str(status), outcome.kind).inc()
-        return outcome
+        return outcome, (str(status), outcome.kind)
 
     def _body_part(self, data: bytes) -> None:
         if len(self._body) < BODY_READ:  # enough for the dead letter; the rest is read and dropped

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from redis import Redis
 
 from mutt_app.core import lua
-from mutt_app.storage import redis_keys
+from mutt_app.storage import redis_client, redis_keys
 
 
 class SendSlots:
@@ -22,21 +24,26 @@ class SendSlots:
 
     def __init__(self, redis_client: Redis, key: str = redis_keys.MOOG_RATE_LIMIT, *,
                  clock: lua.RedisClock = lua.REDIS_CLOCK) -> None:
+        self._redis = redis_client
         self._keys = [key, key + ":seq"]
         self._script = clock.register(redis_client, "mutt_app.forwarding:send_slots")
 
+    def _run(self, *args: Any) -> Any:
+        # several calls per task: no pool check-out each
+        return self._script(keys=self._keys, args=args, client=redis_client.for_this_thread(self._redis))
+
     def take(self, limit: int, period: float, lease: float, count: int = 1) -> tuple[list[str], float]:
         """(up to ``count`` slots, 0) when requests may go now, else ([], seconds until one might)."""
-        answer = self._script(keys=self._keys, args=["take", limit, int(period * 1000), int(lease * 1000), count])
+        answer = self._run("take", limit, int(period * 1000), int(lease * 1000), count)
         if int(answer[0]):
             return [slot.decode() if isinstance(slot, bytes) else str(slot) for slot in answer[1:]], 0.0
         return [], int(answer[1]) / 1000.0
 
     def done(self, slots: list[str]) -> None:
         if slots:
-            self._script(keys=self._keys, args=["done", *slots])
+            self._run("done", *slots)
 
     def cancel(self, slots: list[str]) -> None:
         """The slots were not used (nothing left to send)."""
         if slots:
-            self._script(keys=self._keys, args=["cancel", *slots])
+            self._run("cancel", *slots)
