@@ -205,6 +205,10 @@ def _unnest(table: Table, names: tuple[str, ...]) -> str:
 _LENGTH = re.compile(r"\(\d+\)")
 
 
+def is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def among(session: Session, column: ColumnElement[Any], values: Sequence[Any]) -> ColumnElement[bool]:
     """``column IN values``; on PostgreSQL ``column = ANY(<one array>)``: one parameter however many
     values, so the statement's text stays the same and psycopg parses it once (an IN list of 100
