@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
 
 from redis import Redis
 from redis.commands.core import Script
-from redis.exceptions import ReadOnlyError, ResponseError
+from redis.exceptions import NoScriptError, ReadOnlyError, ResponseError
 
 _INCLUDE = re.compile(r"^-- include ([\w.]+:\w+)$", re.MULTILINE)
 
@@ -45,6 +46,7 @@ class _FollowsThePrimary:
 
     def __init__(self, inner: Script, redis_client: Redis) -> None:
         self._inner, self._redis = inner, redis_client
+        self.sha = inner.sha
 
     def __call__(self, keys: Sequence[Any] = (), args: Sequence[Any] = (), client: Redis | None = None) -> Any:
         try:
@@ -57,6 +59,44 @@ class _FollowsThePrimary:
 
 
 _READ_ONLY = "-READONLY "
+
+
+@dataclass(frozen=True)
+class Call:
+    """One run of a script (as :func:`script` returns it), for :func:`run_together`."""
+
+    script: Callable[..., Any]
+    keys: Sequence[Any]
+    args: Sequence[Any]
+
+    def run(self, client: Redis | None = None) -> Any:
+        return self.script(keys=self.keys, args=self.args, client=client)
+
+
+def run_together(redis_client: Redis, calls: Sequence[Call]) -> list[Any]:
+    """Run the scripts of ``calls`` one after the other in one round trip (a pipeline, not a
+    transaction: each script is atomic on its own); their answers, in order. On this machine a
+    round trip costs a client about 50 µs of CPU, more than a short script's own work. A script the
+    server does not know (it restarted) is loaded and run again, in order with the others that were
+    refused for the same reason."""
+    if len(calls) == 1:
+        return [calls[0].run()]
+    pipe = redis_client.pipeline(transaction=False)
+    for call in calls:
+        if isinstance(call.script, _FollowsThePrimary):
+            pipe.evalsha(call.script.sha, len(call.keys), *call.keys, *call.args)  # no SCRIPT EXISTS first
+        else:
+            call.run(pipe)  # e.g. a test's clock, which sends the script's text
+    answers = pipe.execute(raise_on_error=False)
+    for place, (call, answer) in enumerate(zip(calls, answers, strict=True)):
+        if isinstance(answer, NoScriptError):
+            answers[place] = call.run()  # runs it by its SHA, loading it first when it must
+        elif isinstance(answer, ResponseError):
+            if isinstance(answer, ReadOnlyError) or _READ_ONLY in str(answer):
+                redis_client.connection_pool.disconnect()
+                raise ReadOnlyError(str(answer)) from answer
+            raise answer
+    return list(answers)
 
 
 NOW_MS = "mutt_app.core:now_ms"  # the piece a script includes to read the Redis server's clock

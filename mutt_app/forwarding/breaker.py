@@ -48,31 +48,38 @@ class CircuitBreaker:
         # unless its worker died.
         self._probe_lease = probe_lease if probe_lease is not None else 2 * config.get().moog_timeout + 10
 
-    def _run(self, op: str, outcomes: str = "") -> tuple[int, int, int]:
+    def acquire(self) -> Permit:
+        """May a send go now? Also says whether this caller is the half-open probe."""
+        return self.permit(self.acquire_call().run(redis_client.for_this_thread(self._redis)))
+
+    def acquire_call(self) -> lua.Call:
+        """``acquire`` as a script call, to run with others (``lua.run_together``); ``permit`` reads its answer."""
+        return self._call("allow")
+
+    def permit(self, answer: Any) -> Permit:
+        allowed, wait_ms, probe = self._outcome(answer)
+        return Permit(bool(allowed), wait_ms / 1000.0, bool(probe))
+
+    def _call(self, op: str, outcomes: str = "") -> lua.Call:
         runtime = dynconfig.runtime(self._redis)
-        allowed, wait_ms, probe, moves = self._script(
-            keys=[redis_keys.BREAKER, redis_keys.BREAKER_TRANSITIONS],
-            args=[
-                op,
-                runtime.get("circuit_breaker_threshold"),
-                int(runtime.get("circuit_breaker_timeout") * 1000),
-                int(self._probe_lease * 1000),
-                HALF_OPEN_POLL_MS,
-                outcomes,
-            ],
-            client=redis_client.for_this_thread(self._redis),  # several calls per task: no pool check-out each
-        )
+        return lua.Call(self._script, [redis_keys.BREAKER, redis_keys.BREAKER_TRANSITIONS], [
+            op,
+            runtime.get("circuit_breaker_threshold"),
+            int(runtime.get("circuit_breaker_timeout") * 1000),
+            int(self._probe_lease * 1000),
+            HALF_OPEN_POLL_MS,
+            outcomes,
+        ])
+
+    def _outcome(self, answer: Any) -> tuple[int, int, int]:
+        """(allowed, ms to wait, probe) from the script's answer, counting the moves it made."""
+        allowed, wait_ms, probe, moves = answer
         moves = moves.decode() if isinstance(moves, bytes) else moves
         for move in filter(None, moves.split(",")):
             from_state, to_state = move.split(">")
             metrics.BREAKER_TRANSITIONS.labels(NAME, from_state, to_state).inc()
             metrics.BREAKER_STATE.labels(NAME).set(GAUGE_VALUES[to_state])
         return int(allowed), int(wait_ms), int(probe)
-
-    def acquire(self) -> Permit:
-        """May a send go now? Also says whether this caller is the half-open probe."""
-        allowed, wait_ms, probe = self._run("allow")
-        return Permit(bool(allowed), wait_ms / 1000.0, bool(probe))
 
     def allow(self) -> tuple[bool, float]:
         """(True, 0.0) to send now, else (False, seconds to wait)."""
@@ -90,7 +97,14 @@ class CircuitBreaker:
     def record(self, answered: list[bool]) -> None:
         """The results of several sends at once, in order: True where Moogsoft answered."""
         if answered:
-            self._run("record", "".join("s" if ok else "f" for ok in answered))
+            self.recorded(self.record_call(answered).run(redis_client.for_this_thread(self._redis)))
+
+    def record_call(self, answered: list[bool]) -> lua.Call:
+        """``record`` as a script call (``lua.run_together``); ``recorded`` reads its answer."""
+        return self._call("record", "".join("s" if ok else "f" for ok in answered))
+
+    def recorded(self, answer: Any) -> None:
+        self._outcome(answer)
 
     def state(self) -> str:
         state = cast(str | None, self._redis.hget(redis_keys.BREAKER, "state"))  # MUTT's clients decode responses

@@ -17,8 +17,8 @@ Sends go in waves of requests, sized by the process's ``send_window.SendWindow``
 after a failure (if Moogsoft is failing, one request finds out), twice as many after each wave
 that went through, up to the ``moog_concurrency`` setting. A request carries one alert, or up to
 ``moog_batch_size`` as one ``{"events": [...]}`` body. Each wave takes its rate slots (one per
-alert) and asks the breaker in one Redis call each, and reports to the breaker in one (one result
-per request). A request of several alerts that Moogsoft refuses outright goes again one alert per
+alert) and asks the breaker in one round trip to Redis, which also ends the slots of the wave
+before and reports its results to the breaker (one per request). A request of several alerts that Moogsoft refuses outright goes again one alert per
 request (``Report.alone``), so only the alert at fault becomes a dead letter.
 """
 
@@ -34,7 +34,7 @@ from redis import Redis
 from sqlalchemy import Row
 
 from mutt_app import dynconfig
-from mutt_app.core import metrics
+from mutt_app.core import lua, metrics
 from mutt_app.dead_letters import dlq
 from mutt_app.forwarding import moog, outbox
 from mutt_app.forwarding.breaker import CircuitBreaker
@@ -80,12 +80,22 @@ class Report:
     alone: list[str] = field(default_factory=list)    # refused in a request of several: send one per request
 
 
+@dataclass(frozen=True)
+class _Wave:
+    """A wave that went out: its rate slots, and per request whether Moogsoft answered (none when
+    the sends failed before any answer)."""
+
+    slots: list[str] = field(default_factory=list)
+    answered: list[bool] = field(default_factory=list)
+
+
 class Forwarder:
     """Sends alerts through one client, gated by the shared breaker and rate limit."""
 
     def __init__(self, redis_client: Redis, client: moog.MoogClient | None, *, breaker: CircuitBreaker | None = None,
                  window: SendWindow | None = None, max_countdown: float = 1800.0) -> None:
         self._client = client
+        self._redis = redis_client
         self._window = window or SendWindow()
         self._settings = dynconfig.runtime(redis_client)
         self._slots = SendSlots(redis_client)
@@ -118,12 +128,14 @@ class Forwarder:
         those they hold back go back to pending, their claim not counted."""
         start = sent = 0  # alerts[:start] are recorded, alerts[:sent] went out
         delivered: list[tuple[str, int | None]] = []  # recorded together, one commit per task
+        finished = _Wave()  # the last wave, told to the rate limit and the breaker with the next call to Redis
         try:
             while start < len(alerts):
                 if start and time.monotonic() > deadline:
                     self._release(alerts[start:], 0.0, TIME_BUDGET, report)
                     return
-                slots, wait, reason = self._gate(len(alerts) - start)
+                slots, wait, reason = self._gate(len(alerts) - start, finished)
+                finished = _Wave()
                 if reason:
                     self._release(alerts[start:], wait, reason, report)
                     return
@@ -131,11 +143,9 @@ class Forwarder:
                 batch = self._settings.get("moog_batch_size")
                 requests = [wave[n:n + batch] for n in range(0, len(wave), batch)]
                 sent = start + len(wave)
-                try:
-                    outcomes = self._moog.send_all([moog.request_body(request) for request in requests])
-                finally:
-                    self._slots.done(slots)
-                self.breaker.record([outcome.moog_answered for outcome in outcomes])
+                finished = _Wave(slots)  # should the sends fail, their slots still end
+                outcomes = self._moog.send_all([moog.request_body(request) for request in requests])
+                finished = _Wave(slots, [outcome.moog_answered for outcome in outcomes])
                 for request, outcome in zip(requests, outcomes, strict=True):
                     if outcome.kind == moog.DELIVERED:
                         delivered += [(alert.id, outcome.status) for alert in request]
@@ -160,9 +170,12 @@ class Forwarder:
         finally:
             # Should this write fail, the delivered alerts stay `sending` until their lease ends and
             # the janitor sends them again: a duplicate Moogsoft folds by external_id, never a loss.
-            outbox.mark_delivered(delivered)
-            if delivered:
-                metrics.MOOG_ALERTS.labels("success").inc(len(delivered))
+            try:
+                outbox.mark_delivered(delivered)
+                if delivered:
+                    metrics.MOOG_ALERTS.labels("success").inc(len(delivered))
+            finally:
+                self._tell(finished)
 
     def _send_alone(self, alerts: list[Row[Any]], outcome: moog.Outcome, report: Report) -> None:
         """Moogsoft refused a request of several alerts: which one it could not take, it did not
@@ -202,24 +215,45 @@ class Forwarder:
                  extra={"alert_id": alert.id, "status": outcome.status, "retries": retries})
         report.retries.append(Retry(alert.id, countdown, outcome.retry_after, outcome.error))
 
-    def _gate(self, waiting: int) -> tuple[list[str], float, str]:
+    def _gate(self, waiting: int, finished: _Wave) -> tuple[list[str], float, str]:
         """(rate slots for the next wave, 0, "") when sends may go now; else ([], seconds to wait, why).
 
         The wave is as many alerts as the send window's requests carry, or fewer when fewer alerts
         are ``waiting``, fewer slots are free, or this caller is the half-open breaker's probe (one).
+        The ``finished`` wave is told to the rate limit and the breaker first, in the same round
+        trip to Redis (one per wave: each costs more CPU than the scripts' work).
         """
-        permit = self.breaker.acquire()
-        if not permit.allowed:
-            return [], permit.wait_seconds, BREAKER_OPEN
         limit, period = self._rate()
         requests = self._window.size(self._concurrency())
-        wave = 1 if permit.probe else min(requests * self._settings.get("moog_batch_size"), waiting)
+        wanted = min(requests * self._settings.get("moog_batch_size"), waiting)
         # A slot in flight counts at most as long as a send can take (connect + answer), and then some.
-        slots, wait = self._slots.take(limit, period, lease=2 * self._moog.timeout + 10, count=wave)
+        take = self._slots.take_call(limit, period, lease=2 * self._moog.timeout + 10, count=wanted)
+        answers = lua.run_together(self._redis, [*self._telling(finished), self.breaker.acquire_call(), take])
+        if finished.answered:
+            self.breaker.recorded(answers[-3])
+        permit, (slots, wait) = self.breaker.permit(answers[-2]), self._slots.granted(answers[-1])
+        if not permit.allowed or permit.probe:
+            keep = 1 if permit.allowed else 0  # a probe sends one alert
+            self._slots.cancel(slots[keep:])
+            slots = slots[:keep]
+            if not permit.allowed:
+                return [], permit.wait_seconds, BREAKER_OPEN
         if slots:
             return slots, 0.0, ""
         metrics.MOOG_RATE_LIMIT_HITS.inc()
         return [], max(wait, 0.001), RATE_LIMITED
+
+    def _telling(self, finished: _Wave) -> list[lua.Call]:
+        """The calls that end a wave's slots and report its answers to the breaker."""
+        return ([self._slots.done_call(finished.slots)] if finished.slots else []) + (
+            [self.breaker.record_call(finished.answered)] if finished.answered else [])
+
+    def _tell(self, finished: _Wave) -> None:
+        calls = self._telling(finished)
+        if calls:
+            answers = lua.run_together(self._redis, calls)
+            if finished.answered:
+                self.breaker.recorded(answers[-1])
 
     @property
     def _moog(self) -> moog.MoogClient:

@@ -28,22 +28,35 @@ class SendSlots:
         self._keys = [key, key + ":seq"]
         self._script = clock.register(redis_client, "mutt_app.forwarding:send_slots")
 
-    def _run(self, *args: Any) -> Any:
-        # several calls per task: no pool check-out each
-        return self._script(keys=self._keys, args=args, client=redis_client.for_this_thread(self._redis))
-
     def take(self, limit: int, period: float, lease: float, count: int = 1) -> tuple[list[str], float]:
         """(up to ``count`` slots, 0) when requests may go now, else ([], seconds until one might)."""
-        answer = self._run("take", limit, int(period * 1000), int(lease * 1000), count)
+        return self.granted(self._run(self.take_call(limit, period, lease, count)))
+
+    def take_call(self, limit: int, period: float, lease: float, count: int = 1) -> lua.Call:
+        """``take`` as a script call, to run with others (``lua.run_together``); ``granted`` reads its answer."""
+        return self._call("take", limit, int(period * 1000), int(lease * 1000), count)
+
+    @staticmethod
+    def granted(answer: Any) -> tuple[list[str], float]:
         if int(answer[0]):
             return [slot.decode() if isinstance(slot, bytes) else str(slot) for slot in answer[1:]], 0.0
         return [], int(answer[1]) / 1000.0
 
     def done(self, slots: list[str]) -> None:
         if slots:
-            self._run("done", *slots)
+            self._run(self.done_call(slots))
+
+    def done_call(self, slots: list[str]) -> lua.Call:
+        """``done`` as a script call (``lua.run_together``)."""
+        return self._call("done", *slots)
 
     def cancel(self, slots: list[str]) -> None:
         """The slots were not used (nothing left to send)."""
         if slots:
-            self._run("cancel", *slots)
+            self._run(self._call("cancel", *slots))
+
+    def _call(self, *args: Any) -> lua.Call:
+        return lua.Call(self._script, self._keys, args)
+
+    def _run(self, call: lua.Call) -> Any:
+        return call.run(redis_client.for_this_thread(self._redis))  # several calls per task: no pool check-out each
