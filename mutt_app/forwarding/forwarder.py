@@ -18,8 +18,9 @@ after a failure (if Moogsoft is failing, one request finds out), twice as many a
 that went through, up to the ``moog_concurrency`` setting. A request carries one alert, or up to
 ``moog_batch_size`` as one ``{"events": [...]}`` body. Each wave takes its rate slots (one per
 alert) and asks the breaker in one round trip to Redis, which also ends the slots of the wave
-before and reports its results to the breaker (one per request). A request of several alerts that Moogsoft refuses outright goes again one alert per
-request (``Report.alone``), so only the alert at fault becomes a dead letter.
+before and reports its results to the breaker (one per request). A request of several alerts that
+Moogsoft refuses outright goes again one alert per request (``Report.alone``), so only the alert
+at fault becomes a dead letter.
 """
 
 from __future__ import annotations

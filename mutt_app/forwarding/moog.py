@@ -14,7 +14,6 @@ of the payload, an outcome, a log line or a dead letter.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -32,7 +31,7 @@ import pycurl
 from sqlalchemy import Row
 
 from mutt_app import __version__, config, services
-from mutt_app.core import metrics
+from mutt_app.core import json_bytes, metrics
 from mutt_app.storage.models import Alert
 
 DELIVERED, RETRY, PERMANENT = "delivered", "retry", "permanent"
@@ -165,8 +164,8 @@ class MoogClient:
         free = self._transfers(len(bodies))
         for n, body in enumerate(bodies):
             try:
-                data = json.dumps(body, allow_nan=False).encode()
-            except ValueError as error:  # ingest refuses NaN/Infinity; should one get in, Moogsoft never sees it
+                data = json_bytes.encode(body)
+            except ValueError as error:  # NaN in a document orjson could not encode: Moogsoft never sees it
                 outcomes[n] = Outcome(PERMANENT, None, f"not sent: the alert holds a number JSON cannot carry ({error})")
                 continue
             transfers[n] = free.pop().start(data)

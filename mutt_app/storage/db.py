@@ -4,7 +4,6 @@ services (:mod:`mutt_app.services`), which make it with :func:`connect`."""
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import math
 import os
@@ -13,12 +12,12 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
-import orjson
 from sqlalchemy import ColumnElement, CursorResult, Engine, Result, Table, any_, bindparam, create_engine, event, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from mutt_app import config, services
+from mutt_app.core import json_bytes
 
 log = logging.getLogger(__name__)
 
@@ -75,21 +74,8 @@ def connect(url: str) -> tuple[Engine, sessionmaker[Session]]:
         event.listen(eng, "connect", _sqlite_pragmas)
     else:
         eng = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_timeout=timeout(),
-                            connect_args=_postgresql_limits(), json_serializer=json_bytes)
+                            connect_args=_postgresql_limits(), json_serializer=json_bytes.encode)
     return eng, sessionmaker(eng, expire_on_commit=False)
-
-
-def json_bytes(document: Any) -> bytes:
-    """A JSON column's value as psycopg sends it to PostgreSQL. orjson cut the audit's client CPU
-    per row by about a third (every event's audit row is a JSON document: `bench/audit.py`,
-    docs/performance.md); what
-    orjson cannot encode (an integer beyond 64 bits, a string with a lone surrogate) the json
-    module does, as before. (orjson writes a NaN or an infinity as null where the json module
-    wrote a token PostgreSQL refuses; none reaches a document: ingest refuses them in events.)"""
-    try:
-        return orjson.dumps(document)
-    except TypeError:
-        return json.dumps(document).encode()
 
 
 def _postgresql_limits() -> dict:
