@@ -141,8 +141,8 @@ class MoogClient:
 
     Several requests go at once from the calling thread (libcurl's multi interface), no thread
     per request; each thread keeps its own handles and connections, so a client may be shared.
-    libcurl rather than urllib3 (ADR 0019): urllib3's
-    per-request work in Python was about 210 µs of CPU, libcurl's about 50.
+    libcurl rather than urllib3 (ADR 0019): urllib3's per-request work in Python was about 210 µs
+    of CPU, libcurl's about 50.
     """
 
     def __init__(self, url: str, api_key: str, timeout: float, verify: bool = True) -> None:
