@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from mutt_app.core import params
 from mutt_app.errors import InvalidInput
+from mutt_app.storage import db
 from mutt_app.storage.models import ConfigAudit, DeadLetter, EventAudit
 
 MAX_LIMIT = 200
@@ -191,7 +192,7 @@ def _common_filters(session: Session, args, hostname, when) -> list:
     if host:
         # a substring of 1-2 characters would match nearly every name: it is taken as the start
         pattern = f"{_escaped(host)}%" if match == "prefix" or len(host) < MIN_SUBSTRING else f"%{_escaped(host)}%"
-        if hostname is EventAudit.hostname and session.get_bind().dialect.name == "postgresql":
+        if hostname is EventAudit.hostname and db.is_postgresql(session):
             clauses.append(hostname.in_(_hosts_like(session, pattern, host)))
         else:
             clauses.append(hostname.ilike(pattern, escape="\\"))
@@ -230,7 +231,7 @@ def _message_matches(session: Session, words: str):
     """The events whose message holds ``words``: on PostgreSQL the full-text expression its GIN
     index (migration 0005) is built on, word for word, so the planner uses it; on SQLite each word
     (at most ``MAX_WORDS``) a case-insensitive substring of the message (ADR 0018)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if db.is_postgresql(session):
         return text(f"{MESSAGE_TSVECTOR} @@ websearch_to_tsquery('simple', :words)").bindparams(words=words)
     message = EventAudit.event["message"].as_string()
     return and_(*(message.ilike(f"%{_escaped(word)}%", escape="\\") for word in words.split()[:MAX_WORDS]))
@@ -240,7 +241,7 @@ def _message_matches(session: Session, words: str):
 def _bounded(session: Session) -> Iterator[None]:
     """On PostgreSQL, cancel this transaction's statements after ``SEARCH_TIMEOUT_SECONDS`` and say
     so as a refusal with what to do (a 400, not a 503: the database is fine, the search too broad)."""
-    if session.get_bind().dialect.name != "postgresql":
+    if not db.is_postgresql(session):
         yield
         return
     session.execute(text(f"SET LOCAL statement_timeout = {int(SEARCH_TIMEOUT_SECONDS * 1000)}"))

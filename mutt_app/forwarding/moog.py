@@ -264,12 +264,17 @@ class _Transfer:
 
 BODY_READ = 4 * BODY_START  # bytes of an answer's body kept (UTF-8: up to 4 bytes a character)
 
-# libcurl's error codes by name, for outcomes (its messages can hold the URL and its credentials)
-_CURL_ERRORS = {
-    code: "curl: " + "/".join(sorted(name.removeprefix("E_") for name, value in vars(pycurl).items()
-                                     if name.startswith("E_") and not name.startswith("E_MULTI") and value == code))
-    for code in {value for name, value in vars(pycurl).items() if name.startswith("E_") and not name.startswith("E_MULTI")}
-}
+def _curl_error_names() -> dict[int, str]:
+    """libcurl's error codes by name, for outcomes (its messages can hold the URL and its
+    credentials); a code with several names (renamed over the years) gets them all."""
+    names: dict[int, list[str]] = {}
+    for name, code in vars(pycurl).items():
+        if name.startswith("E_") and not name.startswith("E_MULTI"):
+            names.setdefault(code, []).append(name.removeprefix("E_"))
+    return {code: "curl: " + "/".join(sorted(found)) for code, found in names.items()}
+
+
+_CURL_ERRORS = _curl_error_names()
 
 
 def _curl_options(url: str, headers: list[str], timeout: float, verify: bool) -> list[tuple[int, Any]]:

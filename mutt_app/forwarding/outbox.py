@@ -101,16 +101,17 @@ def mark_delivered(delivered: Sequence[tuple[str, int | None]]) -> None:
         by_status.setdefault(status, []).append(alert_id)
     now = utcnow()
     with db.session_scope() as session:
+        postgresql = db.is_postgresql(session)
         for status, ids in by_status.items():
-            if db.is_postgresql(session):
+            if postgresql:
                 session.connection().exec_driver_sql(_MARK_DELIVERED, {"ids": ids, "status": status, "now": now})
-                continue
-            session.execute(
-                update(ALERTS)
-                .where(ALERTS.c.id.in_(ids), _in_state("sending", "pending"))
-                .values(state="delivered", last_status=status, last_error="", lease_until=None,
-                        delivered_at=now, updated_at=now)
-            )
+            else:
+                session.execute(
+                    update(ALERTS)
+                    .where(ALERTS.c.id.in_(ids), _in_state("sending", "pending"))
+                    .values(state="delivered", last_status=status, last_error="", lease_until=None,
+                            delivered_at=now, updated_at=now)
+                )
 
 
 def finish(session: Session, alert_id: str, state: str, outcome: moog.Outcome, **values: Any) -> None:

@@ -123,7 +123,7 @@ def insert_columns_ignoring_duplicates(session: Session, table: Table, rows: lis
     "Every event audited"). Elsewhere (SQLite) it is ``insert_ignoring_duplicates``."""
     if not rows:
         return
-    if session.get_bind().dialect.name != "postgresql":
+    if not is_postgresql(session):
         insert_ignoring_duplicates(session, table, rows)
         return
     names = tuple(column.name for column in table.columns)
@@ -138,7 +138,7 @@ def lock_or_insert(session: Session, table: Table, rows: list[dict], key: str) -
     One statement on PostgreSQL (``INSERT ... SELECT FROM unnest ... ORDER BY key ON CONFLICT DO
     UPDATE ... RETURNING``); on SQLite, whose writes serialise anyway, a multi-row upsert."""
     rows = sorted(rows, key=lambda row: row[key])
-    if session.get_bind().dialect.name != "postgresql":
+    if not is_postgresql(session):
         upsert = sqlite.insert(table)
         upsert = upsert.on_conflict_do_update(index_elements=[table.c[key]], set_={key: upsert.excluded[key]})
         return [row._asdict() for row in session.execute(upsert.returning(*table.c, sort_by_parameter_order=True), rows)]
@@ -154,7 +154,7 @@ def update_by_key(session: Session, table: Table, rows: list[dict], key: str = "
     if not rows:
         return
     names = tuple(rows[0])
-    if session.get_bind().dialect.name != "postgresql":
+    if not is_postgresql(session):
         renamed = [{("_key" if name == key else name): value for name, value in row.items()} for row in rows]
         session.execute(update(table).where(table.c[key] == bindparam("_key")), renamed)
         return
@@ -192,6 +192,7 @@ _LENGTH = re.compile(r"\(\d+\)")
 
 
 def is_postgresql(session: Session) -> bool:
+    """Whether ``session`` talks to PostgreSQL (else SQLite, the embedded run's database)."""
     return session.get_bind().dialect.name == "postgresql"
 
 
@@ -199,7 +200,7 @@ def among(session: Session, column: ColumnElement[Any], values: Sequence[Any]) -
     """``column IN values``; on PostgreSQL ``column = ANY(<one array>)``: one parameter however many
     values, so the statement's text stays the same and psycopg parses it once (an IN list of 100
     ids is 100 parameters to render, cast and parse again for every statement)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if is_postgresql(session):
         return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(column.type)))
     return column.in_(values)
 
