@@ -8,12 +8,14 @@ import logging
 import math
 import os
 import re
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, CursorResult, Engine, Result, Table, any_, bindparam, create_engine, event, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mutt_app import config, services
@@ -73,9 +75,38 @@ def connect(url: str) -> tuple[Engine, sessionmaker[Session]]:
                             pool_timeout=timeout())
         event.listen(eng, "connect", _sqlite_pragmas)
     else:
-        eng = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_timeout=timeout(),
+        eng = create_engine(url, pool_size=5, max_overflow=10, pool_timeout=timeout(),
                             connect_args=_postgresql_limits(), json_serializer=json_bytes.encode)
+        _ping_when_idle(eng)
     return eng, sessionmaker(eng, expire_on_commit=False)
+
+
+PING_AFTER_IDLE_SECONDS = 1.0
+_RETURNED = "mutt_returned_at"
+
+
+def _ping_when_idle(eng: Engine) -> None:
+    """Test a pooled connection before handing it out when it has been idle in the pool for
+    ``PING_AFTER_IDLE_SECONDS`` or more; a dead one is replaced (SQLAlchemy's ``DisconnectionError``
+    from a checkout handler). ``pool_pre_ping`` pings at every checkout: one more round trip per
+    transaction, for a connection used a millisecond ago, which on the forwarder's path was a
+    tenth of its cost per task (docs/performance.md). A server that goes away while a connection
+    is in use fails that statement either way, and the pool then drops its other connections."""
+
+    def returned(_dbapi_connection, record) -> None:
+        record.info[_RETURNED] = time.monotonic()
+
+    def checkout(dbapi_connection, record, _proxy) -> None:
+        if time.monotonic() - record.info.get(_RETURNED, -math.inf) < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            eng.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise DisconnectionError(f"the pooled connection is dead: {error}") from error
+
+    event.listen(eng, "connect", returned)
+    event.listen(eng, "checkin", returned)
+    event.listen(eng, "checkout", checkout)
 
 
 def _postgresql_limits() -> dict:

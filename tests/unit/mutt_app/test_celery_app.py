@@ -1,8 +1,12 @@
-"""Celery signal hooks: the correlation id travels with a task and tags the worker's log lines."""
+"""Celery signal hooks: the correlation id travels with a task and tags the worker's log lines; Celery's
+line per task only at DEBUG."""
+
+import logging
 
 import pytest
 
 from celeryconfig import JANITOR_QUEUE
+from mutt_app import celery_app
 from mutt_app.celery_app import app
 from mutt_app.core import logs
 
@@ -45,3 +49,20 @@ def test_a_broker_channel_whose_connection_was_closed_under_it_raises_a_connecti
         with pytest.raises(connection.connection_errors) as raised:
             channel._connparams()
         assert "closed" in str(raised.value)
+
+
+@pytest.mark.parametrize(("level", "per_task_lines"), [("INFO", False), ("DEBUG", True)])
+def test_celerys_line_per_task_is_logged_only_by_a_worker_started_at_debug(monkeypatch, level, per_task_lines):
+    monkeypatch.setenv("LOG_LEVEL", level)
+    root = logging.getLogger()
+    saved = root.level, {name: logging.getLogger(name).level for name in celery_app.PER_TASK_LOGGERS}
+    try:
+        celery_app._configure_logging()
+        assert [logging.getLogger(name).isEnabledFor(logging.INFO) for name in celery_app.PER_TASK_LOGGERS] == [
+            per_task_lines] * 2
+        assert logging.getLogger("celery.app.trace").isEnabledFor(logging.ERROR)   # failures are always logged
+    finally:
+        logs.stop_following()
+        root.setLevel(saved[0])
+        for name, value in saved[1].items():
+            logging.getLogger(name).setLevel(value)

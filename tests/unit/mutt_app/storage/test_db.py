@@ -5,7 +5,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
 
 from mutt_app.storage import db
 from mutt_app.storage.models import DeadLetter, EventAudit
@@ -167,3 +167,36 @@ def test_json_documents_are_stored_exactly_including_what_orjson_cannot_encode(d
     with db.session_scope() as session:
         stored = {row.event_id: row.event for row in session.scalars(select(EventAudit))}
     assert [stored[row["event_id"]] for row in rows] == documents
+
+
+def _backend_pid(connection) -> int:
+    return connection.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+
+
+def test_a_pooled_connection_that_died_while_idle_is_replaced_before_it_is_handed_out(pg_url, monkeypatch):
+    engine = db.engine(pg_url)
+    with engine.connect() as connection:
+        dead = _backend_pid(connection)
+    outside = create_engine(pg_url)   # not the pool's: the connection to kill stays in the pool
+    with outside.connect() as other:
+        other.exec_driver_sql(f"SELECT pg_terminate_backend({dead})")   # the server restarted under the pool
+    outside.dispose()
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)
+    with engine.connect() as connection:
+        replaced = _backend_pid(connection)
+    assert replaced != dead
+
+
+def test_a_connection_back_in_the_pool_a_moment_ago_goes_out_without_a_round_trip(pg_url, monkeypatch):
+    engine = db.engine(pg_url)
+    pings = []
+    real_ping = engine.dialect.do_ping
+    monkeypatch.setattr(engine.dialect, "do_ping", lambda connection: pings.append(connection) or real_ping(connection))
+    for _ in range(5):
+        with db.session_scope() as session:
+            session.connection().exec_driver_sql("SELECT 1")
+    assert pings == []
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)   # idle long enough
+    with db.session_scope() as session:
+        session.connection().exec_driver_sql("SELECT 1")
+    assert len(pings) == 1
