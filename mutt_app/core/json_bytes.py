@@ -9,6 +9,21 @@ from typing import Any
 import orjson
 
 
+class Raw:
+    """JSON text that goes into a document as it is, never parsed and encoded again (a JSON
+    column of a claimed alert, as PostgreSQL gives it: moog.payload)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Raw) and other.text == self.text
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 def encode(document: Any) -> bytes:
     """``document`` as compact JSON. orjson, at about a tenth of the json module's CPU (the audit
     writes one document per event, the forwarder one body per request: docs/performance.md);
@@ -16,6 +31,18 @@ def encode(document: Any) -> bytes:
     module does. A NaN or an infinity has no JSON form: orjson writes null, the json module raises
     ValueError. None reaches MUTT's documents from outside: ingest refuses them in events."""
     try:
-        return orjson.dumps(document)
+        return orjson.dumps(document, default=_embedded)
     except TypeError:  # orjson.JSONEncodeError
-        return json.dumps(document, allow_nan=False).encode()
+        return json.dumps(document, allow_nan=False, default=_parsed).encode()
+
+
+def _embedded(value: Any) -> Any:
+    if isinstance(value, Raw):
+        return orjson.Fragment(value.text)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _parsed(value: Any) -> Any:
+    if isinstance(value, Raw):
+        return json.loads(value.text)
+    raise TypeError(f"{type(value).__name__} is not JSON")

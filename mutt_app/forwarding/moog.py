@@ -14,6 +14,7 @@ of the payload, an outcome, a log line or a dead letter.
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -50,7 +51,8 @@ TYPES = {"rule": "Alert", "meta": "Unhandled Events"}
 
 def payload(alert: Alert | Row[Any]) -> dict[str, Any]:
     """The Moogsoft event for ``alert`` (an Alert or a row of the alerts table): the same on every
-    re-send of the same alert."""
+    re-send of the same alert. A claimed row's JSON documents may be JSON text (``outbox.claim``
+    on PostgreSQL): the event then goes into the body as it is (``json_bytes.Raw``)."""
     event_time = alert.event_time or alert.created_at
     return {
         "signature": alert.signature,
@@ -72,10 +74,14 @@ def payload(alert: Alert | Row[Any]) -> dict[str, Any]:
             "rule_name": alert.rule_name,
             "correlation_id": alert.correlation_id,
             "alert_kind": alert.kind,
-            "event": alert.event,
-            **(alert.lifecycle or {}),   # alert_id, alert_state, occurrences, flapping
+            "event": json_bytes.Raw(alert.event) if isinstance(alert.event, str) else alert.event,
+            **_parsed(alert.lifecycle),   # alert_id, alert_state, occurrences, flapping
         },
     }
+
+
+def _parsed(document: str | dict[str, Any] | None) -> dict[str, Any]:
+    return json.loads(document) if isinstance(document, str) else document or {}
 
 
 def request_body(alerts: Sequence[Alert | Row[Any]]) -> dict[str, Any]:

@@ -56,6 +56,8 @@ def test_a_permanent_refusal_is_a_dead_letter_with_status_body_and_payload_witho
     assert (letter.kind, letter.reason, letter.last_status, letter.attempts) == ("alert", "moog_rejected", 400, 1)
     assert letter.error.startswith("HTTP 400: ") and "severity must be an integer" in letter.error
     assert letter.payload["external_id"] == alert_id
+    assert letter.payload["custom_info"]["event"] == standin.received[0].body["custom_info"]["event"] == {
+        "_id": alert_id, "hostname": "host-0", "message": "link down 0"}   # the event as sent, a document
     assert SECRET not in json.dumps(letter.payload) + letter.error
     assert CircuitBreaker(forwarder.breaker._redis).snapshot()["failures"] == 0  # Moog is up
 

@@ -7,9 +7,12 @@ from email.utils import format_datetime
 
 import pytest
 
-from mutt_app.forwarding import moog
+from mutt_app.core import json_bytes
+from mutt_app.forwarding import moog, outbox
+from mutt_app.storage import db
 from mutt_app.storage.models import Alert
 from mutt_app.tools.moog_standin import MoogStandin
+from tests.support.alerts import insert_alerts
 
 
 def make_alert(**overrides) -> Alert:
@@ -55,6 +58,21 @@ def test_the_payload_is_the_same_on_every_send_and_clamps_severity():
     assert moog.payload(make_alert(severity=-1))["severity"] == 0
     assert moog.payload(alert)["type"] == "Unhandled Events"
     assert moog.payload(alert)["agent_time"] == int(alert.created_at.timestamp())  # no event time: when raised
+
+
+def test_a_claimed_alert_is_sent_as_its_stored_alert_is_whatever_its_event_holds(database_url):
+    event = {"hostname": "core-rtr-1", "message": "lien coupé \u00e9 \"quoted\" \\ back", "counter64": 2**64 - 1,
+             "beyond": 2**80, "ratio": 0.1, "nested": {"list": [1, None, True, "x"]}, "empty": {}}
+    lifecycle = {"send": "open", "alert_id": 3, "alert_state": "open", "occurrences": 2, "flapping": False}
+    [alert_id] = insert_alerts(1, event=event, lifecycle=lifecycle)
+    with db.session_scope() as session:
+        stored = session.get(Alert, alert_id)
+        expected = json.loads(json_bytes.encode(moog.request_body([stored])))
+        [claimed] = outbox.claim(session, [alert_id], lease_seconds=60)
+    sent = json.loads(json_bytes.encode(moog.request_body([claimed])))
+    assert sent == expected
+    assert sent["custom_info"]["event"] == event and sent["custom_info"]["occurrences"] == 2
+    assert json.loads(json_bytes.encode(moog.request_body([claimed, claimed])))["events"] == [expected, expected]
 
 
 @pytest.mark.parametrize("status", [200, 201, 202, 204, 299])
