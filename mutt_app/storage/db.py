@@ -89,9 +89,10 @@ def _ping_when_idle(eng: Engine) -> None:
     """Test a pooled connection before handing it out when it has been idle in the pool for
     ``PING_AFTER_IDLE_SECONDS`` or more; a dead one is replaced (SQLAlchemy's ``DisconnectionError``
     from a checkout handler). ``pool_pre_ping`` pings at every checkout: one more round trip per
-    transaction, for a connection used a millisecond ago, which on the forwarder's path was a
-    tenth of its cost per task (docs/performance.md). A server that goes away while a connection
-    is in use fails that statement either way, and the pool then drops its other connections."""
+    transaction (about 50 µs of client CPU on the benchmark machine: docs/performance.md) for a
+    connection used a millisecond ago, two per forwarder task. A server that goes away while a
+    connection is in use fails that statement either way, and the pool then drops its other
+    connections."""
 
     def returned(_dbapi_connection, record) -> None:
         record.info[_RETURNED] = time.monotonic()
