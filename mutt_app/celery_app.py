@@ -9,6 +9,7 @@ the rules to a pool process's start, as a task's own warm-up.)
 
 import logging
 import threading
+import time
 from types import SimpleNamespace
 from typing import Any
 
@@ -63,19 +64,9 @@ app = Celery("mutt", include=["tasks.alerter", "tasks.forwarder", "tasks.ingest"
 app.config_from_object("celeryconfig")
 
 
-# Celery's line per task received and per task succeeded: thousands a second under load (a tenth
-# of the forwarder's CPU per task), below MUTT's own lines on what each task did. Logged when the
-# worker starts at DEBUG (Celery decides when it starts, so a runtime change of `log_level` does
-# not bring them back); failures are still logged at ERROR.
-PER_TASK_LOGGERS = ("celery.worker.strategy", "celery.app.trace")
-
-
 @setup_logging.connect
 def _configure_logging(**_kwargs) -> None:
     logs.configure(runtime_level=dynconfig.log_level)
-    level = logging.DEBUG if logging.getLogger().isEnabledFor(logging.DEBUG) else logging.WARNING
-    for name in PER_TASK_LOGGERS:
-        logging.getLogger(name).setLevel(level)
 
 
 def check_settings() -> config.Settings:
@@ -94,6 +85,7 @@ def refuse_to_start(error: config.ConfigurationError) -> None:
 
 
 BEAT_REDIS_RETRY_INTERVAL = 1  # seconds
+REDIS_UNAVAILABLE = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.ReadOnlyError)
 
 
 class BeatScheduler(RedBeatScheduler):
@@ -109,6 +101,22 @@ class BeatScheduler(RedBeatScheduler):
         setattr(app, REDBEAT_REDIS_KEY, RetryingConnection(app.conf.beat_redis_retry_seconds, redis_client.get()))
         super().__init__(app, *args, **kwargs)
 
+    def setup_schedule(self) -> None:
+        """RedBeat's start (the schedule written to Redis) through a Redis restart or failover, for
+        up to ``beat_redis_retry_seconds``: RedBeat's retrying client does not retry its
+        pipelines, and a beat started while the primary changed exited."""
+        deadline = time.monotonic() + self.app.conf.beat_redis_retry_seconds
+        while True:
+            try:
+                super().setup_schedule()
+                return
+            except REDIS_UNAVAILABLE as error:
+                if time.monotonic() >= deadline:
+                    raise
+                log.warning("beat: Redis is unavailable at start (%s); trying again in %d s", error,
+                            BEAT_REDIS_RETRY_INTERVAL)
+                time.sleep(BEAT_REDIS_RETRY_INTERVAL)
+
     def tick(self, *args: Any, **kwargs: Any) -> float:
         """RedBeat's tick, which renews the lock, through a Redis restart or failover: while Redis
         cannot be reached no beat can send anything, so this one waits and tries again instead of
@@ -117,7 +125,7 @@ class BeatScheduler(RedBeatScheduler):
             if self.lock_key and self.lock is None:  # Redis went away while this beat waited for the lock at start
                 acquire_distributed_beat_lock(sender=SimpleNamespace(scheduler=self))
             return float(super().tick(*args, **kwargs))
-        except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, redis.exceptions.ReadOnlyError) as error:
+        except REDIS_UNAVAILABLE as error:
             log.warning("beat: Redis is unavailable (%s); trying again in %d s", error, BEAT_REDIS_RETRY_INTERVAL)
             return BEAT_REDIS_RETRY_INTERVAL
 

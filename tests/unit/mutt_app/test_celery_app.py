@@ -1,14 +1,17 @@
-"""Celery signal hooks: the correlation id travels with a task and tags the worker's log lines; Celery's
-line per task only at DEBUG."""
+"""Celery signal hooks: the correlation id travels with a task and tags the worker's log lines."""
 
-import logging
+import threading
+import time
 
 import pytest
+import redis
 
 from celeryconfig import JANITOR_QUEUE
-from mutt_app import celery_app
+from mutt_app import celery_app, config
 from mutt_app.celery_app import app
 from mutt_app.core import logs
+from tests.support.faults import OwnRedis
+from tests.support.processes import free_port
 
 SEEN = "mutt:test:correlation_seen"
 
@@ -51,18 +54,23 @@ def test_a_broker_channel_whose_connection_was_closed_under_it_raises_a_connecti
         assert "closed" in str(raised.value)
 
 
-@pytest.mark.parametrize(("level", "per_task_lines"), [("INFO", False), ("DEBUG", True)])
-def test_celerys_line_per_task_is_logged_only_by_a_worker_started_at_debug(monkeypatch, level, per_task_lines):
-    monkeypatch.setenv("LOG_LEVEL", level)
-    root = logging.getLogger()
-    saved = root.level, {name: logging.getLogger(name).level for name in celery_app.PER_TASK_LOGGERS}
+def test_a_beat_started_while_its_redis_is_a_replica_being_promoted_waits_and_writes_its_schedule(
+        tmp_path, monkeypatch, sqlite_url):
+    """A failover seen from a beat starting at that moment: its Redis answers reads and refuses
+    writes (READONLY) until it is promoted. RedBeat's start wrote the schedule once and exited."""
+    server = OwnRedis(tmp_path / "redis").start()
+    admin = redis.Redis(port=server.port)
     try:
-        celery_app._configure_logging()
-        assert [logging.getLogger(name).isEnabledFor(logging.INFO) for name in celery_app.PER_TASK_LOGGERS] == [
-            per_task_lines] * 2
-        assert logging.getLogger("celery.app.trace").isEnabledFor(logging.ERROR)   # failures are always logged
+        admin.replicaof("127.0.0.1", free_port())   # a replica whose primary is gone
+        monkeypatch.setenv("REDIS_URL", server.url)
+        config.reset()
+        promotion = threading.Timer(2.0, lambda: admin.replicaof("NO", "ONE"))
+        promotion.start()
+        started = time.monotonic()
+        scheduler = celery_app.BeatScheduler(app)
+        assert time.monotonic() - started >= 2.0
+        assert admin.smembers(app.redbeat_conf.statics_key) == {name.encode() for name in app.conf.beat_schedule}
+        assert scheduler.schedule
     finally:
-        logs.stop_following()
-        root.setLevel(saved[0])
-        for name, value in saved[1].items():
-            logging.getLogger(name).setLevel(value)
+        server.stop()
+        config.reset()
