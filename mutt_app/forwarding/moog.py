@@ -14,6 +14,7 @@ of the payload, an outcome, a log line or a dead letter.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import threading
@@ -28,12 +29,25 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import certifi
-import pycurl
 from sqlalchemy import Row
 
 from mutt_app import __version__, config, services
 from mutt_app.core import json_bytes, metrics
 from mutt_app.storage.models import Alert
+
+# libcurl (pycurl), loaded by the first MoogClient (`_load_libcurl`), not on import: pycurl's wheel
+# carries its own OpenSSL, and a process that had both it and Python's (Redis over TLS) loaded
+# could abort with a double free as it exited. The worker's main process, web, beat and the
+# commands import this module and never send; a pool process that sends ends with os._exit.
+pycurl: Any = None
+
+
+def _load_libcurl() -> None:
+    global pycurl
+    if pycurl is None:
+        import pycurl as libcurl
+        pycurl = libcurl
+
 
 DELIVERED, RETRY, PERMANENT = "delivered", "retry", "permanent"
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
@@ -152,6 +166,7 @@ class MoogClient:
     """
 
     def __init__(self, url: str, api_key: str, timeout: float, verify: bool = True) -> None:
+        _load_libcurl()
         self.url = url
         self.timeout = timeout
         headers = ["Content-Type: application/json", f"User-Agent: {AGENT}", "Expect:"]
@@ -250,7 +265,7 @@ class _Transfer:
         if self.error == pycurl.E_OPERATION_TIMEDOUT:
             return Outcome(RETRY, None, f"timeout after {timeout:g} s"), ("timeout", "error")
         if self.error is not None:
-            error = _CURL_ERRORS.get(self.error, self.error)
+            error = _curl_error_names().get(self.error, self.error)
             return Outcome(RETRY, None, f"no answer from Moogsoft ({error})"), ("connection", "error")
         status = self.handle.getinfo(pycurl.RESPONSE_CODE)
         outcome = classify(status, self._headers, self._body.decode("utf-8", "replace"))
@@ -270,6 +285,7 @@ class _Transfer:
 
 BODY_READ = 4 * BODY_START  # bytes of an answer's body kept (UTF-8: up to 4 bytes a character)
 
+@functools.cache
 def _curl_error_names() -> dict[int, str]:
     """libcurl's error codes by name, for outcomes (its messages can hold the URL and its
     credentials); a code with several names (renamed over the years) gets them all."""
@@ -279,8 +295,6 @@ def _curl_error_names() -> dict[int, str]:
             names.setdefault(code, []).append(name.removeprefix("E_"))
     return {code: "curl: " + "/".join(sorted(found)) for code, found in names.items()}
 
-
-_CURL_ERRORS = _curl_error_names()
 
 
 def _curl_options(url: str, headers: list[str], timeout: float, verify: bool) -> list[tuple[int, Any]]:

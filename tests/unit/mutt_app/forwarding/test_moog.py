@@ -1,6 +1,8 @@
 import json
+import os
 import ssl
 import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from email.utils import format_datetime
@@ -218,3 +220,14 @@ def test_an_answer_body_is_kept_only_as_far_as_the_dead_letter_needs(standin):
     outcome = moog.MoogClient(standin.url, "k", timeout=5).send({})
     assert outcome.kind == moog.PERMANENT and outcome.status == 400
     assert outcome.error == 'HTTP 400: {"message": "' + "x" * (moog.BODY_START - len('{"message": "'))
+
+
+def test_libcurl_is_loaded_by_the_first_client_not_by_the_processes_that_only_import_the_tasks():
+    # pycurl's wheel brings its own OpenSSL: a worker's main process that also held Python's (Redis
+    # over TLS) could abort with a double free as it exited.
+    script = ("import sys; import mutt_app.celery_app, tasks.forwarder, web.wsgi; print('pycurl' in sys.modules); "
+              "from mutt_app.forwarding import moog; moog.MoogClient('http://127.0.0.1:9/', '', 1.0); "
+              "print('pycurl' in sys.modules)")
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "MUTT_ENV": "test"})
+    assert loaded.stdout.split() == ["False", "True"], loaded.stderr[-2000:]
