@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import random
 import sys
 import tempfile
 import time
@@ -46,7 +47,6 @@ def main() -> None:
     from tests.support.alerts import insert_alerts
 
     migrate.upgrade(url)
-    import random
     event = make_event(random.Random(7), 1) | {"_id": "0" * 32, "_received_at": "2026-12-05T03:00:00.123456+00:00",
                                                "_correlation_id": "c" * 32, "_source": "ingest", "_key": "bench"}
     per_alert = []

@@ -27,8 +27,7 @@ from mutt_app.alerting import alert_state
 from mutt_app.alerting.decide import UNHANDLED, Outcome, Signal, as_dead_letter, event_ref
 from mutt_app.core import metrics
 from mutt_app.dead_letters import dlq
-from mutt_app.storage import db
-from mutt_app.storage.db import insert_columns_ignoring_duplicates, insert_ignoring_duplicates, lock_or_insert, update_by_key
+from mutt_app.storage.db import among, insert_columns_ignoring_duplicates, insert_ignoring_duplicates, lock_or_insert, update_by_key
 from mutt_app.storage.models import Alert, AlertState, EventAudit
 
 STATES = cast(Table, AlertState.__table__)
@@ -73,7 +72,7 @@ def _not_stored_yet(session: Session, signals: list[Signal], received: dict[str,
         return signals
     times = [received[event_id] for event_id in audited]
     stored = set(session.scalars(select(AUDIT.c.event_id).where(
-        db.among(session, AUDIT.c.event_id, audited), AUDIT.c.received_at.between(min(times), max(times)))))
+        among(session, AUDIT.c.event_id, audited), AUDIT.c.received_at.between(min(times), max(times)))))
     return [signal for signal in signals if not (signal.audited and signal.alert["id"] in stored)]
 
 

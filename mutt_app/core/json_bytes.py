@@ -18,11 +18,6 @@ class Raw:
     def __init__(self, text: str) -> None:
         self.text = text
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Raw) and other.text == self.text
-
-    __hash__ = None  # type: ignore[assignment]
-
 
 def encode(document: Any) -> bytes:
     """``document`` as compact JSON. orjson, at about a tenth of the json module's CPU (the audit

@@ -285,6 +285,7 @@ class _Transfer:
 
 BODY_READ = 4 * BODY_START  # bytes of an answer's body kept (UTF-8: up to 4 bytes a character)
 
+
 @functools.cache
 def _curl_error_names() -> dict[int, str]:
     """libcurl's error codes by name, for outcomes (its messages can hold the URL and its
@@ -294,7 +295,6 @@ def _curl_error_names() -> dict[int, str]:
         if name.startswith("E_") and not name.startswith("E_MULTI"):
             names.setdefault(code, []).append(name.removeprefix("E_"))
     return {code: "curl: " + "/".join(sorted(found)) for code, found in names.items()}
-
 
 
 def _curl_options(url: str, headers: list[str], timeout: float, verify: bool) -> list[tuple[int, Any]]:
